@@ -1,0 +1,352 @@
+"""Per-pane output: an append-only log read incrementally on inotify events, plus text helpers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+from watchfiles import Change
+from watchfiles._rust_notify import RustNotify
+
+__all__ = [
+    "LogStream",
+    "LogWatcher",
+    "RingBuffer",
+    "strip_ansi",
+    "to_text",
+]
+
+log = logging.getLogger(__name__)
+
+# -- escape sequences ------------------------------------------------------------------
+
+# Order matters: string sequences (OSC, DCS, APC, PM, SOS) swallow their payload first.
+# A string cut short by another ESC or by the end of the data is dropped up to that point,
+# as a terminal would.
+_OSC = r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+_STRING = r"\x1b[P_^X][^\x1b]*(?:\x1b\\)?"
+_CSI = r"\x1b\[([0-?]*)[ -/]*([@-~]|$)"
+_ESC_OTHER = r"\x1b(?:[ -/]*[0-~])?"
+_C1_CSI = r"\x9b[0-?]*[ -/]*[@-~]?"
+_C1_STRING = r"[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+
+_ESCAPES = re.compile("|".join([_OSC, _STRING, _CSI, _ESC_OTHER, _C1_CSI, _C1_STRING]))
+_CONTROLS_ALL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# After _ESCAPES, an ESC left in the text starts a kept line CSI (see _keep_line_csi).
+_CONTROLS_KEEP_CR_BS = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+# Cursor moves and line erases inside one line are replayed; every other CSI is dropped.
+_LINE_CSI_FINALS = frozenset("CDGK")
+_LINE_TOKEN = re.compile(r"\x1b\[([0-9;]*)([CDGK])|([\r\x08])")
+_CSI_MAX_ARG = 1000
+
+
+def strip_ansi(text: str) -> str:
+    """Remove escape sequences and control characters except newline and tab."""
+    return _CONTROLS_ALL.sub("", _ESCAPES.sub("", text))
+
+
+def _keep_line_csi(match: re.Match[str]) -> str:
+    final = match.group(2)
+    if final and final in _LINE_CSI_FINALS and match.group(0).startswith("\x1b["):
+        params = match.group(1) or ""
+        if all(c.isdigit() or c == ";" for c in params):
+            return match.group(0)
+    return ""
+
+
+def _cell_width(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _csi_arg(params: str, default: int) -> int:
+    first = params.split(";", 1)[0]
+    value = int(first) if first.isdigit() else default
+    return min(value, _CSI_MAX_ARG)
+
+
+def _render_line(line: str) -> str:
+    """Replay carriage returns, backspaces, cursor moves and erases within one line."""
+    cells: list[str] = []  # "" marks the right half of a wide character
+    col = 0
+
+    def put(text: str) -> None:
+        nonlocal col
+        for ch in text:
+            width = _cell_width(ch)
+            if width == 0:
+                # A combining mark joins the character before the cursor.
+                target = col - 1
+                while target > 0 and target < len(cells) and cells[target] == "":
+                    target -= 1
+                if 0 <= target < len(cells):
+                    cells[target] += ch
+                continue
+            if col > len(cells):
+                cells.extend(" " * (col - len(cells)))
+            for i in range(col, col + width):
+                if i < len(cells):
+                    if cells[i] == "" and i > 0:
+                        cells[i - 1] = " "  # overwrote the right half of a wide char
+                    if i + 1 < len(cells) and cells[i + 1] == "" and _is_wide(cells[i]):
+                        cells[i + 1] = " "  # overwrote the left half of a wide char
+            new = [ch] + [""] * (width - 1)
+            cells[col : col + width] = new
+            col += width
+
+    pos = 0
+    for match in _LINE_TOKEN.finditer(line):
+        put(line[pos : match.start()])
+        pos = match.end()
+        control = match.group(3)
+        if control == "\r":
+            col = 0
+        elif control == "\x08":
+            col = max(0, col - 1)
+        else:
+            params, final = match.group(1), match.group(2)
+            if final == "C":
+                col += _csi_arg(params, 1) or 1
+            elif final == "D":
+                col = max(0, col - (_csi_arg(params, 1) or 1))
+            elif final == "G":
+                col = max(0, _csi_arg(params, 1) - 1)
+            elif final == "K":
+                mode = _csi_arg(params, 0)
+                if mode == 0:
+                    del cells[col:]
+                elif mode == 1:
+                    for i in range(min(col + 1, len(cells))):
+                        cells[i] = " "
+                else:
+                    cells.clear()
+    put(line[pos:])
+    # Blanks past the cursor are erased characters ("\b \b"), not text.
+    while len(cells) > col and cells[-1] == " ":
+        cells.pop()
+    return "".join(cells)
+
+
+def _is_wide(cell: str) -> bool:
+    return bool(cell) and _cell_width(cell[0]) == 2
+
+
+def to_text(data: bytes) -> str:
+    """Decode terminal output into plain text: no escapes, carriage returns and backspaces applied."""
+    text = data.decode("utf-8", errors="replace")
+    text = re.sub(r"\r+\n", "\n", text)
+    text = _ESCAPES.sub(_keep_line_csi, text)
+    text = _CONTROLS_KEEP_CR_BS.sub("", text)
+    if "\r" not in text and "\x08" not in text and "\x1b" not in text:
+        return text
+    lines = text.split("\n")
+    return "\n".join(
+        _render_line(ln) if ("\r" in ln or "\x08" in ln or "\x1b" in ln) else ln for ln in lines
+    )
+
+
+# -- ring buffer -----------------------------------------------------------------------
+
+
+class RingBuffer:
+    """The last `capacity` bytes of a stream; memory stays bounded however much is appended."""
+
+    def __init__(self, capacity: int = 65536) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self.total = 0
+        self._buf = bytearray()
+
+    def append(self, data: bytes) -> None:
+        """Add data, dropping the oldest bytes beyond capacity."""
+        if not data:
+            return
+        self.total += len(data)
+        if len(data) >= self.capacity:
+            self._buf[:] = data[-self.capacity :]
+            return
+        self._buf += data
+        excess = len(self._buf) - self.capacity
+        if excess > 0:
+            del self._buf[:excess]
+
+    def data(self) -> bytes:
+        """Return the buffered bytes, oldest first."""
+        return bytes(self._buf)
+
+    @property
+    def wrapped(self) -> bool:
+        """True once older bytes have been dropped."""
+        return self.total > len(self._buf)
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+
+# -- log stream ------------------------------------------------------------------------
+
+
+class LogStream:
+    """Incremental reader of one append-only pane log."""
+
+    def __init__(self, path: Path, capacity: int = 65536, start_at_end: bool = False) -> None:
+        """Read path from its start, or from its current end when start_at_end."""
+        self.path = path
+        self.ring = RingBuffer(capacity)
+        self.last_output_at: float | None = None
+        self.offset = 0
+        self._inode: int | None = None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        self._inode = st.st_ino
+        if start_at_end:
+            self.offset = st.st_size
+
+    def size(self) -> int:
+        """Return the log's current size in bytes (0 if it does not exist)."""
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def seek(self, offset: int) -> None:
+        """Continue reading at offset."""
+        self.offset = max(0, offset)
+
+    def read_new(self, max_bytes: int = 4 << 20) -> bytes:
+        """Return (at most max_bytes of) what was appended since the last call."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return b""  # deleted or not created yet
+        try:
+            st = os.fstat(fd)
+            if self._inode is not None and st.st_ino != self._inode:
+                self.offset = 0  # replaced by a new file
+            self._inode = st.st_ino
+            if st.st_size < self.offset:
+                self.offset = 0  # truncated
+            if st.st_size == self.offset:
+                return b""
+            data = os.pread(fd, min(max_bytes, st.st_size - self.offset), self.offset)
+        finally:
+            os.close(fd)
+        if data:
+            self.offset += len(data)
+            self.ring.append(data)
+            self.last_output_at = time.time()
+        return data
+
+    def _ring_bytes(self, limit: int | None = None) -> bytes:
+        data = self.ring.data()
+        cut = self.ring.wrapped
+        if limit is not None and len(data) > limit:
+            data = data[-limit:]
+            cut = True
+        if cut:
+            # The first line was cut in the middle (maybe inside a character or an escape).
+            newline = data.find(b"\n")
+            data = data[newline + 1 :] if newline >= 0 else data.lstrip(bytes(range(0x80, 0xC0)))
+        return data
+
+    def tail_text(self, max_chars: int = 4000) -> str:
+        """Return the last max_chars characters of recent output as plain text."""
+        text = to_text(self._ring_bytes(max_chars * 4 + 1024))
+        return text[-max_chars:] if max_chars > 0 else ""
+
+    def last_line(self) -> str:
+        """Return the last non-empty line of recent output, stripped."""
+        for limit in (8192, None):
+            for line in reversed(to_text(self._ring_bytes(limit)).split("\n")):
+                if line.strip():
+                    return line.strip()
+            if limit is not None and len(self.ring) <= limit:
+                break
+        return ""
+
+    def partial_line(self) -> str:
+        """Return the text after the last newline: what sits at the cursor, e.g. a prompt."""
+        data = self.ring.data()
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            return to_text(data[newline + 1 :])
+        return to_text(self._ring_bytes())
+
+
+# -- watcher ---------------------------------------------------------------------------
+
+
+class LogWatcher:
+    """Push notification (inotify via watchfiles) of files added or appended in a directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        on_change: Callable[[set[Path]], None],
+        step_ms: int = 5,
+        debounce_ms: int = 50,
+    ) -> None:
+        """Call on_change(paths) from a background thread whenever files under directory change."""
+        self.directory = directory
+        self.on_change = on_change
+        self.step_ms = step_ms
+        self.debounce_ms = debounce_ms
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._notify: RustNotify | None = None
+
+    def start(self) -> None:
+        """Start watching; changes made after start() returns are always reported."""
+        if self._thread is not None:
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Built here, not in the thread, so the inotify watch exists before start() returns.
+        self._notify = RustNotify([str(self.directory)], False, False, 300, True, False)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"LogWatcher({self.directory})", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        notify = self._notify
+        assert notify is not None
+        try:
+            while not self._stop.is_set():
+                raw = notify.watch(self.debounce_ms, self.step_ms, 0, self._stop)
+                if raw == "stop":
+                    break
+                if isinstance(raw, str):
+                    continue  # "signal" or "timeout"
+                paths = {Path(p) for change, p in raw if change != Change.deleted.value}
+                if not paths:
+                    continue
+                try:
+                    self.on_change(paths)
+                except Exception:
+                    log.exception("LogWatcher on_change callback failed")
+        finally:
+            notify.close()
+
+    def stop(self) -> None:
+        """Stop watching and wait for the thread to end."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=2.0)
+        self._notify = None
+
+    @property
+    def running(self) -> bool:
+        """True while the watching thread runs."""
+        return self._thread is not None and self._thread.is_alive()

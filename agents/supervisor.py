@@ -1,0 +1,974 @@
+"""The supervisor loop: commands -> claims -> dispatch -> observe -> record -> escalate.
+
+It is the only writer of task and agent state and the only code that changes tmux. Output
+arrives by push (pipe-pane logs, inotify); a sweep of `list-panes -a` once a second is the
+safety net for dead panes, lost sentinels (rc files) and leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents import health, runner
+from agents.lock import SupervisorLock
+from agents.profiles import Profile, match_prompt, profile
+from agents.runner import Dispatch, Status
+from agents.stream import LogStream, LogWatcher, to_text
+from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
+from state import queue
+from state.config import AgentSpec, Config
+from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
+from state.store import Store, ensure_private_dir
+
+log = logging.getLogger("overseer.supervisor")
+
+LEASE_S = 30.0  # a claim lives this long without renewal
+STOP_GRACE = 3.0  # SIGTERM, then SIGKILL after this
+STOP_GIVE_UP = 10.0  # after SIGKILL: no status by then => attempt lost
+WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
+STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
+SWEEP_INTERVAL = 1.0
+DEMO = "<demo>"  # meta "config" value of a state dir made by --demo
+TAIL_CHARS = 4000
+HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
+
+
+@dataclass
+class Running:
+    """An attempt in flight in one agent."""
+
+    task: Task
+    attempt: Attempt
+    dispatch: Dispatch
+    started: float
+    mark: int  # ring position when dispatched: output after it belongs to this attempt
+    deadline: float | None
+    stop_outcome: AttemptOutcome | None = None
+    stop_detail: str | None = None
+    block_reason: str | None = None
+    release: bool = False
+    stop_at: float | None = None
+    killed: bool = False
+    wrapper_seen: bool = False
+
+
+@dataclass
+class AgentRuntime:
+    """What the supervisor knows of one agent between store writes."""
+
+    name: str
+    spec: AgentSpec
+    profile: Profile
+    stream: LogStream
+    state: AgentState = AgentState.STARTING
+    state_since: float = field(default_factory=time.time)
+    pane_id: str | None = None
+    pid: int | None = None
+    ready_nonce: str = ""
+    scan_tail: bytes = b""
+    running: Running | None = None
+    last_output_at: float | None = None
+    heartbeat_at: float | None = None
+    cpu_seconds: float = 0.0
+    respawn_times: list[float] = field(default_factory=list)
+    respawns: int = 0
+    consecutive_failures: int = 0
+    paused: bool = False
+    reason: str | None = None
+    prompt: str | None = None
+    last_line: str = ""
+    written: bool = False  # the state row has been written at least once
+    flushed: tuple[object, ...] = ()
+
+
+class Supervisor:
+    """One project's supervisor; `run()` is the loop, `apply_offline()` serves the CLI."""
+
+    def __init__(
+        self,
+        config: Config,
+        state_dir: Path,
+        *,
+        tmux_binary: str | None = None,
+        lease_s: float = LEASE_S,
+    ) -> None:
+        self.config = config
+        self.state_dir = ensure_private_dir(Path(state_dir))
+        self.logs_dir = ensure_private_dir(self.state_dir / "logs")
+        self.run_dir = ensure_private_dir(self.state_dir / "run")
+        self.store = Store(self.state_dir / "state.db")
+        self.lock = SupervisorLock(self.state_dir)
+        self.tmux_binary = tmux_binary
+        self.server: TmuxServer | None = None
+        self.lease_s = lease_s
+        self.agents: dict[str, AgentRuntime] = {}
+        self.changed: set[str] = set()
+        self.changed_lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stop_requested = False
+        self.kill_agents_on_exit = False
+        self.started_at = time.time()
+        self.watcher: LogWatcher | None = None
+        self.next_sweep = 0.0
+        self.work_hint = True
+        self.tmux_down_since: float | None = None
+        self.offline = False
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Lock the state dir, seed tasks, bring up tmux and the agents, recover attempts."""
+        self.lock.acquire()
+        self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO)
+        self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
+        self.seed_tasks()
+        queue.promote(self.store)
+        self.server = TmuxServer(
+            server_label(self.config.name, self.state_dir), binary=self.tmux_binary
+        )
+        self.server.ensure_server()
+        self.store.event(
+            "supervisor.start",
+            f"supervisor {os.getpid()} started (tmux -L {self.server.label})",
+            data={"pid": os.getpid(), "tmux_label": self.server.label},
+        )
+        for name, spec in self.config.agent_instances():
+            self.store.upsert_agent(name, spec.kind)
+            rt = AgentRuntime(
+                name=name,
+                spec=spec,
+                profile=profile(spec.kind),
+                stream=LogStream(self.log_path(name), start_at_end=True),
+            )
+            self.agents[name] = rt
+            self.adopt_or_spawn(rt)
+        self.recover()
+        self.watcher = LogWatcher(self.logs_dir, self.on_logs_changed)
+        self.watcher.start()
+
+    def seed_tasks(self) -> None:
+        """Insert the config's tasks that the store does not have yet."""
+        specs = []
+        for t in self.config.tasks:
+            specs.append(
+                {
+                    "id": t.id,
+                    "command": t.run,
+                    "depends_on": list(t.depends_on),
+                    "priority": t.priority,
+                    "timeout": t.timeout,
+                    "verify": t.verify,
+                    "max_attempts": self.config.max_attempts_for(t),
+                    "cwd": t.cwd,
+                    "env": dict(t.env),
+                }
+            )
+        self.store.upsert_tasks(specs)
+
+    def shutdown(self) -> None:
+        """Stop watching and release the lock; agents keep running unless asked otherwise."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.kill_agents_on_exit and self.server is not None:
+            self.store.event("supervisor.kill-agents", "tmux server and agents stopped")
+            self.server.kill_server()
+        self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
+        self.store.supervisor_stopped(os.getpid())
+        self.lock.release()
+
+    def run(
+        self,
+        *,
+        until_done: bool = False,
+        timeout: float | None = None,
+        on_step: Callable[[], None] | None = None,
+    ) -> int:
+        """The loop. Returns 0 when every task is done, 1 otherwise (until-done), 0 on stop."""
+        self.start()
+        deadline = time.time() + timeout if timeout else None
+        handler = self._on_signal
+        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        try:
+            while not self.stop_requested:
+                self.step()
+                if on_step is not None:
+                    on_step()
+                if until_done and queue.settled(self.store):
+                    break
+                if until_done and self.fleet_unavailable():
+                    self.store.event(
+                        "supervisor.no-agents",
+                        "no agent can take work (all paused or dead) and nothing is running",
+                    )
+                    break
+                if deadline is not None and time.time() >= deadline:
+                    self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
+                    break
+                self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
+                self.wake.clear()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.shutdown()
+        counts = self.store.task_counts()
+        if until_done or deadline is not None:
+            return 0 if counts["done"] == sum(counts.values()) else 1
+        return 0
+
+    def fleet_unavailable(self) -> bool:
+        """True when work waits but every agent is paused or dead and none is running."""
+        if any(rt.running is not None for rt in self.agents.values()):
+            return False
+        if any(rt.state not in (AgentState.PAUSED, AgentState.DEAD) for rt in self.agents.values()):
+            return False
+        return self.store.task_counts()["ready"] > 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stop_requested = True
+        self.wake.set()
+
+    def on_logs_changed(self, paths: set[Path]) -> None:
+        """Called from the watcher thread: remember which agents have new output."""
+        names = {p.stem for p in paths if p.suffix == ".log"}
+        if names:
+            with self.changed_lock:
+                self.changed |= names
+            self.wake.set()
+
+    def step(self) -> None:
+        """One pass of the loop."""
+        now = time.time()
+        with self.changed_lock:
+            names, self.changed = self.changed, set()
+        for name in names:
+            rt = self.agents.get(name)
+            if rt is not None:
+                self.read_output(rt)
+        if now >= self.next_sweep:
+            self.next_sweep = now + SWEEP_INTERVAL
+            self.sweep(now)
+        self.apply_commands()
+        now = time.time()
+        for rt in self.agents.values():
+            self.check_agent(rt, now)
+        if self.work_hint or names:
+            self.dispatch()
+
+    # -- paths and tmux -------------------------------------------------------------
+
+    def log_path(self, name: str) -> Path:
+        """The append-only output log of one agent."""
+        return self.logs_dir / f"{name}.log"
+
+    @property
+    def tmux(self) -> TmuxServer:
+        """The private tmux server (after start)."""
+        if self.server is None:
+            raise TmuxError("the tmux server has not been started")
+        return self.server
+
+    def launch(self, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
+        """Command, cwd and environment of an agent's pane."""
+        rt.ready_nonce = secrets.token_hex(8)
+        env = {**rt.spec.env, "OVERSEER_READY_NONCE": rt.ready_nonce, "OVERSEER_AGENT_NAME": rt.name}
+        if rt.spec.command:
+            command = rt.spec.command
+        else:
+            command = runner.shell_command(runner.agent_rcfile(self.run_dir, rt.name))
+        cwd = rt.spec.cwd or str(self.config.base_dir)
+        return command, cwd, env
+
+    def adopt_or_spawn(self, rt: AgentRuntime) -> None:
+        """Re-adopt a live pane left by an earlier supervisor, or start a fresh one."""
+        pane = self.tmux.window_pane(rt.name)
+        if pane is not None and not pane.dead:
+            self.tmux.ensure_pipe(pane.pane_id, self.log_path(rt.name))
+            rt.pane_id, rt.pid = pane.pane_id, pane.pid
+            busy = health.has_children(pane.pid)
+            self.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
+            rt.heartbeat_at = time.time()
+            return
+        self.spawn(rt, pane)
+
+    def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
+        """Start (or respawn) the agent's pane."""
+        command, cwd, env = self.launch(rt)
+        log_path = self.log_path(rt.name)
+        rt.stream.seek(rt.stream.size())
+        rt.scan_tail = b""
+        if pane is not None:
+            info = self.tmux.respawn(pane.pane_id, command, cwd, env, log_path)
+        else:
+            info = self.tmux.spawn_window(rt.name, command, cwd, env, log_path)
+        rt.pane_id, rt.pid = info.pane_id, info.pid
+        self.set_state(rt, AgentState.STARTING, "pane started")
+
+    # -- observing ------------------------------------------------------------------
+
+    def read_output(self, rt: AgentRuntime) -> None:
+        """Consume an agent's new log bytes: ready markers, sentinels, liveness."""
+        while True:
+            data = rt.stream.read_new()
+            if not data:
+                return
+            now = time.time()
+            rt.last_output_at = rt.heartbeat_at = now
+            window = rt.scan_tail + data
+            rt.scan_tail = window[-256:]
+            if rt.state == AgentState.STARTING and runner.find_ready(window, rt.ready_nonce):
+                self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "ready")
+                self.work_hint = True
+            run = rt.running
+            if run is None:
+                continue
+            status = runner.find_sentinel(window, run.dispatch.nonce)
+            if status is not None:
+                self.complete(rt, status)
+            elif rt.state in (AgentState.STALLED, AgentState.WAITING) and run.stop_at is None:
+                self.set_state(rt, AgentState.BUSY, "output resumed")
+
+    def check_agent(self, rt: AgentRuntime, now: float) -> None:
+        """Timeouts, stalls, prompts and stop escalation for one agent (in memory, cheap)."""
+        if rt.state == AgentState.STARTING and rt.spec.command:
+            if now - rt.state_since >= STARTING_FALLBACK:
+                self.set_state(rt, AgentState.IDLE, "no ready marker; assuming idle")
+                self.work_hint = True
+        run = rt.running
+        if run is None:
+            return
+        if run.stop_at is not None:
+            self.escalate_stop(rt, run, now)
+            return
+        if run.deadline is not None and now >= run.deadline:
+            self.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
+            return
+        quiet = now - max(rt.last_output_at or 0.0, run.started)
+        if rt.state == AgentState.BUSY and quiet >= self.config.stall_timeout:
+            detail = f"stalled: no output for {quiet:.0f}s"
+            self.set_state(rt, AgentState.STALLED, detail)
+            self.on_stall(rt, detail)
+        elif rt.state == AgentState.BUSY and quiet >= rt.profile.quiet_before_waiting:
+            m = match_prompt(rt.stream.partial_line(), rt.stream.last_line())
+            if m is not None:
+                rt.prompt = m.text
+                self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
+
+    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
+        """Apply the configured stall policy."""
+        policy = self.config.on_stall
+        if policy == "retry":
+            self.stop(rt, AttemptOutcome.STALLED, detail)
+        elif policy == "block":
+            self.stop(rt, AttemptOutcome.STALLED, detail, block_reason=detail)
+        elif rt.pane_id:
+            self.tmux.interrupt(rt.pane_id)
+            self.store.event("agent.interrupt", f"{rt.name}: Ctrl-C after stall", agent=rt.name)
+
+    def stop(
+        self,
+        rt: AgentRuntime,
+        outcome: AttemptOutcome,
+        detail: str,
+        *,
+        block_reason: str | None = None,
+        release: bool = False,
+    ) -> None:
+        """Stop the running attempt: SIGTERM to its process group now, SIGKILL after a grace."""
+        run = rt.running
+        if run is None or run.stop_at is not None:
+            return
+        run.stop_outcome, run.stop_detail = outcome, detail
+        run.block_reason, run.release = block_reason, release
+        run.stop_at = time.time()
+        pgid = runner.read_pid(run.dispatch.pid_path)
+        if pgid and health.wrapper_alive(pgid, run.dispatch.script.name):
+            health.signal_group(pgid, signal.SIGTERM)
+        elif rt.pane_id:
+            self.tmux.interrupt(rt.pane_id)
+        self.store.event(
+            "task.stopping", f"{run.task.id}: stopping ({detail})", task_id=run.task.id, agent=rt.name
+        )
+
+    def escalate_stop(self, rt: AgentRuntime, run: Running, now: float) -> None:
+        """SIGKILL what survived SIGTERM; give up on a status that never comes."""
+        assert run.stop_at is not None
+        pgid = runner.read_pid(run.dispatch.pid_path)
+        if not run.killed and now - run.stop_at >= STOP_GRACE:
+            run.killed = True
+            if pgid:
+                health.kill_descendants(pgid)
+        elif run.killed and now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
+            self.lose(rt, f"{run.stop_detail}; no status after SIGKILL")
+
+    # -- recording ------------------------------------------------------------------
+
+    def output_tail(self, rt: AgentRuntime, run: Running) -> str:
+        """The attempt's output, cleaned, without the echo of the typed line and the sentinel."""
+        ring = rt.stream.ring
+        n = max(0, ring.total - run.mark)
+        raw = ring.data()
+        raw = raw[-n:] if n < len(raw) else raw
+        raw = runner.SENTINEL_RE.sub(b"", raw)
+        lines = to_text(raw).splitlines()
+        if lines and str(run.dispatch.script) in lines[0]:
+            lines = lines[1:]
+        while lines and (not lines[-1].strip() or lines[-1].strip() == f"{rt.name}$"):
+            lines.pop()
+        return "\n".join(lines)[-TAIL_CHARS:]
+
+    def complete(self, rt: AgentRuntime, status: Status) -> None:
+        """Record a reported exit status for the agent's running attempt."""
+        run = rt.running
+        if run is None:
+            return
+        if status.rc == HANGUP_STATUS and not health.alive(rt.pid):
+            # The terminal went away under the task: that is the agent dying, not a result.
+            self.lose(rt, "agent died under the task")
+            return
+        outcome, code, sig, reason = runner.judge(status, run.task.verify)
+        if run.release:
+            outcome, reason = AttemptOutcome.RELEASED, "released by operator"
+        elif run.stop_outcome is not None and outcome != AttemptOutcome.OK:
+            outcome, reason = run.stop_outcome, run.stop_detail
+        self.record(rt, outcome, exit_code=code, sig=sig, reason=reason)
+
+    def lose(self, rt: AgentRuntime, reason: str) -> None:
+        """The attempt ended without a readable status (agent or tmux died)."""
+        run = rt.running
+        if run is None:
+            return
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None and status.rc != HANGUP_STATUS:
+            self.complete(rt, status)  # it finished before the agent died
+            return
+        if status is not None:
+            reason += " (the task was hung up: status 129)"
+        self.record(rt, AttemptOutcome.LOST, reason=reason)
+
+    def record(
+        self,
+        rt: AgentRuntime,
+        outcome: AttemptOutcome,
+        *,
+        exit_code: int | None = None,
+        sig: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Write the attempt's end, move the task on, update the agent's failure count."""
+        run = rt.running
+        assert run is not None
+        rt.running = None
+        new = queue.finish(
+            self.store,
+            run.task.id,
+            run.attempt.number,
+            outcome,
+            exit_code=exit_code,
+            signal=sig,
+            reason=reason,
+            output_tail=self.output_tail(rt, run),
+            delay=self.config.retry.delay,
+            block_reason=run.block_reason,
+        )
+        self.work_hint = True
+        if new is None:
+            pass
+        elif outcome == AttemptOutcome.OK:
+            rt.consecutive_failures = 0
+        elif outcome not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST):
+            rt.consecutive_failures += 1
+        rt.prompt = None
+        limit = self.config.pause_after
+        if limit and rt.consecutive_failures >= limit and not rt.paused:
+            rt.paused = True
+            rt.reason = f"paused after {rt.consecutive_failures} consecutive failures"
+        if rt.state in (AgentState.DEAD, AgentState.STARTING):
+            return
+        if rt.paused:
+            self.set_state(rt, AgentState.PAUSED, rt.reason or "paused")
+        else:
+            self.set_state(rt, AgentState.IDLE, f"{run.task.id} ended: {outcome.value}")
+
+    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
+        """Change an agent's state (in memory and in the store) with an event."""
+        if state == rt.state and rt.written:
+            return
+        old = rt.state
+        rt.state, rt.state_since = state, time.time()
+        if state != AgentState.WAITING:
+            rt.prompt = None
+        if state not in (AgentState.PAUSED, AgentState.DEAD):
+            rt.reason = None if state != AgentState.STALLED else why
+        with self.store.tx() as c:
+            self.store.update_agent_in(
+                c,
+                rt.name,
+                state=state,
+                state_since=rt.state_since,
+                task_id=rt.running.task.id if rt.running else None,
+                attempt_id=rt.running.attempt.id if rt.running else None,
+                pane_id=rt.pane_id,
+                pid=rt.pid,
+                reason=rt.reason,
+                prompt=rt.prompt,
+                respawns=rt.respawns,
+                consecutive_failures=rt.consecutive_failures,
+            )
+            self.store.add_event(
+                c,
+                f"agent.{state.value}",
+                f"{rt.name}: {old.value} -> {state.value} ({why})"
+                if old != state
+                else f"{rt.name}: {state.value} ({why})",
+                agent=rt.name,
+                task_id=rt.running.task.id if rt.running else None,
+            )
+        rt.written = True
+
+    # -- dispatch -------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Give ready tasks to idle agents, up to max_parallel."""
+        self.work_hint = False
+        for rt in self.agents.values():
+            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused:
+                continue
+            if not queue.claimable(self.store):
+                return
+            claim = queue.claim(
+                self.store, rt.name, self.lease_s, max_running=self.config.max_parallel
+            )
+            if claim is None:
+                return
+            self.start_attempt(rt, claim.task, claim.attempt)
+
+    def start_attempt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
+        """Write the wrapper and type it into the agent's pane."""
+        d = runner.prepare(
+            self.run_dir,
+            task_id=task.id,
+            number=attempt.number,
+            nonce=attempt.nonce,
+            command=task.command,
+            agent=rt.name,
+            cwd=task.cwd,
+            env=task.env,
+            verify=task.verify,
+        )
+        now = time.time()
+        rt.running = Running(
+            task=task,
+            attempt=attempt,
+            dispatch=d,
+            started=now,
+            mark=rt.stream.ring.total,
+            deadline=now + task.timeout if task.timeout else None,
+        )
+        self.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        try:
+            assert rt.pane_id is not None
+            self.tmux.send_text(rt.pane_id, d.typed_line)
+        except (TmuxError, AssertionError) as exc:
+            self.record(rt, AttemptOutcome.LOST, reason=f"could not type into the pane: {exc}")
+            return
+        self.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
+
+    # -- the sweep ------------------------------------------------------------------
+
+    def sweep(self, now: float) -> None:
+        """Once a second: panes, rc files, leases, dependencies, heartbeats."""
+        try:
+            panes = {p.window: p for p in self.tmux.list_panes()}
+        except TmuxError as exc:
+            self.tmux_down(str(exc))
+            panes = None
+        for rt in self.agents.values():
+            # Safety net for output the watcher did not report (e.g. before it started).
+            if rt.stream.size() > rt.stream.offset:
+                self.read_output(rt)
+        if panes is not None:
+            self.tmux_down_since = None
+            if self.tmux.needs_kick and any(p.dead and p.dead_status is None for p in panes.values()):
+                self.tmux.kick()
+            for rt in self.agents.values():
+                self.sweep_agent(rt, panes.get(rt.name), now)
+        for rt in self.agents.values():
+            if rt.state != AgentState.STARTING or rt.running is None:
+                self.poll_rc(rt, now)
+        live = [rt.name for rt in self.agents.values() if rt.running is not None]
+        queue.renew_agent_leases(self.store, live, self.lease_s, now)
+        if queue.reclaim_expired(self.store, now, delay=self.config.retry.delay, keep=set(live)):
+            self.work_hint = True
+        if queue.promote(self.store, now):
+            self.work_hint = True
+        if queue.claimable(self.store, now):
+            self.work_hint = True
+        self.flush_agents()
+        self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+
+    def sweep_agent(self, rt: AgentRuntime, pane: PaneInfo | None, now: float) -> None:
+        """Dead panes, untracked jobs finishing, and process activity as a heartbeat."""
+        if rt.state == AgentState.DEAD:
+            return
+        if pane is None or pane.dead or not health.alive(pane.pid):
+            why = "pane gone" if pane is None else f"shell exited (status {pane.dead_status})"
+            self.agent_died(rt, pane, why)
+            return
+        rt.pid = pane.pid
+        if rt.state == AgentState.BUSY and rt.running is None and not health.has_children(pane.pid):
+            self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "job ended")
+            self.work_hint = True
+        usage = health.tree_usage(pane.pid)
+        if rt.state in (AgentState.IDLE, AgentState.PAUSED) or usage.cpu_seconds > rt.cpu_seconds:
+            rt.heartbeat_at = now
+        rt.cpu_seconds = usage.cpu_seconds
+
+    def poll_rc(self, rt: AgentRuntime, now: float) -> None:
+        """Take a status from the rc file when the sentinel was missed; notice lost wrappers."""
+        run = rt.running
+        if run is None:
+            return
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None:
+            self.read_output(rt)  # the sentinel may be in unread output: prefer that path
+            if rt.running is run:
+                self.complete(rt, status)
+            return
+        pid = runner.read_pid(run.dispatch.pid_path)
+        if pid is None:
+            if now - run.started >= WRAPPER_START_GRACE:
+                self.lose(rt, "the task never started in the pane")
+            return
+        run.wrapper_seen = True
+        if not health.wrapper_alive(pid, run.dispatch.script.name):
+            status = runner.read_rc(run.dispatch.rc_path)
+            if status is not None:
+                self.complete(rt, status)
+            else:
+                self.lose(rt, "the wrapper ended without a status")
+
+    def agent_died(self, rt: AgentRuntime, pane: PaneInfo | None, why: str) -> None:
+        """Count the running attempt as lost and respawn the agent (rate-limited)."""
+        self.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
+        if rt.running is not None:
+            self.lose(rt, f"agent died: {why}")
+        now = time.time()
+        rt.respawn_times = [t for t in rt.respawn_times if now - t < rt.profile.respawn_window]
+        if len(rt.respawn_times) >= rt.profile.respawn_limit:
+            rt.reason = (
+                f"respawn loop: {len(rt.respawn_times)} restarts in "
+                f"{rt.profile.respawn_window:.0f}s; last: {why}"
+            )
+            self.set_state(rt, AgentState.DEAD, rt.reason)
+            return
+        rt.respawn_times.append(now)
+        rt.respawns += 1
+        try:
+            self.spawn(rt, pane)
+        except TmuxError as exc:
+            rt.reason = f"respawn failed: {exc}"
+            self.set_state(rt, AgentState.DEAD, rt.reason)
+
+    def tmux_down(self, why: str) -> None:
+        """The tmux server is unreachable: count running attempts as lost, bring it back."""
+        now = time.time()
+        if self.tmux_down_since is None:
+            self.tmux_down_since = now
+            self.store.event("tmux.down", f"tmux server unreachable: {why}")
+        for rt in self.agents.values():
+            if rt.running is not None:
+                self.lose(rt, "tmux server died")
+        try:
+            self.tmux.ensure_server()
+        except TmuxError as exc:
+            log.warning("cannot restart tmux: %s", exc)
+            return
+        self.store.event("tmux.restarted", "tmux server restarted; respawning agents")
+        for rt in self.agents.values():
+            if rt.state != AgentState.DEAD:
+                self.agent_died(rt, None, "tmux server died")
+
+    def flush_agents(self) -> None:
+        """Write heartbeats, last output times and last lines of changed agents in one go."""
+        rows = []
+        for rt in self.agents.values():
+            rt.last_line = rt.stream.last_line()[-200:]
+            snap = (rt.state, rt.heartbeat_at, rt.last_output_at, rt.last_line, rt.prompt)
+            if snap != rt.flushed:
+                rows.append(rt)
+                rt.flushed = snap
+        if not rows:
+            return
+        with self.store.tx() as c:
+            for rt in rows:
+                self.store.update_agent_in(
+                    c,
+                    rt.name,
+                    heartbeat_at=rt.heartbeat_at,
+                    last_output_at=rt.last_output_at,
+                    last_line=rt.last_line,
+                    prompt=rt.prompt,
+                    pid=rt.pid,
+                    pane_id=rt.pane_id,
+                )
+
+    # -- recovery -------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """After a crash: re-adopt attempts still running in panes, record those that ended."""
+        for attempt in self.store.running_attempts():
+            task = self.store.task(attempt.task_id)
+            rt = self.agents.get(attempt.agent)
+            if task is None:
+                continue
+            current = task.state == TaskState.RUNNING and task.attempts == attempt.number
+            script, cmd_file, rc_path, pid_path = runner.attempt_paths(
+                self.run_dir, task.id, attempt.number
+            )
+            d = Dispatch(task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path)
+            if not current or rt is None:
+                status = runner.read_rc(rc_path)
+                if current:
+                    self._finish_orphan(task, attempt, status, "agent no longer configured")
+                continue
+            rt.running = Running(
+                task=task,
+                attempt=attempt,
+                dispatch=d,
+                started=attempt.started_at,
+                mark=rt.stream.ring.total,
+                deadline=attempt.started_at + task.timeout if task.timeout else None,
+            )
+            status = runner.read_rc(rc_path)
+            if status is not None:
+                self.store.event(
+                    "task.recovered",
+                    f"{task.id} attempt {attempt.number} finished while the supervisor was down",
+                    task_id=task.id,
+                    agent=rt.name,
+                )
+                self.complete(rt, status)
+                continue
+            pid = runner.read_pid(pid_path)
+            if rt.state == AgentState.STARTING or (
+                pid is not None and not health.wrapper_alive(pid, script.name)
+            ):
+                self.lose(rt, "lost while the supervisor was down")
+                continue
+            self.set_state(rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}")
+            self.store.event(
+                "task.readopted",
+                f"{task.id} attempt {attempt.number} still running in {rt.name}; re-adopted",
+                task_id=task.id,
+                agent=rt.name,
+            )
+        live = [rt.name for rt in self.agents.values() if rt.running is not None]
+        queue.renew_agent_leases(self.store, live, self.lease_s)
+
+    def _finish_orphan(
+        self, task: Task, attempt: Attempt, status: Status | None, why: str
+    ) -> None:
+        if status is None:
+            queue.finish(
+                self.store, task.id, attempt.number, AttemptOutcome.LOST, reason=why,
+                delay=self.config.retry.delay,
+            )
+        else:
+            outcome, code, sig, reason = runner.judge(status, task.verify)
+            queue.finish(
+                self.store, task.id, attempt.number, outcome, exit_code=code, signal=sig,
+                reason=reason, delay=self.config.retry.delay,
+            )
+
+    # -- operator commands ----------------------------------------------------------
+
+    def apply_commands(self) -> None:
+        """Apply queued operator commands in the order they were written."""
+        for cmd in self.store.pending_commands():
+            try:
+                ok, result = True, self.apply(cmd)
+            except (queue.QueueError, TmuxError, KeyError, ValueError) as exc:
+                ok, result = False, str(exc)
+            with self.store.tx() as c:
+                self.store.finish_command_in(c, cmd.id, ok, result)
+                self.store.add_event(
+                    c,
+                    "command." + ("applied" if ok else "rejected"),
+                    f"{cmd.verb} {cmd.target}: {result}",
+                    task_id=cmd.target if cmd.verb in TASK_VERBS else None,
+                    agent=cmd.target if cmd.verb in AGENT_VERBS else None,
+                )
+            self.work_hint = True
+
+    def agent_of(self, name: str) -> AgentRuntime:
+        """The runtime of a configured agent, or a clear error."""
+        rt = self.agents.get(name)
+        if rt is None:
+            raise KeyError(f"no agent named {name!r} (agents: {', '.join(self.agents)})")
+        return rt
+
+    def running_in(self, task_id: str) -> AgentRuntime | None:
+        """The agent running a task, if any."""
+        for rt in self.agents.values():
+            if rt.running is not None and rt.running.task.id == task_id:
+                return rt
+        return None
+
+    def apply(self, cmd: Command) -> str:
+        """Carry out one operator command; return what happened."""
+        args = cmd.args
+        reason = str(args.get("reason") or "") or None
+        if cmd.verb == "retry":
+            return queue.retry(self.store, cmd.target, reason)
+        if cmd.verb == "block":
+            why = reason or "blocked by operator"
+            rt = self.running_in(cmd.target)
+            if rt is not None:
+                self.stop(rt, AttemptOutcome.FAILED, "stopped to block", block_reason=why)
+                return f"{cmd.target} is being stopped and will be blocked: {why}"
+            task = self.store.task(cmd.target)
+            if task is not None and task.state == TaskState.RUNNING:
+                return self.stop_detached(task, why)
+            return queue.block(self.store, cmd.target, why)
+        if cmd.verb == "unblock":
+            return queue.unblock(self.store, cmd.target)
+        if cmd.verb == "release":
+            rt = self.running_in(cmd.target)
+            if rt is not None:
+                self.stop(rt, AttemptOutcome.RELEASED, "released by operator", release=True)
+                return f"{cmd.target}: stopping attempt and releasing the claim"
+            task = self.store.task(cmd.target)
+            if task is None:
+                raise queue.QueueError(f"no task with id {cmd.target!r}")
+            if task.state != TaskState.RUNNING:
+                raise queue.QueueError(f"{cmd.target} is {task.state.value}: no claim to release")
+            return self.stop_detached(task, None)
+        if cmd.verb == "add":
+            return self.add_tasks(list(args.get("tasks") or []))
+        if cmd.verb == "shutdown":
+            self.stop_requested = True
+            self.kill_agents_on_exit = bool(args.get("kill_agents"))
+            return "supervisor stopping" + (" and ending the agents" if self.kill_agents_on_exit else "")
+        rt = self.agent_of(cmd.target)
+        if cmd.verb == "send":
+            if not rt.pane_id:
+                raise TmuxError(f"{rt.name} has no pane")
+            self.tmux.send_text(rt.pane_id, str(args.get("text", "")), enter=bool(args.get("enter", True)))
+            return f"typed into {rt.name}"
+        if cmd.verb == "interrupt":
+            if not rt.pane_id:
+                raise TmuxError(f"{rt.name} has no pane")
+            self.tmux.interrupt(rt.pane_id)
+            return f"Ctrl-C sent to {rt.name}"
+        if cmd.verb == "pause":
+            rt.paused = True
+            rt.reason = reason or "paused by operator"
+            if rt.running is None:
+                self.set_state(rt, AgentState.PAUSED, rt.reason)
+            return f"{rt.name} paused"
+        if cmd.verb == "resume":
+            rt.paused = False
+            rt.consecutive_failures = 0
+            rt.reason = None
+            if rt.state == AgentState.PAUSED:
+                self.set_state(rt, AgentState.IDLE, "resumed by operator")
+            return f"{rt.name} resumed"
+        if cmd.verb == "respawn":
+            if rt.running is not None:
+                self.lose(rt, "agent respawned by operator")
+            rt.respawn_times.clear()
+            pane = self.tmux.window_pane(rt.name)
+            self.spawn(rt, pane)
+            return f"{rt.name} respawned"
+        raise ValueError(f"unknown command {cmd.verb!r}")
+
+    def stop_detached(self, task: Task, block_reason: str | None) -> str:
+        """Stop a running attempt that no live agent runtime tracks, then release or block it.
+
+        Used when no supervisor loop runs (the CLI applying a command) or when the claim
+        belongs to an agent this supervisor does not run.
+        """
+        _, _, rc_path, pid_path = runner.attempt_paths(self.run_dir, task.id, task.attempts)
+        pgid = runner.read_pid(pid_path)
+        if pgid and health.alive(pgid):
+            health.signal_group(pgid, signal.SIGTERM)
+            deadline = time.time() + STOP_GRACE
+            while time.time() < deadline and runner.read_rc(rc_path) is None:
+                time.sleep(0.05)
+            if runner.read_rc(rc_path) is None:
+                health.kill_descendants(pgid)
+                deadline = time.time() + 2.0
+                while time.time() < deadline and runner.read_rc(rc_path) is None:
+                    time.sleep(0.05)
+        status = runner.read_rc(rc_path)
+        outcome = AttemptOutcome.RELEASED if block_reason is None else AttemptOutcome.FAILED
+        queue.finish(
+            self.store,
+            task.id,
+            task.attempts,
+            outcome,
+            exit_code=status.rc if status else None,
+            reason="released by operator" if block_reason is None else "stopped to block",
+            block_reason=block_reason,
+            delay=self.config.retry.delay,
+        )
+        if block_reason is None:
+            return f"{task.id}: attempt {task.attempts} stopped, claim released"
+        return f"{task.id}: attempt {task.attempts} stopped and blocked: {block_reason}"
+
+    def apply_offline(self) -> None:
+        """Apply queued commands without running the loop (no supervisor is running)."""
+        self.lock.acquire()
+        try:
+            try:
+                self.server = TmuxServer(
+                    server_label(self.config.name, self.state_dir), binary=self.tmux_binary
+                )
+                panes = {p.window: p for p in self.server.list_panes()} if self.server.alive() else {}
+            except TmuxError:
+                panes = {}
+            for name, spec in self.config.agent_instances():
+                rt = AgentRuntime(
+                    name=name, spec=spec, profile=profile(spec.kind),
+                    stream=LogStream(self.log_path(name), start_at_end=True),
+                )
+                pane = panes.get(name)
+                if pane is not None and not pane.dead:
+                    rt.pane_id, rt.pid = pane.pane_id, pane.pid
+                self.agents[name] = rt
+            self.offline = True
+            self.apply_commands()
+        finally:
+            self.lock.release()
+
+    def add_tasks(self, specs: list[dict[str, object]]) -> str:
+        """Insert tasks added from the command line (dependencies must exist)."""
+        ids = {str(s["id"]) for s in specs}
+        for s in specs:
+            raw = s.get("depends_on") or []
+            deps = [str(d) for d in raw] if isinstance(raw, list) else []
+            missing = [d for d in deps if d not in ids and self.store.task(d) is None]
+            if missing:
+                raise queue.QueueError(
+                    f"task {s['id']} depends on unknown task(s): {', '.join(missing)}"
+                )
+        added = self.store.upsert_tasks(specs)
+        queue.promote(self.store)
+        skipped = sorted(ids - set(added))
+        msg = f"added {len(added)} task(s)"
+        if skipped:
+            msg += f"; already present: {', '.join(skipped)}"
+        return msg
+
+
+TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})
+AGENT_VERBS = frozenset({"send", "interrupt", "pause", "resume", "respawn"})

@@ -1,0 +1,171 @@
+"""State enums and frozen records shared by every layer; no third-party imports."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaskState(enum.StrEnum):
+    """Where a task is in its life."""
+
+    PENDING = "pending"  # dependencies not done yet
+    READY = "ready"  # may be claimed (once retry_at has passed)
+    RUNNING = "running"  # claimed by an agent, under a lease
+    DONE = "done"
+    FAILED = "failed"  # no attempts left
+    BLOCKED = "blocked"  # parked by policy or a person
+
+
+TERMINAL_TASK_STATES = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.BLOCKED})
+ACTIVE_TASK_STATES = frozenset({TaskState.PENDING, TaskState.READY, TaskState.RUNNING})
+
+
+class AgentState(enum.StrEnum):
+    """What an agent is doing, as the supervisor last saw it."""
+
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    WAITING = "waiting"  # a prompt on screen wants a human
+    STALLED = "stalled"  # busy and silent for stall_timeout
+    PAUSED = "paused"  # no new tasks after repeated failures
+    DEAD = "dead"  # pane or shell gone and not respawned
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one try of a task ended."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"  # non-zero exit or failed verify
+    TIMEOUT = "timeout"
+    STALLED = "stalled"
+    LOST = "lost"  # the agent or tmux died; no exit code could be read
+    RELEASED = "released"  # an operator released the claim
+    STALE = "stale"  # a result that arrived for a superseded attempt
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work in the queue."""
+
+    id: str
+    command: str
+    state: TaskState
+    depends_on: tuple[str, ...] = ()
+    priority: int = 0
+    timeout: float | None = None
+    verify: str | None = None
+    max_attempts: int = 3
+    attempts: int = 0  # also the fencing token of the current/last attempt
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    claimed_by: str | None = None
+    lease_expires_at: float | None = None
+    retry_at: float | None = None
+    blocked_reason: str | None = None
+    exit_code: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of a task by one agent."""
+
+    id: int
+    task_id: str
+    number: int  # fencing token: equals Task.attempts when this try was claimed
+    agent: str
+    started_at: float
+    outcome: AttemptOutcome = AttemptOutcome.RUNNING
+    finished_at: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    output_tail: str = ""
+    nonce: str = ""
+    log_offset: int = 0
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A pane and the program in it, as recorded in the store."""
+
+    name: str
+    kind: str
+    state: AgentState
+    task_id: str | None = None
+    attempt_id: int | None = None
+    pane_id: str | None = None
+    pid: int | None = None
+    last_output_at: float | None = None
+    heartbeat_at: float | None = None
+    state_since: float = 0.0
+    consecutive_failures: int = 0
+    respawns: int = 0
+    reason: str | None = None
+    last_line: str = ""
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the append-only event log."""
+
+    id: int
+    ts: float
+    kind: str
+    message: str
+    task_id: str | None = None
+    agent: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class CommandStatus(enum.StrEnum):
+    """Where an operator command is."""
+
+    QUEUED = "queued"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Command:
+    """An operator command written by the CLI or the dashboard for the supervisor."""
+
+    id: int
+    ts: float
+    verb: str
+    target: str
+    args: dict[str, Any] = field(default_factory=dict)
+    status: CommandStatus = CommandStatus.QUEUED
+    result: str | None = None
+    applied_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SupervisorInfo:
+    """The supervisor's self-report, refreshed every loop."""
+
+    pid: int | None
+    host: str | None
+    started_at: float | None
+    heartbeat_at: float | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A proposed next action for a task or agent (filled by the insights rules)."""
+
+    target: dict[str, str]
+    action: str
+    reason: str
+    confidence: float
+    urgency: float
+    evidence: tuple[str, ...] = ()

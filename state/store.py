@@ -1,0 +1,594 @@
+"""The durable store: SQLite in WAL mode, a versioned schema, and typed reads and writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from state.models import (
+    Agent,
+    AgentState,
+    Attempt,
+    AttemptOutcome,
+    Command,
+    CommandStatus,
+    Event,
+    SupervisorInfo,
+    Task,
+    TaskState,
+)
+
+SCHEMA_VERSION = 1
+DB_NAME = "state.db"
+
+# Each entry migrates from version i to i+1; index 0 creates the first schema.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        depends_on TEXT NOT NULL DEFAULT '[]',
+        priority INTEGER NOT NULL DEFAULT 0,
+        timeout REAL,
+        verify TEXT,
+        max_attempts INTEGER NOT NULL DEFAULT 3,
+        cwd TEXT,
+        env TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_expires_at REAL,
+        retry_at REAL,
+        blocked_reason TEXT,
+        exit_code INTEGER,
+        started_at REAL,
+        finished_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX tasks_state ON tasks(state, priority DESC, seq);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        number INTEGER NOT NULL,
+        agent TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        outcome TEXT NOT NULL DEFAULT 'running',
+        exit_code INTEGER,
+        signal INTEGER,
+        reason TEXT,
+        output_tail TEXT NOT NULL DEFAULT '',
+        nonce TEXT NOT NULL DEFAULT '',
+        log_offset INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (task_id, number)
+    );
+    CREATE INDEX attempts_task ON attempts(task_id, number);
+    CREATE TABLE agents (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        task_id TEXT,
+        attempt_id INTEGER,
+        pane_id TEXT,
+        pid INTEGER,
+        last_output_at REAL,
+        heartbeat_at REAL,
+        state_since REAL NOT NULL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        respawns INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        last_line TEXT NOT NULL DEFAULT '',
+        prompt TEXT
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        task_id TEXT,
+        agent TEXT,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_task ON events(task_id);
+    CREATE INDEX events_agent ON events(agent);
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        verb TEXT NOT NULL,
+        target TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'queued',
+        result TEXT,
+        applied_at REAL
+    );
+    CREATE INDEX commands_status ON commands(status, id);
+    CREATE TABLE supervisor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER,
+        host TEXT,
+        started_at REAL,
+        heartbeat_at REAL
+    );
+    CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        data TEXT NOT NULL
+    );
+    """,
+]
+
+
+class StoreError(Exception):
+    """A store problem a person can act on (unreadable, corrupt, newer schema)."""
+
+
+def _task(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["id"],
+        command=row["command"],
+        state=TaskState(row["state"]),
+        depends_on=tuple(json.loads(row["depends_on"])),
+        priority=row["priority"],
+        timeout=row["timeout"],
+        verify=row["verify"],
+        max_attempts=row["max_attempts"],
+        attempts=row["attempts"],
+        cwd=row["cwd"],
+        env=json.loads(row["env"]),
+        claimed_by=row["claimed_by"],
+        lease_expires_at=row["lease_expires_at"],
+        retry_at=row["retry_at"],
+        blocked_reason=row["blocked_reason"],
+        exit_code=row["exit_code"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        seq=row["seq"],
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        task_id=row["task_id"],
+        number=row["number"],
+        agent=row["agent"],
+        started_at=row["started_at"],
+        outcome=AttemptOutcome(row["outcome"]),
+        finished_at=row["finished_at"],
+        exit_code=row["exit_code"],
+        signal=row["signal"],
+        reason=row["reason"],
+        output_tail=row["output_tail"],
+        nonce=row["nonce"],
+        log_offset=row["log_offset"],
+    )
+
+
+def _agent(row: sqlite3.Row) -> Agent:
+    return Agent(
+        name=row["name"],
+        kind=row["kind"],
+        state=AgentState(row["state"]),
+        task_id=row["task_id"],
+        attempt_id=row["attempt_id"],
+        pane_id=row["pane_id"],
+        pid=row["pid"],
+        last_output_at=row["last_output_at"],
+        heartbeat_at=row["heartbeat_at"],
+        state_since=row["state_since"],
+        consecutive_failures=row["consecutive_failures"],
+        respawns=row["respawns"],
+        reason=row["reason"],
+        last_line=row["last_line"],
+        prompt=row["prompt"],
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=row["id"],
+        ts=row["ts"],
+        kind=row["kind"],
+        message=row["message"],
+        task_id=row["task_id"],
+        agent=row["agent"],
+        data=json.loads(row["data"]),
+    )
+
+
+def _command(row: sqlite3.Row) -> Command:
+    return Command(
+        id=row["id"],
+        ts=row["ts"],
+        verb=row["verb"],
+        target=row["target"],
+        args=json.loads(row["args"]),
+        status=CommandStatus(row["status"]),
+        result=row["result"],
+        applied_at=row["applied_at"],
+    )
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+class Store:
+    """SQLite-backed state of one project; every public method is one transaction."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        ensure_private_dir(self.path.parent)
+        fresh = not self.path.exists()
+        try:
+            self.conn = sqlite3.connect(
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            if fresh:
+                os.chmod(self.path, 0o600)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the state database {self.path}: {exc}. "
+                "If the file is corrupt, move it aside and start again "
+                "(the tmux panes keep running)."
+            ) from exc
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.tx() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this Overseer "
+                    f"understands ({SCHEMA_VERSION}); upgrade Overseer."
+                )
+            for i in range(version, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[i].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def meta_get(self, key: str) -> str | None:
+        """A value from the meta table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        """Store a value in the meta table."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
+
+    def integrity_check(self) -> str:
+        """SQLite's own verdict on the file ('ok' when healthy)."""
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- events ---------------------------------------------------------------------
+
+    @staticmethod
+    def add_event(
+        c: sqlite3.Connection,
+        kind: str,
+        message: str,
+        *,
+        task_id: str | None = None,
+        agent: str | None = None,
+        data: dict[str, Any] | None = None,
+        now: float | None = None,
+    ) -> int:
+        """Append one event inside an open transaction; return its id."""
+        cur = c.execute(
+            "INSERT INTO events(ts, kind, task_id, agent, message, data) VALUES (?,?,?,?,?,?)",
+            (now or time.time(), kind, task_id, agent, message, json.dumps(data or {})),
+        )
+        return int(cur.lastrowid or 0)
+
+    def event(self, kind: str, message: str, **kw: Any) -> int:
+        """Append one event in its own transaction."""
+        with self.tx() as c:
+            return self.add_event(c, kind, message, **kw)
+
+    def events(
+        self,
+        since: int = 0,
+        limit: int | None = None,
+        task_id: str | None = None,
+        agent: str | None = None,
+    ) -> list[Event]:
+        """Events with id > since, oldest first."""
+        sql = "SELECT * FROM events WHERE id > ?"
+        args: list[Any] = [since]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            args.append(task_id)
+        if agent is not None:
+            sql += " AND agent = ?"
+            args.append(agent)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_event(r) for r in self.conn.execute(sql, args)]
+
+    def recent_events(self, limit: int = 200) -> list[Event]:
+        """The newest events, oldest first."""
+        rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        return [_event(r) for r in reversed(rows.fetchall())]
+
+    # -- tasks ----------------------------------------------------------------------
+
+    def upsert_tasks(self, specs: Sequence[dict[str, Any]], now: float | None = None) -> list[str]:
+        """Insert tasks that are new; keep existing ones (their state is history). Return new ids."""
+        now = now or time.time()
+        added: list[str] = []
+        with self.tx() as c:
+            seq = c.execute("SELECT COALESCE(MAX(seq), 0) FROM tasks").fetchone()[0]
+            for spec in specs:
+                if c.execute("SELECT 1 FROM tasks WHERE id=?", (spec["id"],)).fetchone():
+                    continue
+                seq += 1
+                deps = list(spec.get("depends_on") or ())
+                c.execute(
+                    "INSERT INTO tasks(id, seq, command, depends_on, priority, timeout, verify, "
+                    "max_attempts, cwd, env, state, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        spec["id"],
+                        seq,
+                        spec["command"],
+                        json.dumps(deps),
+                        int(spec.get("priority") or 0),
+                        spec.get("timeout"),
+                        spec.get("verify"),
+                        int(spec.get("max_attempts") or 3),
+                        spec.get("cwd"),
+                        json.dumps(spec.get("env") or {}),
+                        (TaskState.PENDING if deps else TaskState.READY).value,
+                        now,
+                        now,
+                    ),
+                )
+                self.add_event(c, "task.added", f"task {spec['id']} added", task_id=spec["id"], now=now)
+                added.append(spec["id"])
+        return added
+
+    def task(self, task_id: str) -> Task | None:
+        """One task by id."""
+        row = self.conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+        return _task(row) if row else None
+
+    def tasks(self, states: Sequence[TaskState] | None = None) -> list[Task]:
+        """All tasks (optionally of some states) in queue order."""
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = self.conn.execute(
+                f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY seq",
+                [s.value for s in states],
+            )
+        else:
+            rows = self.conn.execute("SELECT * FROM tasks ORDER BY seq")
+        return [_task(r) for r in rows]
+
+    def task_counts(self) -> dict[str, int]:
+        """How many tasks are in each state."""
+        counts = {s.value: 0 for s in TaskState}
+        for state, n in self.conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state"):
+            counts[state] = n
+        return counts
+
+    # -- attempts -------------------------------------------------------------------
+
+    def attempt(self, attempt_id: int) -> Attempt | None:
+        """One attempt by row id."""
+        row = self.conn.execute("SELECT * FROM attempts WHERE id=?", (attempt_id,)).fetchone()
+        return _attempt(row) if row else None
+
+    def attempts(self, task_id: str | None = None) -> list[Attempt]:
+        """Attempts of one task (or all), oldest first."""
+        if task_id is None:
+            rows = self.conn.execute("SELECT * FROM attempts ORDER BY id")
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM attempts WHERE task_id=? ORDER BY number", (task_id,)
+            )
+        return [_attempt(r) for r in rows]
+
+    def running_attempts(self) -> list[Attempt]:
+        """Attempts still marked running."""
+        rows = self.conn.execute("SELECT * FROM attempts WHERE outcome='running' ORDER BY id")
+        return [_attempt(r) for r in rows]
+
+    def set_attempt_offset(self, attempt_id: int, log_offset: int) -> None:
+        """Remember where the attempt's output starts in its agent's log."""
+        with self.tx() as c:
+            c.execute("UPDATE attempts SET log_offset=? WHERE id=?", (log_offset, attempt_id))
+
+    def median_durations(self) -> dict[str, float]:
+        """Median duration of successful attempts per task (for planning)."""
+        out: dict[str, list[float]] = {}
+        for tid, start, end in self.conn.execute(
+            "SELECT task_id, started_at, finished_at FROM attempts WHERE outcome='ok'"
+        ):
+            out.setdefault(tid, []).append(end - start)
+        return {k: sorted(v)[len(v) // 2] for k, v in out.items()}
+
+    # -- agents ---------------------------------------------------------------------
+
+    def upsert_agent(self, name: str, kind: str, now: float | None = None) -> None:
+        """Make sure an agent row exists (state starting when new)."""
+        now = now or time.time()
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO agents(name, kind, state, state_since) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind",
+                (name, kind, AgentState.STARTING.value, now),
+            )
+
+    def agent(self, name: str) -> Agent | None:
+        """One agent by name."""
+        row = self.conn.execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
+        return _agent(row) if row else None
+
+    def agents(self) -> list[Agent]:
+        """All agents by name."""
+        return [_agent(r) for r in self.conn.execute("SELECT * FROM agents ORDER BY name")]
+
+    AGENT_FIELDS = frozenset(
+        {
+            "state",
+            "task_id",
+            "attempt_id",
+            "pane_id",
+            "pid",
+            "last_output_at",
+            "heartbeat_at",
+            "state_since",
+            "consecutive_failures",
+            "respawns",
+            "reason",
+            "last_line",
+            "prompt",
+        }
+    )
+
+    @classmethod
+    def update_agent_in(cls, c: sqlite3.Connection, name: str, **fields: Any) -> None:
+        """Update some columns of an agent inside an open transaction."""
+        bad = set(fields) - cls.AGENT_FIELDS
+        if bad:
+            raise ValueError(f"unknown agent fields {sorted(bad)}")
+        if not fields:
+            return
+        cols = ", ".join(f"{k}=?" for k in fields)
+        values = [v.value if isinstance(v, AgentState) else v for v in fields.values()]
+        c.execute(f"UPDATE agents SET {cols} WHERE name=?", [*values, name])
+
+    def update_agent(self, name: str, **fields: Any) -> None:
+        """Update some columns of an agent in its own transaction."""
+        with self.tx() as c:
+            self.update_agent_in(c, name, **fields)
+
+    def remove_agent(self, name: str) -> None:
+        """Forget an agent that the config no longer names."""
+        with self.tx() as c:
+            c.execute("DELETE FROM agents WHERE name=?", (name,))
+
+    # -- operator commands ----------------------------------------------------------
+
+    def enqueue_command(self, verb: str, target: str, args: dict[str, Any] | None = None) -> int:
+        """Queue an operator command for the supervisor; return its id."""
+        with self.tx() as c:
+            cur = c.execute(
+                "INSERT INTO commands(ts, verb, target, args) VALUES (?,?,?,?)",
+                (time.time(), verb, target, json.dumps(args or {})),
+            )
+            return int(cur.lastrowid or 0)
+
+    def pending_commands(self) -> list[Command]:
+        """Queued commands in the order they were written."""
+        rows = self.conn.execute("SELECT * FROM commands WHERE status='queued' ORDER BY id")
+        return [_command(r) for r in rows]
+
+    def command(self, command_id: int) -> Command | None:
+        """One command by id."""
+        row = self.conn.execute("SELECT * FROM commands WHERE id=?", (command_id,)).fetchone()
+        return _command(row) if row else None
+
+    @staticmethod
+    def finish_command_in(
+        c: sqlite3.Connection, command_id: int, ok: bool, result: str, now: float | None = None
+    ) -> None:
+        """Mark a command applied or rejected inside an open transaction."""
+        status = CommandStatus.APPLIED if ok else CommandStatus.REJECTED
+        c.execute(
+            "UPDATE commands SET status=?, result=?, applied_at=? WHERE id=? AND status='queued'",
+            (status.value, result, now or time.time(), command_id),
+        )
+
+    # -- supervisor -----------------------------------------------------------------
+
+    def supervisor_beat(self, pid: int, host: str, started_at: float, now: float) -> None:
+        """Record the supervisor's pid and loop heartbeat."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) VALUES (1,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET pid=excluded.pid, host=excluded.host, "
+                "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at",
+                (pid, host, started_at, now),
+            )
+
+    def supervisor_stopped(self, pid: int) -> None:
+        """Clear the heartbeat when the supervisor exits cleanly."""
+        with self.tx() as c:
+            c.execute("UPDATE supervisor SET heartbeat_at=NULL WHERE pid=?", (pid,))
+
+    def supervisor(self) -> SupervisorInfo:
+        """The last supervisor self-report."""
+        row = self.conn.execute("SELECT * FROM supervisor WHERE id=1").fetchone()
+        if row is None:
+            return SupervisorInfo(None, None, None, None)
+        return SupervisorInfo(row["pid"], row["host"], row["started_at"], row["heartbeat_at"])
+
+    # -- suggestions ----------------------------------------------------------------
+
+    def set_suggestions(self, items: Sequence[dict[str, Any]]) -> None:
+        """Replace the stored suggestions."""
+        with self.tx() as c:
+            c.execute("DELETE FROM suggestions")
+            c.executemany(
+                "INSERT INTO suggestions(data) VALUES (?)", [(json.dumps(i),) for i in items]
+            )
+
+    def suggestions(self) -> list[dict[str, Any]]:
+        """Stored suggestions, ranked as written."""
+        rows = self.conn.execute("SELECT data FROM suggestions ORDER BY id")
+        return [json.loads(r[0]) for r in rows]

@@ -1,0 +1,97 @@
+"""Exit codes, sentinels, verify and output tails, read from real panes."""
+
+from __future__ import annotations
+
+from state.models import AttemptOutcome, TaskState
+from tests.project import Project
+
+AGENTS = """
+agents:
+  - {name: w, kind: shell, count: 3}
+"""
+
+
+def test_exit_codes_are_recorded_exactly(project: Project) -> None:
+    project.write(
+        AGENTS
+        + r"""
+tasks:
+  - {id: zero, run: "echo fine"}
+  - {id: three, run: "echo about to fail; exit 3", max_attempts: 1}
+  - {id: missing, run: "no_such_command_ovs_test", max_attempts: 1}
+  - {id: killed, run: "kill -KILL $$", max_attempts: 1}
+  - id: fake
+    max_attempts: 1
+    run: |
+      printf '\036OVS:0123456789abcdef:0:-\036\n'; echo OVS:0123456789abcdef:0:-; exit 5
+""",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    proc = project.cli("run", "--until-done", "--timeout", "60")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    store = project.store
+    codes = {t.id: (t.state, t.exit_code) for t in store.tasks()}
+    assert codes == {
+        "zero": (TaskState.DONE, 0),
+        "three": (TaskState.FAILED, 3),
+        "missing": (TaskState.FAILED, 127),
+        "killed": (TaskState.FAILED, 137),
+        "fake": (TaskState.FAILED, 5),
+    }
+    killed = store.attempts("killed")[0]
+    assert killed.signal == 9
+    three = store.attempts("three")[0]
+    assert three.outcome == AttemptOutcome.FAILED
+    assert "about to fail" in three.output_tail
+    # The echo of the typed line and the sentinel itself are not part of the tail.
+    assert "OVS:" not in three.output_tail.replace("OVS:0123", "")
+    assert ".sh" not in three.output_tail
+    missing = store.attempts("missing")[0]
+    assert "command not found" in missing.output_tail
+
+
+def test_verify_decides_success_after_a_zero_exit(project: Project) -> None:
+    project.write(
+        AGENTS
+        + """
+tasks:
+  - {id: makes-file, run: "touch report.xml", verify: "test -f report.xml"}
+  - {id: no-file, run: "true", verify: "test -f nowhere.xml", max_attempts: 1}
+""",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
+    assert project.task_state("makes-file") == TaskState.DONE
+    assert project.task_state("no-file") == TaskState.FAILED
+    attempt = project.store.attempts("no-file")[0]
+    assert attempt.exit_code == 0 and attempt.reason == "verify failed (exit 1)"
+
+
+def test_commands_run_verbatim(project: Project) -> None:
+    # Quotes, $, backticks, ;, newlines and unicode reach the shell exactly as written.
+    project.write(
+        AGENTS
+        + """
+tasks:
+  - id: tricky
+    run: |
+      x='it''s "quoted" $HOME `not run`'; printf '%s\\n' "$x" > out.txt
+      echo "naïve ☃ 日本" >> out.txt; echo second line >> out.txt
+""",
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
+    text = (project.root / "out.txt").read_text(encoding="utf-8")
+    assert text == "its \"quoted\" $HOME `not run`\nnaïve ☃ 日本\nsecond line\n"
+
+
+def test_tasks_see_their_identity_and_env(project: Project) -> None:
+    project.write(
+        """
+agents:
+  - {name: w, kind: shell, env: {FROM_AGENT: a1}}
+tasks:
+  - {id: who, run: 'echo "$OVERSEER_TASK $OVERSEER_ATTEMPT $OVERSEER_AGENT $FROM_AGENT $FROM_TASK" > who.txt', env: {FROM_TASK: t1}}
+""",
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
+    assert (project.root / "who.txt").read_text().split() == ["who", "1", "w", "a1", "t1"]

@@ -1,0 +1,148 @@
+"""LogWatcher: inotify push of appended logs, including logs written by tmux pipe-pane."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.stream import LogStream, LogWatcher
+from agents.tmux import TmuxServer
+from tests.helpers import wait_until
+
+
+class Recorder:
+    """Collects the paths LogWatcher reports, from its thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.paths: set[Path] = set()
+        self.calls = 0
+
+    def __call__(self, paths: set[Path]) -> None:
+        with self.lock:
+            self.paths |= paths
+            self.calls += 1
+
+    def seen(self, path: Path) -> bool:
+        with self.lock:
+            return path in self.paths
+
+    def clear(self) -> None:
+        with self.lock:
+            self.paths.clear()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def watcher(tmp_path: Path, recorder: Recorder) -> Iterator[LogWatcher]:
+    w = LogWatcher(tmp_path / "logs", recorder)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def test_append_is_reported(watcher: LogWatcher, recorder: Recorder) -> None:
+    log = watcher.directory / "a.log"
+    # Written right after start(): the watch already exists, nothing is missed.
+    with log.open("ab") as f:
+        f.write(b"hello\n")
+    wait_until(lambda: recorder.seen(log), message="creation of a.log not reported")
+    recorder.clear()
+    with log.open("ab") as f:
+        f.write(b"more\n")
+    wait_until(lambda: recorder.seen(log), message="append to a.log not reported")
+
+
+def test_only_the_changed_file_is_reported(watcher: LogWatcher, recorder: Recorder) -> None:
+    quiet, busy = watcher.directory / "quiet.log", watcher.directory / "busy.log"
+    quiet.write_bytes(b"")
+    busy.write_bytes(b"")
+    wait_until(lambda: recorder.seen(quiet) and recorder.seen(busy), message="files not seen")
+    recorder.clear()
+    with busy.open("ab") as f:
+        f.write(b"x")
+    wait_until(lambda: recorder.seen(busy), message="append not reported")
+    assert not recorder.seen(quiet)
+
+
+def test_deletion_is_not_reported(watcher: LogWatcher, recorder: Recorder) -> None:
+    gone, marker = watcher.directory / "gone.log", watcher.directory / "marker.log"
+    gone.write_bytes(b"x")
+    wait_until(lambda: recorder.seen(gone), message="gone.log not seen")
+    recorder.clear()
+    gone.unlink()
+    marker.write_bytes(b"x")  # events arrive in order: once marker is seen, the unlink was too
+    wait_until(lambda: recorder.seen(marker), message="marker not seen")
+    assert not recorder.seen(gone)
+
+
+def test_a_failing_callback_does_not_stop_the_watcher(tmp_path: Path) -> None:
+    seen: list[set[Path]] = []
+
+    def explode(paths: set[Path]) -> None:
+        seen.append(paths)
+        if len(seen) == 1:
+            raise RuntimeError("callback bug")
+
+    w = LogWatcher(tmp_path, explode)
+    w.start()
+    try:
+        (tmp_path / "one.log").write_bytes(b"1")
+        wait_until(lambda: len(seen) >= 1, message="first change not reported")
+        (tmp_path / "two.log").write_bytes(b"2")
+        wait_until(
+            lambda: any(tmp_path / "two.log" in s for s in seen),
+            message="watcher died after a callback error",
+        )
+        assert w.running
+    finally:
+        w.stop()
+
+
+def test_stop_ends_the_thread(tmp_path: Path, recorder: Recorder) -> None:
+    w = LogWatcher(tmp_path, recorder)
+    w.start()
+    assert w.running
+    w.stop()
+    assert not w.running
+    calls = recorder.calls
+    (tmp_path / "after.log").write_bytes(b"x")
+    w.stop()  # a second stop is harmless
+    assert recorder.calls == calls
+
+
+def test_start_creates_the_directory(tmp_path: Path, recorder: Recorder) -> None:
+    w = LogWatcher(tmp_path / "new" / "logs", recorder)
+    w.start()
+    try:
+        assert (tmp_path / "new" / "logs").is_dir()
+    finally:
+        w.stop()
+
+
+@pytest.mark.tmux
+def test_pane_output_is_pushed_through_pipe_pane(
+    tmux_server: TmuxServer, watcher: LogWatcher, recorder: Recorder, tmp_path: Path
+) -> None:
+    log = watcher.directory / "agent.log"
+    pane = tmux_server.spawn_window("agent", "stty -echo; cat", str(tmp_path), {}, log)
+    stream = LogStream(log)
+    recorder.clear()
+    tmux_server.send_text(pane.pane_id, "pushed line")
+    wait_until(lambda: recorder.seen(log), message="pane output not reported")
+
+    def read() -> bytes:
+        stream.read_new()
+        return stream.ring.data()
+
+    wait_until(lambda: b"pushed line" in read(), message="pushed line not in the log")
+    assert stream.last_line() == "pushed line"

@@ -1,0 +1,145 @@
+"""A throwaway Overseer project in tmp_path: config, CLI calls, a supervisor subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from agents.tmux import TmuxServer, server_label
+from state.models import TaskState
+from state.store import Store
+from tests.helpers import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Project:
+    """One project directory with its own state dir and private tmux server."""
+
+    def __init__(self, root: Path, name: str = "t") -> None:
+        self.root = root
+        self.name = name
+        self.config = root / "overseer.yaml"
+        self.state_dir = root / ".overseer"
+        self.procs: list[subprocess.Popen[str]] = []
+        self._store: Store | None = None
+
+    # -- setup ----------------------------------------------------------------------
+
+    def write(self, body: str, **top: Any) -> Project:
+        """Write overseer.yaml: `body` (agents/tasks YAML) under a header of top-level keys."""
+        header = {"name": self.name, "stall_timeout": 30, "pause_after": 0}
+        header.update(top)
+        lines = [f"{k}: {json.dumps(v)}" for k, v in header.items()]
+        self.config.write_text("\n".join(lines) + "\n" + textwrap.dedent(body))
+        return self
+
+    @property
+    def label(self) -> str:
+        """The private tmux server's socket name."""
+        return server_label(self.name, self.state_dir)
+
+    @property
+    def tmux(self) -> TmuxServer:
+        """A handle on the project's private tmux server."""
+        return TmuxServer(self.label)
+
+    # -- commands -------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("TMUX", None)
+        return env
+
+    def cli(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `overseer ARGS -c overseer.yaml` and return the finished process."""
+        sub, *rest = args
+        cmd = [sys.executable, "-m", "tui.cli", sub, "-c", str(self.config), *rest]
+        proc = subprocess.run(
+            cmd, cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `overseer run` in the background."""
+        cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(self.config), "-q", *args]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=self.root,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        wait_until(
+            lambda: proc.poll() is not None or self._beating(),
+            timeout=30,
+            message="supervisor did not start",
+        )
+        if proc.poll() is not None:
+            raise AssertionError(f"supervisor exited {proc.returncode}: {proc.stdout and proc.stdout.read()}")
+        return proc
+
+    def _beating(self) -> bool:
+        if not (self.state_dir / "state.db").exists():
+            return False
+        sup = self.store.supervisor()
+        return sup.heartbeat_at is not None and any(p.pid == sup.pid for p in self.procs)
+
+    def kill9(self, proc: subprocess.Popen[str]) -> None:
+        """kill -9 the supervisor."""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """A read connection to the project's store."""
+        if self._store is None:
+            self._store = Store(self.state_dir / "state.db")
+        return self._store
+
+    def task_state(self, task_id: str) -> TaskState | None:
+        t = self.store.task(task_id)
+        return t.state if t else None
+
+    def wait_task(self, task_id: str, *states: TaskState, timeout: float = 30) -> None:
+        wait_until(
+            lambda: self.task_state(task_id) in states,
+            timeout=timeout,
+            message=f"task {task_id} never reached {[s.value for s in states]} "
+            f"(events: {[e.message for e in self.store.events(task_id=task_id)][-6:]})",
+        )
+
+    def agent_state(self, name: str) -> str | None:
+        a = self.store.agent(name)
+        return a.state.value if a else None
+
+    # -- teardown -------------------------------------------------------------------
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+            if proc.stdout:
+                proc.stdout.close()
+        if self._store is not None:
+            self._store.close()
+        self.tmux.kill_server()

@@ -1,0 +1,511 @@
+"""The `overseer` command line: the supervisor, status, operator commands, plan and events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from state.config import Config, ConfigError, demo_config, load_config, load_tasks_file
+from state.store import DB_NAME, Store, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+DEMO = "<demo>"
+COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
+
+
+class CliError(Exception):
+    """A user-caused problem: printed as one clear message with an exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line hint instead of a usage dump on errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"overseer: error: {message}\n")
+
+
+@dataclass
+class Project:
+    """Where a command's config and state live."""
+
+    config: Config | None
+    state_dir: Path
+
+    def need_config(self) -> Config:
+        """The config, or a clear error when there is none."""
+        if self.config is None:
+            raise CliError(
+                "no config: pass -c FILE, create ./overseer.yaml, or use --demo", EXIT_USAGE
+            )
+        return self.config
+
+    def store(self, create: bool = False) -> Store:
+        """The project's store (it must exist unless `create`)."""
+        db = self.state_dir / DB_NAME
+        if not create and not db.exists():
+            raise CliError(
+                f"no Overseer state at {self.state_dir} (start one with `overseer run`"
+                + (" --demo" if self.config is not None and self.config.path is None else "")
+                + ")",
+                EXIT_USAGE,
+            )
+        try:
+            return Store(db)
+        except StoreError as exc:
+            raise CliError(str(exc), EXIT_ENV) from exc
+
+
+def resolve(args: argparse.Namespace) -> Project:
+    """Find the config and state dir from -c, --state-dir and --demo."""
+    config: Config | None = None
+    if getattr(args, "demo", False):
+        config = demo_config()
+        state_dir = Path(args.state_dir or Path.cwd() / ".overseer")
+        return Project(config, state_dir.absolute())
+    path = Path(args.config) if args.config else Path("overseer.yaml")
+    if args.config or path.exists():
+        config = load_config(path)
+        state_dir = Path(args.state_dir) if args.state_dir else path.absolute().parent / ".overseer"
+        return Project(config, state_dir.absolute())
+    state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
+    db = state_dir / DB_NAME
+    if db.exists():
+        recorded = Store(db).meta_get("config")
+        if recorded == DEMO:
+            config = demo_config()
+        elif recorded and Path(recorded).exists():
+            config = load_config(recorded)
+    return Project(config, state_dir)
+
+
+def supervisor_alive(state_dir: Path) -> bool:
+    """Whether a supervisor holds this state dir's lock right now."""
+    from agents.lock import is_held
+
+    return is_held(state_dir)
+
+
+# -- run / down -----------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agents.lock import LockHeld
+    from agents.supervisor import Supervisor
+    from agents.tmux import TmuxError
+
+    project = resolve(args)
+    config = project.need_config()
+    sup = Supervisor(config, project.state_dir)
+    printer = EventPrinter(sup.store, quiet=args.quiet)
+    try:
+        code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
+    except LockHeld as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    except TmuxError as exc:
+        raise CliError(str(exc), EXIT_ENV) from exc
+    printer.flush()
+    if args.until_done or args.timeout:
+        counts = sup.store.task_counts()
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        print(f"overseer: {summary or 'no tasks'}", file=sys.stderr)
+    return code
+
+
+class EventPrinter:
+    """Prints events appended since the last call (the foreground supervisor's log)."""
+
+    def __init__(self, store: Store, quiet: bool = False) -> None:
+        self.store = store
+        self.quiet = quiet
+        row = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+        self.last = int(row[0])
+
+    def flush(self) -> None:
+        if self.quiet:
+            return
+        for ev in self.store.events(since=self.last, limit=500):
+            self.last = ev.id
+            print(format_event(ev.ts, ev.kind, ev.message), flush=True)
+
+
+def format_event(ts: float, kind: str, message: str) -> str:
+    """One event as a log line."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    return f"{stamp}  {kind:<18} {message}"
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    if supervisor_alive(project.state_dir):
+        store = project.store()
+        pid = store.supervisor().pid
+        store.enqueue_command("shutdown", "supervisor", {"kill_agents": args.kill_agents})
+        if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
+            if pid:
+                os.kill(pid, signal.SIGTERM)
+            if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
+                raise CliError(f"the supervisor (pid {pid}) did not stop", EXIT_FAILED)
+        print(f"supervisor {pid} stopped" + (" with its agents" if args.kill_agents else ""))
+        return EXIT_OK
+    if args.kill_agents:
+        from agents.tmux import TmuxError, TmuxServer, server_label
+
+        config = project.need_config()
+        try:
+            server = TmuxServer(server_label(config.name, project.state_dir))
+            was = server.alive()
+            server.kill_server()
+        except TmuxError as exc:
+            raise CliError(str(exc), EXIT_ENV) from exc
+        print("no supervisor running; " + ("agents ended" if was else "no agents running"))
+        return EXIT_OK
+    print("no supervisor running")
+    return EXIT_OK
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll a condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+# -- operator commands ----------------------------------------------------------------
+
+
+def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
+    """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
+    store = project.store()
+    cid = store.enqueue_command(verb, target, args)
+    if not supervisor_alive(project.state_dir):
+        from agents.lock import LockHeld
+        from agents.supervisor import Supervisor
+
+        try:
+            Supervisor(project.need_config(), project.state_dir).apply_offline()
+        except LockHeld:
+            pass  # a supervisor started meanwhile: it will apply the command
+    done = wait_for(
+        lambda: (c := store.command(cid)) is not None and c.status.value != "queued", COMMAND_WAIT
+    )
+    cmd = store.command(cid)
+    if not done or cmd is None:
+        print(f"queued: {verb} {target} (command {cid}); the supervisor has not applied it yet")
+        return EXIT_OK
+    if cmd.status.value == "rejected":
+        raise CliError(f"{verb} {target}: {cmd.result}", EXIT_FAILED)
+    print(cmd.result)
+    return EXIT_OK
+
+
+def cmd_task_verb(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    payload = {"reason": args.reason} if args.reason else {}
+    return submit(project, args.verb, args.task, payload)
+
+
+def cmd_agent_verb(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    payload: dict[str, Any] = {}
+    if args.verb == "send":
+        payload = {"text": args.text, "enter": not args.no_enter}
+    return submit(project, args.verb, args.agent, payload)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from state.config import task_spec_from_mapping
+
+    project = resolve(args)
+    if args.file:
+        if args.id or args.command:
+            raise CliError("use either `add ID -- COMMAND` or `add --file FILE`, not both")
+        specs = load_tasks_file(args.file)
+    else:
+        words = [w for w in args.command if w != "--"] if args.command else []
+        if not args.id or not words:
+            raise CliError("usage: overseer add ID -- COMMAND... (or overseer add --file tasks.yaml)")
+        command = words[0] if len(words) == 1 else shlex.join(words)
+        mapping: dict[str, object] = {"id": args.id, "run": command}
+        if args.depends_on:
+            mapping["depends_on"] = args.depends_on
+        for key in ("timeout", "verify", "priority", "max_attempts"):
+            if getattr(args, key) is not None:
+                mapping[key] = getattr(args, key)
+        specs = [task_spec_from_mapping(mapping)]
+    config = project.config
+    default_attempts = config.retry.max_attempts if config else 3
+    payload = [
+        {
+            "id": t.id,
+            "command": t.run,
+            "depends_on": list(t.depends_on),
+            "priority": t.priority,
+            "timeout": t.timeout,
+            "verify": t.verify,
+            "max_attempts": t.max_attempts or default_attempts,
+            "cwd": t.cwd,
+            "env": dict(t.env),
+        }
+        for t in specs
+    ]
+    return submit(project, "add", ",".join(t.id for t in specs), {"tasks": payload})
+
+
+# -- read-only commands -----------------------------------------------------------------
+
+
+def status_json(project: Project) -> dict[str, Any]:
+    """The contract of `overseer status --json`."""
+    from state.queue import task_json
+
+    store = project.store()
+    now = time.time()
+    sup = store.supervisor()
+    alive = supervisor_alive(project.state_dir)
+    return {
+        "project": project.config.name if project.config else None,
+        "state_dir": str(project.state_dir),
+        "supervisor": {
+            "pid": sup.pid,
+            "alive": alive,
+            "heartbeat_age_s": (now - sup.heartbeat_at) if (alive and sup.heartbeat_at) else None,
+        },
+        "agents": [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "state": a.state.value,
+                "task": a.task_id,
+                "pane": a.pane_id,
+                "pid": a.pid,
+                "heartbeat_age_s": (now - a.heartbeat_at) if a.heartbeat_at else None,
+                "last_output_at": a.last_output_at,
+                "state_since": a.state_since,
+                "reason": a.reason,
+                "prompt": a.prompt,
+                "last_line": a.last_line,
+            }
+            for a in store.agents()
+        ],
+        "tasks": [task_json(t) for t in store.tasks()],
+        "counts": store.task_counts(),
+        "suggestions": store.suggestions(),
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    data = status_json(project)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    sup = data["supervisor"]
+    beat = sup["heartbeat_age_s"]
+    print(
+        f"supervisor: {'running pid ' + str(sup['pid']) if sup['alive'] else 'not running'}"
+        + (f", heartbeat {beat:.1f}s ago" if beat is not None else "")
+    )
+    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
+    print(f"tasks: {counts or 'none'}")
+    print()
+    print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  LAST LINE")
+    for a in data["agents"]:
+        age = a["heartbeat_age_s"]
+        extra = a["prompt"] or a["reason"] or a["last_line"] or ""
+        print(
+            f"{a['name']:<16} {a['state']:<9} {a['task'] or '-':<20} "
+            f"{(f'{age:.0f}s' if age is not None else '-'):>6}  {extra[:60]}"
+        )
+    print()
+    print(f"{'TASK':<24} {'STATE':<8} {'TRY':>5} {'EXIT':>5}  {'AGENT':<12} NOTE")
+    for t in data["tasks"]:
+        note = t["blocked_reason"] or ""
+        if t["retry_at"]:
+            note = f"retry in {max(0.0, t['retry_at'] - time.time()):.0f}s"
+        if t["state"] == "pending":
+            note = "waits for " + ", ".join(t["depends_on"])
+        code = "-" if t["exit_code"] is None else str(t["exit_code"])
+        print(
+            f"{t['id']:<24} {t['state']:<8} {t['attempts']:>2}/{t['max_attempts']:<2} {code:>5}  "
+            f"{t['agent'] or '-':<12} {note}"
+        )
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    store = project.store()
+    since = args.since or 0
+    while True:
+        for ev in store.events(since=since, limit=1000):
+            since = ev.id
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "id": ev.id,
+                            "ts": ev.ts,
+                            "kind": ev.kind,
+                            "task": ev.task_id,
+                            "agent": ev.agent,
+                            "message": ev.message,
+                            "data": ev.data,
+                        }
+                    ),
+                    flush=True,
+                )
+            else:
+                print(f"{ev.id:>6}  " + format_event(ev.ts, ev.kind, ev.message), flush=True)
+        if not args.follow:
+            return EXIT_OK
+        time.sleep(0.2)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from state.plan import format_plan, make_plan
+
+    project = resolve(args)
+    config = project.need_config()
+    history: dict[str, float] = {}
+    if (project.state_dir / DB_NAME).exists():
+        history = project.store().median_durations()
+    plan = make_plan(config.tasks, config.max_parallel, history=history)
+    if args.json:
+        print(json.dumps(plan.__dict__, indent=2, default=list))
+    else:
+        print(format_plan(plan))
+    return EXIT_OK
+
+
+# -- parser ---------------------------------------------------------------------------
+
+
+def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
+    p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
+    p.add_argument("--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)")
+    if demo:
+        p.add_argument("--demo", action="store_true", help="use the embedded demo config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="overseer", description="Supervise fleets of command-line agents in tmux.")
+    sub = parser.add_subparsers(dest="cmd", required=True, parser_class=Parser)
+
+    p = sub.add_parser("run", help="run the supervisor in the foreground")
+    common(p)
+    p.add_argument("--until-done", action="store_true", help="return when no task can progress")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="agents, tasks and the supervisor")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("add", help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml")
+    common(p)
+    p.add_argument("id", nargs="?")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("--file", metavar="FILE")
+    p.add_argument("--depends-on", action="append", metavar="ID")
+    p.add_argument("--timeout", type=float)
+    p.add_argument("--verify")
+    p.add_argument("--priority", type=int)
+    p.add_argument("--max-attempts", type=int)
+    p.set_defaults(func=cmd_add)
+
+    for verb, text in (
+        ("retry", "make a task ready again now"),
+        ("block", "park a task (stops it when running)"),
+        ("unblock", "return a blocked task to the queue"),
+        ("release", "free a task's claim (stops the attempt)"),
+    ):
+        p = sub.add_parser(verb, help=text)
+        common(p)
+        p.add_argument("task")
+        p.add_argument("--reason", metavar="TEXT")
+        p.set_defaults(func=cmd_task_verb, verb=verb)
+
+    p = sub.add_parser("send", help="type a line into an agent's pane (Enter included)")
+    common(p)
+    p.add_argument("agent")
+    p.add_argument("text")
+    p.add_argument("--no-enter", action="store_true")
+    p.set_defaults(func=cmd_agent_verb, verb="send")
+    for verb, text in (
+        ("interrupt", "send Ctrl-C to an agent"),
+        ("pause", "stop giving an agent tasks"),
+        ("resume", "give a paused agent tasks again"),
+        ("respawn", "restart an agent's pane"),
+    ):
+        p = sub.add_parser(verb, help=text)
+        common(p)
+        p.add_argument("agent")
+        p.set_defaults(func=cmd_agent_verb, verb=verb)
+
+    p = sub.add_parser("down", help="stop the supervisor (agents keep running)")
+    common(p)
+    p.add_argument("--kill-agents", action="store_true", help="also end the tmux server")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("plan", help="dependency waves, critical path, speedup (no tmux)")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("events", help="the event log")
+    common(p)
+    p.add_argument("--follow", "-f", action="store_true")
+    p.add_argument("--since", type=int, metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_events)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `overseer` console script."""
+    from agents.tmux import TmuxError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.func(args))
+    except ConfigError as exc:
+        print(f"overseer: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    except CliError as exc:
+        print(f"overseer: {exc}", file=sys.stderr)
+        code = exc.code
+    except StoreError as exc:
+        print(f"overseer: {exc}", file=sys.stderr)
+        code = EXIT_ENV
+    except TmuxError as exc:
+        print(f"overseer: {exc}", file=sys.stderr)
+        code = EXIT_ENV
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
