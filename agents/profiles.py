@@ -16,7 +16,10 @@ HUMAN_PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("press-enter", r"\bpress\s+(enter|return|any key)\b"),
         ("continue", r"\b(continue|proceed|overwrite|replace|remove|delete)\b[^?]{0,60}\?\s*$"),
         ("are-you-sure", r"\bare you sure\b"),
-        ("select", r"\b(enter|select|choose)\b.{0,40}\b(choice|option|number|selection)\b.*[:?]\s*$"),
+        (
+            "select",
+            r"\b(enter|select|choose)\b.{0,40}\b(choice|option|number|selection)\b.*[:?]\s*$",
+        ),
     )
 )
 

@@ -110,8 +110,10 @@ def prepare(
     if verify:
         lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
     tmp = q(str(rc_path) + ".tmp")
-    lines.append(f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}')
-    lines.append(f"printf '\\n\\036OVS:%s:%s:%s\\036\\n' {q(nonce)} \"$__ovs_rc\" \"$__ovs_vrc\"")
+    lines.append(
+        f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
+    )
+    lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
     _write_private(script, "\n".join(lines) + "\n")
     return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path)
 

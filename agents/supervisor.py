@@ -279,7 +279,11 @@ class Supervisor:
     def launch(self, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
         """Command, cwd and environment of an agent's pane."""
         rt.ready_nonce = secrets.token_hex(8)
-        env = {**rt.spec.env, "OVERSEER_READY_NONCE": rt.ready_nonce, "OVERSEER_AGENT_NAME": rt.name}
+        env = {
+            **rt.spec.env,
+            "OVERSEER_READY_NONCE": rt.ready_nonce,
+            "OVERSEER_AGENT_NAME": rt.name,
+        }
         if rt.spec.command:
             command = rt.spec.command
         else:
@@ -291,7 +295,8 @@ class Supervisor:
         """Re-adopt a live pane left by an earlier supervisor, or start a fresh one."""
         pane = self.tmux.window_pane(rt.name)
         if pane is not None and not pane.dead:
-            self.tmux.ensure_pipe(pane.pane_id, self.log_path(rt.name))
+            self.tmux.repipe(pane.pane_id, self.log_path(rt.name))
+            rt.stream.seek(rt.stream.size())
             rt.pane_id, rt.pid = pane.pane_id, pane.pid
             busy = health.has_children(pane.pid)
             self.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
@@ -338,10 +343,13 @@ class Supervisor:
 
     def check_agent(self, rt: AgentRuntime, now: float) -> None:
         """Timeouts, stalls, prompts and stop escalation for one agent (in memory, cheap)."""
-        if rt.state == AgentState.STARTING and rt.spec.command:
-            if now - rt.state_since >= STARTING_FALLBACK:
-                self.set_state(rt, AgentState.IDLE, "no ready marker; assuming idle")
-                self.work_hint = True
+        if (
+            rt.state == AgentState.STARTING
+            and rt.spec.command
+            and now - rt.state_since >= STARTING_FALLBACK
+        ):
+            self.set_state(rt, AgentState.IDLE, "no ready marker; assuming idle")
+            self.work_hint = True
         run = rt.running
         if run is None:
             return
@@ -395,7 +403,10 @@ class Supervisor:
         elif rt.pane_id:
             self.tmux.interrupt(rt.pane_id)
         self.store.event(
-            "task.stopping", f"{run.task.id}: stopping ({detail})", task_id=run.task.id, agent=rt.name
+            "task.stopping",
+            f"{run.task.id}: stopping ({detail})",
+            task_id=run.task.id,
+            agent=rt.name,
         )
 
     def escalate_stop(self, rt: AgentRuntime, run: Running, now: float) -> None:
@@ -597,7 +608,9 @@ class Supervisor:
                 self.read_output(rt)
         if panes is not None:
             self.tmux_down_since = None
-            if self.tmux.needs_kick and any(p.dead and p.dead_status is None for p in panes.values()):
+            if self.tmux.needs_kick and any(
+                p.dead and p.dead_status is None for p in panes.values()
+            ):
                 self.tmux.kick()
             for rt in self.agents.values():
                 self.sweep_agent(rt, panes.get(rt.name), now)
@@ -624,6 +637,13 @@ class Supervisor:
             self.agent_died(rt, pane, why)
             return
         rt.pid = pane.pid
+        if not rt.stream.path.exists():
+            # Someone deleted the log: the pipe writes into a dead inode. Start a new file.
+            self.store.event(
+                "agent.log-reopened", f"{rt.name}: log file was gone; re-piped", agent=rt.name
+            )
+            self.tmux.repipe(pane.pane_id, rt.stream.path)
+            rt.stream.seek(0)
         if rt.state == AgentState.BUSY and rt.running is None and not health.has_children(pane.pid):
             self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "job ended")
             self.work_hint = True
@@ -645,8 +665,11 @@ class Supervisor:
             return
         pid = runner.read_pid(run.dispatch.pid_path)
         if pid is None:
-            if now - run.started >= WRAPPER_START_GRACE:
-                self.lose(rt, "the task never started in the pane")
+            if now - run.started >= WRAPPER_START_GRACE and not health.has_children(rt.pid):
+                # Nothing ran, so no side effect happened: requeue without using a try.
+                self.record(
+                    rt, AttemptOutcome.RELEASED, reason="the task never started in the pane"
+                )
             return
         run.wrapper_seen = True
         if not health.wrapper_alive(pid, run.dispatch.script.name):
@@ -734,7 +757,9 @@ class Supervisor:
             script, cmd_file, rc_path, pid_path = runner.attempt_paths(
                 self.run_dir, task.id, attempt.number
             )
-            d = Dispatch(task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path)
+            d = Dispatch(
+                task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path
+            )
             if not current or rt is None:
                 status = runner.read_rc(rc_path)
                 if current:
@@ -774,19 +799,27 @@ class Supervisor:
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s)
 
-    def _finish_orphan(
-        self, task: Task, attempt: Attempt, status: Status | None, why: str
-    ) -> None:
+    def _finish_orphan(self, task: Task, attempt: Attempt, status: Status | None, why: str) -> None:
         if status is None:
             queue.finish(
-                self.store, task.id, attempt.number, AttemptOutcome.LOST, reason=why,
+                self.store,
+                task.id,
+                attempt.number,
+                AttemptOutcome.LOST,
+                reason=why,
                 delay=self.config.retry.delay,
             )
         else:
             outcome, code, sig, reason = runner.judge(status, task.verify)
             queue.finish(
-                self.store, task.id, attempt.number, outcome, exit_code=code, signal=sig,
-                reason=reason, delay=self.config.retry.delay,
+                self.store,
+                task.id,
+                attempt.number,
+                outcome,
+                exit_code=code,
+                signal=sig,
+                reason=reason,
+                delay=self.config.retry.delay,
             )
 
     # -- operator commands ----------------------------------------------------------
@@ -857,12 +890,16 @@ class Supervisor:
         if cmd.verb == "shutdown":
             self.stop_requested = True
             self.kill_agents_on_exit = bool(args.get("kill_agents"))
-            return "supervisor stopping" + (" and ending the agents" if self.kill_agents_on_exit else "")
+            return "supervisor stopping" + (
+                " and ending the agents" if self.kill_agents_on_exit else ""
+            )
         rt = self.agent_of(cmd.target)
         if cmd.verb == "send":
             if not rt.pane_id:
                 raise TmuxError(f"{rt.name} has no pane")
-            self.tmux.send_text(rt.pane_id, str(args.get("text", "")), enter=bool(args.get("enter", True)))
+            self.tmux.send_text(
+                rt.pane_id, str(args.get("text", "")), enter=bool(args.get("enter", True))
+            )
             return f"typed into {rt.name}"
         if cmd.verb == "interrupt":
             if not rt.pane_id:
@@ -933,12 +970,16 @@ class Supervisor:
                 self.server = TmuxServer(
                     server_label(self.config.name, self.state_dir), binary=self.tmux_binary
                 )
-                panes = {p.window: p for p in self.server.list_panes()} if self.server.alive() else {}
+                panes = (
+                    {p.window: p for p in self.server.list_panes()} if self.server.alive() else {}
+                )
             except TmuxError:
                 panes = {}
             for name, spec in self.config.agent_instances():
                 rt = AgentRuntime(
-                    name=name, spec=spec, profile=profile(spec.kind),
+                    name=name,
+                    spec=spec,
+                    profile=profile(spec.kind),
                     stream=LogStream(self.log_path(name), start_at_end=True),
                 )
                 pane = panes.get(name)

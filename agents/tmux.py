@@ -436,6 +436,15 @@ class TmuxServer:
         )
         return self._pane_info(pane_id)
 
+    def repipe(self, pane_id: str, log_path: Path) -> None:
+        """(Re)open the pane's pipe into log_path, replacing any pipe already open.
+
+        Used when re-adopting a pane: an open pipe may still write into a log file that has
+        since been deleted or moved, so it is replaced rather than trusted.
+        """
+        _prepare_log(log_path)
+        self.run("pipe-pane", "-O", "-t", pane_id, _pipe_command(log_path))
+
     def ensure_pipe(self, pane_id: str, log_path: Path) -> None:
         """Attach the pane's pipe into log_path unless a pipe is already open."""
         # Not "pipe-pane -o": on an open pipe it closes it (a toggle), it does not keep it.

@@ -99,9 +99,7 @@ def claim(
             running = c.execute("SELECT COUNT(*) FROM tasks WHERE state='running'").fetchone()[0]
             if running >= max_running:
                 return None
-        sql = (
-            "SELECT * FROM tasks WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?)"
-        )
+        sql = "SELECT * FROM tasks WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?)"
         args: list[object] = [now]
         if task_id is not None:
             sql += " AND id=?"

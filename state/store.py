@@ -397,7 +397,9 @@ class Store:
                         now,
                     ),
                 )
-                self.add_event(c, "task.added", f"task {spec['id']} added", task_id=spec["id"], now=now)
+                self.add_event(
+                    c, "task.added", f"task {spec['id']} added", task_id=spec["id"], now=now
+                )
                 added.append(spec["id"])
         return added
 
@@ -441,6 +443,13 @@ class Store:
                 "SELECT * FROM attempts WHERE task_id=? ORDER BY number", (task_id,)
             )
         return [_attempt(r) for r in rows]
+
+    def last_attempts(self) -> dict[str, Attempt]:
+        """The newest attempt of every task that has one."""
+        rows = self.conn.execute(
+            "SELECT * FROM attempts WHERE id IN (SELECT MAX(id) FROM attempts GROUP BY task_id)"
+        )
+        return {r["task_id"]: _attempt(r) for r in rows}
 
     def running_attempts(self) -> list[Attempt]:
         """Attempts still marked running."""

@@ -58,7 +58,9 @@ class Project:
         env.pop("TMUX", None)
         return env
 
-    def cli(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """Run `overseer ARGS -c overseer.yaml` and return the finished process."""
         sub, *rest = args
         cmd = [sys.executable, "-m", "tui.cli", sub, "-c", str(self.config), *rest]
@@ -88,7 +90,9 @@ class Project:
             message="supervisor did not start",
         )
         if proc.poll() is not None:
-            raise AssertionError(f"supervisor exited {proc.returncode}: {proc.stdout and proc.stdout.read()}")
+            raise AssertionError(
+                f"supervisor exited {proc.returncode}: {proc.stdout and proc.stdout.read()}"
+            )
         return proc
 
     def _beating(self) -> bool:

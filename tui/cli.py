@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -122,6 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts = sup.store.task_counts()
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         print(f"overseer: {summary or 'no tasks'}", file=sys.stderr)
+        if sup.server is not None and sup.server.alive():
+            print(
+                f"overseer: the agents keep running (tmux -L {sup.server.label} attach); "
+                "`overseer down --kill-agents` ends them",
+                file=sys.stderr,
+            )
     return code
 
 
@@ -198,10 +205,9 @@ def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> in
         from agents.lock import LockHeld
         from agents.supervisor import Supervisor
 
-        try:
+        # LockHeld: a supervisor started meanwhile, and it will apply the command.
+        with contextlib.suppress(LockHeld):
             Supervisor(project.need_config(), project.state_dir).apply_offline()
-        except LockHeld:
-            pass  # a supervisor started meanwhile: it will apply the command
     done = wait_for(
         lambda: (c := store.command(cid)) is not None and c.status.value != "queued", COMMAND_WAIT
     )
@@ -238,9 +244,11 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise CliError("use either `add ID -- COMMAND` or `add --file FILE`, not both")
         specs = load_tasks_file(args.file)
     else:
-        words = [w for w in args.command if w != "--"] if args.command else []
+        words = list(args.command)
         if not args.id or not words:
-            raise CliError("usage: overseer add ID -- COMMAND... (or overseer add --file tasks.yaml)")
+            raise CliError(
+                "usage: overseer add ID -- COMMAND... (or overseer add --file tasks.yaml)"
+            )
         command = words[0] if len(words) == 1 else shlex.join(words)
         mapping: dict[str, object] = {"id": args.id, "run": command}
         if args.depends_on:
@@ -273,14 +281,18 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def status_json(project: Project) -> dict[str, Any]:
     """The contract of `overseer status --json`."""
+    from agents.tmux import server_label
     from state.queue import task_json
 
     store = project.store()
     now = time.time()
     sup = store.supervisor()
+    last = store.last_attempts()
     alive = supervisor_alive(project.state_dir)
+    label = server_label(project.config.name, project.state_dir) if project.config else None
     return {
         "project": project.config.name if project.config else None,
+        "tmux": {"label": label, "attach": f"tmux -L {label} attach" if label else None},
         "state_dir": str(project.state_dir),
         "supervisor": {
             "pid": sup.pid,
@@ -304,7 +316,10 @@ def status_json(project: Project) -> dict[str, Any]:
             }
             for a in store.agents()
         ],
-        "tasks": [task_json(t) for t in store.tasks()],
+        "tasks": [
+            {**task_json(t), "reason": last[t.id].reason if t.id in last else None}
+            for t in store.tasks()
+        ],
         "counts": store.task_counts(),
         "suggestions": store.suggestions(),
     }
@@ -324,6 +339,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
     print(f"tasks: {counts or 'none'}")
+    if data["tmux"]["attach"]:
+        print(f"agents: {data['tmux']['attach']}")
     print()
     print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  LAST LINE")
     for a in data["agents"]:
@@ -336,7 +353,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print()
     print(f"{'TASK':<24} {'STATE':<8} {'TRY':>5} {'EXIT':>5}  {'AGENT':<12} NOTE")
     for t in data["tasks"]:
-        note = t["blocked_reason"] or ""
+        note = t["blocked_reason"] or (t["reason"] if t["state"] != "done" else "") or ""
         if t["retry_at"]:
             note = f"retry in {max(0.0, t['retry_at'] - time.time()):.0f}s"
         if t["state"] == "pending":
@@ -399,7 +416,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
     p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
-    p.add_argument("--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)")
+    p.add_argument(
+        "--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)"
+    )
     if demo:
         p.add_argument("--demo", action="store_true", help="use the embedded demo config")
 
@@ -423,7 +442,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add", help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml")
     common(p)
     p.add_argument("id", nargs="?")
-    p.add_argument("command", nargs=argparse.REMAINDER)
     p.add_argument("--file", metavar="FILE")
     p.add_argument("--depends-on", action="append", metavar="ID")
     p.add_argument("--timeout", type=float)
@@ -485,7 +503,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agents.tmux import TmuxError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if argv and argv[0] == "add" and "--" in argv:
+        # Everything after the first "--" is the task's command, taken verbatim.
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if args.cmd == "add":
+        args.command = command
     try:
         code = int(args.func(args))
     except ConfigError as exc:

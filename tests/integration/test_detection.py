@@ -128,3 +128,25 @@ tasks: []
     agent = project.store.agent("w")
     assert agent is not None and agent.reason and "respawn loop" in agent.reason
     assert agent.state == AgentState.DEAD
+
+
+def test_deleted_log_file_loses_no_exit_code(project: Project) -> None:
+    project.write(
+        """
+agents:
+  - {name: w, kind: shell}
+tasks:
+  - {id: a, run: 'echo started; while [ ! -f go ]; do sleep 0.1; done; echo after; exit 6', max_attempts: 1}
+  - {id: b, run: 'echo b-output', depends_on: [a]}
+""",
+    )
+    project.start()
+    project.wait_task("a", TaskState.RUNNING)
+    log = project.state_dir / "logs" / "w.log"
+    wait_until(log.exists, message="no log")
+    log.unlink()
+    (project.root / "go").touch()
+    project.wait_task("a", TaskState.FAILED)
+    assert project.store.task("a").exit_code == 6  # type: ignore[union-attr]
+    wait_until(log.exists, message="log was not re-opened")
+    assert any(e.kind == "agent.log-reopened" for e in project.store.events(agent="w"))

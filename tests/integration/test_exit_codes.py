@@ -81,7 +81,7 @@ tasks:
     )
     assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
     text = (project.root / "out.txt").read_text(encoding="utf-8")
-    assert text == "its \"quoted\" $HOME `not run`\nnaïve ☃ 日本\nsecond line\n"
+    assert text == 'its "quoted" $HOME `not run`\nnaïve ☃ 日本\nsecond line\n'
 
 
 def test_tasks_see_their_identity_and_env(project: Project) -> None:

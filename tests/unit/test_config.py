@@ -670,7 +670,7 @@ def test_demo_config_meets_the_demo_brief() -> None:
     assert config.max_parallel == 4 and config.stall_timeout == 6.0
     assert (config.heartbeat.warn, config.heartbeat.alert) == (10.0, 30.0)
     assert config.retry == RetryConfig(max_attempts=2, backoff=1.0, backoff_max=4.0)
-    assert config.on_stall == "retry" and config.pause_after == 3
+    assert config.on_stall == "block" and config.pause_after == 3
     assert config.base_dir == Path.cwd()
     tasks = {t.id: t for t in config.tasks}
     assert 18 <= len(tasks) <= 24

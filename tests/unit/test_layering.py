@@ -23,16 +23,17 @@ def imported_after(modules: list[str]) -> set[str]:
 
 def all_modules(package: str) -> list[str]:
     return [
-        f"{package}.{p.stem}"
-        for p in sorted((ROOT / package).glob("*.py"))
-        if p.stem != "__init__"
+        f"{package}.{p.stem}" for p in sorted((ROOT / package).glob("*.py")) if p.stem != "__init__"
     ]
 
 
 def test_state_imports_neither_agents_nor_tui_nor_tmux() -> None:
     loaded = imported_after(all_modules("state"))
     assert not loaded & {"agents", "tui", "textual", "libtmux"}, loaded & {
-        "agents", "tui", "textual", "libtmux"
+        "agents",
+        "tui",
+        "textual",
+        "libtmux",
     }
 
 

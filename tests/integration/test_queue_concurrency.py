@@ -1,0 +1,49 @@
+"""Several processes claiming from one SQLite database never run a task twice."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+from state import queue
+from state.models import AttemptOutcome, TaskState
+from state.store import Store
+
+TASKS = 1000
+WORKERS = 8
+
+
+def worker(db: str, name: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    store = Store(db, timeout=60)
+    claimed: list[str] = []
+    while True:
+        claim = queue.claim(store, name, lease_s=600)
+        if claim is None:
+            if not queue.claimable(store):
+                break
+            continue
+        claimed.append(claim.task.id)
+        queue.finish(store, claim.task.id, claim.attempt.number, AttemptOutcome.OK, exit_code=0)
+    out.put((name, claimed))
+
+
+def test_eight_processes_claim_a_thousand_tasks_without_duplicates(tmp_path: Path) -> None:
+    db = str(tmp_path / "state.db")
+    store = Store(db)
+    store.upsert_tasks([{"id": f"t{i:04d}", "command": "true"} for i in range(TASKS)])
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=worker, args=(db, f"p{i}", out)) for i in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    claimed = [tid for _, ids in results for tid in ids]
+    assert len(claimed) == len(set(claimed)), "a task was claimed twice"
+    assert sorted(claimed) == sorted(f"t{i:04d}" for i in range(TASKS)), "a task was lost"
+    assert sum(1 for _, ids in results if ids) > 1, "only one process got work"
+    assert store.task_counts()[TaskState.DONE.value] == TASKS
+    assert all(len(store.attempts(t.id)) == 1 for t in store.tasks()[:50])
+    assert store.integrity_check() == "ok"
