@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib
 import json
 import os
 import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from state.config import Config, ConfigError, demo_config, load_config, load_tasks_file
 from state.store import DB_NAME, Store, StoreError
+from tui.commands import COMMAND_WAIT, wait_for
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 DEMO = "<demo>"
-COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
 
 class CliError(Exception):
@@ -184,40 +184,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def wait_for(pred: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll a condition until it holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
-
-
 # -- operator commands ----------------------------------------------------------------
 
 
 def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
     """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
-    store = project.store()
-    cid = store.enqueue_command(verb, target, args)
-    if not supervisor_alive(project.state_dir):
-        from agents.lock import LockHeld
-        from agents.supervisor import Supervisor
+    from tui.commands import send
 
-        # LockHeld: a supervisor started meanwhile, and it will apply the command.
-        with contextlib.suppress(LockHeld):
-            Supervisor(project.need_config(), project.state_dir).apply_offline()
-    done = wait_for(
-        lambda: (c := store.command(cid)) is not None and c.status.value != "queued", COMMAND_WAIT
-    )
-    cmd = store.command(cid)
-    if not done or cmd is None:
-        print(f"queued: {verb} {target} (command {cid}); the supervisor has not applied it yet")
-        return EXIT_OK
-    if cmd.status.value == "rejected":
-        raise CliError(f"{verb} {target}: {cmd.result}", EXIT_FAILED)
-    print(cmd.result)
+    project.store()  # a clear error when there is no state yet
+    outcome = send(project.state_dir, project.config, verb, target, args)
+    if outcome.status == "rejected":
+        raise CliError(f"{verb} {target}: {outcome.result}", EXIT_FAILED)
+    print(outcome.result)
     return EXIT_OK
 
 
@@ -495,7 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=int, metavar="ID")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_events)
+    for name in EXTENSIONS:
+        importlib.import_module(name).register(sub, common)
     return parser
+
+
+# Modules that add their own subcommands: each has `register(sub, common)`.
+EXTENSIONS: list[str] = ["tui.cli_dashboard"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,71 @@
+"""SVG snapshots of the dashboard, fed from a fixture store (fixed clock, no tmux, no blink)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from tests.tui.fixtures import make_app
+
+
+async def ready(pilot: Any) -> None:
+    """Wait (with a deadline) for the snapshot and the detail panel, then stop the cursor blinking."""
+    app = pilot.app
+    deadline = time.monotonic() + 20
+    while app.snapshots < 1 or any(w.is_running for w in app.workers):
+        assert time.monotonic() < deadline, "dashboard never settled"
+        await pilot.pause(0.02)
+    await pilot.pause()
+    for box in app.screen.query(Input):
+        box.cursor_blink = False
+
+
+def snap(snap_compare: Any, app: Any, size: tuple[int, int], *keys: str) -> None:
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await pilot.pause()
+            for box in pilot.app.screen.query(Input):
+                box.cursor_blink = False
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_empty_project(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "empty", alive=False), (120, 30))
+
+
+def test_busy_fleet_200x60(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (200, 60))
+
+
+def test_busy_fleet_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (80, 24))
+
+
+def test_stalled_agent(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "stalled"), (160, 45))
+
+
+def test_waiting_agent_selected(snap_compare: Any, tmp_path: Path) -> None:
+    # The agents panel, worker-2 selected: its prompt and its live screen in the detail panel.
+    snap(snap_compare, make_app(tmp_path, "waiting"), (160, 45), "shift+tab", "down")
+
+
+def test_block_reason_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (160, 45), "down", "b", *"waiting for credentials")
+
+
+def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (160, 45), "question_mark")
+
+
+@pytest.mark.parametrize("theme", ["light", "high-contrast"])
+def test_themes(snap_compare: Any, tmp_path: Path, theme: str) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy", theme=theme), (160, 45))

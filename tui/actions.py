@@ -1,0 +1,79 @@
+"""The one registry of dashboard actions: bindings, footer, help screen and command palette."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One operator action: its id (for `keymap:`), default key, and what it does."""
+
+    id: str
+    key: str
+    action: str
+    description: str
+    help: str
+    scope: str  # "task", "agent", "any"
+    show: bool = True
+    cli: str = ""  # the equivalent command line
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("retry", "r", "retry", "Retry", "Make the task ready again now (marked rows: all)", "task",
+               cli="overseer retry TASK"),
+    ActionSpec("block", "b", "block", "Block", "Park the task with a reason (stops it if running)", "task",
+               cli="overseer block TASK --reason TEXT"),
+    ActionSpec("unblock", "u", "unblock", "Unblock", "Return a blocked task to the queue", "task",
+               cli="overseer unblock TASK"),
+    ActionSpec("release", "x", "release", "Release", "Free the task's claim; the attempt is stopped", "task",
+               cli="overseer release TASK"),
+    ActionSpec("attach", "a", "attach", "Attach", "Open the agent's pane (detach with Ctrl-b d)", "agent",
+               cli="tmux -L <label> attach -t overseer:AGENT"),
+    ActionSpec("attach_enter", "enter", "attach", "Attach", "Same as a (on the agents and queue panels)",
+               "agent", show=False),
+    ActionSpec("send", "i", "send_line", "Type", "Type a line into the agent (Enter included)", "agent",
+               cli="overseer send AGENT TEXT"),
+    ActionSpec("answer_yes", "y", "answer('y')", "Yes", "Answer a yes/no prompt with y", "agent",
+               cli="overseer send AGENT y"),
+    ActionSpec("answer_no", "n", "answer('n')", "No", "Answer a yes/no prompt with n", "agent", show=False,
+               cli="overseer send AGENT n"),
+    ActionSpec("interrupt", "ctrl+c", "interrupt", "Interrupt", "Send Ctrl-C to the agent (asks first)",
+               "agent", cli="overseer interrupt AGENT"),
+    ActionSpec("respawn", "K", "respawn", "Respawn", "Restart the agent's pane", "agent", show=False,
+               cli="overseer respawn AGENT"),
+    ActionSpec("pause", "p", "pause", "Pause", "Pause or resume handing the agent tasks", "agent",
+               cli="overseer pause|resume AGENT"),
+    ActionSpec("apply", "A", "apply_suggestion", "Apply", "Apply the selected suggestion", "any",
+               show=False, cli="overseer apply N"),
+    ActionSpec("dismiss", "d", "dismiss_suggestion", "Dismiss", "Dismiss the selected suggestion", "any",
+               show=False),
+    ActionSpec("filter", "slash", "filter", "Filter", "Filter rows by id, agent, state or text", "any"),
+    ActionSpec("mark", "space", "mark", "Mark", "Mark the row; actions apply to every marked row", "any",
+               show=False),
+    ActionSpec("sort", "s", "sort", "Sort", "Cycle the sort order of the focused table", "any", show=False),
+    ActionSpec("next_panel", "tab", "next_panel", "Panel", "Focus the next panel", "any", show=False),
+    ActionSpec("theme", "t", "cycle_theme", "Theme", "Cycle colour themes", "any", show=False),
+    ActionSpec("help", "question_mark", "help", "Help", "Show every key", "any"),
+    ActionSpec("quit", "q", "quit", "Quit", "Quit the dashboard (agents keep running)", "any"),
+    ActionSpec("quit_stop", "Q", "quit_and_stop", "Quit+stop", "Quit and stop the supervisor (asks first)",
+               "any", show=False, cli="overseer down"),
+)
+
+BY_ID = {a.id: a for a in ACTIONS}
+
+
+def bindings() -> list[Binding]:
+    """Textual bindings for every action, each with its id so `keymap:` can remap it."""
+    return [
+        Binding(a.key, a.action, a.description, show=a.show, id=a.id, priority=a.id == "interrupt")
+        for a in ACTIONS
+    ]
+
+
+def key_label(key: str) -> str:
+    """A key as a person reads it."""
+    names = {"slash": "/", "question_mark": "?", "space": "space", "enter": "enter", "tab": "tab"}
+    return names.get(key, key)

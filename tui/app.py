@@ -1,0 +1,251 @@
+"""The Overseer dashboard: a client of the store that writes operator commands."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.screen import Screen
+
+from state.config import Config
+from state.store import DB_NAME, Store
+from tui import actions
+from tui.commands import Outcome, send
+from tui.screens.dialogs import Confirm, HelpScreen
+from tui.screens.main import MainScreen
+from tui.snapshot import Clock, SnapshotReader, Usage
+from tui.themes import DEFAULT_THEME, load_themes, theme_dirs
+
+ScreenSource = Callable[[str, "str | None"], "str | None"]
+
+# Suggestion actions and the operator command each one maps to.
+SUGGESTION_VERBS = {
+    "retry": ("retry", {}),
+    "block": ("block", {}),
+    "unblock": ("unblock", {}),
+    "release": ("release", {}),
+    "interrupt": ("interrupt", {}),
+    "respawn-agent": ("respawn", {}),
+    "resume-agent": ("resume", {}),
+    "answer": ("send", {}),
+    "send-input": ("send", {}),
+}
+DESTRUCTIVE = frozenset({"block", "release", "interrupt", "respawn-agent"})
+
+
+class OverseerApp(App[None]):
+    """One project's dashboard."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "Overseer"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = []
+
+    def __init__(
+        self,
+        config: Config | None,
+        state_dir: Path,
+        *,
+        project: str | None = None,
+        theme: str | None = None,
+        clock: Clock | None = None,
+        usage: Usage | None = None,
+        live: bool = True,
+        screen_source: ScreenSource | None = None,
+        supervisor_alive: Callable[[], bool] | None = None,
+        extra_theme_dirs: list[Path] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.state_dir = Path(state_dir)
+        self.project = project or (config.name if config else self.state_dir.parent.name)
+        self.clock = clock
+        self.usage = usage
+        self.live = live
+        self.screen_source = screen_source
+        self.supervisor_alive_fn = supervisor_alive
+        self.snapshots = 0
+        self.commands_done = 0
+        self.theme_errors: list[str] = []
+        dirs = theme_dirs(config.base_dir if config else None) + (extra_theme_dirs or [])
+        loaded = load_themes(dirs)
+        self.theme_errors = loaded.errors
+        for t in loaded.themes.values():
+            self.register_theme(t)
+        self.theme_names = list(loaded.themes)
+        wanted = theme or (getattr(config, "theme", None) if config else None) or DEFAULT_THEME
+        if wanted not in loaded.themes:
+            known = ", ".join(self.theme_names) or "none"
+            self.theme_errors.append(f"unknown theme {wanted!r} (known: {known}); using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in loaded.themes else "textual-dark"
+        self.theme = wanted
+        self.keymap = dict(config.keymap) if config else {}
+
+    # -- start -----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        for err in self.theme_errors:
+            self.notify(err, title="theme", severity="warning", timeout=8)
+
+    # -- data ------------------------------------------------------------------------
+
+    def make_reader(self) -> SnapshotReader:
+        """A store reader for a worker thread (its own connection)."""
+        from agents.lock import is_held
+
+        cfg = self.config
+        kw: dict[str, Any] = {}
+        if self.clock is not None:
+            kw["clock"] = self.clock
+        return SnapshotReader(
+            self.state_dir / DB_NAME,
+            project=self.project,
+            warn=cfg.heartbeat.warn if cfg else 30.0,
+            alert=cfg.heartbeat.alert if cfg else 90.0,
+            usage=self.usage,
+            supervisor_alive=self.supervisor_alive_fn or (lambda: is_held(self.state_dir)),
+            **kw,
+        )
+
+    @property
+    def tmux_label(self) -> str | None:
+        from agents.tmux import server_label
+
+        return server_label(self.config.name, self.state_dir) if self.config else None
+
+    def screen_of(self, agent: str, pane_id: str | None) -> str | None:
+        """The live screen of one pane (capture-pane), for the pane on view only."""
+        if self.screen_source is not None:
+            return self.screen_source(agent, pane_id)
+        label = self.tmux_label
+        if not label or not pane_id:
+            return None
+        from agents.tmux import TmuxError, TmuxServer
+
+        try:
+            return TmuxServer(label).capture(pane_id, escapes=True)
+        except TmuxError:
+            return None
+
+    def send_command(self, verb: str, target: str, args: dict[str, Any]) -> Outcome:
+        """Write one operator command and wait for its result (worker thread)."""
+        return send(self.state_dir, self.config, verb, target, args, wait=10.0)
+
+    # -- actions that need the app ---------------------------------------------------
+
+    def attach(self, agent: str) -> None:
+        """Hand the terminal to the agent's pane; come back on detach."""
+        label = self.tmux_label
+        if label is None:
+            self.notify("no config: cannot find the tmux server", severity="error")
+            return
+        base = ["tmux", "-L", label]
+        target = f"=overseer:={agent}"
+        try:
+            subprocess.run([*base, "select-window", "-t", target], check=True,
+                           capture_output=True, timeout=5)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.notify(f"cannot select {agent}'s window: {exc}", severity="error")
+            return
+        attach = [*base, "attach-session", "-t", "=overseer"]
+        if os.environ.get("TMUX"):
+            # Inside tmux: a popup on the user's own server shows the agent's server.
+            inner = "env -u TMUX " + shlex.join(attach)
+            subprocess.run(["tmux", "display-popup", "-E", "-w", "90%", "-h", "90%", inner],
+                           check=False, timeout=None)
+            return
+        with self.suspend():
+            subprocess.run(attach, check=False)
+
+    def apply_suggestion(self, item: dict[str, Any], screen: MainScreen) -> None:
+        """Apply a suggestion through the same operator command as the key for it."""
+        action = str(item.get("action", ""))
+        target = item.get("target") or {}
+        name = target.get("task") or target.get("agent")
+        if action == "attach" and "agent" in target:
+            self.attach(target["agent"])
+            return
+        if action not in SUGGESTION_VERBS or not name:
+            self.notify(f"{action}: {item.get('reason', '')} (this needs a person)",
+                        title="suggestion", timeout=6)
+            return
+        verb, args = SUGGESTION_VERBS[action]
+        args = dict(args)
+        if verb == "send":
+            args = {"text": str(item.get("answer") or item.get("text") or "y"), "enter": True}
+        if verb == "block":
+            args = {"reason": str(item.get("reason", "blocked from a suggestion"))}
+
+        def go(yes: bool | None = True) -> None:
+            if yes:
+                screen.command(verb, [str(name)], args)
+
+        if action in DESTRUCTIVE:
+            self.push_screen(Confirm(f"{action} {name}? {item.get('reason', '')}"), go)
+        else:
+            go()
+
+    def dismiss_suggestion(self, item: dict[str, Any]) -> None:
+        """Hide a suggestion until its evidence changes."""
+        store = Store(self.state_dir / DB_NAME)
+        try:
+            dismiss = getattr(store, "dismiss_suggestion", None)
+            if dismiss is None:
+                self.notify("dismissing needs a newer store", severity="warning")
+                return
+            dismiss(str(item.get("key")), str(item.get("evidence_hash", "")))
+        finally:
+            store.close()
+        self.notify("suggestion dismissed until its evidence changes", timeout=3)
+
+    def action_cycle_theme(self) -> None:
+        names = self.theme_names or [self.theme]
+        nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.theme = nxt
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.restyle()
+        self.notify(f"theme: {nxt}", timeout=2)
+
+    def action_help(self) -> None:
+        keys = {a.id: self.keymap.get(a.id, a.key) for a in actions.ACTIONS}
+        self.push_screen(HelpScreen(keys))
+
+    def action_quit_and_stop(self) -> None:
+        def go(yes: bool | None) -> None:
+            if yes:
+                from tui.commands import send as send_cmd
+
+                if self.config is not None:
+                    send_cmd(self.state_dir, self.config, "shutdown", "supervisor", {}, wait=0)
+                self.exit()
+
+        self.push_screen(Confirm("Quit and stop the supervisor? (agents keep running)"), go)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        main = screen if isinstance(screen, MainScreen) else None
+        for a in actions.ACTIONS:
+            if a.id == "attach_enter":
+                continue
+            target = main if main is not None and hasattr(main, f"action_{a.action.split('(')[0]}") else self
+            method = getattr(target, f"action_{a.action.split('(')[0]}", None)
+            if method is None:
+                continue
+            key = actions.key_label(self.keymap.get(a.id, a.key))
+            if "(" in a.action:
+                arg = a.action.split("(", 1)[1].rstrip(")").strip("'\"")
+                yield SystemCommand(f"{a.description} [{key}]", a.help, lambda m=method, x=arg: m(x))
+            else:
+                yield SystemCommand(f"{a.description} [{key}]", a.help, method)

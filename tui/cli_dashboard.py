@@ -1,0 +1,96 @@
+"""`overseer up` (supervisor in the background + dashboard) and `overseer tui` (dashboard only)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from state.store import DB_NAME, Store
+from tui.cli import EXIT_ENV, EXIT_OK, CliError, Project, resolve, supervisor_alive
+
+START_WAIT = 20.0
+
+
+def start_supervisor(project: Project, demo: bool) -> int | None:
+    """Start `overseer run` detached (it outlives the dashboard); return its pid, or None if one runs."""
+    if supervisor_alive(project.state_dir):
+        return None
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(project.state_dir, 0o700)
+    log_path = project.state_dir / "supervisor.log"
+    cmd = [sys.executable, "-m", "tui.cli", "run", "-q", "--state-dir", str(project.state_dir)]
+    if demo:
+        cmd.append("--demo")
+    elif project.config is not None and project.config.path is not None:
+        cmd += ["-c", str(project.config.path)]
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=os.getcwd(),
+        )
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + START_WAIT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").splitlines()[-5:]
+            raise CliError(
+                f"the supervisor exited with status {proc.returncode}:\n  " + "\n  ".join(tail),
+                proc.returncode if proc.returncode in (2, 3) else EXIT_ENV,
+            )
+        if supervisor_alive(project.state_dir) and (project.state_dir / DB_NAME).exists():
+            beat = Store(project.state_dir / DB_NAME).supervisor()
+            if beat.pid == proc.pid and beat.heartbeat_at:
+                return proc.pid
+        time.sleep(0.05)
+    raise CliError(f"the supervisor did not start within {START_WAIT:.0f}s; see {log_path}", EXIT_ENV)
+
+
+def run_dashboard(project: Project, theme: str | None) -> int:
+    from tui.app import OverseerApp
+
+    if not (project.state_dir / DB_NAME).exists():
+        raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")
+    app = OverseerApp(project.config, project.state_dir, theme=theme)
+    app.run()
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    project.need_config()
+    pid = start_supervisor(project, demo=bool(args.demo))
+    if pid is not None:
+        print(f"supervisor started (pid {pid}); log: {project.state_dir / 'supervisor.log'}",
+              file=sys.stderr)
+    return run_dashboard(project, args.theme)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    return run_dashboard(resolve(args), args.theme)
+
+
+def register(sub: Any, common: Callable[..., None]) -> None:
+    """Add `up` and `tui` to the command line."""
+    p = sub.add_parser("up", help="start the supervisor if needed, then open the dashboard")
+    common(p)
+    p.add_argument("--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("tui", help="open the dashboard on an existing state dir")
+    common(p)
+    p.add_argument("--theme", metavar="NAME")
+    p.set_defaults(func=cmd_tui)
+
+
+__all__ = ["register", "start_supervisor", "Path"]

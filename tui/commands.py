@@ -1,0 +1,76 @@
+"""Operator commands as the CLI and the dashboard write them (no Textual here)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from state.config import Config
+from state.store import DB_NAME, Store
+
+COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one operator command."""
+
+    status: str  # applied | rejected | queued (not applied within the wait)
+    result: str
+    command_id: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll a condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+def send(
+    state_dir: Path,
+    config: Config | None,
+    verb: str,
+    target: str,
+    args: dict[str, Any] | None = None,
+    *,
+    wait: float = COMMAND_WAIT,
+) -> Outcome:
+    """Queue a command; a running supervisor applies it, otherwise apply it here and now."""
+    from agents.lock import LockHeld, is_held
+    from agents.supervisor import Supervisor
+
+    store = Store(state_dir / DB_NAME)
+    try:
+        cid = store.enqueue_command(verb, target, args or {})
+        if config is not None and not is_held(state_dir):
+            # LockHeld: a supervisor started meanwhile, and it will apply the command.
+            with contextlib.suppress(LockHeld):
+                sup = Supervisor(config, state_dir)
+                try:
+                    sup.apply_offline()
+                finally:
+                    sup.store.close()
+
+        def settled() -> bool:
+            cmd = store.command(cid)
+            return cmd is not None and cmd.status.value != "queued"
+
+        wait_for(settled, wait)
+        cmd = store.command(cid)
+        if cmd is None or cmd.status.value == "queued":
+            return Outcome("queued", f"{verb} {target}: queued for the supervisor (command {cid})", cid)
+        return Outcome(cmd.status.value, cmd.result or "", cid)
+    finally:
+        store.close()

@@ -1,0 +1,107 @@
+"""Small modal dialogs: ask for a line of text, confirm, and the help screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from tui.actions import ACTIONS, key_label
+
+
+class AskText(ModalScreen[str | None]):
+    """Ask for one line (a block reason, a line to type); Enter submits, Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, placeholder: str = "", value: str = "", allow_empty: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.value = value
+        self.allow_empty = allow_empty
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="dialog-input")
+            yield Label("Enter to confirm · Escape to cancel", id="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text or self.allow_empty:
+            self.dismiss(event.value if self.allow_empty else text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Confirm(ModalScreen[bool]):
+    """Yes or no before something that cannot be undone."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, id="dialog-title")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, what it does, and the command line that does the same."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), expand=True)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action")
+        table.add_column("from the shell", style="italic", no_wrap=True)
+        for a in ACTIONS:
+            if a.id == "attach_enter":
+                continue
+            key = key_label(self.keys.get(a.id, a.key))
+            if a.id == "attach":
+                key += " / enter"
+            table.add_row(key, a.help, a.cli)
+        with VerticalScroll(id="help"):
+            yield Label("Overseer keys", id="dialog-title")
+            yield Static(table)
+            yield Static(
+                Text(
+                    "Task keys act on the marked rows (space), else the selected task, or the "
+                    "selected agent's task.\nAgent keys act on the selected agent, or the agent "
+                    "running the selected task.\nFilter with /: words match id, agent, state or "
+                    "text; state:failed and agent:worker-1 match exactly.\nEnter leaves the filter "
+                    "with the first match selected. Remap keys with `keymap:` in the config.",
+                    style="italic",
+                )
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

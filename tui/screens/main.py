@@ -1,0 +1,477 @@
+"""The dashboard's one main screen: widgets report, this screen decides."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label
+
+from tui.actions import bindings
+from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
+from tui.screens.dialogs import AskText, Confirm
+from tui.snapshot import AgentRow, Snapshot, TaskRow
+from tui.widgets.format import palette
+from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable
+from tui.widgets.tables import AgentTable, QueueTable
+
+if TYPE_CHECKING:
+    from tui.app import OverseerApp
+
+# Events that want a person's attention: a notification and the terminal bell.
+ALERT_KINDS = frozenset(
+    {"task.blocked", "agent.waiting", "agent.stalled", "agent.dead", "agent.paused"}
+)
+REFRESH_IDLE = 1.0  # re-read at least this often (ages and countdowns move)
+POLL = 0.1  # how often the worker checks whether the store changed
+
+
+class MainScreen(Screen[None]):
+    """Header, agents, queue, suggestions, detail, events, footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        *bindings(),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snap: Snapshot | None = None
+        self.seen_events = 0
+        self.first = True
+        self.detail_key: str | None = None
+        self.screens: dict[str, str | None] = {}
+        self.stop = threading.Event()
+        self.focus_order = ["agents", "queue", "suggestions", "events"]
+        self.last_table = "queue"
+
+    @property
+    def oapp(self) -> OverseerApp:
+        from tui.app import OverseerApp
+
+        assert isinstance(self.app, OverseerApp)
+        return self.app
+
+    # -- layout ---------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield Label(" Agents", classes="panel-title", id="agents-title")
+                yield AgentTable(id="agents")
+                yield Label(" Queue", classes="panel-title", id="queue-title")
+                yield Input(placeholder="filter: words, state:failed, agent:worker-1 (Enter: select, Esc: clear)",
+                            id="filter")
+                yield QueueTable(id="queue")
+            with Vertical(id="right"):
+                yield Label(" Suggestions  (enter: apply · d: dismiss)", classes="panel-title")
+                yield SuggestionTable(id="suggestions")
+                yield Label(" Detail", classes="panel-title", id="detail-title")
+                with Vertical(id="detail-box"):
+                    yield DetailPanel(id="detail")
+                yield Label(" Events", classes="panel-title")
+                yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(DetailPanel).show_empty()
+        self.query_one(QueueTable).focus()
+        self.watch_store()
+
+    def on_unmount(self) -> None:
+        self.stop.set()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 110, "narrow")
+        self.set_class(self.size.height < 30, "short")
+
+    @property
+    def pal(self) -> dict[str, str]:
+        return palette(self.app.current_theme)
+
+    # -- reading the store (worker thread) --------------------------------------------
+
+    @work(thread=True, exclusive=True, group="store")
+    def watch_store(self) -> None:
+        """Read a snapshot when the store changed (or every second), post it; never touch widgets."""
+        reader = self.oapp.make_reader()
+        try:
+            last_version = -1
+            last_read = 0.0
+            while True:
+                version = reader.data_version()
+                now = time.monotonic()
+                if version != last_version or now - last_read >= REFRESH_IDLE:
+                    snap = reader.read()
+                    last_version, last_read = snap.data_version, now
+                    self.post_message(SnapshotReady(snap))
+                if not self.oapp.live or self.stop.wait(POLL):
+                    return
+        finally:
+            reader.close()
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        self.snap = snap
+        pal = self.pal
+        with self.app.batch_update():
+            self.query_one(StatusHeader).show(snap, pal)
+            self.query_one(AgentTable).show(snap.agents, snap, pal)
+            self.query_one(QueueTable).show(snap.tasks, snap, pal)
+            self.query_one(SuggestionTable).show(snap.suggestions, pal)
+            fresh = self.query_one(EventLog).add(snap.events, pal)
+        self.update_titles()
+        if not self.first:
+            self.alert(fresh)
+        self.first = False
+        self.oapp.snapshots += 1
+        self.refresh_detail()
+
+    def alert(self, events: list[Any]) -> None:
+        """Notify (and ring the bell) for events that need a human."""
+        wanted = [e for e in events if e.kind in ALERT_KINDS]
+        for ev in wanted[:3]:
+            severity = "error" if ev.kind in ("agent.dead", "task.blocked") else "warning"
+            self.notify(ev.message, title=ev.kind, severity=severity, timeout=6)
+        if wanted:
+            self.app.bell()
+
+    def update_titles(self) -> None:
+        agents = self.query_one(AgentTable)
+        queue = self.query_one(QueueTable)
+        total = len(self.snap.tasks) if self.snap else 0
+        shown = queue.row_count
+        filt = f"  filter: {queue.query_text}" if queue.query_text else ""
+        marks = f"  {len(queue.marked)} marked" if queue.marked else ""
+        self.query_one("#queue-title", Label).update(
+            f" Queue  {shown}/{total} · sort: {queue.sort_name}{filt}{marks}"
+        )
+        amarks = f"  {len(agents.marked)} marked" if agents.marked else ""
+        self.query_one("#agents-title", Label).update(
+            f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
+        )
+
+    # -- detail / preview -------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def on_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id in ("agents", "queue"):
+            self.last_table = str(event.data_table.id)
+        self.refresh_detail()
+
+    def current(self) -> tuple[str, AgentRow | TaskRow | None]:
+        """What the detail panel should show: the selection of the focused table."""
+        focused = self.focused
+        name = focused.id if focused is not None and focused.id in ("agents", "queue") else self.last_table
+        if name == "agents":
+            return "agent", self.query_one(AgentTable).selected_row()
+        return "task", self.query_one(QueueTable).selected_row()
+
+    def refresh_detail(self) -> None:
+        kind, row = self.current()
+        if row is None:
+            return
+        key = f"{kind}:{row.name if isinstance(row, AgentRow) else row.id}"
+        self.load_detail(key, row)
+        if isinstance(row, AgentRow):
+            self.capture_pane(row.name, row.pane_id)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def load_detail(self, key: str, row: AgentRow | TaskRow) -> None:
+        reader = self.oapp.make_reader()
+        try:
+            if isinstance(row, AgentRow):
+                events = reader.events_for(agent=row.name)
+                attempts: list[Any] = []
+            else:
+                events = reader.events_for(task_id=row.id)
+                attempts = reader.attempts(row.id)
+        finally:
+            reader.close()
+        self.post_message(DetailReady(key, attempts, list(events)))
+
+    @work(thread=True, exclusive=True, group="pane")
+    def capture_pane(self, agent: str, pane_id: str | None) -> None:
+        """capture-pane for the one pane on screen (never a loop over panes)."""
+        self.post_message(PaneScreen(agent, self.oapp.screen_of(agent, pane_id)))
+
+    def on_pane_screen(self, message: PaneScreen) -> None:
+        self.screens[message.agent] = message.text
+        self.redraw_detail()
+
+    def on_detail_ready(self, message: DetailReady) -> None:
+        self.detail_cache = message
+        self.redraw_detail()
+
+    def redraw_detail(self) -> None:
+        message = getattr(self, "detail_cache", None)
+        kind, row = self.current()
+        if row is None or message is None:
+            return
+        key = f"{kind}:{row.name if isinstance(row, AgentRow) else row.id}"
+        if message.key != key:
+            return
+        panel = self.query_one(DetailPanel)
+        if isinstance(row, AgentRow):
+            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal)  # type: ignore[arg-type]
+        else:
+            panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
+        self.query_one("#detail-title", Label).update(f" Detail · {kind} {key.split(':', 1)[1]}")
+
+    # -- targets ----------------------------------------------------------------------
+
+    def task_targets(self) -> list[str]:
+        """Tasks an action applies to: marked rows, the selected task, or the agent's task."""
+        focused = self.focused
+        if isinstance(focused, SuggestionTable):
+            item = focused.selected()
+            target = (item or {}).get("target") or {}
+            return [target["task"]] if "task" in target else []
+        if isinstance(focused, AgentTable):
+            names = focused.targets()
+            return [r.task for n in names if (r := focused.rows_by_key.get(n)) and r.task]
+        return self.query_one(QueueTable).targets()
+
+    def agent_targets(self) -> list[str]:
+        """Agents an action applies to: marked, selected, or the agent running the selected task."""
+        focused = self.focused
+        if isinstance(focused, SuggestionTable):
+            item = focused.selected()
+            target = (item or {}).get("target") or {}
+            if "agent" in target:
+                return [target["agent"]]
+            task = target.get("task")
+            row = self.query_one(QueueTable).rows_by_key.get(task) if task else None
+            return [row.claimed_by] if row and row.claimed_by else []
+        if isinstance(focused, QueueTable):
+            ids = focused.targets()
+            return [r.claimed_by for i in ids if (r := focused.rows_by_key.get(i)) and r.claimed_by]
+        return self.query_one(AgentTable).targets()
+
+    def need(self, targets: list[str], what: str) -> bool:
+        if not targets:
+            self.notify(f"select a {what} first", severity="warning", timeout=3)
+            return False
+        return True
+
+    # -- commands -----------------------------------------------------------------------
+
+    def command(self, verb: str, targets: list[str], args: dict[str, Any] | None = None) -> None:
+        """Write operator commands (in a worker) and clear the marks they used."""
+        self.send_commands(verb, list(targets), dict(args or {}))
+        self.query_one(QueueTable).clear_marks()
+        self.query_one(AgentTable).clear_marks()
+        self.update_titles()
+
+    @work(thread=True, group="commands")
+    def send_commands(self, verb: str, targets: list[str], args: dict[str, Any]) -> None:
+        for target in targets:
+            outcome = self.oapp.send_command(verb, target, args)
+            self.post_message(CommandDone(verb, target, outcome.ok, outcome.result))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        self.oapp.commands_done += 1
+        self.notify(
+            message.result or f"{message.verb} {message.target}",
+            severity="information" if message.ok else "error",
+            timeout=4,
+        )
+
+    def action_retry(self) -> None:
+        targets = self.task_targets()
+        if self.need(targets, "task"):
+            self.command("retry", targets)
+
+    def action_unblock(self) -> None:
+        targets = self.task_targets()
+        if self.need(targets, "task"):
+            self.command("unblock", targets)
+
+    def action_release(self) -> None:
+        targets = self.task_targets()
+        if self.need(targets, "task"):
+            self.command("release", targets)
+
+    def action_block(self) -> None:
+        targets = self.task_targets()
+        if not self.need(targets, "task"):
+            return
+        label = targets[0] if len(targets) == 1 else f"{len(targets)} tasks"
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.command("block", targets, {"reason": reason})
+
+        self.app.push_screen(AskText(f"Block {label}: why?", "reason, e.g. waiting for credentials"), done)
+
+    def action_send_line(self) -> None:
+        targets = self.agent_targets()
+        if not self.need(targets, "agent"):
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.command("send", targets, {"text": text, "enter": True})
+
+        self.app.push_screen(AskText(f"Type into {', '.join(targets)}", "a line (Enter is sent too)",
+                                     allow_empty=True), done)
+
+    def action_answer(self, answer: str) -> None:
+        targets = self.agent_targets()
+        if self.need(targets, "agent"):
+            self.command("send", targets, {"text": answer, "enter": True})
+
+    def action_interrupt(self) -> None:
+        targets = self.agent_targets()
+        if not self.need(targets, "agent"):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.command("interrupt", targets)
+
+        self.app.push_screen(Confirm(f"Send Ctrl-C to {', '.join(targets)}?"), done)
+
+    def action_respawn(self) -> None:
+        targets = self.agent_targets()
+        if not self.need(targets, "agent"):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.command("respawn", targets)
+
+        self.app.push_screen(Confirm(f"Respawn {', '.join(targets)}? Its running task is lost."), done)
+
+    def action_pause(self) -> None:
+        targets = self.agent_targets()
+        if not self.need(targets, "agent"):
+            return
+        rows = self.query_one(AgentTable).rows_by_key
+        for name in targets:
+            row = rows.get(name)
+            verb = "resume" if row is not None and row.state == "paused" else "pause"
+            self.command(verb, [name])
+
+    def action_attach(self) -> None:
+        if isinstance(self.focused, SuggestionTable):
+            self.action_apply_suggestion()
+            return
+        if isinstance(self.focused, Input):
+            return
+        targets = self.agent_targets()
+        if self.need(targets, "agent"):
+            self.oapp.attach(targets[0])
+
+    # -- suggestions --------------------------------------------------------------------
+
+    def action_apply_suggestion(self) -> None:
+        table = self.query_one(SuggestionTable)
+        item = table.selected()
+        if item is None:
+            self.notify("no suggestion selected", severity="warning", timeout=3)
+            return
+        self.oapp.apply_suggestion(item, self)
+
+    def action_dismiss_suggestion(self) -> None:
+        item = self.query_one(SuggestionTable).selected()
+        if item is not None:
+            self.oapp.dismiss_suggestion(item)
+
+    # -- filter, marks, sort, focus ---------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        for table in (self.query_one(QueueTable), self.query_one(AgentTable)):
+            table.query_text = event.value
+            if self.snap is not None:
+                rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
+                table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+        self.update_titles()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        queue = self.query_one(QueueTable)
+        agents = self.query_one(AgentTable)
+        target: AgentTable | QueueTable = queue if queue.row_count or not agents.row_count else agents
+        box.display = bool(event.value)
+        target.focus()
+        target.select_first()
+        self.refresh_detail()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value or box.display:
+            box.value = ""
+            box.display = False
+            self.query_one(QueueTable).focus()
+
+    def action_mark(self) -> None:
+        focused = self.focused
+        if isinstance(focused, AgentTable | QueueTable):
+            focused.toggle_mark()
+            self.update_titles()
+
+    def action_sort(self) -> None:
+        focused = self.focused
+        table: AgentTable | QueueTable = focused if isinstance(focused, AgentTable | QueueTable) else self.query_one(QueueTable)
+        table.sort_index = (table.sort_index + 1) % len(table.SORTS)
+        if self.snap is not None:
+            rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
+            table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+        self.update_titles()
+        self.notify(f"sorted by {table.sort_name}", timeout=2)
+
+    def action_next_panel(self) -> None:
+        order = [w for w in self.focus_order if self.query_one(f"#{w}").display and
+                 self.query_one(f"#{w}").region.width > 0]
+        current = self.focused.id if self.focused is not None else None
+        nxt = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
+        self.query_one(f"#{nxt}").focus()
+
+    def restyle(self) -> None:
+        """Re-render every row with the current theme's colours."""
+        if self.snap is not None:
+            pal = self.pal
+            self.query_one(AgentTable).show(self.snap.agents, self.snap, pal, force=True)
+            self.query_one(QueueTable).show(self.snap.tasks, self.snap, pal, force=True)
+            self.query_one(StatusHeader).show(self.snap, pal)
+            self.query_one(SuggestionTable).signature = []
+            self.query_one(SuggestionTable).show(self.snap.suggestions, pal)
+            self.redraw_detail()
+
+    # -- app-wide actions (bound here so the footer shows them) -------------------------
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+    def action_cycle_theme(self) -> None:
+        self.oapp.action_cycle_theme()
+
+    def action_help(self) -> None:
+        self.oapp.action_help()
+
+    def action_quit_and_stop(self) -> None:
+        self.oapp.action_quit_and_stop()
+
+    @on(DataTable.RowSelected)
+    def on_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: attach to the agent (agents, queue) or apply (suggestions)."""
+        if isinstance(event.data_table, SuggestionTable):
+            self.action_apply_suggestion()
+        else:
+            self.action_attach()

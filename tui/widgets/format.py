@@ -1,0 +1,121 @@
+"""Formatting helpers: durations, sizes, state words with symbols and colours."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.theme import Theme
+
+AGENT_SYMBOLS = {
+    "starting": "…",
+    "idle": "○",
+    "busy": "●",
+    "waiting": "?",
+    "stalled": "!",
+    "paused": "‖",
+    "dead": "✗",
+    "unknown": "~",
+}
+TASK_SYMBOLS = {
+    "pending": "·",
+    "ready": "○",
+    "running": "▶",
+    "done": "✓",
+    "failed": "✗",
+    "blocked": "■",
+}
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def palette(theme: Theme | None) -> dict[str, str]:
+    """Colours for state words, taken from the current theme."""
+    t = theme
+    ok = (t.success if t else None) or "green"
+    warn = (t.warning if t else None) or "yellow"
+    err = (t.error if t else None) or "red"
+    primary = (t.primary if t else None) or "blue"
+    accent = (t.accent if t else None) or "magenta"
+    dim = (t.secondary if t else None) or "grey50"
+    return {
+        "starting": dim,
+        "idle": ok,
+        "busy": primary,
+        "waiting": accent,
+        "stalled": warn,
+        "paused": warn,
+        "dead": err,
+        "unknown": dim,
+        "pending": dim,
+        "ready": primary,
+        "running": primary,
+        "done": ok,
+        "failed": err,
+        "blocked": warn,
+        "ok": ok,
+        "warn": warn,
+        "err": err,
+        "accent": accent,
+        "dim": dim,
+    }
+
+
+def state_text(state: str, pal: dict[str, str], symbols: dict[str, str]) -> Text:
+    """A state as symbol + word in its colour (reads without colour too)."""
+    return Text(f"{symbols.get(state, '?')} {state}", style=f"bold {pal.get(state, '')}".strip())
+
+
+def duration(seconds: float | None) -> str:
+    """Compact durations: 0.4s, 12s, 3m05s, 1h02m."""
+    if seconds is None:
+        return "-"
+    s = max(0.0, seconds)
+    if s < 10:
+        return f"{s:.1f}s"
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+def countdown(seconds: float | None) -> str:
+    """Time left (or 'now' / overdue with a minus sign)."""
+    if seconds is None:
+        return ""
+    if seconds < 0:
+        return "-" + duration(-seconds)
+    return duration(seconds)
+
+
+def size(n: int | None) -> str:
+    """Bytes as KiB/MiB/GiB."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit in ("B", "K") else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{n}B"
+
+
+def age_text(age: float | None, warn: float, alert: float, pal: dict[str, str]) -> Text:
+    """A heartbeat age coloured against the warn/alert thresholds."""
+    if age is None:
+        return Text("-", style=pal["dim"])
+    style = pal["err"] if age >= alert else pal["warn"] if age >= warn else ""
+    mark = " !!" if age >= alert else " !" if age >= warn else ""
+    return Text(duration(age) + mark, style=style)
+
+
+def sparkline(values: list[int]) -> str:
+    """Unicode block sparkline, scaled to the largest value."""
+    top = max(values) if values else 0
+    if top <= 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[min(len(SPARK) - 1, round(v * (len(SPARK) - 1) / top))] for v in values)
+
+
+def clip(text: str, width: int) -> str:
+    """One line of at most `width` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: max(0, width - 1)] + "…"

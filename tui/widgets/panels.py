@@ -1,0 +1,214 @@
+"""Header, suggestions, detail/preview and the event log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import DataTable, RichLog, Static
+
+from state.models import Event
+from tui.snapshot import AgentRow, Snapshot, TaskRow
+from tui.widgets.format import (
+    AGENT_SYMBOLS,
+    TASK_SYMBOLS,
+    clip,
+    duration,
+    sparkline,
+    state_text,
+)
+
+
+def clock_text(ts: float) -> str:
+    """An event time as local HH:MM:SS."""
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+class StatusHeader(Static):
+    """Project, supervisor liveness and heartbeat, task counts, throughput and sparkline."""
+
+    def show(self, snap: Snapshot, pal: dict[str, str]) -> None:
+        top = Text()
+        top.append(" ◆ Overseer ", style=f"bold {pal['accent']}")
+        top.append(f" {snap.project} ", style="bold")
+        top.append("   supervisor ")
+        if snap.supervisor_alive:
+            beat = snap.heartbeat_age or 0.0
+            style = pal["err"] if beat >= snap.alert else pal["warn"] if beat >= 5 else pal["ok"]
+            top.append(f"● running pid {snap.supervisor_pid}", style=f"bold {pal['ok']}")
+            top.append(" · loop heartbeat ")
+            top.append(duration(beat), style=style)
+        else:
+            top.append("○ not running", style=f"bold {pal['err']}")
+            top.append(" (commands are applied directly)", style=pal["dim"])
+        line2 = Text(" ")
+        for state in ("running", "ready", "pending", "done", "failed", "blocked"):
+            n = snap.counts.get(state, 0)
+            style = pal.get(state, "") if n else pal["dim"]
+            line2.append(f"{TASK_SYMBOLS[state]} {n} {state}", style=style)
+            line2.append("   ")
+        line2.append(f"{snap.throughput:.1f} tasks/min ", style="bold")
+        line2.append(sparkline(snap.spark), style=pal["ok"])
+        self.update(Group(top, line2))
+
+
+class SuggestionTable(DataTable[Any]):
+    """Next actions, ranked; Enter applies the selected one, d dismisses it."""
+
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
+        ("rank", "#", 2),
+        ("action", "action", 13),
+        ("target", "target", 16),
+        ("reason", "why", None),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(cursor_type="row", **kw)
+        self.items: list[dict[str, Any]] = []
+        self.signature: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in self.COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    @staticmethod
+    def key(item: dict[str, Any]) -> str:
+        return str(item.get("key") or f"{item.get('action')}:{target_text(item)}")
+
+    def show(self, items: list[dict[str, Any]], pal: dict[str, str]) -> None:
+        signature = [f"{self.key(i)}|{i.get('reason')}" for i in items]
+        if signature == self.signature:
+            return
+        selected = self.selected()
+        self.items = list(items)
+        self.signature = signature
+        self.clear()
+        for n, item in enumerate(items, 1):
+            self.add_row(
+                str(n),
+                Text(str(item.get("action", "")), style=f"bold {pal['accent']}"),
+                target_text(item),
+                clip(str(item.get("reason", "")), 120),
+                key=self.key(item),
+            )
+        if selected is not None:
+            for n, item in enumerate(self.items):
+                if self.key(item) == self.key(selected):
+                    self.move_cursor(row=n)
+
+    def selected(self) -> dict[str, Any] | None:
+        if not self.items or not self.row_count:
+            return None
+        row = self.cursor_row
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+
+def target_text(item: dict[str, Any]) -> str:
+    """'task build' or 'agent worker-2'."""
+    target = item.get("target") or {}
+    if isinstance(target, dict) and target:
+        kind, name = next(iter(target.items()))
+        return f"{kind} {name}"
+    return str(target)
+
+
+class DetailPanel(Static):
+    """The selected agent's live screen, or the selected task's attempts, plus its events."""
+
+    def show_empty(self) -> None:
+        self.update(Text("Select an agent or a task to see its screen, attempts and events.",
+                         style="italic"))
+
+    def show_agent(self, row: AgentRow, screen: str | None, events: list[Event],
+                   pal: dict[str, str]) -> None:
+        title = Text()
+        title.append(f"{row.name} ", style="bold")
+        title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
+        if row.task:
+            title.append(f"   task {row.task}")
+        if row.pane_id:
+            title.append(f"  pane {row.pane_id}", style=pal["dim"])
+        parts: list[RenderableType] = [title]
+        if row.prompt:
+            parts.append(Text(f"waiting at: {row.prompt}   (y / n to answer, i to type, a to attach)",
+                              style=f"bold {pal['accent']}"))
+        if row.reason:
+            parts.append(Text(row.reason, style=pal["warn"]))
+        if screen is None:
+            parts.append(Text("(no live screen: the pane is not reachable)", style=pal["dim"]))
+        else:
+            lines = screen.rstrip("\n").split("\n")
+            while lines and not Text.from_ansi(lines[-1]).plain.strip():
+                lines.pop()
+            parts.append(Text("─" * 40 + " screen", style=pal["dim"]))
+            parts.append(Text.from_ansi("\n".join(lines[-30:])))
+        parts.append(events_block(events, pal))
+        self.update(Group(*parts))
+
+    def show_task(self, row: TaskRow, attempts: list[Any], events: list[Event],
+                  pal: dict[str, str]) -> None:
+        title = Text()
+        title.append(f"{row.id} ", style="bold")
+        title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
+        title.append(f"   try {row.attempts}/{row.max_attempts} · priority {row.priority}")
+        parts: list[RenderableType] = [title, Text(clip(row.command, 200), style=pal["dim"])]
+        if row.waits_for:
+            parts.append(Text(f"waits for {row.waits_for}", style=pal["dim"]))
+        if row.blocked_reason:
+            parts.append(Text(f"blocked: {row.blocked_reason}", style=pal["warn"]))
+        table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+        for col in ("#", "agent", "outcome", "exit", "time", "reason"):
+            table.add_column(col, no_wrap=col != "reason")
+        for a in attempts:
+            took = duration(a.finished_at - a.started_at) if a.finished_at else "…"
+            outcome = a.outcome.value
+            style = pal.get("done" if outcome == "ok" else "failed" if outcome in (
+                "failed", "timeout", "stalled", "lost") else "dim", "")
+            table.add_row(str(a.number), a.agent, Text(outcome, style=style),
+                          "-" if a.exit_code is None else str(a.exit_code), took, a.reason or "")
+        if attempts:
+            parts.append(Text("─" * 40 + " attempts", style=pal["dim"]))
+            parts.append(table)
+            tail = attempts[-1].output_tail
+            if tail:
+                parts.append(Text("─" * 40 + f" output of attempt {attempts[-1].number}",
+                                  style=pal["dim"]))
+                parts.append(Text("\n".join(tail.splitlines()[-15:])))
+        parts.append(events_block(events, pal))
+        self.update(Group(*parts))
+
+
+def events_block(events: list[Event], pal: dict[str, str]) -> RenderableType:
+    """The last events of one task or agent."""
+    if not events:
+        return Text("")
+    lines = [Text("─" * 40 + " events", style=pal["dim"])]
+    for ev in events[-10:]:
+        line = Text(f"{clock_text(ev.ts)} ", style=pal["dim"])
+        line.append(ev.message)
+        lines.append(line)
+    return Group(*lines)
+
+
+class EventLog(RichLog):
+    """State changes as they happen, newest at the bottom."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(max_lines=2000, wrap=False, markup=False, auto_scroll=True, **kw)
+        self.last_id = 0
+
+    def add(self, events: list[Event], pal: dict[str, str]) -> list[Event]:
+        """Append events not shown yet; return them."""
+        fresh = [e for e in events if e.id > self.last_id]
+        for ev in fresh:
+            line = Text(f"{clock_text(ev.ts)} ", style=pal["dim"])
+            kind_state = ev.kind.split(".")[-1]
+            line.append(f"{ev.kind:<16} ", style=pal.get(kind_state, ""))
+            line.append(ev.message)
+            self.write(line)
+        if fresh:
+            self.last_id = fresh[-1].id
+        return fresh

@@ -1,0 +1,294 @@
+"""The agents and queue tables: updated by key (diffs only), with marks, filter and sort."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from tui.snapshot import AgentRow, Snapshot, TaskRow
+from tui.widgets.format import (
+    AGENT_SYMBOLS,
+    TASK_SYMBOLS,
+    age_text,
+    clip,
+    countdown,
+    duration,
+    size,
+    state_text,
+)
+
+R = TypeVar("R", AgentRow, TaskRow)
+
+MARK = "●"
+
+
+def matches(text: str, query: str) -> bool:
+    """Whether every word of the filter matches: `state:x`, `agent:x`, or a substring."""
+    hay = text.lower()
+    for word in query.lower().split():
+        if ":" in word:
+            field, _, value = word.partition(":")
+            if f"{field}={value}" not in hay.split("\t"):
+                return False
+        elif word not in hay:
+            return False
+    return True
+
+
+class KeyedTable(DataTable[Any], Generic[R]):
+    """A DataTable whose rows are keyed by id and updated cell by cell."""
+
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = []
+    ID_COLUMN: ClassVar[str] = "id"  # the column holding the plain-text key
+    SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = []
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self.rows_by_key: dict[str, R] = {}
+        self.cells: dict[str, tuple[Any, ...]] = {}
+        self.marked: set[str] = set()
+        self.query_text = ""
+        self.sort_index = 0
+        self.order: list[str] = []
+        self.pal: dict[str, str] = {}
+        self.snapshot: Snapshot | None = None
+
+    def on_mount(self) -> None:
+        for key, label, width in self.COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    # -- what a subclass supplies ---------------------------------------------------
+
+    def key_of(self, row: R) -> str:
+        raise NotImplementedError
+
+    def render_row(self, row: R, snap: Snapshot) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def search_text(self, row: R) -> str:
+        raise NotImplementedError
+
+    # -- updating -------------------------------------------------------------------
+
+    @property
+    def sort_name(self) -> str:
+        return self.SORTS[self.sort_index][0] if self.SORTS else ""
+
+    def visible(self, rows: Sequence[R]) -> list[R]:
+        """Rows that pass the filter, in the current sort order."""
+        chosen = [r for r in rows if not self.query_text or matches(self.search_text(r), self.query_text)]
+        if self.SORTS:
+            chosen.sort(key=self.SORTS[self.sort_index][1])
+        return chosen
+
+    def show(self, rows: Sequence[R], snap: Snapshot, pal: dict[str, str], force: bool = False) -> None:
+        """Bring the table in line with `rows`: remove, add and update only what changed."""
+        self.snapshot = snap
+        if force or pal != self.pal:
+            # Keep the rows, forget their cells: every cell is redrawn in the new colours.
+            self.pal = pal
+            blank = (None,) * len(self.COLUMNS)
+            self.cells = {k: blank for k in self.cells}
+        wanted = self.visible(rows)
+        keys = [self.key_of(r) for r in wanted]
+        self.rows_by_key = {self.key_of(r): r for r in rows}
+        keyset = set(keys)
+        self.marked &= set(self.rows_by_key)
+        for gone in [k for k in self.cells if k not in keyset]:
+            self.cells.pop(gone, None)
+            with contextlib.suppress(RowDoesNotExist):
+                self.remove_row(gone)
+        columns = [c[0] for c in self.COLUMNS]
+        for key, row in zip(keys, wanted, strict=True):
+            cells = (Text(MARK if key in self.marked else " ", style=pal.get("accent", "")),
+                     *self.render_row(row, snap))
+            old = self.cells.get(key)
+            if old is None:
+                self.add_row(*cells, key=key)
+            elif old != cells:
+                for col, new, was in zip(columns, cells, old, strict=True):
+                    if new != was:
+                        self.update_cell(key, col, new)
+            self.cells[key] = cells
+        if keys != self.order:
+            position = {k: i for i, k in enumerate(keys)}
+            if len(keys) > 1:
+                self.sort(self.ID_COLUMN, key=lambda value: position.get(value, 0))
+            self.order = keys
+
+    def refresh_marks(self) -> None:
+        """Redraw the mark column after marks changed."""
+        for key in self.order:
+            mark = Text(MARK if key in self.marked else " ", style=self.pal.get("accent", ""))
+            old = self.cells.get(key)
+            if old is not None and old[0] != mark:
+                self.update_cell(key, "mark", mark)
+                self.cells[key] = (mark, *old[1:])
+
+    # -- selection ------------------------------------------------------------------
+
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+    def selected_row(self) -> R | None:
+        key = self.selected_key()
+        return self.rows_by_key.get(key) if key else None
+
+    def targets(self) -> list[str]:
+        """Marked rows in table order, else the row under the cursor."""
+        if self.marked:
+            return [k for k in self.order if k in self.marked]
+        key = self.selected_key()
+        return [key] if key else []
+
+    def toggle_mark(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        self.marked ^= {key}
+        self.refresh_marks()
+        if self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.cursor_row + 1)
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.refresh_marks()
+
+    def select_first(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def select_key(self, key: str) -> bool:
+        try:
+            self.move_cursor(row=self.get_row_index(key))
+        except RowDoesNotExist:
+            return False
+        return True
+
+
+class AgentTable(KeyedTable[AgentRow]):
+    """Agents: state, task, heartbeat age, time in state, CPU, RSS, last line."""
+
+    ID_COLUMN: ClassVar[str] = "name"
+
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
+        ("mark", " ", 1),
+        ("name", "agent", 12),
+        ("state", "state", 10),
+        ("task", "task", 16),
+        ("beat", "beat", 7),
+        ("since", "in state", 8),
+        ("cpu", "cpu", 4),
+        ("rss", "rss", 6),
+        ("line", "last output / prompt", None),
+    ]
+    STATE_ORDER: ClassVar[dict[str, int]] = {
+        "waiting": 0, "stalled": 1, "dead": 2, "paused": 3, "busy": 4, "starting": 5, "idle": 6,
+    }
+    SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = [
+        ("name", lambda r: r.name),
+        ("attention", lambda r: (AgentTable.STATE_ORDER.get(r.state, 9), r.name)),
+        ("heartbeat", lambda r: (-(r.heartbeat_age or 0.0), r.name)),
+    ]
+
+    def key_of(self, row: AgentRow) -> str:
+        return row.name
+
+    def search_text(self, row: AgentRow) -> str:
+        return "\t".join(
+            [row.name, row.state, row.task or "", row.last_line, row.prompt or "", row.reason or "",
+             f"state={row.state}", f"agent={row.name}", f"task={row.task or ''}"]
+        )
+
+    def render_row(self, row: AgentRow, snap: Snapshot) -> tuple[Any, ...]:
+        pal = self.pal
+        if row.prompt:
+            line = Text(clip(f"? {row.prompt}", 48), style=f"bold {pal['accent']}")
+        elif row.reason and row.state in ("paused", "dead", "stalled"):
+            line = Text(clip(row.reason, 48), style=pal["warn"])
+        else:
+            line = Text(clip(row.last_line, 48))
+        cpu = "-" if row.cpu_pct is None else f"{row.cpu_pct:.0f}%"
+        return (
+            row.name,
+            state_text(row.state, pal, AGENT_SYMBOLS),
+            row.task or "-",
+            age_text(row.heartbeat_age, snap.warn, snap.alert, pal),
+            duration(row.state_age),
+            cpu,
+            size(row.rss),
+            line,
+        )
+
+
+class QueueTable(KeyedTable[TaskRow]):
+    """Tasks: state, attempt/max, claim, lease countdown, exit code, duration, retry, why."""
+
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
+        ("mark", " ", 1),
+        ("id", "task", 18),
+        ("state", "state", 10),
+        ("try", "try", 4),
+        ("agent", "agent", 10),
+        ("lease", "lease", 5),
+        ("exit", "exit", 4),
+        ("dur", "time", 6),
+        ("retry", "retry", 5),
+        ("note", "waits for / reason", None),
+    ]
+    STATE_ORDER: ClassVar[dict[str, int]] = {
+        "failed": 0, "blocked": 1, "running": 2, "ready": 3, "pending": 4, "done": 5,
+    }
+    SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = [
+        ("queue", lambda r: r.seq),
+        ("state", lambda r: (QueueTable.STATE_ORDER.get(r.state, 9), r.seq)),
+        ("id", lambda r: r.id),
+        ("time", lambda r: (-(r.duration or 0.0), r.seq)),
+        ("priority", lambda r: (-r.priority, r.seq)),
+    ]
+
+    def key_of(self, row: TaskRow) -> str:
+        return row.id
+
+    def search_text(self, row: TaskRow) -> str:
+        return "\t".join(
+            [row.id, row.state, row.claimed_by or "", row.blocked_reason or "", row.waits_for,
+             row.reason or "", row.command, f"state={row.state}", f"agent={row.claimed_by or ''}",
+             f"id={row.id}"]
+        )
+
+    def render_row(self, row: TaskRow, snap: Snapshot) -> tuple[Any, ...]:
+        pal = self.pal
+        if row.state == "pending":
+            note = Text(clip("waits for " + row.waits_for, 80), style=pal["dim"])
+        elif row.blocked_reason:
+            note = Text(clip(row.blocked_reason, 80), style=pal["warn"])
+        elif row.reason and row.state != "done":
+            note = Text(clip(row.reason, 80))
+        else:
+            note = Text("")
+        code = Text("-" if row.exit_code is None else str(row.exit_code),
+                    style="" if row.exit_code in (None, 0) else f"bold {pal['err']}")
+        return (
+            row.id,
+            state_text(row.state, pal, TASK_SYMBOLS),
+            f"{row.attempts}/{row.max_attempts}",
+            row.claimed_by or "-",
+            countdown(row.lease_left) if row.state == "running" else "",
+            code,
+            duration(row.duration) if row.duration is not None else "",
+            countdown(row.retry_left) if row.retry_left and row.retry_left > 0 else "",
+            note,
+        )
