@@ -100,3 +100,25 @@ def kill_descendants(pid: int, sig: int = signal.SIGKILL) -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return n
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
+    """Send `sig` to a process group leader, its whole group and every descendant.
+
+    Descendants are listed before the group is signalled: once the leader is gone they are
+    re-parented and could no longer be found. Returns how many processes were signalled.
+    """
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        procs = []
+    signal_group(pid, sig)
+    n = 0
+    for p in procs:
+        try:
+            p.send_signal(sig)
+            n += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return n

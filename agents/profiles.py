@@ -69,3 +69,105 @@ PROFILES: dict[str, Profile] = {"shell": Profile("shell")}
 def profile(kind: str) -> Profile:
     """The profile of an agent kind (config validation guarantees it exists)."""
     return PROFILES[kind]
+
+
+# -- interactive AI agents -------------------------------------------------------------------
+
+from agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
+
+
+def _r(name: str, state: str, rx: str, where: str = "bottom") -> Rule:
+    return Rule(name, state, re.compile(rx, re.IGNORECASE), where)
+
+
+# Shared by every AI CLI: what a rate limit or a full context looks like.
+LIMIT_RULES = (
+    _r("rate-limit", WAITING, r"usage limit|rate[ -]limit|quota exceeded|too many requests|limit will reset|try again in \d"),
+    _r("context-limit", WAITING, r"context (window|limit|left)[^.]*\b(full|exceeded|0%)|prompt is too long"),
+)
+
+CODEX = ScreenRules(
+    "codex",
+    (
+        *LIMIT_RULES,
+        _r("approval", WAITING, r"would you like to (run|make|apply)|allow (command|this)\?|approve"),
+        _r("press-enter", WAITING, r"press enter to (continue|confirm)"),
+        _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
+        _r("input-box", IDLE, r"^\s*›(\s|$)"),
+    ),
+    version=re.compile(r"OpenAI Codex \(v(\d+\.\d+)\.\d+"),
+    tested_versions=("0.169",),
+    source="@openai/codex 0.169.0, captured screens",
+)
+GEMINI = ScreenRules(
+    "gemini",
+    (
+        *LIMIT_RULES,
+        _r("trust-dialog", WAITING, r"do you trust (the files in )?this folder"),
+        _r("approval", WAITING, r"allow execution|waiting for user confirmation|apply this change\?|do you want to proceed"),
+        _r("esc-to-cancel", BUSY, r"esc to cancel"),
+        _r("input-box", IDLE, r"^\s*>\s"),
+    ),
+    version=re.compile(r"Gemini CLI v(\d+\.\d+)\.\d+"),
+    tested_versions=("0.61",),
+    source="@google/gemini-cli 0.61.0, captured screens",
+)
+CLAUDE = ScreenRules(
+    "claude",
+    (
+        *LIMIT_RULES,
+        _r("approval", WAITING, r"do you want to (proceed|make this edit|create|run)|allow .{1,40}\?$"),
+        _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
+        _r("input-box", IDLE, r"^\s*[│|]\s*>\s|^\s*>\s*(try \"|$)"),
+        _r("shortcuts-hint", IDLE, r"\? for shortcuts\s*$"),
+        _r("cannot-connect", EXITED, r"unable to connect to anthropic services|^EXIT=\d+"),
+    ),
+    version=re.compile(r"Claude Code v(\d+\.\d+)\.\d+"),
+    tested_versions=("2.1",),
+    source="@anthropic-ai/claude-code 2.1.x: captured error screen; busy/idle/dialog lines "
+    "from its documented interface",
+)
+AIDER = ScreenRules(
+    "aider",
+    (
+        *LIMIT_RULES,
+        _r("yes-no", WAITING, r"\(Y\)es/\(N\)o|\[Yes\]:\s*$|\(y/n\)"),
+        _r("open-url", WAITING, r"open (documentation )?url"),
+        _r("waiting-spinner", BUSY, r"waiting for .{0,40}(model|llm|response)|thinking\.\.\."),
+        _r("prompt", IDLE, r"^(\w[\w-]*)?>\s?.*$", where="last"),
+    ),
+    menus=False,
+    version=re.compile(r"^Aider v(\d+\.\d+)"),
+    tested_versions=("0.86",),
+    source="aider 0.86 (line-based prompt `> `), from its documented interface",
+)
+
+
+@dataclass(frozen=True)
+class AgentKind:
+    """An interactive agent kind: how it is started, read and driven."""
+
+    kind: str
+    command: str  # launch command (config `command:` overrides it)
+    screen: ScreenRules | None  # None for custom kinds (rules come from the config)
+    interrupt_key: str = "Escape"
+    debounce: float = 0.6  # a new verdict must hold this long before the state changes
+    submit_timeout: float = 6.0  # a pasted prompt must show as submitted within this
+    busy_when_changing: bool = False  # an unmatched screen that keeps changing counts as busy
+
+
+AI_KINDS: dict[str, AgentKind] = {
+    "codex": AgentKind("codex", "codex", CODEX),
+    "gemini": AgentKind("gemini", "gemini", GEMINI),
+    "claude": AgentKind("claude", "claude", CLAUDE),
+    "aider": AgentKind("aider", "aider", AIDER, interrupt_key="C-c", busy_when_changing=True),
+    "custom": AgentKind("custom", "", None, interrupt_key="C-c"),
+}
+
+for _kind in AI_KINDS:
+    PROFILES.setdefault(_kind, Profile(_kind, quiet_before_waiting=0.0))
+
+
+def interactive(kind: str) -> bool:
+    """Whether agents of this kind take prompts (not shell commands)."""
+    return kind in AI_KINDS

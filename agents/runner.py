@@ -92,7 +92,9 @@ def prepare(
     }
     lines = [
         f"# Overseer wrapper: task {task_id} attempt {number} (generated)",
-        f"echo $$ > {q(str(pid_path))}",
+        # The pid file comes first and is private (a subshell keeps the task's umask); the
+        # task never runs without it, so a missing pid file proves that nothing ran.
+        f"(umask 077 && echo $$ > {q(str(pid_path))}) || exit 125",
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
         # wrapper lives on to report the status.
         "trap ':' INT TERM HUP",
@@ -111,7 +113,8 @@ def prepare(
         lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
     tmp = q(str(rc_path) + ".tmp")
     lines.append(
-        f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
+        f'(umask 077 && printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp}) '
+        f"&& mv -f {tmp} {q(str(rc_path))}"
     )
     lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
     _write_private(script, "\n".join(lines) + "\n")
@@ -131,6 +134,60 @@ def find_sentinel(data: bytes, nonce: str) -> Status | None:
 def find_ready(data: bytes, nonce: str) -> bool:
     """Whether the agent shell's start-up marker with `nonce` is in `data`."""
     return any(m.group(1) == nonce.encode() for m in READY_RE.finditer(data))
+
+
+class Scanner:
+    """Finds sentinels and ready markers in output fed in arbitrary chunks, each only once.
+
+    The last KEEP bytes of earlier output are searched again with each new chunk, so a
+    marker cut in two by a read boundary is still found; a marker already reported is
+    never reported again from that kept tail.
+    """
+
+    KEEP = 256  # longer than any marker
+
+    def __init__(self) -> None:
+        self.window = b""
+        self._start = 0  # stream position of window[0]
+        self._reported: dict[bytes, int] = {}  # pattern -> stream position after last hit
+
+    def feed(self, data: bytes) -> None:
+        """Make `data` (the next bytes of the stream) the part searched next."""
+        tail = self.window[-self.KEEP :]
+        self._start += len(self.window) - len(tail)
+        self.window = tail + data
+
+    def trim(self) -> None:
+        """Keep only the tail that the next chunk needs (bounds memory between reads)."""
+        self.feed(b"")
+
+    def reset(self) -> None:
+        """Forget everything (a new process writes the stream from here on)."""
+        self.window = b""
+        self._start = 0
+        self._reported.clear()
+
+    def _find(self, rx: re.Pattern[bytes], nonce: str) -> re.Match[bytes] | None:
+        want = nonce.encode()
+        done = self._reported.get(rx.pattern, 0)
+        for m in rx.finditer(self.window):
+            end = self._start + m.end()
+            if end > done and m.group(1) == want:
+                self._reported[rx.pattern] = end
+                return m
+        return None
+
+    def sentinel(self, nonce: str) -> Status | None:
+        """The status of a new sentinel carrying `nonce`, if one arrived."""
+        m = self._find(SENTINEL_RE, nonce)
+        if m is None:
+            return None
+        vrc = m.group(3)
+        return Status(int(m.group(2)), None if vrc == b"-" else int(vrc))
+
+    def ready(self, nonce: str) -> bool:
+        """Whether a new ready marker carrying `nonce` arrived."""
+        return self._find(READY_RE, nonce) is not None
 
 
 def read_rc(path: Path) -> Status | None:

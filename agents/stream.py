@@ -44,6 +44,9 @@ _CONTROLS_KEEP_CR_BS = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9
 _LINE_CSI_FINALS = frozenset("CDGK")
 _LINE_TOKEN = re.compile(r"\x1b\[([0-9;]*)([CDGK])|([\r\x08])")
 _CSI_MAX_ARG = 1000
+# A terminal clamps its cursor at the screen's width; so does the renderer, so that cursor
+# moves cannot pad a line beyond its text (a flood of "\x1b[999Cx" stays proportional).
+_MAX_CURSOR_COL = 1024
 
 
 def strip_ansi(text: str) -> str:
@@ -55,7 +58,9 @@ def _keep_line_csi(match: re.Match[str]) -> str:
     final = match.group(2)
     if final and final in _LINE_CSI_FINALS and match.group(0).startswith("\x1b["):
         params = match.group(1) or ""
-        if all(c.isdigit() or c == ";" for c in params):
+        # Only the plain form is replayed; one with intermediates ("\x1b[5 C") is dropped.
+        plain = match.group(0) == f"\x1b[{params}{final}"
+        if plain and all(c.isdigit() or c == ";" for c in params):
             return match.group(0)
     return ""
 
@@ -112,12 +117,13 @@ def _render_line(line: str) -> str:
             col = max(0, col - 1)
         else:
             params, final = match.group(1), match.group(2)
+            limit = max(len(cells), _MAX_CURSOR_COL)
             if final == "C":
-                col += _csi_arg(params, 1) or 1
+                col = min(col + (_csi_arg(params, 1) or 1), max(col, limit))
             elif final == "D":
                 col = max(0, col - (_csi_arg(params, 1) or 1))
             elif final == "G":
-                col = max(0, _csi_arg(params, 1) - 1)
+                col = min(max(0, _csi_arg(params, 1) - 1), limit)
             elif final == "K":
                 mode = _csi_arg(params, 0)
                 if mode == 0:
@@ -293,10 +299,16 @@ class LogWatcher:
         self,
         directory: Path,
         on_change: Callable[[set[Path]], None],
-        step_ms: int = 5,
-        debounce_ms: int = 50,
+        step_ms: int = 2,
+        debounce_ms: int = 5,
     ) -> None:
-        """Call on_change(paths) from a background thread whenever files under directory change."""
+        """Call on_change(paths) from a background thread whenever files under directory change.
+
+        watchfiles reports a batch once it stops growing between two steps, or after
+        debounce_ms: with many panes printing it keeps growing, so debounce_ms bounds the
+        delay. 2/5 ms: output p95 of 8.5 ms at 50 panes (5/50 ms gave 26 ms); idle cost
+        0.3% of a core more (python -m bench).
+        """
         self.directory = directory
         self.on_change = on_change
         self.step_ms = step_ms

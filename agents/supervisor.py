@@ -7,27 +7,36 @@ safety net for dead panes, lost sentinels (rc files) and leases.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from agents import health, runner
+from agents import health, runner, worktree
+from agents.classify import BUSY, IDLE, UNKNOWN, WAITING
+from agents.explain import rules_for
+from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
+from agents.interactive import InteractiveAgent
 from agents.lock import SupervisorLock
-from agents.profiles import Profile, match_prompt, profile
+from agents.notify import Notifier
+from agents.profiles import AI_KINDS, Profile, match_prompt, profile
 from agents.runner import Dispatch, Status
 from agents.stream import LogStream, LogWatcher, to_text
 from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from state import queue
 from state.config import AgentSpec, Config
 from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
-from state.store import Store, ensure_private_dir
+from state.redact import mask
+from state.store import Store, StoreError, ensure_private_dir, explain
 
 log = logging.getLogger("overseer.supervisor")
 
@@ -39,7 +48,13 @@ STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts 
 SWEEP_INTERVAL = 1.0
 DEMO = "<demo>"  # meta "config" value of a state dir made by --demo
 TAIL_CHARS = 4000
+SILENT_TURN = 3.0
+LIMIT_RULES = frozenset({"rate-limit", "context-limit"})  # verdicts that end a turn as failed  # a submitted prompt with no busy screen counts as done after this much idle
 HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
+TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
+# Failures to persist state (disk full, read-only, locked or corrupt database): the
+# supervisor stops with a clear message, and the next start recovers as after a kill -9.
+PERSIST_ERRORS = (StoreError, sqlite3.Error, OSError)
 
 
 @dataclass
@@ -59,6 +74,14 @@ class Running:
     stop_at: float | None = None
     killed: bool = False
     wrapper_seen: bool = False
+    shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
+    # Interactive agents: when Enter was pressed, whether the agent took the prompt, and
+    # whether it was ever seen working on it.
+    enter_at: float = 0.0
+    enter_retries: int = 0
+    submitted_at: float | None = None
+    saw_busy: bool = False
+    screen_at_enter: int = 0
 
 
 @dataclass
@@ -74,11 +97,13 @@ class AgentRuntime:
     pane_id: str | None = None
     pid: int | None = None
     ready_nonce: str = ""
-    scan_tail: bytes = b""
+    scanner: runner.Scanner = field(default_factory=runner.Scanner)
     running: Running | None = None
     last_output_at: float | None = None
     heartbeat_at: float | None = None
     cpu_seconds: float = 0.0
+    cpu_rate: float = 0.0  # share of a core the pane's processes used since the last sweep
+    cpu_sampled_at: float | None = None
     respawn_times: list[float] = field(default_factory=list)
     respawns: int = 0
     consecutive_failures: int = 0
@@ -86,8 +111,75 @@ class AgentRuntime:
     reason: str | None = None
     prompt: str | None = None
     last_line: str = ""
+    last_line_of: tuple[int, int] = (0, -1)  # (ring, bytes seen) that last_line was taken from
     written: bool = False  # the state row has been written at least once
+    awaiting_tmux: bool = False  # its pane went with the tmux server; respawn when it is back
+    ia: InteractiveAgent | None = None  # interactive agents: virtual screen + verdicts
+    choices: tuple[str, ...] = ()  # the menu an interactive agent shows while waiting
     flushed: tuple[object, ...] = ()
+
+
+RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# Linux lists each thread's children in /proc/<pid>/task/<tid>/children: walking only the
+# agents' own trees costs ~40 us a process, whatever else runs on the machine.
+_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User+system CPU seconds of one process from /proc/<pid>/stat (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        # The command name may hold spaces and parentheses: fields follow the last ')'.
+        fields = data[data.rfind(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proc_children(pid: int) -> list[int]:
+    """Child pids of a process, from all of its threads."""
+    kids: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def tree_cpu(roots: set[int]) -> dict[int, float]:
+    """User+system CPU seconds of each root's process tree (the root included; gone: absent).
+
+    psutil's children(recursive=True) reads the whole process table on every call: once per
+    busy agent per sweep that was 5 ms an agent (50 busy agents: 270 ms of every second).
+    """
+    out: dict[int, float] = {}
+    if not _PROC_CHILDREN:
+        for root in roots:
+            usage = health.tree_usage(root)
+            if usage.alive:
+                out[root] = usage.cpu_seconds
+        return out
+    for root in roots:
+        if (total := _proc_cpu(root)) is None:
+            continue
+        stack, seen = _proc_children(root), {root}
+        while stack:
+            pid = stack.pop()
+            if pid in seen or (secs := _proc_cpu(pid)) is None:
+                continue
+            seen.add(pid)
+            total += secs
+            stack.extend(_proc_children(pid))
+        out[root] = total
+    return out
 
 
 class Supervisor:
@@ -122,6 +214,15 @@ class Supervisor:
         self.work_hint = True
         self.tmux_down_since: float | None = None
         self.offline = False
+        self.insights = Insights(
+            self.store,
+            self.state_dir,
+            stall_timeout=config.stall_timeout,
+            tmux_label=server_label(config.name, self.state_dir),
+        )
+        self.notifier: Notifier | None = None
+        self.insights_failed_at = 0.0
+        self.insights_due = 0.0
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -136,6 +237,7 @@ class Supervisor:
             server_label(self.config.name, self.state_dir), binary=self.tmux_binary
         )
         self.server.ensure_server()
+        self.server.open_control()  # typing and pane listing without a tmux process each
         self.store.event(
             "supervisor.start",
             f"supervisor {os.getpid()} started (tmux -L {self.server.label})",
@@ -149,9 +251,21 @@ class Supervisor:
                 profile=profile(spec.kind),
                 stream=LogStream(self.log_path(name), start_at_end=True),
             )
+            if spec.takes_prompts:
+                rules = rules_for(spec.kind, spec)
+                assert rules is not None
+                rt.ia = InteractiveAgent(AI_KINDS[spec.kind], rules, clock=time.time)
             self.agents[name] = rt
             self.adopt_or_spawn(rt)
         self.recover()
+        if self.config.notify is not None:
+            self.notifier = Notifier(
+                self.config.notify,
+                self.store,
+                self.state_dir,
+                cwd=self.config.base_dir,
+                project=self.config.name,
+            )
         self.watcher = LogWatcher(self.logs_dir, self.on_logs_changed)
         self.watcher.start()
 
@@ -162,7 +276,9 @@ class Supervisor:
             specs.append(
                 {
                     "id": t.id,
-                    "command": t.run,
+                    "command": t.text,
+                    "kind": "prompt" if t.prompt is not None else "run",
+                    "agent": t.agent,
                     "depends_on": list(t.depends_on),
                     "priority": t.priority,
                     "timeout": t.timeout,
@@ -178,6 +294,12 @@ class Supervisor:
         """Stop watching and release the lock; agents keep running unless asked otherwise."""
         if self.watcher is not None:
             self.watcher.stop()
+        # `overseer status` after the run shows the last word.
+        self.refresh_insights(time.time(), force=True)
+        if self.notifier is not None:
+            self.notifier.close()
+        if self.server is not None:
+            self.server.close_control()
         if self.kill_agents_on_exit and self.server is not None:
             self.store.event("supervisor.kill-agents", "tmux server and agents stopped")
             self.server.kill_server()
@@ -192,11 +314,18 @@ class Supervisor:
         timeout: float | None = None,
         on_step: Callable[[], None] | None = None,
     ) -> int:
-        """The loop. Returns 0 when every task is done, 1 otherwise (until-done), 0 on stop."""
-        self.start()
+        """The loop. Returns 0 when every task is done, 1 otherwise (until-done), 0 on stop.
+
+        Raises StoreError, after stopping cleanly, when state cannot be persisted.
+        """
+        try:
+            self.start()
+        except PERSIST_ERRORS as exc:
+            self.halt(exc)
         deadline = time.time() + timeout if timeout else None
         handler = self._on_signal
         old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        failure: BaseException | None = None
         try:
             while not self.stop_requested:
                 self.step()
@@ -215,19 +344,42 @@ class Supervisor:
                     break
                 self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
                 self.wake.clear()
+        except PERSIST_ERRORS as exc:
+            failure = exc
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            self.shutdown()
+            if failure is None:
+                self.shutdown()
+        if failure is not None:
+            self.halt(failure)
         counts = self.store.task_counts()
         if until_done or deadline is not None:
             return 0 if counts["done"] == sum(counts.values()) else 1
         return 0
 
+    def halt(self, exc: BaseException) -> NoReturn:
+        """Stop without writing to the store (it is what failed) and say why; agents keep running."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.notifier is not None:
+            with contextlib.suppress(Exception):
+                self.notifier.close()
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.close_control()
+        self.lock.release()
+        raise StoreError(
+            f"the supervisor stopped: {explain(exc, self.state_dir)}. The agents keep running "
+            "in tmux; once this is fixed, `overseer run` picks up where it stopped."
+        ) from exc
+
     def fleet_unavailable(self) -> bool:
         """True when work waits but every agent is paused or dead and none is running."""
         if any(rt.running is not None for rt in self.agents.values()):
             return False
+        if self.tmux_down_since is not None and time.time() - self.tmux_down_since < TMUX_PATIENCE:
+            return False  # the agents come back with the tmux server
         if any(rt.state not in (AgentState.PAUSED, AgentState.DEAD) for rt in self.agents.values()):
             return False
         return self.store.task_counts()["ready"] > 0
@@ -247,12 +399,7 @@ class Supervisor:
     def step(self) -> None:
         """One pass of the loop."""
         now = time.time()
-        with self.changed_lock:
-            names, self.changed = self.changed, set()
-        for name in names:
-            rt = self.agents.get(name)
-            if rt is not None:
-                self.read_output(rt)
+        names = self.read_changed()
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP_INTERVAL
             self.sweep(now)
@@ -262,6 +409,16 @@ class Supervisor:
             self.check_agent(rt, now)
         if self.work_hint or names:
             self.dispatch()
+
+    def read_changed(self) -> set[str]:
+        """Read the new output of the agents the watcher reported; return their names."""
+        with self.changed_lock:
+            names, self.changed = self.changed, set()
+        for name in names:
+            rt = self.agents.get(name)
+            if rt is not None:
+                self.read_output(rt)
+        return names
 
     # -- paths and tmux -------------------------------------------------------------
 
@@ -286,10 +443,20 @@ class Supervisor:
         }
         if rt.spec.command:
             command = rt.spec.command
+        elif rt.ia is not None:
+            command = AI_KINDS[rt.spec.kind].command
         else:
             command = runner.shell_command(runner.agent_rcfile(self.run_dir, rt.name))
+        return command, self.agent_cwd(rt), env
+
+    def agent_cwd(self, rt: AgentRuntime) -> str:
+        """Where the agent works: its own git worktree (`worktree: true`) or its cwd."""
         cwd = rt.spec.cwd or str(self.config.base_dir)
-        return command, cwd, env
+        if not rt.spec.worktree:
+            return cwd
+        repo = worktree.repo_root(Path(cwd))
+        path = worktree.ensure_worktree(repo, rt.name, self.state_dir / "worktrees")
+        return str(path)
 
     def adopt_or_spawn(self, rt: AgentRuntime) -> None:
         """Re-adopt a live pane left by an earlier supervisor, or start a fresh one."""
@@ -298,9 +465,12 @@ class Supervisor:
             self.tmux.repipe(pane.pane_id, self.log_path(rt.name))
             rt.stream.seek(rt.stream.size())
             rt.pane_id, rt.pid = pane.pane_id, pane.pid
+            rt.heartbeat_at = time.time()
+            if rt.ia is not None:
+                self.adopt_interactive(rt, pane)
+                return
             busy = health.has_children(pane.pid)
             self.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
-            rt.heartbeat_at = time.time()
             return
         self.spawn(rt, pane)
 
@@ -309,7 +479,10 @@ class Supervisor:
         command, cwd, env = self.launch(rt)
         log_path = self.log_path(rt.name)
         rt.stream.seek(rt.stream.size())
-        rt.scan_tail = b""
+        rt.scanner.reset()
+        if rt.ia is not None:
+            rt.ia.reset()
+            rt.ia.resize(200, 50)  # spawn_window's size; the sweep follows later resizes
         if pane is not None:
             info = self.tmux.respawn(pane.pane_id, command, cwd, env, log_path)
         else:
@@ -324,18 +497,23 @@ class Supervisor:
         while True:
             data = rt.stream.read_new()
             if not data:
+                rt.scanner.trim()
+                if rt.ia is not None:
+                    self.observe_interactive(rt)
                 return
             now = time.time()
             rt.last_output_at = rt.heartbeat_at = now
-            window = rt.scan_tail + data
-            rt.scan_tail = window[-256:]
-            if rt.state == AgentState.STARTING and runner.find_ready(window, rt.ready_nonce):
+            if rt.ia is not None:
+                rt.ia.feed(data)
+                continue
+            rt.scanner.feed(data)
+            if rt.state == AgentState.STARTING and rt.scanner.ready(rt.ready_nonce):
                 self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "ready")
                 self.work_hint = True
             run = rt.running
             if run is None:
                 continue
-            status = runner.find_sentinel(window, run.dispatch.nonce)
+            status = rt.scanner.sentinel(run.dispatch.nonce)
             if status is not None:
                 self.complete(rt, status)
             elif rt.state in (AgentState.STALLED, AgentState.WAITING) and run.stop_at is None:
@@ -343,6 +521,9 @@ class Supervisor:
 
     def check_agent(self, rt: AgentRuntime, now: float) -> None:
         """Timeouts, stalls, prompts and stop escalation for one agent (in memory, cheap)."""
+        if rt.ia is not None:
+            self.check_interactive(rt, now)
+            return
         if (
             rt.state == AgentState.STARTING
             and rt.spec.command
@@ -362,13 +543,157 @@ class Supervisor:
         quiet = now - max(rt.last_output_at or 0.0, run.started)
         if rt.state == AgentState.BUSY and quiet >= self.config.stall_timeout:
             detail = f"stalled: no output for {quiet:.0f}s"
+            if rt.cpu_rate >= CPU_ACTIVE_RATE:
+                detail += f"; {CPU_NOTE}"  # silent but working: insights tell the difference
             self.set_state(rt, AgentState.STALLED, detail)
             self.on_stall(rt, detail)
         elif rt.state == AgentState.BUSY and quiet >= rt.profile.quiet_before_waiting:
             m = match_prompt(rt.stream.partial_line(), rt.stream.last_line())
             if m is not None:
-                rt.prompt = m.text
+                rt.prompt = mask(m.text)
                 self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
+
+    # -- interactive agents (AI CLIs, REPLs) ------------------------------------------
+
+    def adopt_interactive(self, rt: AgentRuntime, pane: PaneInfo) -> None:
+        """Re-adopted pane: rebuild its screen once from capture-pane, then read it."""
+        assert rt.ia is not None
+        if pane.width and pane.height:
+            rt.ia.resize(pane.width, pane.height)
+        try:
+            text = self.tmux.capture(pane.pane_id, escapes=True)
+        except TmuxError:
+            text = ""
+        rt.ia.feed(b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode("utf-8", "replace"))
+        verdict = rt.ia.read()
+        state = {IDLE: AgentState.IDLE, BUSY: AgentState.BUSY, WAITING: AgentState.WAITING}.get(
+            verdict.state, AgentState.UNKNOWN
+        )
+        if state == AgentState.WAITING:
+            rt.prompt, rt.choices = mask(verdict.detail), verdict.choices
+        self.set_state(rt, state, f"re-adopted pane ({verdict.rule})")
+
+    def observe_interactive(self, rt: AgentRuntime) -> None:
+        """Turn a debounced screen verdict into the agent's state."""
+        assert rt.ia is not None
+        change = rt.ia.observe()
+        if change is None:
+            return
+        v = change.new
+        if rt.paused and rt.running is None and v.rule in LIMIT_RULES:
+            return  # a paused, rate-limited agent stays paused until a person resumes it
+        if v.state == WAITING:
+            rt.prompt, rt.choices = mask(v.detail), v.choices
+            if rt.state == AgentState.WAITING:
+                self.store.event("agent.waiting", f"{rt.name}: waiting ({v.rule}): {rt.prompt}",
+                                 agent=rt.name)
+            self.set_state(rt, AgentState.WAITING, f"{v.rule}: {rt.prompt}")
+        elif v.state == BUSY:
+            rt.choices = ()
+            if rt.state != AgentState.STALLED:
+                self.set_state(rt, AgentState.BUSY, f"{v.rule}: {mask(v.detail)[:120]}")
+        elif v.state == IDLE:
+            rt.choices = ()
+            if rt.running is None:
+                self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE,
+                               f"at its prompt ({v.rule})")
+                self.work_hint = True
+        elif v.state == UNKNOWN:
+            self.set_state(rt, AgentState.UNKNOWN, f"{v.rule}: {mask(v.detail)[:160]}")
+
+    def check_interactive(self, rt: AgentRuntime, now: float) -> None:
+        """Submission, completion, stalls and timeouts of a prompt given to an interactive agent."""
+        ia = rt.ia
+        assert ia is not None
+        self.observe_interactive(rt)
+        run = rt.running
+        if run is None:
+            return
+        kind = AI_KINDS[rt.spec.kind]
+        raw = ia.read()
+        if raw.state in (BUSY, WAITING):
+            run.saw_busy = True
+        settled = raw.state == IDLE and now - ia.changed_at >= kind.debounce
+        if run.stop_at is not None:
+            if settled:
+                outcome = AttemptOutcome.RELEASED if run.release else (
+                    run.stop_outcome or AttemptOutcome.FAILED
+                )
+                self.record(rt, outcome, reason=run.stop_detail)
+            elif not run.killed and now - run.stop_at >= STOP_GRACE:
+                run.killed = True
+                if rt.pane_id:
+                    self.tmux.send_keys(rt.pane_id, kind.interrupt_key)
+            elif now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
+                self.lose(rt, f"{run.stop_detail}; the agent did not return to its prompt")
+            return
+        if run.submitted_at is None:
+            holds = ia.holds_text(run.task.command)
+            if run.saw_busy or (ia.screen.generation != run.screen_at_enter and not holds):
+                run.submitted_at = now
+            elif now - run.enter_at >= kind.submit_timeout:
+                if holds and run.enter_retries == 0 and rt.pane_id:
+                    run.enter_retries, run.enter_at = 1, now
+                    self.tmux.send_keys(rt.pane_id, "Enter")
+                    self.store.event("task.resubmit", f"{run.task.id}: the prompt was still in "
+                                     f"{rt.name}'s input box; pressed Enter again",
+                                     task_id=run.task.id, agent=rt.name)
+                else:
+                    why = ("still in the input box" if holds else
+                           "the screen never changed after Enter")
+                    self.record(rt, AttemptOutcome.LOST, reason=f"the prompt was not submitted: {why}")
+            return
+        if run.deadline is not None and now >= run.deadline:
+            self.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
+            return
+        if raw.state == WAITING and raw.rule in LIMIT_RULES and now - ia.changed_at >= 2 * kind.debounce:
+            # The CLI gave up on the turn: fail the attempt (backoff applies) and give the
+            # agent no more work until a person resumes it.
+            detail = f"{raw.rule}: {mask(raw.detail)}"
+            rt.paused, rt.reason = True, f"paused: {detail}"
+            self.record(rt, AttemptOutcome.FAILED, reason=detail)
+            return
+        if settled and (run.saw_busy or now - run.submitted_at >= SILENT_TURN):
+            self.record(rt, AttemptOutcome.OK, reason="the agent returned to its prompt",
+                        result="idle")
+            return
+        if rt.state == AgentState.STALLED and ia.progress_age() < self.config.stall_timeout:
+            self.set_state(rt, AgentState.BUSY, "the screen shows progress again")
+        elif rt.state == AgentState.BUSY and ia.progress_age() >= self.config.stall_timeout:
+            detail = (f"stalled: no progress on screen for {ia.progress_age():.0f}s "
+                      "(only spinners and counters changed)")
+            self.set_state(rt, AgentState.STALLED, detail)
+            self.on_stall(rt, detail)
+
+    def start_prompt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
+        """Paste a prompt into an idle interactive agent (bracketed paste), then press Enter."""
+        assert rt.ia is not None
+        script, cmd_file, rc_path, pid_path = runner.attempt_paths(
+            self.run_dir, task.id, attempt.number
+        )
+        now = time.time()
+        rt.running = run = Running(
+            task=task,
+            attempt=attempt,
+            dispatch=Dispatch(task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path,
+                              pid_path),
+            started=now,
+            mark=rt.stream.ring.total,
+            deadline=now + task.timeout if task.timeout else None,
+            shell_pid=rt.pid,
+        )
+        self.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        try:
+            assert rt.pane_id is not None
+            self.tmux.paste(rt.pane_id, task.command,
+                            self.run_dir / f"{task.id}.{attempt.number}.prompt")
+            self.tmux.send_keys(rt.pane_id, "Enter")
+        except (TmuxError, OSError, AssertionError) as exc:
+            self.record(rt, AttemptOutcome.LOST, reason=f"could not paste into the pane: {exc}")
+            return
+        run.enter_at = time.time()
+        run.screen_at_enter = rt.ia.screen.generation
+        self.set_state(rt, AgentState.BUSY, f"prompt {task.id} sent (attempt {attempt.number})")
 
     def on_stall(self, rt: AgentRuntime, detail: str) -> None:
         """Apply the configured stall policy."""
@@ -398,7 +723,10 @@ class Supervisor:
         run.block_reason, run.release = block_reason, release
         run.stop_at = time.time()
         pgid = runner.read_pid(run.dispatch.pid_path)
-        if pgid and health.wrapper_alive(pgid, run.dispatch.script.name):
+        if rt.ia is not None:
+            if rt.pane_id:
+                self.tmux.send_keys(rt.pane_id, AI_KINDS[rt.spec.kind].interrupt_key)
+        elif pgid and health.wrapper_alive(pgid, run.dispatch.script.name):
             health.signal_group(pgid, signal.SIGTERM)
         elif rt.pane_id:
             self.tmux.interrupt(rt.pane_id)
@@ -423,7 +751,12 @@ class Supervisor:
     # -- recording ------------------------------------------------------------------
 
     def output_tail(self, rt: AgentRuntime, run: Running) -> str:
-        """The attempt's output, cleaned, without the echo of the typed line and the sentinel."""
+        """The attempt's output, cleaned, without the echo of the typed line and the sentinel.
+
+        For an interactive agent: its final screen.
+        """
+        if rt.ia is not None:
+            return rt.ia.screen.text()[-TAIL_CHARS:]
         ring = rt.stream.ring
         n = max(0, ring.total - run.mark)
         raw = ring.data()
@@ -441,7 +774,7 @@ class Supervisor:
         run = rt.running
         if run is None:
             return
-        if status.rc == HANGUP_STATUS and not health.alive(rt.pid):
+        if status.rc == HANGUP_STATUS and self.terminal_gone(rt):
             # The terminal went away under the task: that is the agent dying, not a result.
             self.lose(rt, "agent died under the task")
             return
@@ -457,13 +790,40 @@ class Supervisor:
         run = rt.running
         if run is None:
             return
+        if rt.ia is not None:
+            self.record(rt, AttemptOutcome.LOST, reason=reason)
+            return
         status = runner.read_rc(run.dispatch.rc_path)
+        pid = runner.read_pid(run.dispatch.pid_path)
+        if status is None and pid and health.wrapper_alive(pid, run.dispatch.script.name):
+            # A task that outlived its terminal (it ignores SIGHUP, or tmux hangs) must not
+            # run beside its retry: end what is left of this attempt first.
+            health.kill_tree(pid)
+            reason += "; its leftover processes were killed"
+            status = runner.read_rc(run.dispatch.rc_path)  # unless it finished just before
         if status is not None and status.rc != HANGUP_STATUS:
             self.complete(rt, status)  # it finished before the agent died
             return
         if status is not None:
             reason += " (the task was hung up: status 129)"
+        elif pid is None:
+            # The wrapper writes its pid before anything else; without it the task never
+            # ran, so it goes back to the queue without using a try.
+            self.record(rt, AttemptOutcome.RELEASED, reason=f"{reason}, before the task started")
+            return
         self.record(rt, AttemptOutcome.LOST, reason=reason)
+
+    def terminal_gone(self, rt: AgentRuntime) -> bool:
+        """Whether the agent's shell, its pane or the whole tmux server has gone away."""
+        if rt.running is not None and rt.running.shell_pid != rt.pid:
+            return True  # the attempt's shell was replaced (respawned while we were down)
+        if not health.alive(rt.pid):
+            return True
+        try:
+            pane = self.tmux.window_pane(rt.name)
+        except TmuxError:
+            return True
+        return pane is None or pane.dead or pane.pane_id != rt.pane_id
 
     def record(
         self,
@@ -473,6 +833,7 @@ class Supervisor:
         exit_code: int | None = None,
         sig: int | None = None,
         reason: str | None = None,
+        result: str | None = None,
     ) -> None:
         """Write the attempt's end, move the task on, update the agent's failure count."""
         run = rt.running
@@ -489,6 +850,7 @@ class Supervisor:
             output_tail=self.output_tail(rt, run),
             delay=self.config.retry.delay,
             block_reason=run.block_reason,
+            result=result,
         )
         self.work_hint = True
         if new is None:
@@ -518,7 +880,7 @@ class Supervisor:
         if state != AgentState.WAITING:
             rt.prompt = None
         if state not in (AgentState.PAUSED, AgentState.DEAD):
-            rt.reason = None if state != AgentState.STALLED else why
+            rt.reason = why if state in (AgentState.STALLED, AgentState.UNKNOWN) else None
         with self.store.tx() as c:
             self.store.update_agent_in(
                 c,
@@ -550,20 +912,38 @@ class Supervisor:
     def dispatch(self) -> None:
         """Give ready tasks to idle agents, up to max_parallel."""
         self.work_hint = False
+        running = self.store.conn.execute(
+            "SELECT COUNT(*) FROM tasks WHERE state='running'"
+        ).fetchone()[0]
+        slots = self.config.max_parallel - running
         for rt in self.agents.values():
             if rt.state != AgentState.IDLE or rt.running is not None or rt.paused:
                 continue
-            if not queue.claimable(self.store):
+            if slots <= 0 or not queue.claimable(self.store):
                 return
             claim = queue.claim(
-                self.store, rt.name, self.lease_s, max_running=self.config.max_parallel
+                self.store,
+                rt.name,
+                self.lease_s,
+                max_running=self.config.max_parallel,
+                kind="prompt" if rt.ia is not None else "run",
+                names=(rt.spec.name, rt.name),
             )
             if claim is None:
-                return
+                # Tasks differ by kind and routing: another agent may still find work.
+                continue
+            slots -= 1
             self.start_attempt(rt, claim.task, claim.attempt)
+            # Typing into a pane takes milliseconds; record the exits that arrived meanwhile
+            # now rather than after the whole round (and loop again at once if one did).
+            if self.read_changed() and self.work_hint:
+                self.wake.set()
 
     def start_attempt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
         """Write the wrapper and type it into the agent's pane."""
+        if rt.ia is not None:
+            self.start_prompt(rt, task, attempt)
+            return
         d = runner.prepare(
             self.run_dir,
             task_id=task.id,
@@ -583,10 +963,15 @@ class Supervisor:
             started=now,
             mark=rt.stream.ring.total,
             deadline=now + task.timeout if task.timeout else None,
+            shell_pid=rt.pid,
         )
         self.store.set_attempt_offset(attempt.id, rt.stream.offset)
         try:
             assert rt.pane_id is not None
+            # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
+            # typed; the shell's line holds those replies now. Clear it, or they would run
+            # as commands in front of the wrapper.
+            self.tmux.send_keys(rt.pane_id, "C-e", "C-u")
             self.tmux.send_text(rt.pane_id, d.typed_line)
         except (TmuxError, AssertionError) as exc:
             self.record(rt, AttemptOutcome.LOST, reason=f"could not type into the pane: {exc}")
@@ -612,8 +997,16 @@ class Supervisor:
                 p.dead and p.dead_status is None for p in panes.values()
             ):
                 self.tmux.kick()
+            # One scan of the process table for every agent that runs something.
+            trees = tree_cpu(
+                {
+                    p.pid
+                    for name, p in panes.items()
+                    if p.pid and name in self.agents and self.agents[name].state not in RESTING
+                }
+            )
             for rt in self.agents.values():
-                self.sweep_agent(rt, panes.get(rt.name), now)
+                self.sweep_agent(rt, panes.get(rt.name), now, trees)
         for rt in self.agents.values():
             if rt.state != AgentState.STARTING or rt.running is None:
                 self.poll_rc(rt, now)
@@ -626,10 +1019,63 @@ class Supervisor:
         if queue.claimable(self.store, now):
             self.work_hint = True
         self.flush_agents()
+        self.refresh_insights(now)
+        if self.notifier is not None:
+            try:
+                self.notifier.poll()
+            except Exception:  # a hook problem must never stop the supervisor
+                log.exception("notify poll failed")
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
 
-    def sweep_agent(self, rt: AgentRuntime, pane: PaneInfo | None, now: float) -> None:
-        """Dead panes, untracked jobs finishing, and process activity as a heartbeat."""
+    def refresh_insights(self, now: float, force: bool = False) -> None:
+        """Recompute the stored suggestions (a bug in a rule is logged, never fatal).
+
+        A refresh over a big store can take a while: the next one waits ten times as long
+        as this one took, so suggestions never take more than a tenth of the loop.
+        """
+        if not force and now < self.insights_due:
+            return
+        began = time.monotonic()
+        try:
+            self.insights.refresh(
+                now,
+                supervisor_alive=not self.offline,
+                cpu_active=frozenset(
+                    rt.name
+                    for rt in self.agents.values()
+                    if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
+                ),
+                stopping=frozenset(
+                    rt.name
+                    for rt in self.agents.values()
+                    if rt.running is not None and rt.running.stop_at is not None
+                ),
+                events=not self.offline,
+            )
+        except PERSIST_ERRORS:
+            raise  # the store itself failed: the loop stops cleanly (see run)
+            self.insights_due = now + max(0.0, 10 * (time.monotonic() - began))
+        except Exception as exc:
+            log.exception("insights refresh failed")
+            if now - self.insights_failed_at >= 60.0:
+                self.insights_failed_at = now
+                self.store.event("insights.error", f"suggestions not refreshed: {exc!r}")
+
+    def sweep_agent(
+        self,
+        rt: AgentRuntime,
+        pane: PaneInfo | None,
+        now: float,
+        trees: dict[int, float] | None = None,
+    ) -> None:
+        """Dead panes, untracked jobs finishing, and process activity as a heartbeat.
+
+        `trees` maps pane pids to their process trees' CPU seconds (from `tree_cpu`).
+        """
+        if rt.awaiting_tmux:  # the server is back (restarted by us or someone else)
+            rt.awaiting_tmux = False
+            self.agent_died(rt, pane, "tmux server died")
+            return
         if rt.state == AgentState.DEAD:
             return
         if pane is None or pane.dead or not health.alive(pane.pid):
@@ -644,18 +1090,38 @@ class Supervisor:
             )
             self.tmux.repipe(pane.pane_id, rt.stream.path)
             rt.stream.seek(0)
-        if rt.state == AgentState.BUSY and rt.running is None and not health.has_children(pane.pid):
+        if rt.ia is not None and pane.width and pane.height:
+            rt.ia.resize(pane.width, pane.height)
+        if (
+            rt.ia is None
+            and rt.state == AgentState.BUSY
+            and rt.running is None
+            and not health.has_children(pane.pid)
+        ):
             self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "job ended")
             self.work_hint = True
-        usage = health.tree_usage(pane.pid)
-        if rt.state in (AgentState.IDLE, AgentState.PAUSED) or usage.cpu_seconds > rt.cpu_seconds:
+        if rt.state in RESTING:
+            # Nothing runs: alive is enough for a heartbeat, and the CPU rate (read only while
+            # a task runs) restarts from the next task. Skipping the tree here keeps an idle
+            # fleet's sweep cheap.
             rt.heartbeat_at = now
-        rt.cpu_seconds = usage.cpu_seconds
+            rt.cpu_rate, rt.cpu_sampled_at = 0.0, None
+            return
+        cpu = (trees or {}).get(pane.pid or 0)
+        if cpu is None:
+            cpu = health.tree_usage(pane.pid).cpu_seconds
+        if rt.cpu_sampled_at is not None and now > rt.cpu_sampled_at:
+            used = max(0.0, cpu - rt.cpu_seconds)
+            rt.cpu_rate = used / (now - rt.cpu_sampled_at)
+        rt.cpu_sampled_at = now
+        if cpu > rt.cpu_seconds:
+            rt.heartbeat_at = now
+        rt.cpu_seconds = cpu
 
     def poll_rc(self, rt: AgentRuntime, now: float) -> None:
         """Take a status from the rc file when the sentinel was missed; notice lost wrappers."""
         run = rt.running
-        if run is None:
+        if run is None or rt.ia is not None:
             return
         status = runner.read_rc(run.dispatch.rc_path)
         if status is not None:
@@ -707,9 +1173,14 @@ class Supervisor:
         if self.tmux_down_since is None:
             self.tmux_down_since = now
             self.store.event("tmux.down", f"tmux server unreachable: {why}")
-        for rt in self.agents.values():
-            if rt.running is not None:
-                self.lose(rt, "tmux server died")
+            for rt in self.agents.values():
+                if rt.running is not None:
+                    self.lose(rt, "tmux server died")
+                if rt.state != AgentState.DEAD:
+                    # No pane to type into until the server is back: never dispatch to it.
+                    rt.awaiting_tmux = True
+                    rt.reason = "tmux server unreachable"
+                    self.set_state(rt, AgentState.DEAD, rt.reason)
         try:
             self.tmux.ensure_server()
         except TmuxError as exc:
@@ -717,14 +1188,20 @@ class Supervisor:
             return
         self.store.event("tmux.restarted", "tmux server restarted; respawning agents")
         for rt in self.agents.values():
-            if rt.state != AgentState.DEAD:
+            if rt.awaiting_tmux:
+                rt.awaiting_tmux = False
                 self.agent_died(rt, None, "tmux server died")
 
     def flush_agents(self) -> None:
         """Write heartbeats, last output times and last lines of changed agents in one go."""
         rows = []
         for rt in self.agents.values():
-            rt.last_line = rt.stream.last_line()[-200:]
+            ring = rt.stream.ring
+            if rt.ia is not None:
+                rt.last_line = mask(rt.ia.raw.detail)[-200:]
+            elif (id(ring), ring.total) != rt.last_line_of:  # decode only after new output
+                rt.last_line = mask(rt.stream.last_line()[-200:])
+                rt.last_line_of = (id(ring), ring.total)
             snap = (rt.state, rt.heartbeat_at, rt.last_output_at, rt.last_line, rt.prompt)
             if snap != rt.flushed:
                 rows.append(rt)
@@ -772,7 +1249,24 @@ class Supervisor:
                 started=attempt.started_at,
                 mark=rt.stream.ring.total,
                 deadline=attempt.started_at + task.timeout if task.timeout else None,
+                # A pane started afresh by this supervisor is not the one the task ran in.
+                shell_pid=None if rt.state == AgentState.STARTING else rt.pid,
             )
+            if rt.ia is not None:
+                if rt.state == AgentState.STARTING:
+                    self.lose(rt, "lost while the supervisor was down (the agent was restarted)")
+                    continue
+                # It took the prompt before the crash; the screen says whether it is done.
+                run = rt.running
+                run.submitted_at = run.enter_at = attempt.started_at
+                run.saw_busy = True
+                self.store.event(
+                    "task.readopted",
+                    f"{task.id} attempt {attempt.number} re-adopted in {rt.name} (interactive)",
+                    task_id=task.id,
+                    agent=rt.name,
+                )
+                continue
             status = runner.read_rc(rc_path)
             if status is not None:
                 self.store.event(
@@ -901,6 +1395,8 @@ class Supervisor:
                 rt.pane_id, str(args.get("text", "")), enter=bool(args.get("enter", True))
             )
             return f"typed into {rt.name}"
+        if cmd.verb == "answer":
+            return self.answer(rt, str(args.get("answer", "")).strip())
         if cmd.verb == "interrupt":
             if not rt.pane_id:
                 raise TmuxError(f"{rt.name} has no pane")
@@ -927,6 +1423,49 @@ class Supervisor:
             self.spawn(rt, pane)
             return f"{rt.name} respawned"
         raise ValueError(f"unknown command {cmd.verb!r}")
+
+    def answer(self, rt: AgentRuntime, answer: str) -> str:
+        """Answer the prompt an agent waits at: a menu takes the choice's key, a line prompt
+        takes the text and Enter. Secret prompts are never answered."""
+        if not rt.pane_id:
+            raise TmuxError(f"{rt.name} has no pane")
+        if not answer:
+            raise ValueError("an answer is needed: y, n or a choice number")
+        m = match_prompt(rt.prompt or "")
+        if m is not None and m.secret:
+            raise ValueError(f"{rt.name} asks for a secret ({rt.prompt}); attach and type it yourself")
+        key = self.menu_key(rt, answer)
+        if key is not None:
+            self.tmux.send_text(rt.pane_id, key, enter=False)
+            return f"chose {key} in {rt.name}'s menu"
+        self.tmux.send_text(rt.pane_id, answer, enter=True)
+        return f"answered {answer!r} to {rt.name}"
+
+    def menu_key(self, rt: AgentRuntime, answer: str) -> str | None:
+        """The key that picks `answer` in the numbered menu the agent shows (None: no menu)."""
+        if rt.ia is None:
+            return None
+        verdict = rt.ia.read()
+        if verdict.state != WAITING or not verdict.choices:
+            return None
+        numbers = [c.lstrip("›>❯●▶→ ").split(".", 1)[0].strip() for c in verdict.choices]
+        texts = [c.lstrip("›>❯●▶→ ").split(".", 1)[-1].strip().lower() for c in verdict.choices]
+        if answer.isdigit():
+            if answer not in numbers:
+                raise ValueError(f"{rt.name}'s menu has no choice {answer} ({', '.join(numbers)})")
+            return answer
+        low = answer.lower()
+        yes = ("yes", "allow", "trust", "proceed", "approve", "accept", "ok")
+        no = ("no", "don't", "do not", "deny", "reject", "decline", "cancel")
+        words = yes if low in ("y", "yes") else no if low in ("n", "no") else ()
+        for number, text in zip(numbers, texts, strict=False):
+            if text.startswith(words):
+                return number
+        if low in ("n", "no"):
+            return numbers[-1]  # menus put the refusal last
+        if low in ("y", "yes"):
+            return numbers[0]
+        raise ValueError(f"{rt.name} shows a menu: answer with a choice number ({', '.join(numbers)})")
 
     def stop_detached(self, task: Task, block_reason: str | None) -> str:
         """Stop a running attempt that no live agent runtime tracks, then release or block it.
@@ -988,6 +1527,7 @@ class Supervisor:
                 self.agents[name] = rt
             self.offline = True
             self.apply_commands()
+            self.refresh_insights(time.time(), force=True)
         finally:
             self.lock.release()
 
@@ -1012,4 +1552,4 @@ class Supervisor:
 
 
 TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})
-AGENT_VERBS = frozenset({"send", "interrupt", "pause", "resume", "respawn"})
+AGENT_VERBS = frozenset({"send", "answer", "interrupt", "pause", "resume", "respawn"})

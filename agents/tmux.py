@@ -6,10 +6,13 @@ import functools
 import hashlib
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,8 @@ _FIELDS = (
     "#{pane_dead_signal}",
     "#{session_name}",
     "#{pane_current_command}",
+    "#{pane_width}",
+    "#{pane_height}",
     "#{window_name}",
 )
 # The window name comes last so that a name containing a tab cannot shift other fields.
@@ -114,6 +119,8 @@ class PaneInfo:
     dead_status: int | None
     dead_signal: int | None
     current_command: str
+    width: int = 0  # columns (0: unknown)
+    height: int = 0  # lines
 
 
 def _int_or_none(text: str) -> int | None:
@@ -125,7 +132,7 @@ def _parse_pane(line: str) -> tuple[str, PaneInfo] | None:
     parts = line.split("\t", len(_FIELDS) - 1)
     if len(parts) != len(_FIELDS):
         return None
-    pane_id, pid, dead, status, sig, session, command, window = parts
+    pane_id, pid, dead, status, sig, session, command, width, height, window = parts
     info = PaneInfo(
         window=window,
         pane_id=pane_id,
@@ -134,6 +141,8 @@ def _parse_pane(line: str) -> tuple[str, PaneInfo] | None:
         dead_status=_int_or_none(status),
         dead_signal=_int_or_none(sig),
         current_command=command,
+        width=_int_or_none(width) or 0,
+        height=_int_or_none(height) or 0,
     )
     return session, info
 
@@ -186,6 +195,101 @@ def _terminfo_exists(name: str) -> bool:
     return False
 
 
+# Commands a control-mode client may run for us: they start no process and do not depend on
+# the calling client's environment or working directory.
+_CONTROL_VERBS = frozenset({"send-keys", "list-panes", "display-message"})
+_READ_ONLY_VERBS = frozenset({"list-panes", "display-message"})
+_BLOCK = re.compile(rb"%(begin|end|error) \d+ (\d+) (\d+)")
+_CONTROL_RETRY_S = 5.0
+
+
+def _quote_word(arg: str) -> str:
+    """One argument as a single-quoted word of tmux's command syntax."""
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+class ControlClient:
+    """A long-lived control-mode client (`tmux -C attach`) that runs commands in-line.
+
+    A command through it costs about 0.1 ms, against 3-7 ms for starting a tmux process;
+    that counts when typing tasks into panes and in the once-a-second sweep. It is attached
+    with the flags no-output (pane output is read from the logs, not here) and ignore-size
+    (it never changes a window's size). tmux answers each command line with a block
+    `%begin T N 1` ... `%end T N 1` (or `%error`); notifications between blocks are skipped.
+    """
+
+    def __init__(self, argv: list[str], env: Mapping[str, str]) -> None:
+        """Start the client (argv ends with the attach command)."""
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=dict(env),
+            start_new_session=True,  # a Ctrl-C meant for the supervisor must not end it
+        )
+        assert self.proc.stdout is not None
+        self._fd = self.proc.stdout.fileno()
+        self._buf = b""
+        self.lock = threading.Lock()
+
+    def alive(self) -> bool:
+        """True while the client process runs."""
+        return self.proc.poll() is None
+
+    def command(self, args: Sequence[str], timeout: float) -> tuple[bool, str]:
+        """Run one command: (succeeded, its output or error text).
+
+        Raises OSError, EOFError or TimeoutError when the client is gone or gets no answer.
+        """
+        stdin = self.proc.stdin
+        assert stdin is not None
+        with self.lock:
+            stdin.write((" ".join(_quote_word(a) for a in args) + "\n").encode())
+            stdin.flush()
+            deadline = time.monotonic() + timeout
+            number: bytes | None = None
+            body: list[bytes] = []
+            while True:
+                line = self._readline(deadline)
+                m = _BLOCK.match(line)
+                if number is None:
+                    if m is not None and m.group(1) == b"begin" and m.group(3) == b"1":
+                        number = m.group(2)
+                    continue
+                if m is not None and m.group(1) != b"begin" and m.group(2) == number:
+                    return m.group(1) == b"end", b"".join(body).decode("utf-8", "replace")
+                body.append(line)
+
+    def _readline(self, deadline: float) -> bytes:
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no answer from the tmux control client")
+            if select.select([self._fd], [], [], left)[0]:
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
+                    raise EOFError("the tmux control client ended")
+                self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line + b"\n"
+
+    def close(self) -> None:
+        """Detach (end of input) and reap the client."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=2.0)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 class TmuxServer:
     """A private tmux server reached through its own socket label (tmux -L label)."""
 
@@ -205,6 +309,9 @@ class TmuxServer:
         self.version = tmux_version(self.binary)
         self.config_file = config_file
         self._default_size: tuple[int, int] | None = None
+        self._control: ControlClient | None = None
+        self._want_control = False
+        self._control_retry_at = 0.0
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -216,7 +323,80 @@ class TmuxServer:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run one tmux command on this server; raise TmuxError on failure when check."""
+        if args and args[0] in _CONTROL_VERBS:
+            done = self._via_control([args], check)
+            if done is not None:
+                return done
         return self._exec([_escape_arg(a) for a in args], check)
+
+    # -- control-mode client ----------------------------------------------------
+
+    def open_control(self) -> bool:
+        """Run typing and pane listing through one control-mode client from now on.
+
+        Needs tmux 3.2 (client flags); without it, or while the client cannot start, every
+        command runs as a tmux process as before. Returns whether the client is up.
+        """
+        self._want_control = self.version >= (3, 2)
+        return self._control_client() is not None
+
+    def close_control(self) -> None:
+        """Detach the control-mode client; commands run as tmux processes again."""
+        self._want_control = False
+        self._drop_control()
+
+    def _drop_control(self) -> None:
+        client, self._control = self._control, None
+        if client is not None:
+            client.close()
+
+    def _control_client(self) -> ControlClient | None:
+        if not self._want_control:
+            return None
+        if self._control is not None:
+            if self._control.alive():
+                return self._control
+            self._drop_control()
+        now = time.monotonic()
+        if now < self._control_retry_at:
+            return None
+        self._control_retry_at = now + _CONTROL_RETRY_S
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        attach = ["-C", "attach-session", "-t", f"={self.SESSION}", "-f", "no-output,ignore-size"]
+        try:
+            self._control = ControlClient(self._argv(attach), env)
+        except OSError:
+            return None
+        return self._control
+
+    def _via_control(
+        self, commands: Sequence[Sequence[str]], check: bool
+    ) -> subprocess.CompletedProcess[str] | None:
+        """Run commands in order through the control client, stopping at the first error.
+
+        None when there is no client, or it failed before anything but reads had been sent
+        (the caller then runs them as a process).
+        """
+        client = self._control_client()
+        if client is None:
+            return None
+        out: list[str] = []
+        for i, command in enumerate(commands):
+            what = command[0]
+            try:
+                ok, text = client.command(command, CALL_TIMEOUT)
+            except (OSError, EOFError, TimeoutError) as e:
+                self._drop_control()
+                if all(c[0] in _READ_ONLY_VERBS for c in commands[: i + 1]):
+                    return None
+                raise TmuxError(f"tmux {what} on server {self.label!r} failed: {e}") from e
+            if not ok:
+                if check:
+                    detail = text.strip() or "error"
+                    raise TmuxError(f"tmux {what} on server {self.label!r} failed: {detail}")
+                return subprocess.CompletedProcess(list(command), 1, "".join(out), text)
+            out.append(text)
+        return subprocess.CompletedProcess(list(commands[-1]), 0, "".join(out), "")
 
     def _exec(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         # Without TMUX/TMUX_PANE a supervisor started inside a pane cannot target that pane by accident.
@@ -245,6 +425,10 @@ class TmuxServer:
         return proc
 
     def _run_chain(self, commands: Sequence[Sequence[str]]) -> subprocess.CompletedProcess[str]:
+        if commands and all(c and c[0] in _CONTROL_VERBS for c in commands):
+            done = self._via_control(commands, True)
+            if done is not None:
+                return done
         return self._exec(_chain(commands))
 
     def _libtmux(self) -> libtmux.Server:
@@ -485,6 +669,19 @@ class TmuxServer:
             size += cost
         if batch:
             self._run_chain(batch)
+
+    def paste(self, pane_id: str, text: str, scratch: Path) -> None:
+        """Paste `text` into the pane as one bracketed paste (the program sees it as pasted,
+        not typed: newlines do not submit). `scratch` is a private file used to load it."""
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        buffer = f"ovs-{pane_id.lstrip('%')}"
+        try:
+            self.run("load-buffer", "-b", buffer, str(scratch))
+            self.run("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id)
+        finally:
+            scratch.unlink(missing_ok=True)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         """Send tmux key names (not literal text), e.g. "C-c", "Enter", "Up"."""

@@ -22,7 +22,10 @@ SAFE_ID_RULE = (
 )
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ON_STALL = ("retry", "block", "interrupt")
-AGENT_KINDS = ("shell",)
+AGENT_KINDS = ("shell", "claude", "codex", "gemini", "aider", "custom")
+# Kinds that take `prompt:` tasks (interactive AI agents and custom REPLs).
+PROMPT_KINDS = ("claude", "codex", "gemini", "aider", "custom")
+PATTERN_KEYS = ("busy", "idle", "waiting")
 MAX_AGENT_COUNT = 1000
 MAX_INT = 10**9
 _EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
@@ -39,14 +42,41 @@ TOP_KEYS = (
     "tasks",
     "keymap",
     "retention",
+    "notify",
+    "theme",
 )
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
 RETENTION_KEYS = ("days",)
-AGENT_KEYS = ("name", "kind", "count", "cwd", "env", "command")
+NOTIFY_KEYS = ("command", "events", "min_interval")
+# Events that need a person; the `notify:` hook may subscribe to any of them.
+NOTIFY_EVENTS = (
+    "task.blocked",
+    "task.failed",
+    "agent.waiting",
+    "agent.stalled",
+    "agent.dead",
+    "agent.paused",
+    "suggestion.top",
+)
+AGENT_KEYS = (
+    "name",
+    "kind",
+    "count",
+    "cwd",
+    "env",
+    "command",
+    "worktree",
+    "busy",
+    "idle",
+    "waiting",
+    "version_check",
+)
 TASK_KEYS = (
     "id",
     "run",
+    "prompt",
+    "agent",
     "depends_on",
     "timeout",
     "verify",
@@ -122,6 +152,15 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """The notification hook: a shell command run for events that need a person."""
+
+    command: str
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    min_interval: float = 30.0  # seconds between two notifications of the same event and target
+
+
+@dataclass(frozen=True)
 class AgentSpec:
     """One kind of agent and how many panes of it to run."""
 
@@ -131,6 +170,14 @@ class AgentSpec:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict, hash=False)
     command: str | None = None
+    worktree: bool = False  # each instance works in its own git worktree and branch
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # custom kind
+    version_check: bool = True  # an untested CLI version reads as `unknown`
+
+    @property
+    def takes_prompts(self) -> bool:
+        """Whether this agent runs `prompt:` tasks (else `run:` commands)."""
+        return self.kind in PROMPT_KINDS
 
     def instance_names(self) -> list[str]:
         """Names of the panes this spec expands to."""
@@ -153,6 +200,13 @@ class TaskSpec:
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict, hash=False)
     estimate: float | None = None
+    prompt: str | None = None  # for interactive agents, instead of `run`
+    agent: str | None = None  # only agents of this name (or instance name) take the task
+
+    @property
+    def text(self) -> str:
+        """What is sent to the agent: the shell command or the prompt."""
+        return self.prompt if self.prompt is not None else self.run
 
 
 @dataclass(frozen=True)
@@ -172,6 +226,8 @@ class Config:
     base_dir: Path = field(default_factory=Path.cwd)
     keymap: dict[str, str] = field(default_factory=dict, hash=False)
     retention_days: float = 7.0
+    notify: NotifyConfig | None = None
+    theme: str | None = None  # the dashboard's colour theme (a name from themes/)
 
     def agent_instances(self) -> list[tuple[str, AgentSpec]]:
         """Every pane name with the spec it comes from, in config order."""
@@ -395,6 +451,12 @@ class _Validator:
             raise self.error(node, message)
         return value
 
+    def boolean(self, node: Node, label: str) -> bool:
+        """true/false (YAML booleans only)."""
+        if isinstance(node, ScalarNode) and node.tag == _TAG + "bool":
+            return str(node.value).lower() in ("true", "yes", "on")
+        raise self.error(node, f"{label} must be true or false, got {_quote(str(getattr(node, 'value', '')))}")
+
     def choice(self, node: Node, label: str, valid: tuple[str, ...]) -> str:
         text = self.string(node, label)
         if text not in valid:
@@ -504,6 +566,39 @@ class _Validator:
             return self.number(entries["days"][1], "'retention.days'", above=0)
         return 7.0
 
+    def notify(self, node: Node | None) -> NotifyConfig | None:
+        if node is None or _is_null(node):
+            return None
+        example = (
+            "notify: {command: 'notify-send Overseer \"$OVERSEER_REASON\"', "
+            "events: [task.blocked, agent.waiting]}"
+        )
+        entries = self.mapping(node, "'notify'")
+        self.check_keys(entries, NOTIFY_KEYS, "'notify'")
+        if "command" not in entries or _is_null(entries["command"][1]):
+            raise self.error(node, "'notify' needs a 'command'", hint=f"for example {example}")
+        command = self.string(entries["command"][1], "'notify.command'")
+        events: tuple[str, ...] = NOTIFY_EVENTS
+        if "events" in entries and not _is_null(entries["events"][1]):
+            names: list[str] = []
+            for item in self.sequence(entries["events"][1], "'notify.events'"):
+                name = self.string(item, "an event in 'notify.events'")
+                if name not in NOTIFY_EVENTS:
+                    raise self.error(
+                        item,
+                        f"unknown event {_quote(name)} in 'notify.events'",
+                        hint=_one_of_hint(name, NOTIFY_EVENTS, "known events"),
+                    )
+                if name not in names:
+                    names.append(name)
+            events = tuple(names)
+        min_interval = 30.0
+        if "min_interval" in entries:
+            min_interval = self.number(
+                entries["min_interval"][1], "'notify.min_interval' (seconds)", at_least=0
+            )
+        return NotifyConfig(command=command, events=events, min_interval=min_interval)
+
     def keymap(self, node: Node | None) -> dict[str, str]:
         if node is None or _is_null(node):
             return {}
@@ -535,7 +630,63 @@ class _Validator:
         command = None
         if "command" in entries and not _is_null(entries["command"][1]):
             command = self.string(entries["command"][1], f"'command' {label}")
-        return AgentSpec(name=name, kind=kind, count=count, cwd=cwd, env=env, command=command)
+        worktree = False
+        if "worktree" in entries:
+            worktree = self.boolean(entries["worktree"][1], f"'worktree' {label}")
+        version_check = True
+        if "version_check" in entries:
+            version_check = self.boolean(entries["version_check"][1], f"'version_check' {label}")
+        patterns: dict[str, tuple[str, ...]] = {}
+        for key in PATTERN_KEYS:
+            if key not in entries or _is_null(entries[key][1]):
+                continue
+            if kind != "custom":
+                raise self.error(
+                    entries[key][0],
+                    f"'{key}' patterns are for agents of kind 'custom' ({label[3:]} is {kind!r})",
+                    hint="the built-in kinds bring their own patterns; use kind: custom for "
+                    "another program",
+                )
+            patterns[key] = self.patterns(entries[key][1], f"'{key}' {label}")
+        if kind == "custom":
+            if command is None:
+                raise self.error(
+                    node, f"{label[3:]} is of kind 'custom' and needs a 'command'",
+                    hint="e.g. command: 'python3 -i'",
+                )
+            missing = [k for k in ("busy", "idle") if k not in patterns]
+            if missing:
+                raise self.error(
+                    node,
+                    f"{label[3:]} is of kind 'custom' and needs {' and '.join(repr(m) for m in missing)} "
+                    "patterns",
+                    hint="regexes matched against the screen, e.g. idle: ['^>>> $'], "
+                    "busy: ['working']",
+                )
+        return AgentSpec(
+            name=name,
+            kind=kind,
+            count=count,
+            cwd=cwd,
+            env=env,
+            command=command,
+            worktree=worktree,
+            patterns=patterns,
+            version_check=version_check,
+        )
+
+    def patterns(self, node: Node, what: str) -> tuple[str, ...]:
+        """A regex or a list of regexes, each checked to compile."""
+        items = [node] if isinstance(node, ScalarNode) else self.sequence(node, what)
+        out = []
+        for item in items:
+            text = self.string(item, what)
+            try:
+                re.compile(text)
+            except re.error as exc:
+                raise self.error(item, f"{what}: {text!r} is not a valid regex: {exc}") from None
+            out.append(text)
+        return tuple(out)
 
     def agents(self, node: Node | None, top: Node) -> tuple[AgentSpec, ...]:
         example = "agents: [{name: worker, kind: shell, count: 2}]"
@@ -588,13 +739,33 @@ class _Validator:
         label = f"of task {task_id!r}"
         nodes: dict[str, Node] = {"id": id_entry[1]}
         run_entry = entries.get("run")
-        if run_entry is None or _is_null(run_entry[1]):
+        prompt_entry = entries.get("prompt")
+        prompt = None
+        if run_entry is not None and prompt_entry is not None:
+            raise self.error(
+                prompt_entry[0],
+                f"task {task_id!r} has both 'run' and 'prompt'",
+                hint="'run' is a shell command for shell agents; 'prompt' is text for AI agents: "
+                "keep one",
+            )
+        if prompt_entry is not None and not _is_null(prompt_entry[1]):
+            prompt = self.string(prompt_entry[1], f"'prompt' {label}")
+            if not prompt.strip():
+                raise self.error(prompt_entry[1], f"'prompt' {label} is empty")
+            run = ""
+        elif run_entry is None or _is_null(run_entry[1]):
             raise self.error(
                 node if run_entry is None else run_entry[1],
                 f"task {task_id!r} has no 'run' command",
-                hint="add e.g. 'run: make test'",
+                hint="add e.g. 'run: make test' (or 'prompt: ...' for an AI agent)",
             )
-        run = self.string(run_entry[1], f"'run' {label}")
+        else:
+            run = self.string(run_entry[1], f"'run' {label}")
+        agent = None
+        if "agent" in entries and not _is_null(entries["agent"][1]):
+            agent = self.string(entries["agent"][1], f"'agent' {label}")
+            nodes["agent"] = entries["agent"][1]
+        nodes["kind"] = (prompt_entry or run_entry or (None, node))[1]
         deps: list[str] = []
         if "depends_on" in entries:
             dep_node = entries["depends_on"][1]
@@ -641,10 +812,18 @@ class _Validator:
             cwd=cwd,
             env=env,
             estimate=estimate,
+            prompt=prompt,
+            agent=agent,
         )
         return spec, nodes
 
-    def tasks(self, node: Node | None, *, check_unknown_deps: bool) -> tuple[TaskSpec, ...]:
+    def tasks(
+        self,
+        node: Node | None,
+        *,
+        check_unknown_deps: bool,
+        agents: tuple[AgentSpec, ...] = (),
+    ) -> tuple[TaskSpec, ...]:
         if node is None or _is_null(node):
             return ()
         assert node is not None
@@ -673,7 +852,35 @@ class _Validator:
                             hint=_one_of_hint(dep, ids, "known tasks"),
                         )
         self.check_cycles(specs, where)
+        if agents:
+            for spec in specs:
+                self.check_route(spec, where[spec.id], agents)
         return tuple(specs)
+
+    def check_route(
+        self, spec: TaskSpec, nodes: Mapping[str, Node], agents: tuple[AgentSpec, ...]
+    ) -> None:
+        """A task must name an existing agent, and one that takes its kind of work."""
+        targets = list(agents)
+        if spec.agent is not None:
+            names = [a.name for a in agents] + [n for a in agents for n in a.instance_names()]
+            targets = [a for a in agents if spec.agent in (a.name, *a.instance_names())]
+            if not targets:
+                raise self.error(
+                    nodes["agent"],
+                    f"task {spec.id!r} names unknown agent {spec.agent!r}",
+                    hint=_one_of_hint(spec.agent, names, "agents"),
+                )
+        wants_prompt = spec.prompt is not None
+        if not any(a.takes_prompts == wants_prompt for a in targets):
+            have = ", ".join(f"{a.name} ({a.kind})" for a in targets)
+            if wants_prompt:
+                message = f"task {spec.id!r} has a 'prompt' but no AI agent can take it ({have})"
+                hint = "prompts go to agents of kind " + ", ".join(PROMPT_KINDS)
+            else:
+                message = f"task {spec.id!r} has a 'run' command but no shell agent can take it ({have})"
+                hint = "commands go to agents of kind shell; give AI agents a 'prompt:' instead"
+            raise self.error(nodes["kind"], message, hint=hint)
 
     def check_cycles(self, specs: list[TaskSpec], where: Mapping[str, Mapping[str, Node]]) -> None:
         ring = cycle_in_run_order(specs)
@@ -721,8 +928,12 @@ class _Validator:
         retry = self.retry(value("retry"))
         retention = self.retention(value("retention"))
         keymap = self.keymap(value("keymap"))
+        notify = self.notify(value("notify"))
+        theme = None
+        if (node := value("theme")) is not None:
+            theme = self.string(node, "'theme'")
         agents = self.agents(value("agents"), root)
-        tasks = self.tasks(value("tasks"), check_unknown_deps=True)
+        tasks = self.tasks(value("tasks"), check_unknown_deps=True, agents=agents)
         return Config(
             name=name,
             max_parallel=max_parallel,
@@ -736,6 +947,8 @@ class _Validator:
             base_dir=self.base_dir,
             keymap=keymap,
             retention_days=retention,
+            notify=notify,
+            theme=theme,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class AgentState(enum.StrEnum):
     STALLED = "stalled"  # busy and silent for stall_timeout
     PAUSED = "paused"  # no new tasks after repeated failures
     DEAD = "dead"  # pane or shell gone and not respawned
+    UNKNOWN = "unknown"  # an interactive agent's screen matches no rule (never a guess)
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -72,6 +74,8 @@ class Task:
     created_at: float = 0.0
     updated_at: float = 0.0
     seq: int = 0
+    kind: str = "run"  # "run": a shell command; "prompt": text for an interactive agent
+    agent: str | None = None  # only this agent (name or instance name) may claim it
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Attempt:
     output_tail: str = ""
     nonce: str = ""
     log_offset: int = 0
+    result: str | None = None  # an interactive agent's attempt: "idle" (it finished its turn)
 
 
 @dataclass(frozen=True)
@@ -159,13 +164,59 @@ class SupervisorInfo:
     heartbeat_at: float | None
 
 
+SUGGESTION_ACTIONS = (
+    "retry",
+    "block",
+    "unblock",
+    "answer",
+    "send-input",
+    "attach",
+    "interrupt",
+    "respawn-agent",
+    "resume-agent",
+    "release",
+    "raise-timeout",
+    "edit-command",
+    "fix-upstream",
+    "cleanup",
+)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """A proposed next action for a task or agent (filled by the insights rules)."""
 
-    target: dict[str, str]
-    action: str
-    reason: str
-    confidence: float
-    urgency: float
-    evidence: tuple[str, ...] = ()
+    target: dict[str, str]  # {"task": id} or {"agent": name}
+    action: str  # one of SUGGESTION_ACTIONS
+    reason: str  # one plain sentence
+    confidence: float  # 0..1: how sure the rule is that the action is right
+    urgency: float  # 0..1: how soon a person should look
+    evidence: tuple[str, ...] = ()  # the stable facts it rests on (hashed for dismissal)
+    rule: str = ""  # which rule made it, e.g. "command-not-found"
+    text: str | None = None  # what `answer` types, or the reason `block` records
+
+    @property
+    def target_kind(self) -> str:
+        """Either "task" or "agent"."""
+        return "task" if "task" in self.target else "agent"
+
+    @property
+    def target_id(self) -> str:
+        """The task id or agent name."""
+        return self.target.get("task") or self.target.get("agent") or ""
+
+    @property
+    def key(self) -> str:
+        """Identity across refreshes: target and action, e.g. "task:build:retry"."""
+        return f"{self.target_kind}:{self.target_id}:{self.action}"
+
+    @property
+    def evidence_hash(self) -> str:
+        """A short digest of the evidence: a dismissal lasts until it changes."""
+        digest = hashlib.sha256("\n".join(self.evidence).encode("utf-8", "replace"))
+        return digest.hexdigest()[:16]
+
+    @property
+    def score(self) -> float:
+        """What the ranking sorts by: urgency times confidence."""
+        return self.urgency * self.confidence

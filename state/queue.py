@@ -12,10 +12,11 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from state.models import Attempt, AttemptOutcome, Task, TaskState
+from state.redact import mask
 from state.store import Store, _attempt, _task
 
 # Outcomes that do not use up one of a task's tries.
@@ -91,6 +92,8 @@ def claim(
     now: float | None = None,
     max_running: int | None = None,
     task_id: str | None = None,
+    kind: str | None = None,
+    names: tuple[str, ...] = (),
 ) -> Claim | None:
     """Atomically take the best ready task for `agent`, or None when nothing is claimable."""
     now = _now(now)
@@ -104,6 +107,13 @@ def claim(
         if task_id is not None:
             sql += " AND id=?"
             args.append(task_id)
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        if names:
+            # Routed tasks only go to the agent (or agent group) they name.
+            sql += f" AND (agent IS NULL OR agent IN ({','.join('?' * len(names))}))"
+            args.extend(names)
         row = c.execute(sql + " ORDER BY priority DESC, seq LIMIT 1", args).fetchone()
         if row is None:
             return None
@@ -177,6 +187,7 @@ def finish(
     delay: Delay = default_delay,
     block_reason: str | None = None,
     now: float | None = None,
+    result: str | None = None,
 ) -> TaskState | None:
     """Record how attempt `number` ended and move the task on; None when the result is stale.
 
@@ -213,8 +224,9 @@ def finish(
             return None
         c.execute(
             "UPDATE attempts SET outcome=?, finished_at=?, exit_code=?, signal=?, reason=?, "
-            "output_tail=? WHERE id=?",
-            (outcome.value, now, exit_code, signal, reason, output_tail, attempt.id),
+            "output_tail=?, result=? WHERE id=?",
+            # Secrets in the output never reach the database.
+            (outcome.value, now, exit_code, signal, reason, mask(output_tail), result, attempt.id),
         )
         retry_at: float | None = None
         blocked: str | None = None
@@ -417,7 +429,12 @@ def dumps(obj: object) -> str:
 
 def stuck_pending(store: Store) -> dict[str, str]:
     """Pending tasks that can never start, each with the failed/blocked/missing task it waits on."""
-    tasks = {t.id: t for t in store.tasks()}
+    return stuck_among(store.tasks())
+
+
+def stuck_among(all_tasks: Iterable[Task]) -> dict[str, str]:
+    """`stuck_pending` over tasks already read (the insights snapshot reuses its read)."""
+    tasks = {t.id: t for t in all_tasks}
     cause: dict[str, str] = {
         t.id: t.id for t in tasks.values() if t.state in (TaskState.FAILED, TaskState.BLOCKED)
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from state.models import (
     TaskState,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 DB_NAME = "state.db"
 
 # Each entry migrates from version i to i+1; index 0 creates the first schema.
@@ -123,11 +125,57 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 2: dismissed suggestions (key = target + action), each with the evidence it was
+    # dismissed on; a changed evidence hash brings the suggestion back.
+    """
+    CREATE TABLE dismissals (
+        key TEXT PRIMARY KEY,
+        evidence_hash TEXT NOT NULL,
+        ts REAL NOT NULL
+    );
+    """,
+    # 3: prompt tasks for interactive agents, routing to one agent, the AI attempt's result.
+    """
+    ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
+    ALTER TABLE tasks ADD COLUMN agent TEXT;
+    ALTER TABLE attempts ADD COLUMN result TEXT;
+    CREATE INDEX tasks_kind ON tasks(kind, state);
+    """,
 ]
 
 
 class StoreError(Exception):
     """A store problem a person can act on (unreadable, corrupt, newer schema)."""
+
+
+def explain(exc: BaseException, path: Path | None = None) -> str:
+    """What a database or file-system failure means for a person, and what to do about it."""
+    text = str(exc) or type(exc).__name__
+    low = f"{text} {getattr(exc, 'sqlite_errorname', '')}".lower()
+    code = exc.errno if isinstance(exc, OSError) else None
+    what = f"the state in {path}" if path else "the state"
+    if "unable to open" in low and path is not None and not _writable(path):
+        low += " read-only"  # SQLite cannot create its -wal/-shm files beside the database
+    if "locked" in low or "busy" in low:
+        return (
+            f"{what} stayed locked by another process ({text}); close whatever holds a write "
+            "transaction on it (an sqlite3 shell, a backup tool) and try again"
+        )
+    if "is full" in low or "sqlite_full" in low or code in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk holding {what} is full ({text}); free some space and try again"
+    if "readonly" in low or "read-only" in low or code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{what} is not writable ({text}); make it writable by this user and try again"
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return (
+            f"{what} is corrupt ({text}); move the state.db files aside and start again "
+            "(the tmux panes keep running)"
+        )
+    if "i/o" in low or "ioerr" in low or code in (errno.EIO, errno.EFBIG):
+        return (
+            f"writing {what} failed ({text}): a full disk, a file-size limit or a failing "
+            "device; fix it and try again"
+        )
+    return f"{what} could not be used ({text})"
 
 
 def _task(row: sqlite3.Row) -> Task:
@@ -153,6 +201,8 @@ def _task(row: sqlite3.Row) -> Task:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         seq=row["seq"],
+        kind=row["kind"],
+        agent=row["agent"],
     )
 
 
@@ -171,6 +221,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         output_tail=row["output_tail"],
         nonce=row["nonce"],
         log_offset=row["log_offset"],
+        result=row["result"],
     )
 
 
@@ -219,10 +270,27 @@ def _command(row: sqlite3.Row) -> Command:
     )
 
 
+def _writable(path: Path) -> bool:
+    """Whether the directory holding `path` (or `path` itself, a directory) takes writes."""
+    where = path if path.is_dir() else path.parent
+    try:
+        if os.statvfs(where).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    return os.access(where, os.W_OK) and (
+        where == path or not path.exists() or os.access(path, os.W_OK)
+    )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) and make it readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot use the directory {path}: {explain(exc)}") from exc
     return path
 
 
@@ -245,11 +313,7 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open the state database {self.path}: {exc}. "
-                "If the file is corrupt, move it aside and start again "
-                "(the tmux panes keep running)."
-            ) from exc
+            raise StoreError(f"cannot open the state database: {explain(exc, self.path)}") from exc
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -264,7 +328,11 @@ class Store:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (e.g. on a full disk); a failing ROLLBACK
+            # must not hide the error that caused it.
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
@@ -379,8 +447,8 @@ class Store:
                 deps = list(spec.get("depends_on") or ())
                 c.execute(
                     "INSERT INTO tasks(id, seq, command, depends_on, priority, timeout, verify, "
-                    "max_attempts, cwd, env, state, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "max_attempts, cwd, env, state, created_at, updated_at, kind, agent) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         spec["id"],
                         seq,
@@ -395,6 +463,8 @@ class Store:
                         (TaskState.PENDING if deps else TaskState.READY).value,
                         now,
                         now,
+                        str(spec.get("kind") or "run"),
+                        spec.get("agent"),
                     ),
                 )
                 self.add_event(
@@ -418,6 +488,36 @@ class Store:
             )
         else:
             rows = self.conn.execute("SELECT * FROM tasks ORDER BY seq")
+        return [_task(r) for r in rows]
+
+    def working_set(self, recent_done: int = 2000) -> list[Task]:
+        """The tasks a rule can act on, in queue order: all but done ones, done ones that took
+        more than one try, done dependencies of open tasks, and the newest `recent_done`.
+
+        Bounded by the open work rather than by the whole history of the queue.
+        """
+        rows = self.conn.execute(
+            "SELECT * FROM tasks WHERE state != 'done' OR attempts > 1 "
+            "OR id IN (SELECT id FROM tasks WHERE state='done' ORDER BY finished_at DESC LIMIT ?) "
+            "ORDER BY seq",
+            (recent_done,),
+        )
+        tasks = {r["id"]: _task(r) for r in rows}
+        needed = {d for t in tasks.values() if t.state != TaskState.DONE for d in t.depends_on}
+        missing = sorted(needed - set(tasks))
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk):
+                tasks[r["id"]] = _task(r)
+        return sorted(tasks.values(), key=lambda t: t.seq)
+
+    def tasks_since(self, updated_at: float) -> list[Task]:
+        """Tasks changed at or after `updated_at`, and every running one (a lease moves alone)."""
+        rows = self.conn.execute(
+            "SELECT * FROM tasks WHERE updated_at >= ? OR state='running' ORDER BY seq",
+            (updated_at,),
+        )
         return [_task(r) for r in rows]
 
     def task_counts(self) -> dict[str, int]:
@@ -601,3 +701,38 @@ class Store:
         """Stored suggestions, ranked as written."""
         rows = self.conn.execute("SELECT data FROM suggestions ORDER BY id")
         return [json.loads(r[0]) for r in rows]
+
+    def dismiss_suggestion(self, key: str, evidence_hash: str) -> None:
+        """Hide a suggestion until its evidence changes; drop it from the stored list now."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO dismissals(key, evidence_hash, ts) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET evidence_hash=excluded.evidence_hash, ts=excluded.ts",
+                (key, evidence_hash, time.time()),
+            )
+            rows = c.execute("SELECT id, data FROM suggestions ORDER BY id").fetchall()
+            rank = 0
+            for row in rows:
+                item = json.loads(row["data"])
+                if item.get("key") == key and item.get("evidence_hash") == evidence_hash:
+                    c.execute("DELETE FROM suggestions WHERE id=?", (row["id"],))
+                    continue
+                rank += 1
+                if item.get("rank") != rank and "rank" in item:
+                    item["rank"] = rank
+                    c.execute(
+                        "UPDATE suggestions SET data=? WHERE id=?", (json.dumps(item), row["id"])
+                    )
+            self.add_event(c, "suggestion.dismissed", f"suggestion {key} dismissed")
+
+    def dismissed(self) -> dict[str, str]:
+        """Dismissed suggestion keys, each with the evidence hash it was dismissed on."""
+        rows = self.conn.execute("SELECT key, evidence_hash FROM dismissals")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def drop_dismissals(self, items: dict[str, str]) -> None:
+        """End dismissals whose evidence changed: delete each key still at the given hash."""
+        with self.tx() as c:
+            c.executemany(
+                "DELETE FROM dismissals WHERE key=? AND evidence_hash=?", list(items.items())
+            )

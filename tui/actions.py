@@ -19,6 +19,7 @@ class ActionSpec:
     scope: str  # "task", "agent", "any"
     show: bool = True
     cli: str = ""  # the equivalent command line
+    where: str = "screen"  # "screen": bound on the main screen; "suggestions": on that panel
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -36,10 +37,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "agent", show=False),
     ActionSpec("send", "i", "send_line", "Type", "Type a line into the agent (Enter included)", "agent",
                cli="overseer send AGENT TEXT"),
-    ActionSpec("answer_yes", "y", "answer('y')", "Yes", "Answer a yes/no prompt with y", "agent",
-               cli="overseer send AGENT y"),
-    ActionSpec("answer_no", "n", "answer('n')", "No", "Answer a yes/no prompt with n", "agent", show=False,
-               cli="overseer send AGENT n"),
+    ActionSpec("answer_yes", "y", "answer('y')", "Yes", "Answer a prompt with yes (a menu: its yes choice)",
+               "agent", cli="overseer answer AGENT y"),
+    ActionSpec("answer_no", "n", "answer('n')", "No", "Answer a prompt with no (a menu: its no choice)",
+               "agent", show=False, cli="overseer answer AGENT n"),
+    *(
+        ActionSpec(f"answer_{n}", str(n), f"answer('{n}')", f"Choice {n}",
+                   "Pick that choice in the menu the agent shows", "agent", show=False,
+                   cli="overseer answer AGENT N")
+        for n in range(1, 10)
+    ),
     ActionSpec("interrupt", "ctrl+c", "interrupt", "Interrupt", "Send Ctrl-C to the agent (asks first)",
                "agent", cli="overseer interrupt AGENT"),
     ActionSpec("respawn", "K", "respawn", "Respawn", "Restart the agent's pane", "agent", show=False,
@@ -48,8 +55,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                cli="overseer pause|resume AGENT"),
     ActionSpec("apply", "A", "apply_suggestion", "Apply", "Apply the selected suggestion", "any",
                show=False, cli="overseer apply N"),
-    ActionSpec("dismiss", "d", "dismiss_suggestion", "Dismiss", "Dismiss the selected suggestion", "any",
-               show=False),
+    ActionSpec("dismiss", "d", "dismiss_suggestion", "Dismiss",
+               "On the suggestions panel: dismiss until its evidence changes", "any", show=False,
+               where="suggestions"),
+    ActionSpec("diff", "d", "diff", "Diff", "The agent's worktree diff, in a scrollable view", "agent",
+               show=False, cli="git -C .overseer/worktrees/AGENT diff"),
     ActionSpec("filter", "slash", "filter", "Filter", "Filter rows by id, agent, state or text", "any"),
     ActionSpec("mark", "space", "mark", "Mark", "Mark the row; actions apply to every marked row", "any",
                show=False),
@@ -65,11 +75,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
 BY_ID = {a.id: a for a in ACTIONS}
 
 
-def bindings() -> list[Binding]:
-    """Textual bindings for every action, each with its id so `keymap:` can remap it."""
+def bindings(where: str = "screen") -> list[Binding]:
+    """Textual bindings for the actions bound at `where`, each with its id (for `keymap:`)."""
     return [
         Binding(a.key, a.action, a.description, show=a.show, id=a.id, priority=a.id == "interrupt")
         for a in ACTIONS
+        if a.where == where
     ]
 
 

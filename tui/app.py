@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
@@ -23,21 +24,6 @@ from tui.snapshot import Clock, SnapshotReader, Usage
 from tui.themes import DEFAULT_THEME, load_themes, theme_dirs
 
 ScreenSource = Callable[[str, "str | None"], "str | None"]
-
-# Suggestion actions and the operator command each one maps to.
-SUGGESTION_VERBS = {
-    "retry": ("retry", {}),
-    "block": ("block", {}),
-    "unblock": ("unblock", {}),
-    "release": ("release", {}),
-    "interrupt": ("interrupt", {}),
-    "respawn-agent": ("respawn", {}),
-    "resume-agent": ("resume", {}),
-    "answer": ("send", {}),
-    "send-input": ("send", {}),
-}
-DESTRUCTIVE = frozenset({"block", "release", "interrupt", "respawn-agent"})
-
 
 class OverseerApp(App[None]):
     """One project's dashboard."""
@@ -172,42 +158,39 @@ class OverseerApp(App[None]):
         """Apply a suggestion through the same operator command as the key for it."""
         action = str(item.get("action", ""))
         target = item.get("target") or {}
-        name = target.get("task") or target.get("agent")
         if action == "attach" and "agent" in target:
-            self.attach(target["agent"])
+            self.attach(str(target["agent"]))
             return
-        if action not in SUGGESTION_VERBS or not name:
-            self.notify(f"{action}: {item.get('reason', '')} (this needs a person)",
-                        title="suggestion", timeout=6)
+        command = item.get("apply")
+        if not isinstance(command, dict) or not command.get("verb"):
+            howto = item.get("howto") or item.get("reason", "")
+            self.notify(f"{action}: {howto}", title="needs a person", timeout=8)
             return
-        verb, args = SUGGESTION_VERBS[action]
-        args = dict(args)
-        if verb == "send":
-            args = {"text": str(item.get("answer") or item.get("text") or "y"), "enter": True}
-        if verb == "block":
-            args = {"reason": str(item.get("reason", "blocked from a suggestion"))}
+        verb, name = str(command["verb"]), str(command.get("target", ""))
+        args = dict(command.get("args") or {})
 
         def go(yes: bool | None = True) -> None:
             if yes:
-                screen.command(verb, [str(name)], args)
+                screen.command(verb, [name], args)
 
-        if action in DESTRUCTIVE:
+        if item.get("destructive"):
             self.push_screen(Confirm(f"{action} {name}? {item.get('reason', '')}"), go)
         else:
             go()
 
     def dismiss_suggestion(self, item: dict[str, Any]) -> None:
-        """Hide a suggestion until its evidence changes."""
+        """Hide a suggestion until its evidence changes (a small write, done in a worker)."""
+        self.write_dismissal(str(item.get("key")), str(item.get("evidence_hash", "")))
+
+    @work(thread=True, group="commands")
+    def write_dismissal(self, key: str, evidence_hash: str) -> None:
         store = Store(self.state_dir / DB_NAME)
         try:
-            dismiss = getattr(store, "dismiss_suggestion", None)
-            if dismiss is None:
-                self.notify("dismissing needs a newer store", severity="warning")
-                return
-            dismiss(str(item.get("key")), str(item.get("evidence_hash", "")))
+            store.dismiss_suggestion(key, evidence_hash)
         finally:
             store.close()
-        self.notify("suggestion dismissed until its evidence changes", timeout=3)
+        self.call_from_thread(self.notify, "suggestion dismissed until its evidence changes",
+                              timeout=3)
 
     def action_cycle_theme(self) -> None:
         names = self.theme_names or [self.theme]

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from state.config import Config, ConfigError, demo_config, load_config, load_tasks_file
-from state.store import DB_NAME, Store, StoreError
+from state.store import DB_NAME, Store, StoreError, explain
 from tui.commands import COMMAND_WAIT, wait_for
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
@@ -479,12 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add their own subcommands: each has `register(sub, common)`.
-EXTENSIONS: list[str] = ["tui.cli_dashboard"]
+EXTENSIONS: list[str] = ["tui.cli_dashboard", "tui.cli_insights", "tui.cli_agents", "tui.cli_ops"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `overseer` console script."""
     from agents.tmux import TmuxError
+    from agents.worktree import WorktreeError
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -507,7 +509,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"overseer: {exc}", file=sys.stderr)
         code = EXIT_ENV
-    except TmuxError as exc:
+    except sqlite3.Error as exc:  # locked, full or corrupt after it was opened
+        print(f"overseer: {explain(exc)}", file=sys.stderr)
+        code = EXIT_ENV
+    except (TmuxError, WorktreeError) as exc:
         print(f"overseer: {exc}", file=sys.stderr)
         code = EXIT_ENV
     except KeyboardInterrupt:
@@ -518,4 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main, not this __main__ copy: the subcommand modules raise
+    # tui.cli.CliError, which must be the class main() catches.
+    from tui.cli import main as _main
+
+    sys.exit(_main())

@@ -136,7 +136,7 @@ async def test_agent_keys_write_agent_commands(tmp_path: Path) -> None:
         await settle(app, pilot)
     cmds = [(c.verb, c.target, c.args) for c in _commands(store_of(tmp_path))]
     assert cmds == [
-        ("send", "worker-2", {"text": "y", "enter": True}),
+        ("answer", "worker-2", {"answer": "y"}),
         ("send", "worker-2", {"text": "echo hi", "enter": True}),
         ("interrupt", "worker-2", {}),
         ("resume", "worker-4", {}),

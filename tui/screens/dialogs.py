@@ -83,11 +83,13 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         table.add_column("from the shell", style="italic", no_wrap=True)
         for a in ACTIONS:
-            if a.id == "attach_enter":
+            if a.id == "attach_enter" or (a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"):
                 continue
             key = key_label(self.keys.get(a.id, a.key))
             if a.id == "attach":
                 key += " / enter"
+            if a.id == "answer_1":
+                key = "1 … 9"
             table.add_row(key, a.help, a.cli)
         with VerticalScroll(id="help"):
             yield Label("Overseer keys", id="dialog-title")
@@ -105,3 +107,26 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class DiffScreen(ModalScreen[None]):
+    """A scrollable view of an agent's worktree diff."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,d", "close", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax
+
+        with VerticalScroll(id="diff"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Static(Syntax(self.text or "(no changes)", "diff", theme="ansi_dark",
+                                word_wrap=False, line_numbers=False))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+

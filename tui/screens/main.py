@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from tui.actions import bindings
 from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
-from tui.screens.dialogs import AskText, Confirm
+from tui.screens.dialogs import AskText, Confirm, DiffScreen
 from tui.snapshot import AgentRow, Snapshot, TaskRow
 from tui.widgets.format import palette
 from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable
@@ -191,6 +191,14 @@ class MainScreen(Screen[None]):
             if isinstance(row, AgentRow):
                 events = reader.events_for(agent=row.name)
                 attempts: list[Any] = []
+                tree = self.oapp.state_dir / "worktrees" / row.name
+                if tree.exists():
+                    from agents import worktree
+
+                    try:
+                        attempts = [worktree.status(tree)]
+                    except worktree.WorktreeError as exc:
+                        attempts = [str(exc)]
             else:
                 events = reader.events_for(task_id=row.id)
                 attempts = reader.attempts(row.id)
@@ -221,7 +229,8 @@ class MainScreen(Screen[None]):
             return
         panel = self.query_one(DetailPanel)
         if isinstance(row, AgentRow):
-            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal)  # type: ignore[arg-type]
+            tree = message.attempts[0] if message.attempts else None
+            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)  # type: ignore[arg-type]
         else:
             panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
         self.query_one("#detail-title", Label).update(f" Detail · {kind} {key.split(':', 1)[1]}")
@@ -325,9 +334,34 @@ class MainScreen(Screen[None]):
                                      allow_empty=True), done)
 
     def action_answer(self, answer: str) -> None:
+        """y, n or a choice number: the supervisor delivers it the way the agent's prompt wants."""
         targets = self.agent_targets()
         if self.need(targets, "agent"):
-            self.command("send", targets, {"text": answer, "enter": True})
+            self.command("answer", targets, {"answer": answer})
+
+    def action_diff(self) -> None:
+        targets = self.agent_targets()
+        if self.need(targets, "agent"):
+            self.load_diff(targets[0])
+
+    @work(thread=True, exclusive=True, group="diff")
+    def load_diff(self, agent: str) -> None:
+        """git diff of the agent's worktree, read in a worker."""
+        from agents import worktree
+
+        path = self.oapp.state_dir / "worktrees" / agent
+        if not path.exists():
+            self.app.call_from_thread(
+                self.notify, f"{agent} has no worktree (set worktree: true on the agent)",
+                severity="warning", timeout=4)
+            return
+        try:
+            text = worktree.diff(path)
+        except worktree.WorktreeError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=6)
+            return
+        self.app.call_from_thread(
+            self.app.push_screen, DiffScreen(f"{agent} · {worktree.branch_name(agent)}", text))
 
     def action_interrupt(self) -> None:
         targets = self.agent_targets()

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.binding import BindingType
 from textual.widgets import DataTable, RichLog, Static
 
 from state.models import Event
+from tui.actions import bindings
 from tui.snapshot import AgentRow, Snapshot, TaskRow
 from tui.widgets.format import (
     AGENT_SYMBOLS,
@@ -58,6 +60,8 @@ class StatusHeader(Static):
 class SuggestionTable(DataTable[Any]):
     """Next actions, ranked; Enter applies the selected one, d dismisses it."""
 
+    BINDINGS: ClassVar[list[BindingType]] = bindings("suggestions")
+
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
         ("rank", "#", 2),
         ("action", "action", 13),
@@ -99,6 +103,12 @@ class SuggestionTable(DataTable[Any]):
                 if self.key(item) == self.key(selected):
                     self.move_cursor(row=n)
 
+    def action_dismiss_suggestion(self) -> None:
+        """d on this panel: the screen dismisses the selected suggestion."""
+        handler = getattr(self.screen, "action_dismiss_suggestion", None)
+        if handler is not None:
+            handler()
+
     def selected(self) -> dict[str, Any] | None:
         if not self.items or not self.row_count:
             return None
@@ -123,7 +133,7 @@ class DetailPanel(Static):
                          style="italic"))
 
     def show_agent(self, row: AgentRow, screen: str | None, events: list[Event],
-                   pal: dict[str, str]) -> None:
+                   pal: dict[str, str], tree: Any = None) -> None:
         title = Text()
         title.append(f"{row.name} ", style="bold")
         title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
@@ -137,6 +147,19 @@ class DetailPanel(Static):
                               style=f"bold {pal['accent']}"))
         if row.reason:
             parts.append(Text(row.reason, style=pal["warn"]))
+        if isinstance(tree, str):
+            parts.append(Text(f"worktree: {tree}", style=pal["err"]))
+        elif tree is not None:
+            line = Text("worktree ", style=pal["dim"])
+            line.append(tree.branch, style="bold")
+            line.append(f" · ahead {tree.ahead} · behind {tree.behind} · {tree.dirty} dirty")
+            if tree.conflicts:
+                line.append(" · conflicts with " + tree.base + ": " + ", ".join(tree.conflict_files[:3]),
+                            style=f"bold {pal['err']}")
+            parts.append(line)
+            if tree.diffstat:
+                parts.append(Text(tree.diffstat, style=pal["dim"]))
+            parts.append(Text("d: show the diff", style=pal["dim"]))
         if screen is None:
             parts.append(Text("(no live screen: the pane is not reachable)", style=pal["dim"]))
         else:

@@ -1,0 +1,710 @@
+"""Operations without the loop: health checks, clean-up and on-demand recovery.
+
+`health` only reads. `cleanup` removes what nothing uses any more (windows no agent owns,
+agent rows the config dropped, stale leases, old logs and run files); it changes the store
+only while it holds the supervisor lock, since the supervisor is the only writer of task
+and agent state. `recover` is the reconciliation a supervisor runs when it starts, run
+once on demand, without dispatching any work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import health as proc
+from agents import runner
+from agents.lock import LockHeld, SupervisorLock, is_held
+from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label, tmux_binary, tmux_version
+from state import queue
+from state.config import Config
+from state.models import AgentState, AttemptOutcome, Task, TaskState
+from state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+RECOMMENDED_TMUX = (3, 6)
+HANGUP_STATUS = 129  # what a task reports when its terminal disappears (128 + SIGHUP)
+DISK_FAIL_BYTES = 100 << 20  # below this the store can no longer be trusted to write
+DISK_WARN_BYTES = 1 << 30
+DISK_WARN_FRACTION = 0.05
+LOG_WARN_BYTES = 256 << 20  # one agent log this big
+LOGS_WARN_BYTES = 1 << 30  # all logs together
+RUN_FILE = re.compile(r"^(?P<task>.+)\.(?P<n>\d+)\.(?P<ext>sh|cmd|rc|rc\.tmp|pid)$")
+AGENT_RC = re.compile(r"^agent-(?P<agent>.+)\.bashrc$")
+SHELL_WORDS = frozenset({"exec", "env", "command", "nohup", "nice"})
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "fish", "-sh", "-bash"})
+NOISE = frozenset({"supervisor.start", "supervisor.stop"})
+
+# Records how an attempt whose lease expired ended.
+Settle = Callable[[Store, Config], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One health check: ok, warn or fail, with what was seen."""
+
+    name: str
+    status: str
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        """The check as `overseer health --json` prints it."""
+        return {"name": self.name, "status": self.status, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One clean-up step: done, only proposed (dry run), or skipped with the reason."""
+
+    kind: str
+    target: str
+    detail: str
+    done: bool
+    skipped: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The action as `overseer cleanup --json` prints it."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "detail": self.detail,
+            "done": self.done,
+            "skipped": self.skipped,
+        }
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _server(config: Config, state_dir: Path) -> TmuxServer | None:
+    try:
+        return TmuxServer(server_label(config.name, state_dir))
+    except TmuxError:
+        return None
+
+
+def _panes(server: TmuxServer | None) -> dict[str, PaneInfo] | None:
+    """The private server's panes by window name, or None when it is not running."""
+    if server is None or not server.alive():
+        return None
+    try:
+        return {p.window: p for p in server.list_panes()}
+    except TmuxError:
+        return None
+
+
+def command_word(command: str) -> str | None:
+    """The program a shell command line starts (after exec, env and VAR=value words)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for word in words:
+        if word in SHELL_WORDS or word.startswith("-") or re.match(r"^[A-Za-z_]\w*=", word):
+            continue
+        return word
+    return None
+
+
+def _on_path(word: str, cwd: Path) -> bool:
+    if "/" in word:
+        path = Path(word) if os.path.isabs(word) else cwd / word
+        return path.is_file() and os.access(path, os.X_OK)
+    return shutil.which(word) is not None
+
+
+# -- health -----------------------------------------------------------------------------
+
+
+def health(
+    state_dir: Path,
+    config: Config | None,
+    *,
+    config_error: str | None = None,
+    now: float | None = None,
+) -> list[Check]:
+    """Every check, in a fixed order; none of them changes anything."""
+    now = time.time() if now is None else now
+    checks: list[Check] = [_check_config(config, config_error)]
+    checks += _check_tmux()
+    store: Store | None = None
+    db = state_dir / DB_NAME
+    if not db.exists():
+        checks.append(
+            Check("store", WARN, f"no state yet in {state_dir} (`overseer run` makes it)")
+        )
+    else:
+        try:
+            store = Store(db)
+            verdict = store.integrity_check()
+            version = store.schema_version()
+            if verdict != "ok":
+                checks.append(Check("store", FAIL, f"integrity_check: {verdict}"))
+            elif version != SCHEMA_VERSION:
+                checks.append(
+                    Check("store", FAIL, f"schema {version}, this Overseer uses {SCHEMA_VERSION}")
+                )
+            else:
+                checks.append(Check("store", OK, f"integrity ok, schema {version}"))
+        except (StoreError, OSError) as exc:
+            checks.append(Check("store", FAIL, str(exc)))
+            store = None
+        except sqlite3.Error as exc:  # corrupt pages show up on the first read
+            checks.append(Check("store", FAIL, explain(exc, db)))
+            store = None
+    running = is_held(state_dir)
+    try:
+        checks += _check_runtime(state_dir, config, store, running, now)
+    except sqlite3.Error as exc:  # a store that opened but fails on read
+        checks.append(Check("runtime", FAIL, explain(exc, db)))
+    checks.append(_check_disk(state_dir))
+    checks.append(_check_logs(state_dir, config, now))
+    if config is not None:
+        checks.append(_check_commands(config))
+    if store is not None:
+        store.close()
+    return checks
+
+
+def _check_config(config: Config | None, error: str | None) -> Check:
+    if error:
+        return Check("config", FAIL, error)
+    if config is None:
+        return Check("config", WARN, "no config (pass -c FILE or create ./overseer.yaml)")
+    agents = len(config.agent_instances())
+    where = str(config.path) if config.path else "the demo"
+    return Check("config", OK, f"{where}: {agents} agent(s), {len(config.tasks)} task(s)")
+
+
+def _check_tmux() -> list[Check]:
+    try:
+        binary = tmux_binary()
+        version = tmux_version(binary)
+    except TmuxError as exc:
+        return [Check("tmux", FAIL, str(exc))]
+    text = f"tmux {version[0]}.{version[1]} ({binary})"
+    if version < RECOMMENDED_TMUX:
+        return [
+            Check(
+                "tmux",
+                WARN,
+                f"{text}: below 3.6 exit statuses can be lost until the server gets a SIGCHLD "
+                "(Overseer sends one and reads rc files); 3.6 or newer is recommended",
+            )
+        ]
+    return [Check("tmux", OK, text)]
+
+
+def _check_runtime(
+    state_dir: Path, config: Config | None, store: Store | None, running: bool, now: float
+) -> list[Check]:
+    checks: list[Check] = []
+    counts = store.task_counts() if store else {}
+    work = counts.get("ready", 0) + counts.get("running", 0)
+    # The supervisor's heartbeat.
+    if running and store is not None:
+        beat = store.supervisor().heartbeat_at
+        age = now - beat if beat else None
+        warn = config.heartbeat.warn if config else 30.0
+        alert = config.heartbeat.alert if config else 90.0
+        pid = store.supervisor().pid
+        if age is None or age >= alert:
+            seen = "never" if age is None else f"{_age(age)} ago"
+            checks.append(Check("supervisor", FAIL, f"pid {pid} holds the lock; heartbeat {seen}"))
+        elif age >= warn:
+            checks.append(Check("supervisor", WARN, f"pid {pid}: heartbeat {_age(age)} ago"))
+        else:
+            checks.append(Check("supervisor", OK, f"pid {pid}: heartbeat {age:.1f}s ago"))
+    elif running:
+        checks.append(Check("supervisor", WARN, "a process holds the supervisor lock"))
+    elif work:
+        checks.append(
+            Check("supervisor", WARN, f"not running, and {work} task(s) wait (`overseer run`)")
+        )
+    else:
+        checks.append(Check("supervisor", OK, "not running; no work waits"))
+    # The private tmux server and its panes.
+    panes: dict[str, PaneInfo] | None = None
+    if config is not None:
+        server = _server(config, state_dir)
+        panes = _panes(server)
+        if panes is not None:
+            checks.append(Check("tmux-server", OK, f"{server.label if server else ''}: up"))
+        elif running:
+            checks.append(Check("tmux-server", FAIL, "the supervisor runs but tmux is unreachable"))
+        elif counts.get("running", 0):
+            checks.append(
+                Check(
+                    "tmux-server",
+                    WARN,
+                    "down while tasks are recorded as running (`overseer recover` settles them)",
+                )
+            )
+        else:
+            checks.append(Check("tmux-server", OK, "not running"))
+    # Leases.
+    if store is not None:
+        stale = [
+            t
+            for t in store.tasks([TaskState.RUNNING])
+            if t.lease_expires_at is not None and t.lease_expires_at < now
+        ]
+        if not stale:
+            checks.append(Check("leases", OK, f"{counts.get('running', 0)} running, none stale"))
+        else:
+            ids = ", ".join(t.id for t in stale[:8])
+            if running:
+                checks.append(Check("leases", FAIL, f"{len(stale)} expired and not renewed: {ids}"))
+            else:
+                checks.append(
+                    Check(
+                        "leases",
+                        WARN,
+                        f"{len(stale)} left by a stopped supervisor: {ids} "
+                        "(`overseer recover` or `overseer run` settles them)",
+                    )
+                )
+    # Panes no agent owns, dead panes, dead agents.
+    if config is not None:
+        names = {name for name, _ in config.agent_instances()}
+        notes: list[str] = []
+        status = OK
+        if panes is not None:
+            orphans = sorted(set(panes) - names)
+            if orphans:
+                status = WARN
+                notes.append(f"windows no agent owns: {', '.join(orphans)} (`overseer cleanup`)")
+            dead = sorted(n for n, p in panes.items() if n in names and p.dead)
+            if dead:
+                status = WARN
+                notes.append(f"dead panes: {', '.join(dead)}")
+            if running:
+                missing = sorted(names - set(panes))
+                if missing:
+                    status = WARN
+                    notes.append(f"agents without a pane: {', '.join(missing)}")
+        if store is not None:
+            for agent in store.agents():
+                if agent.state == AgentState.DEAD and agent.name in names:
+                    status = WARN
+                    notes.append(f"{agent.name} is dead: {agent.reason or 'no reason recorded'}")
+        leftovers = _leftover_wrappers(state_dir, store)
+        if leftovers:
+            status = WARN
+            notes.append(f"processes of finished attempts still alive: {', '.join(leftovers)}")
+        checks.append(Check("panes", status, "; ".join(notes) or "every pane has its agent"))
+    return checks
+
+
+def _leftover_wrappers(state_dir: Path, store: Store | None) -> list[str]:
+    """Wrappers still alive for attempts the store no longer counts as running."""
+    if store is None:
+        return []
+    running = {(a.task_id, a.number) for a in store.running_attempts()}
+    out = []
+    for pid_file in (state_dir / "run").glob("*.pid"):
+        m = RUN_FILE.match(pid_file.name)
+        if m is None or (m["task"], int(m["n"])) in running:
+            continue
+        pid = runner.read_pid(pid_file)
+        script = pid_file.name[: -len(".pid")] + ".sh"
+        if proc.wrapper_alive(pid, script):
+            out.append(f"{m['task']} attempt {m['n']} (pid {pid})")
+    return sorted(out)
+
+
+def _check_disk(state_dir: Path) -> Check:
+    where = state_dir if state_dir.exists() else state_dir.parent
+    try:
+        usage = shutil.disk_usage(where)
+    except OSError as exc:
+        return Check("disk", FAIL, f"cannot read the free space of {where}: {exc}")
+    text = f"{_size(usage.free)} free of {_size(usage.total)}"
+    if usage.free < DISK_FAIL_BYTES:
+        return Check("disk", FAIL, f"{text}: the store and the logs need room")
+    if usage.free < DISK_WARN_BYTES or usage.free < usage.total * DISK_WARN_FRACTION:
+        return Check("disk", WARN, f"{text}: nearly full")
+    return Check("disk", OK, text)
+
+
+def _check_logs(state_dir: Path, config: Config | None, now: float) -> Check:
+    logs = sorted((state_dir / "logs").glob("*.log"))
+    if not logs:
+        return Check("logs", OK, "no logs yet")
+    sizes = {p: p.stat().st_size for p in logs if p.exists()}
+    total = sum(sizes.values())
+    big = [p.name for p, n in sizes.items() if n >= LOG_WARN_BYTES]
+    keep = (config.retention_days if config else 7.0) * 86400
+    old = [p.name for p in sizes if now - p.stat().st_mtime > keep]
+    text = f"{len(sizes)} log(s), {_size(total)}"
+    notes = []
+    if big:
+        notes.append(f"large: {', '.join(big)}")
+    if total >= LOGS_WARN_BYTES:
+        notes.append("over 1 GB together")
+    if old:
+        notes.append(f"past retention: {', '.join(old)} (`overseer cleanup`)")
+    if notes:
+        return Check("logs", WARN, f"{text}; " + "; ".join(notes))
+    return Check("logs", OK, text)
+
+
+def _check_commands(config: Config) -> Check:
+    missing = []
+    for name, spec in config.agent_instances():
+        command = spec.command or "bash"
+        word = command_word(command)
+        cwd = Path(spec.cwd) if spec.cwd else config.base_dir
+        if word is None or not _on_path(word, cwd):
+            missing.append(f"{name}: {word or command!r}")
+    if missing:
+        return Check("agent-commands", FAIL, "not found on PATH: " + "; ".join(missing))
+    return Check("agent-commands", OK, "every agent's command is on PATH")
+
+
+def failed(checks: Iterable[Check]) -> bool:
+    """Whether any check failed."""
+    return any(c.status == FAIL for c in checks)
+
+
+# -- cleanup ----------------------------------------------------------------------------
+
+
+def cleanup(
+    state_dir: Path,
+    config: Config,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    now: float | None = None,
+) -> list[Action]:
+    """Remove what no agent or attempt uses any more; with dry_run only say what would go."""
+    now = time.time() if now is None else now
+    actions: list[Action] = []
+    names = {name for name, _ in config.agent_instances()}
+    keep = config.retention_days * 86400
+    panes = _panes(_server(config, state_dir))
+    lock = SupervisorLock(state_dir)
+    owned = False
+    if not dry_run:
+        try:
+            lock.acquire()
+            owned = True
+        except LockHeld:
+            owned = False
+    supervised = not owned and is_held(state_dir)
+    busy_note = "a supervisor is running; it settles this itself"
+    store = Store(state_dir / DB_NAME) if (state_dir / DB_NAME).exists() else None
+    try:
+        actions += _clean_windows(config, state_dir, panes, names, dry_run, force)
+        if store is not None:
+            actions += _clean_agent_rows(store, panes, names, dry_run, supervised, busy_note)
+            actions += _clean_leases(
+                store, state_dir, config, panes, now, dry_run, force, supervised, busy_note
+            )
+        actions += _clean_logs(state_dir, panes, names, keep, now, dry_run, force)
+        actions += _clean_run_files(state_dir, store, names, keep, now, dry_run, force)
+    finally:
+        if store is not None:
+            store.close()
+        if owned:
+            lock.release()
+    return actions
+
+
+def _clean_windows(
+    config: Config,
+    state_dir: Path,
+    panes: dict[str, PaneInfo] | None,
+    names: set[str],
+    dry_run: bool,
+    force: bool,
+) -> list[Action]:
+    if panes is None:
+        return []
+    server = _server(config, state_dir)
+    out = []
+    for window, pane in sorted(panes.items()):
+        if window in names:
+            continue
+        busy = not pane.dead and (proc.has_children(pane.pid) or pane.current_command not in SHELLS)
+        detail = f"window {window!r} ({pane.pane_id}) belongs to no agent"
+        if busy and not force:
+            out.append(Action("window", window, detail, False, "a program runs in it (--force)"))
+            continue
+        if not dry_run and server is not None:
+            server.run("kill-window", "-t", pane.pane_id, check=False)
+        out.append(Action("window", window, detail, not dry_run))
+    return out
+
+
+def _clean_agent_rows(
+    store: Store,
+    panes: dict[str, PaneInfo] | None,
+    names: set[str],
+    dry_run: bool,
+    supervised: bool,
+    busy_note: str,
+) -> list[Action]:
+    out = []
+    for agent in store.agents():
+        pane = (panes or {}).get(agent.name)
+        if agent.name not in names:
+            if pane is not None and not pane.dead:
+                continue  # its window is handled above; the row goes once the pane is gone
+            detail = f"agent {agent.name} is no longer in the config and has no pane"
+            if supervised:
+                out.append(Action("agent-row", agent.name, detail, False, busy_note))
+                continue
+            if not dry_run:
+                store.remove_agent(agent.name)
+            out.append(Action("agent-row", agent.name, detail, not dry_run))
+        elif (pane is None or pane.dead) and agent.state != AgentState.DEAD:
+            detail = f"agent {agent.name} is recorded {agent.state.value} but has no pane"
+            if supervised:
+                out.append(Action("agent-row", agent.name, detail, False, busy_note))
+                continue
+            if not dry_run:
+                store.update_agent(
+                    agent.name,
+                    state=AgentState.DEAD,
+                    state_since=time.time(),
+                    reason="no pane (cleanup); `overseer run` starts it again",
+                    task_id=None,
+                    attempt_id=None,
+                )
+                store.event("agent.dead", f"{agent.name}: no pane (cleanup)", agent=agent.name)
+            out.append(Action("agent-row", agent.name, detail + ": marked dead", not dry_run))
+    return out
+
+
+def _clean_leases(
+    store: Store,
+    state_dir: Path,
+    config: Config,
+    panes: dict[str, PaneInfo] | None,
+    now: float,
+    dry_run: bool,
+    force: bool,
+    supervised: bool,
+    busy_note: str,
+) -> list[Action]:
+    out = []
+    run_dir = state_dir / "run"
+    for task in store.tasks([TaskState.RUNNING]):
+        if task.lease_expires_at is None or task.lease_expires_at >= now:
+            continue
+        where = f"{task.id} attempt {task.attempts} (lease expired {_age(now - task.lease_expires_at)} ago)"
+        if supervised:
+            out.append(Action("lease", task.id, where, False, busy_note))
+            continue
+        script, _, rc_path, pid_path = runner.attempt_paths(run_dir, task.id, task.attempts)
+        status = runner.read_rc(rc_path)
+        pid = runner.read_pid(pid_path)
+        if status is None and proc.wrapper_alive(pid, script.name):
+            if not force:
+                out.append(
+                    Action(
+                        "lease",
+                        task.id,
+                        where + ": still running in its pane",
+                        False,
+                        "`overseer run` re-adopts it (--force stops it)",
+                    )
+                )
+                continue
+            if not dry_run and pid is not None:
+                proc.kill_tree(pid)
+                status = runner.read_rc(rc_path)
+        if status is not None and status.rc == HANGUP_STATUS and _shell_gone(store, task, panes):
+            status = None  # its terminal went away under it: that is a loss, not a result
+        detail, settle = _settlement(task, status, pid)
+        if not dry_run:
+            settle(store, config)
+        out.append(Action("lease", task.id, f"{where}: {detail}", not dry_run))
+    return out
+
+
+def _shell_gone(store: Store, task: Task, panes: dict[str, PaneInfo] | None) -> bool:
+    """Whether the shell the task was typed into is gone (dead, or its pane replaced)."""
+    agent = store.agent(task.claimed_by) if task.claimed_by else None
+    if agent is None or not proc.alive(agent.pid):
+        return True
+    pane = (panes or {}).get(agent.name)
+    return pane is None or pane.dead or pane.pid != agent.pid
+
+
+def _settlement(task: Task, status: runner.Status | None, pid: int | None) -> tuple[str, Settle]:
+    if status is not None:
+        outcome, code, sig, reason = runner.judge(status, task.verify)
+
+        def record(store: Store, config: Config) -> None:
+            queue.finish(
+                store,
+                task.id,
+                task.attempts,
+                outcome,
+                exit_code=code,
+                signal=sig,
+                reason=reason,
+                delay=config.retry.delay,
+            )
+
+        return f"finished with exit {code} (from its rc file)", record
+    if pid is None:
+
+        def release(store: Store, config: Config) -> None:
+            queue.finish(
+                store,
+                task.id,
+                task.attempts,
+                AttemptOutcome.RELEASED,
+                reason="never started (cleanup)",
+                delay=config.retry.delay,
+            )
+
+        return "never started: requeued without using a try", release
+
+    def lose(store: Store, config: Config) -> None:
+        queue.finish(
+            store,
+            task.id,
+            task.attempts,
+            AttemptOutcome.LOST,
+            reason="lease expired and the wrapper is gone (cleanup)",
+            delay=config.retry.delay,
+        )
+
+    return "ended without a status: recorded lost", lose
+
+
+def _clean_logs(
+    state_dir: Path,
+    panes: dict[str, PaneInfo] | None,
+    names: set[str],
+    keep: float,
+    now: float,
+    dry_run: bool,
+    force: bool,
+) -> list[Action]:
+    out = []
+    for log in sorted((state_dir / "logs").glob("*.log")):
+        try:
+            age = now - log.stat().st_mtime
+        except OSError:
+            continue
+        if age <= keep:
+            continue
+        pane = (panes or {}).get(log.stem)
+        detail = f"log {log.name}, last written {_age(age)} ago"
+        if pane is not None and not pane.dead and not force:
+            out.append(Action("log", log.name, detail, False, "its pane still writes it (--force)"))
+            continue
+        if not dry_run:
+            log.unlink(missing_ok=True)
+        out.append(Action("log", log.name, detail, not dry_run))
+    return out
+
+
+def _clean_run_files(
+    state_dir: Path,
+    store: Store | None,
+    names: set[str],
+    keep: float,
+    now: float,
+    dry_run: bool,
+    force: bool,
+) -> list[Action]:
+    run_dir = state_dir / "run"
+    if not run_dir.is_dir():
+        return []
+    running = {(a.task_id, a.number) for a in store.running_attempts()} if store else set()
+    tasks_known = {t.id for t in store.tasks()} if store else set()
+    grouped: dict[str, list[Path]] = {}
+    for path in sorted(run_dir.iterdir()):
+        m = RUN_FILE.match(path.name)
+        if m is not None:
+            if (m["task"], int(m["n"])) in running or store is None:
+                continue  # a live attempt, or no store to say it is finished
+            try:
+                age = now - path.stat().st_mtime
+            except OSError:
+                continue
+            if age > keep or force or m["task"] not in tasks_known:
+                grouped.setdefault(f"{m['task']} attempt {m['n']}", []).append(path)
+            continue
+        a = AGENT_RC.match(path.name)
+        if a is not None and a["agent"] not in names:
+            grouped.setdefault(f"start-up file of agent {a['agent']}", []).append(path)
+    out = []
+    for what, paths in grouped.items():
+        if not dry_run:
+            for p in paths:
+                p.unlink(missing_ok=True)
+        out.append(Action("run-files", what, f"{len(paths)} file(s) of {what}", not dry_run))
+    return out
+
+
+# -- recover ----------------------------------------------------------------------------
+
+
+def recover(config: Config, state_dir: Path) -> list[str]:
+    """Run the start-up reconciliation once, without dispatching; return what it changed.
+
+    Raises LockHeld when a supervisor runs (it reconciles continuously by itself).
+    """
+    from agents.supervisor import Supervisor
+
+    sup = Supervisor(config, state_dir)
+    store = sup.store
+    since = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+    before = {a.name: a.state for a in store.agents()}
+    try:
+        sup.start()
+    except LockHeld:
+        store.close()
+        raise
+    try:
+        for rt in sup.agents.values():
+            sup.read_output(rt)
+        sup.sweep(time.time())
+    finally:
+        sup.shutdown()
+    # Agents' state events are summed up per agent: re-adopting an idle pane changes nothing.
+    states = {f"agent.{s.value}" for s in AgentState}
+    changes = [
+        f"{e.kind}: {e.message}"
+        for e in store.events(since=since)
+        if e.kind not in NOISE and e.kind not in states
+    ]
+    for agent in store.agents():
+        was = before.get(agent.name)
+        if was != agent.state:
+            why = f" ({agent.reason})" if agent.reason else ""
+            changes.append(
+                f"agent {agent.name}: {was.value if was else 'new'} -> {agent.state.value}{why}"
+            )
+    store.close()
+    return changes

@@ -1,0 +1,64 @@
+"""A virtual terminal per agent, fed from the pushed pane output (no capture-pane polling).
+
+Interactive CLIs redraw their screen with cursor movements; the raw byte stream only makes
+sense replayed through a terminal emulator. pyte does that: the supervisor feeds each new
+chunk of the agent's log and reads the screen lines back whenever it needs a verdict.
+"""
+
+from __future__ import annotations
+
+import pyte
+
+
+class VirtualScreen:
+    """The screen an interactive agent would show, rebuilt from its output bytes."""
+
+    def __init__(self, columns: int = 200, lines: int = 50) -> None:
+        self.screen = pyte.Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.screen)
+        self.generation = 0  # bumped on every feed: cheap change detection
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(columns, lines)."""
+        return self.screen.columns, self.screen.lines
+
+    def feed(self, data: bytes) -> None:
+        """Replay output bytes (escape sequences, redraws) onto the screen."""
+        if not data:
+            return
+        try:
+            self.stream.feed(data)
+        except Exception:  # noqa: BLE001 - a malformed sequence must never stop supervision
+            self.stream = pyte.ByteStream(self.screen)
+        self.generation += 1
+
+    def resize(self, columns: int, lines: int) -> None:
+        """Follow the pane's size (the program redraws after SIGWINCH)."""
+        if (columns, lines) != self.size and columns > 0 and lines > 0:
+            self.screen.resize(lines=lines, columns=columns)
+            self.generation += 1
+
+    def lines(self) -> list[str]:
+        """The screen's lines, right-stripped."""
+        return [line.rstrip() for line in self.screen.display]
+
+    def text(self) -> str:
+        """The screen as text without trailing blank lines."""
+        rows = self.lines()
+        while rows and not rows[-1]:
+            rows.pop()
+        return "\n".join(rows)
+
+    def reset(self) -> None:
+        """Forget everything (after a respawn)."""
+        self.screen.reset()
+        self.generation += 1
+
+
+def screen_from_capture(text: str, columns: int = 200, lines: int = 60) -> VirtualScreen:
+    """A screen rebuilt from a saved `capture-pane -p -e` text (newline-separated rows)."""
+    rows = text.split("\n")
+    vs = VirtualScreen(max(columns, 20), max(lines, len(rows)))
+    vs.feed(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8", "replace"))
+    return vs

@@ -1,0 +1,557 @@
+"""Fault scenarios shared by the test suite (short runs) and `python -m bench.faults` (long runs).
+
+Each scenario drives a real project (tests.project.Project: its own state dir and private
+tmux server), breaks something on purpose, lets Overseer finish the work, then checks what
+the user cares about and returns the figures. `violations` lists every broken promise; the
+tests assert it is empty and the benchmark prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from state.models import AttemptOutcome, TaskState
+from tests.helpers import wait_until
+from tests.project import Project
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Figures:
+    """What a scenario measured, and every promise it saw broken."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def check(self, ok: bool, message: str) -> None:
+        """Record a broken promise when `ok` is false."""
+        if not ok:
+            self.violations.append(message)
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def start_supervisor(
+    project: Project,
+    *args: str,
+    fsize_limit: int | None = None,
+    umask: int | None = None,
+    wait: bool = True,
+) -> subprocess.Popen[str]:
+    """`overseer run -q ARGS` in the background, optionally with a file-size limit or umask.
+
+    A file-size limit (RLIMIT_FSIZE) stands in for a full disk without root: every write of
+    the supervisor that would grow a file past it fails with EFBIG. Start the tmux server
+    beforehand, so that the panes (children of the server) do not inherit the limit.
+    """
+
+    def setup() -> None:
+        if fsize_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
+        if umask is not None:
+            os.umask(umask)
+
+    cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), "-q", *args]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=project.root,
+        env=project.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=setup,
+    )
+    project.procs.append(proc)
+    if wait:
+        wait_until(
+            lambda: proc.poll() is not None or beating(project, proc.pid),
+            timeout=60,
+            message="supervisor did not start",
+        )
+    return proc
+
+
+def beating(project: Project, pid: int) -> bool:
+    """Whether the supervisor `pid` has written its heartbeat."""
+    if not (project.state_dir / "state.db").exists():
+        return False
+    sup = project.store.supervisor()
+    return sup.pid == pid and sup.heartbeat_at is not None
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    """Wait for a supervisor started by start_supervisor; its status, stdout and stderr."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+class Sampler(threading.Thread):
+    """Samples a process's RSS and open file descriptors in the background."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.interval = interval
+        self.samples: list[tuple[float, int, int]] = []  # (time, rss bytes, fds)
+        self._done = threading.Event()
+
+    def sample(self) -> tuple[float, int, int] | None:
+        try:
+            with self.proc.oneshot():
+                s = (time.time(), self.proc.memory_info().rss, self.proc.num_fds())
+        except psutil.Error:
+            return None
+        self.samples.append(s)
+        return s
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            if self.sample() is None:
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+    @property
+    def peak_rss(self) -> int:
+        return max((s[1] for s in self.samples), default=0)
+
+
+def mb(n: float) -> float:
+    return round(n / 1e6, 1)
+
+
+# -- task sets ----------------------------------------------------------------------------
+
+
+def effect_task(task_id: str, code: int, sleep: float, effects: str = "effects.txt") -> str:
+    """A task that appends "<id> <attempt> <code>" to a file once, sleeps, and exits `code`."""
+    return (
+        f'  - {{id: {task_id}, run: \'echo "$OVERSEER_TASK $OVERSEER_ATTEMPT {code}" '
+        f">> {effects}; sleep {sleep:g}; exit {code}'}}"
+    )
+
+
+def read_effects(root: Path, name: str = "effects.txt") -> list[tuple[str, int, int]]:
+    """The (task, attempt, code) lines the tasks wrote."""
+    path = root / name
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((parts[0], int(parts[1]), int(parts[2])))
+    return out
+
+
+def check_exactly_once(project: Project, codes: dict[str, int], fig: Figures) -> None:
+    """Every task's side effect happened once, and the store holds the code it returned."""
+    effects = read_effects(project.root)
+    seen = Counter(t for t, _, _ in effects)
+    returned = {t: c for t, _, c in effects}
+    twice = sorted(t for t, n in seen.items() if n > 1)
+    never = sorted(t for t in codes if seen[t] == 0)
+    fig.check(not twice, f"side effect ran more than once: {twice[:10]}")
+    fig.check(not never, f"side effect never ran: {never[:10]}")
+    store = project.store
+    wrong = []
+    for task_id, code in codes.items():
+        task = store.task(task_id)
+        if task is None:
+            wrong.append(f"{task_id}: missing")
+            continue
+        want_state = TaskState.DONE if code == 0 else TaskState.FAILED
+        real = [a for a in store.attempts(task_id) if a.outcome != AttemptOutcome.RELEASED]
+        if task.state != want_state or task.exit_code != returned.get(task_id, code):
+            wrong.append(f"{task_id}: {task.state.value} exit {task.exit_code}, returned {code}")
+        elif len(real) != 1 or real[0].exit_code != code:
+            wrong.append(f"{task_id}: attempts {[(a.outcome.value, a.exit_code) for a in real]}")
+    fig.check(not wrong, f"recorded result differs from what the task returned: {wrong[:10]}")
+    integrity = store.integrity_check()
+    fig["integrity"] = integrity
+    fig.check(integrity == "ok", f"integrity_check: {integrity}")
+
+
+# -- kill -9 of the supervisor ---------------------------------------------------------------
+
+
+def kill9_campaign(
+    project: Project,
+    *,
+    tasks: int = 200,
+    cycles: int = 20,
+    agents: int = 6,
+    seed: int = 7,
+    log: Log = _quiet,
+) -> Figures:
+    """kill -9 the supervisor at random moments (some during its own start-up) while tasks run."""
+    rng = random.Random(seed)
+    codes = {
+        f"t{i:03d}": (0 if rng.random() < 0.8 else rng.choice([1, 2, 3, 42])) for i in range(tasks)
+    }
+    lines = [
+        effect_task(t, c, rng.choice([0.1, 0.3, 0.6, 1.0, 1.5, 2.0])) for t, c in codes.items()
+    ]
+    project.write(
+        f"agents:\n  - {{name: w, kind: shell, count: {agents}}}\ntasks:\n"
+        + "\n".join(lines)
+        + "\n",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+        max_parallel=agents,
+    )
+    fig = Figures("kill -9 of the supervisor")
+    fig["tasks"], fig["agents"] = tasks, agents
+    t0 = time.time()
+    in_flight = 0
+    during_startup = 0
+    done = 0
+    for cycle in range(cycles):
+        proc = start_supervisor(project, wait=False)
+        if cycle == 1 or rng.random() < 0.2:
+            # Kill it while it is still starting: adopting panes, reading rc files.
+            time.sleep(rng.uniform(0.3, 1.0))
+            during_startup += 1
+        else:
+            wait_until(
+                lambda p=proc: p.poll() is not None or beating(project, p.pid),
+                timeout=60,
+                message="supervisor did not start",
+            )
+            time.sleep(rng.uniform(0.2, 2.5))
+        running = project.store.task_counts()["running"]
+        in_flight += running > 0
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        counts = project.store.task_counts()
+        done = counts["done"] + counts["failed"]
+        log(f"  cycle {cycle + 1:2d}: killed with {running} running, {done}/{tasks} finished")
+        fig.check(project.tmux.alive(), f"cycle {cycle + 1}: the agents died with the supervisor")
+    fig["cycles"] = cycles
+    fig["kills with tasks in flight"] = in_flight
+    fig["kills during start-up"] = during_startup
+    fig["finished before the last kill"] = done
+    final = project.cli("run", "--until-done", "--timeout", str(60 + tasks * 2), "-q", timeout=900)
+    fig["wall time (s)"] = round(time.time() - t0, 1)
+    events = project.store.events()
+    fig["attempts re-adopted"] = sum(e.kind == "task.readopted" for e in events)
+    fig["results read from rc files"] = sum(e.kind == "task.recovered" for e in events)
+    attempts = project.store.attempts()
+    fig["requeued, never started"] = sum(a.outcome == AttemptOutcome.RELEASED for a in attempts)
+    fig["lost"] = sum(a.outcome == AttemptOutcome.LOST for a in attempts)
+    fig.check(final.returncode in (0, 1), f"final run exited {final.returncode}: {final.stderr}")
+    check_exactly_once(project, codes, fig)
+    return fig
+
+
+# -- the tmux server dies -------------------------------------------------------------------
+
+
+TASK_SECONDS = 2.5
+
+
+def tmux_kill_campaign(
+    project: Project,
+    *,
+    kills: int = 1,
+    agents: int = 3,
+    mode: str = "kill-server",
+    spacing: float = 0.0,
+    log: Log = _quiet,
+) -> Figures:
+    """Kill the whole tmux server under running tasks; the supervisor must carry on.
+
+    One task per agent ignores SIGHUP, as a daemon-like task would: it must not live on
+    beside its own retry.
+    """
+    # Enough work that every agent is still busy when the next kill comes.
+    refill = int(spacing * kills / TASK_SECONDS) + kills if spacing else 0
+    n = agents * (kills + 1 + refill)
+    lines = []
+    for i in range(n):
+        trap = 'trap "" HUP; ' if i % agents == 0 else ""
+        lines.append(
+            f'  - {{id: s{i:02d}, run: \'{trap}echo "$OVERSEER_TASK start" >> effects.txt; '
+            f'sleep {TASK_SECONDS:g}; echo "$OVERSEER_TASK end" >> effects.txt\'}}'
+        )
+    project.write(
+        f"agents:\n  - {{name: w, kind: shell, count: {agents}}}\ntasks:\n"
+        + "\n".join(lines)
+        + "\n",
+        retry={"max_attempts": 4, "backoff": 0, "backoff_max": 0},
+        max_parallel=agents,
+    )
+    fig = Figures(f"tmux server killed ({mode})")
+    proc = start_supervisor(project)
+    latencies = []
+    in_flight: set[tuple[str, int]] = set()
+    for k in range(kills):
+        wait_until(
+            lambda: project.store.task_counts()["running"] >= agents,
+            timeout=60,
+            message="agents never all busy",
+        )
+        time.sleep(0.5)  # the tasks are well into their work
+        hit = {(a.task_id, a.number) for a in project.store.running_attempts()}
+        in_flight |= hit
+        since = max((e.id for e in project.store.recent_events(1)), default=0)
+        server = project.tmux
+        pid = server.server_pid()
+        killed_at = time.time()
+        if mode == "sigkill" and pid:
+            os.kill(pid, signal.SIGKILL)
+        else:
+            server.run("kill-server", check=False)
+        down = wait_until(
+            lambda s=since: next(
+                (e for e in project.store.events(since=s) if e.kind == "tmux.down"), None
+            ),
+            timeout=30,
+            message="tmux death not noticed",
+        )
+        latencies.append(down.ts - killed_at)
+        wait_until(
+            lambda h=hit: not h & running_now(project),
+            timeout=30,
+            message="attempts running at the kill were never settled",
+        )
+        log(f"  kill {k + 1}: noticed after {latencies[-1]:.2f}s, {len(hit)} attempts in flight")
+        if spacing and k < kills - 1:
+            time.sleep(spacing)
+    wait_until(
+        lambda: project.store.task_counts()["done"] == n,
+        timeout=60 + 10 * n,
+        message="tasks did not all finish after the tmux restarts",
+    )
+    fig.check(proc.poll() is None, "the supervisor did not survive the tmux server's death")
+    fig["kills"] = kills
+    fig["detection latency max (s)"] = round(max(latencies), 2)
+    fig["detection latency mean (s)"] = round(sum(latencies) / len(latencies), 2)
+    attempts = project.store.attempts()
+    lost = [a for a in attempts if a.outcome == AttemptOutcome.LOST]
+    hit_ends = Counter(a.outcome.value for a in attempts if (a.task_id, a.number) in in_flight)
+    fig["attempts in flight at the kills"] = len(in_flight)
+    fig["attempts lost"] = len(lost)
+    fig["how those ended"] = dict(hit_ends)
+    # An attempt that finished in the instant before the kill is rightly "ok"; none of them
+    # may carry an exit code that the kill caused.
+    fig.check(
+        set(hit_ends) <= {"lost", "released", "ok"}
+        and hit_ends["lost"] + hit_ends["released"] >= kills,
+        f"attempts in flight at the kills ended as {dict(hit_ends)}",
+    )
+    fig.check(
+        all(a.exit_code is None and "died" in (a.reason or "") for a in lost),
+        f"lost attempts carry an exit code or another reason: {[(a.exit_code, a.reason) for a in lost]}",
+    )
+    fig.check(
+        not any(a.outcome == AttemptOutcome.FAILED for a in attempts),
+        "an attempt killed with tmux was recorded as failed with an exit code",
+    )
+    ends = Counter(
+        line.split()[0]
+        for line in (project.root / "effects.txt").read_text().splitlines()
+        if line.endswith(" end")
+    )
+    fig.check(
+        ends == Counter({f"s{i:02d}": 1 for i in range(n)}),
+        f"a task finished twice or never (leftover processes?): {ends}",
+    )
+    agents_now = project.store.agents()
+    fig["respawns per agent"] = sorted({a.respawns for a in agents_now})
+    fig.check(all(a.respawns >= kills for a in agents_now), "agents were not respawned")
+    fig.check(project.store.integrity_check() == "ok", "integrity_check failed")
+    return fig
+
+
+def running_now(project: Project) -> set[tuple[str, int]]:
+    """(task, attempt number) of every attempt the store counts as running."""
+    return {(a.task_id, a.number) for a in project.store.running_attempts()}
+
+
+# -- output from hell -----------------------------------------------------------------------
+
+HELL = r"""printf 'bad utf8 \xff\xfe\xc3 | \x1b[1;31mred\x1b[0m \x1b]0;title\x07 \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\n'
+printf 'wide 日本語 combining e\xcc\x81 zero\xe2\x80\x8bwidth \x1b[5 C \x1b[999C|\n'
+bar=; for i in $(seq 1 50); do bar="$bar#"; printf '\r[%-50s] %d%%' "$bar" $((i*2)); done; echo
+printf 'queries \x1b[c \x1b[6n \x1b]10;?\x07 \x1b[>c\n'"""
+
+
+def output_from_hell(project: Project, *, flood_mb: int = 50, log: Log = _quiet) -> Figures:
+    """A 1 MB line, binary bytes, escapes, progress bars, wide characters and a big flood."""
+    py = sys.executable
+    binary = f"{py} -c 'import random,sys; sys.stdout.buffer.write(random.Random(5).randbytes(2_000_000))'"
+    flood = f"yes 'flood line with some text in it 0123456789' | head -c {flood_mb * 1_000_000}"
+    tasks = {
+        "long-line": ("head -c 1000000 /dev/zero | tr '\\0' x; exit 3", 3),
+        "binary": (f"{binary}; exit 4", 4),
+        "escapes": (HELL + "\nexit 5", 5),
+        "flood": (f"{flood}; echo; echo flood-done; exit 6", 6),
+        "after": ("echo still-fine; exit 0", 0),
+    }
+    body = ["agents:", "  - {name: w, kind: shell}", "tasks:"]
+    for prio, (tid, (run, _)) in enumerate(tasks.items()):
+        body.append(f"  - id: {tid}")
+        body.append(f"    priority: {100 - prio}")
+        body.append("    max_attempts: 1")
+        body.append("    run: |")
+        body += [f"      {line}" for line in run.splitlines()]
+    project.write("\n".join(body) + "\n", retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0})
+    fig = Figures(f"output from hell ({flood_mb} MB flood)")
+    proc = start_supervisor(project)
+    sampler = Sampler(proc.pid)
+    before = sampler.sample()
+    sampler.start()
+    t0 = time.time()
+    try:
+        wait_until(
+            lambda: (
+                project.store.task_counts()["done"] + project.store.task_counts()["failed"]
+                == len(tasks)
+            ),
+            timeout=120 + flood_mb,
+            message="output from hell did not finish",
+        )
+    finally:
+        sampler.stop()
+    elapsed = time.time() - t0
+    after = sampler.sample()
+    assert before is not None
+    fig["supervisor RSS before (MB)"] = mb(before[1])
+    fig["supervisor RSS peak (MB)"] = mb(sampler.peak_rss)
+    fig["supervisor RSS after (MB)"] = mb(after[1] if after else 0)
+    fig["output read (MB)"] = mb((project.state_dir / "logs" / "w.log").stat().st_size)
+    store = project.store
+    flooded = store.attempts("flood")
+    if flooded and flooded[0].finished_at:
+        took = flooded[0].finished_at - flooded[0].started_at
+        fig["flood task time (s)"] = round(took, 1)
+        fig["flood throughput (MB/s)"] = round(flood_mb / max(took, 1e-3), 1)
+    fig["all tasks time (s)"] = round(elapsed, 1)
+    got = {t.id: t.exit_code for t in store.tasks()}
+    fig.check(got == {t: c for t, (_, c) in tasks.items()}, f"exit codes {got}")
+    # Terminal replies to the queries (typed into the pane by tmux) must not garble the next
+    # typed line: every task runs at its first attempt.
+    tries = {t: [a.outcome.value for a in store.attempts(t)] for t in tasks}
+    fig.check(all(len(v) == 1 for v in tries.values()), f"attempts per task: {tries}")
+    fig.check(sampler.peak_rss < 300e6, f"supervisor RSS peaked at {mb(sampler.peak_rss)} MB")
+    tails = {a.task_id: a.output_tail for a in store.attempts()}
+    fig.check("flood-done" in tails.get("flood", ""), "the line after the flood is not in the tail")
+    fig.check("still-fine" in tails.get("after", ""), "the agent did not work after the hell")
+    fig.check(
+        all("\x1b" not in t and "\r" not in t for t in tails.values()),
+        "an escape or carriage return reached the stored output",
+    )
+    fig.check(proc.poll() is None, "the supervisor died")
+    return fig
+
+
+# -- soak -------------------------------------------------------------------------------------
+
+
+def soak(
+    project: Project,
+    *,
+    seconds: float = 20.0,
+    agents: int = 20,
+    batch: int = 100,
+    every: float = 10.0,
+    log: Log = _quiet,
+) -> Figures:
+    """Many agents churning short tasks: the supervisor's RSS and open descriptors stay flat."""
+    project.write(
+        f"agents:\n  - {{name: w, kind: shell, count: {agents}}}\ntasks: []\n",
+        max_parallel=agents,
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    fig = Figures(f"soak ({agents} agents, {seconds / 60:g} min)")
+    proc = start_supervisor(project)
+    wait_until(
+        lambda: sum(a.state.value == "idle" for a in project.store.agents()) == agents,
+        timeout=60,
+        message="agents did not start",
+    )
+    sampler = Sampler(proc.pid)
+    added = 0
+    series: list[tuple[float, float, int, int, float]] = []  # (t, rss MB, fds, done, db MB)
+    t0 = time.time()
+    next_sample = t0
+    tasks_file = project.root / "batch.yaml"
+    while time.time() - t0 < seconds:
+        counts = project.store.task_counts()
+        if counts["ready"] < batch:
+            lines = [
+                f"- {{id: k{added + i:07d}, run: 'echo {added + i}; sleep 0.{(added + i) % 4}'}}"
+                for i in range(batch)
+            ]
+            tasks_file.write_text("\n".join(lines) + "\n")
+            r = project.cli("add", "--file", str(tasks_file))
+            fig.check(r.returncode == 0, f"add failed: {r.stderr}")
+            added += batch
+        if time.time() >= next_sample:
+            s = sampler.sample()
+            if s is None:
+                fig.check(False, "the supervisor died")
+                break
+            done = project.store.task_counts()["done"]
+            db = sum(p.stat().st_size for p in project.state_dir.glob("state.db*") if p.exists())
+            series.append((round(s[0] - t0, 1), mb(s[1]), s[2], done, mb(db)))
+            log(f"  t={series[-1][0]:7.1f}s rss={series[-1][1]:6.1f} MB fds={s[2]:3d} done={done}")
+            next_sample += every
+        time.sleep(0.5)
+    s = sampler.sample()
+    if s is not None:
+        done = project.store.task_counts()["done"]
+        db = sum(p.stat().st_size for p in project.state_dir.glob("state.db*") if p.exists())
+        series.append((round(s[0] - t0, 1), mb(s[1]), s[2], done, mb(db)))
+    fig["series"] = series
+    fig["tasks done"] = project.store.task_counts()["done"]
+    fig["tasks failed"] = project.store.task_counts()["failed"]
+    if len(series) >= 3:
+        # Compare the end with a point after warm-up (caches and the first batches).
+        warm = series[max(1, len(series) // 5)]
+        end = series[-1]
+        fig["rss after warm-up (MB)"] = warm[1]
+        fig["rss at end (MB)"] = end[1]
+        fig["fds after warm-up"] = warm[2]
+        fig["fds at end"] = end[2]
+        fig.check(end[2] <= warm[2] + 4, f"open descriptors grew from {warm[2]} to {end[2]}")
+        fig.check(end[1] < 300, f"RSS reached {end[1]} MB")
+        slack = max(20.0, warm[1] * 0.25)
+        fig.check(
+            end[1] <= warm[1] + slack,
+            f"RSS grew from {warm[1]} MB after warm-up to {end[1]} MB "
+            f"({end[3] - warm[3]} tasks later)",
+        )
+    fig.check(fig["tasks failed"] == 0, f"{fig['tasks failed']} short tasks failed")
+    fig.check(proc.poll() is None, "the supervisor died")
+    return fig

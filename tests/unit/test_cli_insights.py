@@ -1,0 +1,82 @@
+"""`overseer suggest/apply/dismiss` without a supervisor: offline ranking, confirmation, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from state import queue
+from state.models import AttemptOutcome, TaskState
+from state.store import Store
+from tui import cli
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A config and a state dir where task `db` failed twice with exit 2 (no tmux needed)."""
+    config = tmp_path / "overseer.yaml"
+    config.write_text("name: unit\nagents: [{name: w}]\ntasks: []\n")
+    store = Store(tmp_path / ".overseer" / "state.db")
+    store.upsert_tasks([{"id": "db", "command": "migrate", "max_attempts": 2}])
+    for _ in range(2):
+        claim = queue.claim(store, "w", 30)
+        assert claim is not None
+        queue.finish(
+            store, "db", claim.attempt.number, AttemptOutcome.FAILED, exit_code=2,
+            delay=lambda n: 0.0,
+        )  # fmt: skip
+    store.close()
+    return config
+
+
+def run(config: Path, *args: str) -> int:
+    return cli.main([args[0], "-c", str(config), *args[1:]])
+
+
+def test_suggest_ranks_offline_and_prints_how_to_apply(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(project, "suggest") == 0
+    out = capsys.readouterr().out
+    assert " 1. block          task db" in out
+    assert "· attempt 2 of 2: exit 2" in out
+    assert "→ overseer apply 1 (asks first): overseer block db --reason" in out
+    assert run(project, "suggest", "--json") == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["key"] == "task:db:block" and item["rank"] == 1
+
+
+def test_a_destructive_suggestion_asks_on_a_terminal(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    asked: list[str] = []
+
+    def answer(text: str) -> str:
+        asked.append(text)
+        return "n"
+
+    monkeypatch.setattr("builtins.input", answer)
+    assert run(project, "apply", "1") == 1
+    assert "not applied" in capsys.readouterr().out
+    assert asked and "overseer block db" in asked[0]
+    store = Store(project.parent / ".overseer" / "state.db")
+    assert store.task("db").state == TaskState.FAILED  # type: ignore[union-attr]
+    asked.clear()
+    assert run(project, "apply", "task:db:block", "--yes") == 0  # by key, no question
+    assert not asked
+    task = store.task("db")
+    assert task is not None and task.state == TaskState.BLOCKED
+    assert task.blocked_reason == "same failure on all 2 attempts: exit 2"
+
+
+def test_dismiss_and_unknown_numbers(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project, "dismiss", "1") == 0
+    assert "dismissed 1. block task db" in capsys.readouterr().out
+    assert run(project, "suggest") == 0
+    assert "no suggestions" in capsys.readouterr().out
+    assert run(project, "apply", "1") == 2
+    assert "no suggestion '1': there are none right now" in capsys.readouterr().err

@@ -1,0 +1,220 @@
+"""`overseer suggest`, `overseer apply N` and `overseer dismiss N`: next-action suggestions."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import json
+import shlex
+import sqlite3
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tui import cli
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _errors(func: Handler) -> Handler:
+    """Report CliError here: under `python -m tui.cli` main() knows another copy of the class."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except cli.CliError as exc:
+            print(f"overseer: {exc}", file=sys.stderr)
+            return exc.code
+
+    return run
+
+
+def current(project: cli.Project) -> list[dict[str, Any]]:
+    """The ranked suggestions; recomputed from the store when no supervisor keeps them fresh."""
+    store = project.store()
+    if not cli.supervisor_alive(project.state_dir):
+        from agents.insights import Insights
+        from agents.tmux import server_label
+
+        config = project.config
+        insights = Insights(
+            store,
+            project.state_dir,
+            stall_timeout=config.stall_timeout if config else 300.0,
+            tmux_label=server_label(config.name, project.state_dir) if config else None,
+        )
+        # A read-only or busy database still shows the last stored list.
+        with contextlib.suppress(sqlite3.OperationalError):
+            insights.refresh(supervisor_alive=False, events=False)
+    return store.suggestions()
+
+
+def pick(items: list[dict[str, Any]], which: str) -> dict[str, Any]:
+    """Suggestion N (its 1-based rank) or the one with key `which`."""
+    for item in items:
+        if str(item.get("rank")) == which or item.get("key") == which:
+            return item
+    count = f"there are {len(items)}" if items else "there are none right now"
+    raise cli.CliError(
+        f"no suggestion {which!r}: {count} (list them with `overseer suggest`)", cli.EXIT_USAGE
+    )
+
+
+def target_text(item: dict[str, Any]) -> str:
+    """'task build' or 'agent w-1'."""
+    kind, _, name = str(item.get("key", "")).partition(":")
+    return f"{kind} {name.partition(':')[0]}"
+
+
+def command_line(item: dict[str, Any]) -> str | None:
+    """The `overseer ...` command that applies a suggestion, or None when a person must act."""
+    spec = item.get("apply")
+    if not spec:
+        return None
+    words = ["overseer", spec["verb"], spec["target"]]
+    args = spec.get("args") or {}
+    if spec["verb"] == "send":
+        words.append(str(args.get("text", "")))
+    elif args.get("reason"):
+        words += ["--reason", str(args["reason"])]
+    return shlex.join(words)
+
+
+# -- suggest ----------------------------------------------------------------------------------
+
+
+@_errors
+def cmd_suggest(args: argparse.Namespace) -> int:
+    project = cli.resolve(args)
+    items = current(project)
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return cli.EXIT_OK
+    if not items:
+        print("no suggestions: nothing needs a person right now")
+        return cli.EXIT_OK
+    for item in items:
+        rank = item["rank"]
+        print(
+            f"{rank:>2}. {item['action']:<14} {target_text(item):<24} "
+            f"urgency {item['urgency']:.2f}  confidence {item['confidence']:.2f}"
+        )
+        print(f"    {item['reason']}")
+        for line in item.get("evidence") or ():
+            print(f"    · {line}")
+        line = command_line(item)
+        if line is None:
+            print("    → needs a person: " + str(item.get("howto") or ""))
+        else:
+            ask = " (asks first)" if item.get("destructive") else ""
+            print(f"    → overseer apply {rank}{ask}: {line}")
+    return cli.EXIT_OK
+
+
+# -- apply ------------------------------------------------------------------------------------
+
+
+def _still_waiting(project: cli.Project, item: dict[str, Any]) -> None:
+    """An answer is typed only into an agent still waiting at the prompt it was meant for."""
+    agent = project.store().agent(item["apply"]["target"])
+    prompt = next(
+        (e[len("prompt: ") :] for e in item.get("evidence") or () if e.startswith("prompt: ")), None
+    )
+    shown = " ".join((agent.prompt or "").split())[:150] if agent is not None else ""
+    if (
+        agent is None
+        or agent.state.value != "waiting"
+        or (prompt is not None and shown != prompt[:150])
+    ):
+        raise cli.CliError(
+            f"{item['apply']['target']} is no longer waiting at that prompt; nothing typed "
+            "(see `overseer suggest` for what is current)",
+            cli.EXIT_FAILED,
+        )
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+@_errors
+def cmd_apply(args: argparse.Namespace) -> int:
+    project = cli.resolve(args)
+    item = pick(current(project), args.n)
+    head = f"{item['rank']}. {item['action']} {target_text(item)}"
+    line = command_line(item)
+    if line is None:
+        howto = str(item.get("howto") or "")
+        if args.json:
+            out = {"applied": False, "needs_person": True, "suggestion": item, "howto": howto}
+            print(json.dumps(out, indent=2))
+        else:
+            print(f"{head}: {item['reason']}")
+            print(f"This needs a person: {howto}")
+        return cli.EXIT_OK
+    spec = item["apply"]
+    if spec["verb"] == "send":
+        _still_waiting(project, item)
+    ask = bool(item.get("destructive")) and not args.yes and sys.stdin.isatty()
+    if ask and not _confirm(f"{head}: run `{line}`?"):
+        print("not applied")
+        return cli.EXIT_FAILED
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer) if args.json else contextlib.nullcontext():
+        code = cli.submit(project, spec["verb"], spec["target"], dict(spec.get("args") or {}))
+    if args.json:
+        out = {
+            "applied": True,
+            "suggestion": item,
+            "command": line,
+            "result": buffer.getvalue().strip(),
+        }
+        print(json.dumps(out, indent=2))
+    return code
+
+
+# -- dismiss ----------------------------------------------------------------------------------
+
+
+@_errors
+def cmd_dismiss(args: argparse.Namespace) -> int:
+    project = cli.resolve(args)
+    store = project.store()
+    item = pick(current(project), args.n)
+    store.dismiss_suggestion(str(item["key"]), str(item["evidence_hash"]))
+    if args.json:
+        print(json.dumps({"dismissed": True, "suggestion": item}, indent=2))
+    else:
+        print(
+            f"dismissed {item['rank']}. {item['action']} {target_text(item)} "
+            "(it comes back if its evidence changes)"
+        )
+    return cli.EXIT_OK
+
+
+def register(sub: Any, common: Callable[..., None]) -> None:
+    """Add the suggest, apply and dismiss subcommands."""
+    p = sub.add_parser("suggest", help="next-action suggestions, most pressing first")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("apply", help="apply suggestion N (as numbered by `overseer suggest`)")
+    common(p)
+    p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask before destructive ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("dismiss", help="hide suggestion N until its evidence changes")
+    common(p)
+    p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dismiss)

@@ -1,0 +1,122 @@
+"""`overseer health`, `overseer cleanup` and `overseer recover`: operating a project.
+
+The logic lives in agents/maintenance.py; this module parses, prints and sets exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from state.config import Config, ConfigError
+from tui import cli
+
+Handler = Callable[[argparse.Namespace], int]
+MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+
+
+def _errors(func: Handler) -> Handler:
+    """Report CliError here: under `python -m tui.cli` main() knows another copy of the class."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except cli.CliError as exc:
+            print(f"overseer: {exc}", file=sys.stderr)
+            return exc.code
+
+    return run
+
+
+def _resolve_leniently(args: argparse.Namespace) -> tuple[Config | None, Path, str | None]:
+    """Config, state dir and the config's error: health reports a bad config, not exits on it."""
+    try:
+        project = cli.resolve(args)
+        return project.config, project.state_dir, None
+    except ConfigError as exc:
+        base = Path(args.config).absolute().parent if args.config else Path.cwd()
+        state_dir = Path(args.state_dir).absolute() if args.state_dir else base / ".overseer"
+        return None, state_dir, str(exc)
+
+
+@_errors
+def cmd_health(args: argparse.Namespace) -> int:
+    from agents.maintenance import failed, health
+
+    config, state_dir, error = _resolve_leniently(args)
+    checks = health(state_dir, config, config_error=error)
+    bad = failed(checks)
+    if args.json:
+        print(json.dumps({"ok": not bad, "checks": [c.as_json() for c in checks]}, indent=2))
+    else:
+        for c in checks:
+            print(f"{MARK.get(c.status, c.status)}  {c.name:<15} {c.detail}")
+    return cli.EXIT_FAILED if bad else cli.EXIT_OK
+
+
+@_errors
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from agents.maintenance import cleanup
+
+    project = cli.resolve(args)
+    config = project.need_config()
+    actions = cleanup(project.state_dir, config, dry_run=args.dry_run, force=args.force)
+    if args.json:
+        print(json.dumps([a.as_json() for a in actions], indent=2))
+        return cli.EXIT_OK
+    if not actions:
+        print("nothing to clean up")
+    for a in actions:
+        if a.skipped:
+            print(f"kept       {a.detail}: {a.skipped}")
+        else:
+            print(f"{'removed   ' if a.done else 'would go  '} {a.detail}")
+    return cli.EXIT_OK
+
+
+@_errors
+def cmd_recover(args: argparse.Namespace) -> int:
+    from agents.lock import LockHeld
+    from agents.maintenance import recover
+
+    project = cli.resolve(args)
+    config = project.need_config()
+    try:
+        changes = recover(config, project.state_dir)
+    except LockHeld as exc:
+        raise cli.CliError(
+            f"{exc}; a running supervisor reconciles the store with tmux every second by itself",
+            cli.EXIT_USAGE,
+        ) from exc
+    if not changes:
+        print("nothing to recover: the store and tmux agree")
+    for line in changes:
+        print(line)
+    return cli.EXIT_OK
+
+
+def register(sub: Any, common: Callable[..., None]) -> None:
+    """Add the health, cleanup and recover subcommands."""
+    p = sub.add_parser("health", help="check tmux, the store, the supervisor, disk and logs")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("cleanup", help="remove unused windows, stale leases, old logs and files")
+    common(p)
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument(
+        "--force", action="store_true", help="also stop busy strays and remove in-use logs"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cleanup)
+
+    p = sub.add_parser("recover", help="reconcile the store with tmux now, as start-up does")
+    common(p)
+    p.set_defaults(func=cmd_recover)
