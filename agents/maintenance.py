@@ -425,6 +425,7 @@ def cleanup(
                 store, state_dir, config, panes, now, dry_run, force, supervised, busy_note
             )
         actions += _clean_logs(state_dir, panes, names, keep, now, dry_run, force)
+        actions += _clean_worktrees(config, state_dir, panes, dry_run, force)
         actions += _clean_run_files(state_dir, store, names, keep, now, dry_run, force)
     finally:
         if store is not None:
@@ -625,6 +626,58 @@ def _clean_logs(
         if not dry_run:
             log.unlink(missing_ok=True)
         out.append(Action("log", log.name, detail, not dry_run))
+    return out
+
+
+def _clean_worktrees(
+    config: Config,
+    state_dir: Path,
+    panes: dict[str, PaneInfo] | None,
+    dry_run: bool,
+    force: bool,
+) -> list[Action]:
+    """Agents' git worktrees: removed when their agent is not running and they are clean
+    (nothing uncommitted, no commit the base lacks), or with --force."""
+    from agents import worktree
+
+    parent = state_dir / "worktrees"
+    if not parent.is_dir():
+        return []
+    try:
+        repo = worktree.repo_root(config.base_dir)
+        trees = worktree.list_worktrees(repo)
+    except worktree.WorktreeError as exc:
+        return [Action("worktree", str(parent), "cannot list worktrees", False, str(exc))]
+    out = []
+    root = parent.resolve()
+    for path, branch in trees:
+        if path.resolve().parent != root:
+            continue
+        agent = path.name
+        pane = (panes or {}).get(agent)
+        detail = f"worktree {path} ({branch})"
+        if pane is not None and not pane.dead and not force:
+            out.append(Action("worktree", agent, detail, False,
+                              "its agent works in it (stop the agents first, or --force)"))
+            continue
+        try:
+            st = worktree.status(path)
+        except worktree.WorktreeError as exc:
+            out.append(Action("worktree", agent, detail, False, str(exc)))
+            continue
+        if not st.clean and not force:
+            why = f"{st.dirty} uncommitted file(s), {st.ahead} commit(s) not in {st.base}"
+            out.append(Action("worktree", agent, detail, False, f"{why} (--force)"))
+            continue
+        if dry_run:
+            out.append(Action("worktree", agent, detail, False))
+            continue
+        try:
+            done = worktree.remove_worktree(repo, path, force=force)
+        except worktree.WorktreeError as exc:
+            out.append(Action("worktree", agent, detail, False, str(exc)))
+            continue
+        out.append(Action("worktree", agent, f"{detail}: {done}", True))
     return out
 
 

@@ -67,3 +67,28 @@ tasks: []
     r = project.cli("run", "--until-done", "--timeout", "30")
     assert r.returncode == 3, r.stdout + r.stderr
     assert "not a git repository" in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+def test_cleanup_removes_worktrees_only_when_clean_or_forced(project: Project) -> None:
+    make_repo(project.root)
+    project.write(
+        """
+agents:
+  - {name: w, kind: shell, count: 2, worktree: true}
+tasks:
+  - {id: dirty, run: 'echo change >> README', agent: w-1}
+  - {id: clean, run: 'true', agent: w-2}
+""",
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
+    trees = project.state_dir / "worktrees"
+    busy = project.cli("cleanup")
+    assert busy.returncode == 0 and (trees / "w-2").exists()  # agents still run in them
+    assert "its agent works in it" in busy.stdout
+    project.cli("down", "--kill-agents")
+    r = project.cli("cleanup")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (trees / "w-2").exists(), r.stdout  # clean: removed
+    assert (trees / "w-1").exists() and "uncommitted" in r.stdout  # dirty: kept
+    r = project.cli("cleanup", "--force")
+    assert not (trees / "w-1").exists(), r.stdout
