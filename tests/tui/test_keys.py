@@ -220,3 +220,18 @@ async def test_keymap_remaps_a_key(tmp_path: Path, keymap: dict[str, str]) -> No
         await pilot.press("R")
         await settle(app, pilot)
     assert store_of(tmp_path).task("db-migrate").state == TaskState.READY  # type: ignore[union-attr]
+
+
+async def test_digit_keys_pick_a_menu_choice_and_d_opens_no_diff_without_worktree(tmp_path: Path) -> None:
+    app = make_app(tmp_path, "waiting")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        agents = app.screen.query_one(AgentTable)
+        agents.focus()
+        agents.select_key("worker-2")
+        await pilot.press("2")
+        await pilot.press("d")  # worker-2 has no worktree: a notice, no diff screen
+        await settle(app, pilot)
+        assert isinstance(app.screen, MainScreen)
+    cmds = [(c.verb, c.target, c.args) for c in _commands(store_of(tmp_path))]
+    assert cmds == [("answer", "worker-2", {"answer": "2"})]
