@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -24,3 +26,20 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message} (after {timeout:g} s; last value: {value!r})")
         time.sleep(interval)
+
+
+def shared_screens() -> Path:
+    """The captured CLI screens in ../shared/screens (beside the checkout, as CI has it)."""
+    root = Path(__file__).resolve().parents[1]
+    candidates = [
+        Path(os.environ["OVERSEER_SHARED"]) / "screens" if os.environ.get("OVERSEER_SHARED") else None,
+        root.parent / "shared" / "screens",
+        Path("/work/shared/screens"),
+    ]
+    for path in candidates:
+        if path is not None and path.is_dir() and any(path.glob("*.ansi")):
+            return path
+    raise AssertionError(
+        "the captured screens (../shared/screens) are missing: clone beside shared/ or set "
+        "OVERSEER_SHARED to its path"
+    )

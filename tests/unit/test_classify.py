@@ -9,8 +9,9 @@ import pytest
 from agents.classify import UNKNOWN, classify, compile_rules, progress_signature
 from agents.profiles import AI_KINDS
 from agents.screen import VirtualScreen, screen_from_capture
+from tests.helpers import shared_screens
 
-SCREENS = Path(__file__).resolve().parents[2].parent / "shared" / "screens"
+SCREENS = shared_screens()
 REAL = sorted(SCREENS.glob("*.ansi"))
 
 

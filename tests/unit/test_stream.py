@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from agents.stream import LogStream, RingBuffer, strip_ansi, to_text
+from tests.helpers import shared_screens
 
-SCREENS = Path("/work/shared/screens")
+SCREENS = shared_screens()
 SCREEN_FILES = sorted(SCREENS.glob("*.ansi")) if SCREENS.is_dir() else []
 
 
