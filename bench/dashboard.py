@@ -1,0 +1,343 @@
+"""Item 7: the dashboard (`tui.app.OverseerApp`) headless with Pilot, on a store of 200 agents
+and 10,000 tasks: store change -> repaint, and key press -> repaint.
+
+"Repaint" is the first frame Textual composes (`App._display` with an update) in which the
+changed widget already holds the new content; Pilot's headless driver then drops the bytes,
+so writing them to a real terminal is not included. A store change is one committed
+transaction that rewrites an agent's last output line (what the supervisor's sweep does);
+the dashboard notices it through its own polling of the store. Skipped, with a row saying
+so, while `tui.app` does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import random
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench.common import Goal, Result, Row, Scale, summary
+from state.config import load_config_text
+from state.store import Store
+
+SIZE = (160, 45)
+WAIT_S = 10.0  # a change not on screen by then counts as WAIT_S
+STATES = ("done", "done", "done", "ready", "ready", "pending", "failed", "blocked")
+
+
+def available() -> str | None:
+    """Why the dashboard cannot be measured, or None when it can."""
+    if importlib.util.find_spec("tui.app") is None:
+        return "tui.app does not exist yet"
+    try:
+        module = importlib.import_module("tui.app")
+    except Exception as exc:  # a dashboard being written may not import yet
+        return f"tui.app does not import: {exc}"
+    if not hasattr(module, "OverseerApp"):
+        return "tui.app has no OverseerApp"
+    return None
+
+
+def build_store(state_dir: Path, agents: list[str], n_tasks: int) -> None:
+    """A store with `agents` (most of them busy) and n_tasks tasks in every state."""
+    rng = random.Random(7)
+    now = time.time()
+    store = Store(state_dir / "state.db")
+    try:
+        with store.tx() as c:
+            c.execute(
+                "INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) "
+                "VALUES (1, 1, 'bench', ?, ?)",
+                (now - 3600, now),
+            )
+            busy = {name: f"task-{i:05d}" for i, name in enumerate(agents[: len(agents) * 3 // 4])}
+            running = {task: name for name, task in busy.items()}
+            tasks, attempts = [], []
+            for i in range(n_tasks):
+                tid = f"task-{i:05d}"
+                state = "running" if tid in running else rng.choice(STATES)
+                deps = json.dumps([f"task-{i - 1:05d}"] if state == "pending" and i else [])
+                agent = running.get(tid)
+                started = now - rng.uniform(5, 3000) if state != "ready" else None
+                finished = started + rng.uniform(1, 60) if started and state != "running" else None
+                code = {"done": 0, "failed": 2, "blocked": 143}.get(state)
+                tasks.append(
+                    (
+                        tid,
+                        i + 1,
+                        f"make shard {i}",
+                        deps,
+                        0,
+                        3,
+                        state,
+                        1 if started else 0,
+                        agent,
+                        now + 30 if agent else None,
+                        code,
+                        started,
+                        finished,
+                        now,
+                        now,
+                    )
+                )
+                if started:
+                    outcome = {"done": "ok", "running": "running"}.get(state, "failed")
+                    attempts.append(
+                        (
+                            tid,
+                            1,
+                            agent or rng.choice(agents),
+                            started,
+                            finished,
+                            outcome,
+                            code,
+                            "building shard\nok",
+                        )
+                    )
+            c.executemany(
+                "INSERT INTO tasks(id, seq, command, depends_on, priority, max_attempts, state, "
+                "attempts, claimed_by, lease_expires_at, exit_code, started_at, finished_at, "
+                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                tasks,
+            )
+            c.executemany(
+                "INSERT INTO attempts(task_id, number, agent, started_at, finished_at, outcome, "
+                "exit_code, output_tail) VALUES (?,?,?,?,?,?,?,?)",
+                attempts,
+            )
+            c.executemany(
+                "INSERT INTO agents(name, kind, state, task_id, pane_id, pid, last_output_at, "
+                "heartbeat_at, state_since, last_line) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        name,
+                        "shell",
+                        "busy" if name in busy else "idle",
+                        busy.get(name),
+                        f"%{i + 1}",
+                        None,
+                        now,
+                        now,
+                        now - 60,
+                        f"step {i} of the build",
+                    )
+                    for i, name in enumerate(agents)
+                ],
+            )
+            c.executemany(
+                "INSERT INTO events(ts, kind, task_id, agent, message) VALUES (?,?,?,?,?)",
+                [
+                    (
+                        now - 500 + i,
+                        "task.done",
+                        f"task-{i:05d}",
+                        agents[i % len(agents)],
+                        f"task-{i:05d} attempt 1 ok: exit 0 -> done",
+                    )
+                    for i in range(300)
+                ],
+            )
+    finally:
+        store.close()
+
+
+def make_app(root: Path, n_agents: int, n_tasks: int) -> tuple[Any, list[str]]:
+    """The dashboard on a freshly built store (canned pane screens, no tmux)."""
+    module = importlib.import_module("tui.app")
+    config = load_config_text(
+        f"name: bench\nagents:\n  - {{name: worker, kind: shell, count: {n_agents}}}\n",
+        path=str(root / "overseer.yaml"),
+        base_dir=root,
+    )
+    agents = [name for name, _ in config.agent_instances()]
+    state_dir = root / ".overseer"
+    build_store(state_dir, agents, n_tasks)
+    cls = module.OverseerApp
+    wanted: dict[str, Any] = {
+        "usage": lambda pid: (1.0, 10 * 1024 * 1024),
+        "live": True,
+        "screen_source": lambda agent, pane: f"{agent}$ make shard\nbuilding...\n",
+        "supervisor_alive": lambda: True,
+    }
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in wanted.items() if k in params}
+    return cls(config, state_dir, **kwargs), agents
+
+
+class FrameClock:
+    """Timestamps the first composed frame in which a condition holds."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.pending: list[tuple[Callable[[], bool], list[float]]] = []
+        self.frames = 0
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None or int(getattr(app, "_batch_count", 0)):
+                return
+            self.frames += 1
+            now = time.perf_counter()
+            for item in list(self.pending):
+                if item[0]():
+                    item[1].append(now)
+                    self.pending.remove(item)
+
+        app._display = display
+
+    def expect(self, predicate: Callable[[], bool]) -> list[float]:
+        """Start waiting for a frame where predicate() is true; the list gets its time."""
+        out: list[float] = []
+        self.pending.append((predicate, out))
+        return out
+
+
+def cursor_at(table: Any, row: int) -> bool:
+    """Whether the table's cursor is on `row`."""
+    return bool(table.cursor_row == row)
+
+
+def sort_moved(table: Any, before: object) -> bool:
+    """Whether the table's sort order is no longer `before`."""
+    return getattr(table, "sort_index", None) != before
+
+
+async def wait(pilot: Any, box: list[float], timeout: float) -> float | None:
+    """Let the app run until box has a time (or the timeout passes)."""
+    deadline = time.perf_counter() + timeout
+    while not box and time.perf_counter() < deadline:
+        await pilot.pause(0.002)
+    return box[0] if box else None
+
+
+async def measure(scale: Scale, root: Path) -> dict[str, Any]:
+    """Run the app under Pilot and take both kinds of samples."""
+    tables = importlib.import_module("tui.widgets.tables")
+    app, agents = make_app(root, scale.dash_agents, scale.dash_tasks)
+    first = agents[0]
+    rng = random.Random(3)
+    store_ms: list[float] = []
+    key_ms: list[float] = []
+    sort_ms: list[float] = []
+    misses = 0
+    t_start = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        clock = FrameClock(app)
+        agent_table = app.screen.query_one(tables.AgentTable)
+        queue = app.screen.query_one(tables.QueueTable)
+        loaded = clock.expect(lambda: queue.row_count >= scale.dash_tasks)
+        if await wait(pilot, loaded, 120.0) is None:
+            raise RuntimeError("the dashboard did not show the tasks within 120 s")
+        first_frame_s = loaded[0] - t_start
+        store = Store(root / ".overseer" / "state.db")
+        try:
+            for i in range(scale.dash_samples):
+                await pilot.pause(rng.uniform(0.3, 0.7))
+                marker = f"bench mark {i}"
+
+                def shows(m: str = marker) -> bool:
+                    cells = agent_table.cells.get(first)
+                    return bool(cells) and m in str(cells[-1])
+
+                box = clock.expect(shows)
+                store.update_agent(first, last_line=marker, heartbeat_at=time.time())
+                t0 = time.perf_counter()
+                seen = await wait(pilot, box, WAIT_S)
+                if seen is None:  # counted as the whole wait: a lower bound, never dropped
+                    misses += 1
+                    clock.pending.clear()
+                store_ms.append(((seen or time.perf_counter()) - t0) * 1000.0)
+        finally:
+            store.close()
+        queue.focus()
+        await pilot.pause(0.2)
+        for _ in range(scale.dash_samples):
+            await pilot.pause(rng.uniform(0.15, 0.3))
+            row = queue.cursor_row
+            key = "down" if row < 20 else "up"
+            want = row + 1 if key == "down" else row - 1
+            box = clock.expect(partial(cursor_at, queue, want))
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            seen = await wait(pilot, box, WAIT_S)
+            if seen is None:
+                misses += 1
+                clock.pending.clear()
+            key_ms.append(((seen or time.perf_counter()) - t0) * 1000.0)
+        for _ in range(max(2, scale.dash_samples // 5)):
+            await pilot.pause(0.3)
+            box = clock.expect(partial(sort_moved, queue, getattr(queue, "sort_index", None)))
+            t0 = time.perf_counter()
+            await pilot.press("s")
+            seen = await wait(pilot, box, 10.0)
+            if seen is not None:
+                sort_ms.append((seen - t0) * 1000.0)
+        frames = clock.frames
+    return {
+        "agents": scale.dash_agents,
+        "tasks": scale.dash_tasks,
+        "size": list(SIZE),
+        "first_full_frame_s": round(first_frame_s, 2),
+        "store_change_ms": summary(store_ms, 1),
+        "key_down_ms": summary(key_ms, 1),
+        "key_sort_ms": summary(sort_ms, 1),
+        "not_seen": misses,
+        "frames": frames,
+    }
+
+
+def run(scale: Scale, tmp: Path) -> Result:
+    """Item 7, or a SKIP row while the dashboard is missing."""
+    why = available()
+    if why is not None:
+        return Result(
+            rows=[Row("7", "dashboard: not available yet", None, "", status="SKIP", note=why)],
+            details={"skipped": why},
+        )
+    tmp.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(AttributeError):
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    d = asyncio.run(measure(scale, tmp))
+    res = Result(details=d)
+    sizes = f"{d['agents']} agents, {d['tasks']:,} tasks"
+    st, key, srt = d["store_change_ms"], d["key_down_ms"], d["key_sort_ms"]
+    res.rows.append(
+        Row(
+            "7",
+            "dashboard: store change -> repaint p95",
+            st.get("p95"),
+            "ms",
+            Goal("<=", 250.0),
+            f"median {st.get('median')} ms, n={st.get('n')}, unseen {d['not_seen']}; {sizes}",
+        )
+    )
+    res.rows.append(
+        Row(
+            "7",
+            "dashboard: key (cursor down) -> repaint p95",
+            key.get("p95"),
+            "ms",
+            Goal("<=", 50.0),
+            f"median {key.get('median')} ms, n={key.get('n')}; {sizes}",
+        )
+    )
+    res.rows.append(
+        Row(
+            "7",
+            f"dashboard: key (sort {d['tasks']:,} rows) -> repaint p95",
+            srt.get("p95"),
+            "ms",
+            note=f"median {srt.get('median')} ms, n={srt.get('n')}; "
+            f"first full frame after {d['first_full_frame_s']} s",
+        )
+    )
+    return res
