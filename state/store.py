@@ -338,6 +338,14 @@ class Store:
             self.conn.execute("COMMIT")
 
     def _migrate(self) -> None:
+        # An up-to-date database is only read: opening a store must not count as a change
+        # for the readers watching PRAGMA data_version (the dashboard).
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None  # no meta table yet
+        if row is not None and int(row[0]) == SCHEMA_VERSION:
+            return
         with self.tx() as c:
             c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -512,11 +520,33 @@ class Store:
                 tasks[r["id"]] = _task(r)
         return sorted(tasks.values(), key=lambda t: t.seq)
 
-    def tasks_since(self, updated_at: float) -> list[Task]:
-        """Tasks changed at or after `updated_at`, and every running one (a lease moves alone)."""
+    def task_stamps_since(self, updated_at: float, after_seq: int) -> list[tuple[str, float, str]]:
+        """(id, updated_at, state) of tasks changed at or after `updated_at`, running, or added
+        after `after_seq`: a cheap way to find which rows a cache must re-read."""
         rows = self.conn.execute(
-            "SELECT * FROM tasks WHERE updated_at >= ? OR state='running' ORDER BY seq",
-            (updated_at,),
+            "SELECT id, updated_at, state FROM tasks "
+            "WHERE updated_at >= ? OR state='running' OR seq > ?",
+            (updated_at, after_seq),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def tasks_by_ids(self, task_ids: Sequence[str]) -> list[Task]:
+        """Full rows of the given tasks, in queue order."""
+        out: list[Task] = []
+        ids = list(task_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += [_task(r) for r in self.conn.execute(
+                f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)]
+        return sorted(out, key=lambda t: t.seq)
+
+    def tasks_since(self, updated_at: float, after_seq: int | None = None) -> list[Task]:
+        """Tasks changed at or after `updated_at`, every running one (a lease moves alone),
+        and, with `after_seq`, every task added after that one (whatever its clock said)."""
+        rows = self.conn.execute(
+            "SELECT * FROM tasks WHERE updated_at >= ? OR state='running' OR seq > ? ORDER BY seq",
+            (updated_at, after_seq if after_seq is not None else 1 << 62),
         )
         return [_task(r) for r in rows]
 
@@ -550,6 +580,21 @@ class Store:
             "SELECT * FROM attempts WHERE id IN (SELECT MAX(id) FROM attempts GROUP BY task_id)"
         )
         return {r["task_id"]: _attempt(r) for r in rows}
+
+    def last_attempts_of(self, task_ids: Sequence[str]) -> dict[str, Attempt]:
+        """The newest attempt of each of the given tasks (those that have one)."""
+        out: dict[str, Attempt] = {}
+        ids = list(task_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT * FROM attempts WHERE id IN (SELECT MAX(id) FROM attempts "
+                f"WHERE task_id IN ({marks}) GROUP BY task_id)",
+                chunk,
+            )
+            out.update({r["task_id"]: _attempt(r) for r in rows})
+        return out
 
     def running_attempts(self) -> list[Attempt]:
         """Attempts still marked running."""

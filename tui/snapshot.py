@@ -20,6 +20,8 @@ from state.store import Store
 Clock = Callable[[], float]
 Usage = Callable[[int | None], tuple[float | None, int | None]]
 
+FULL_READ_EVERY = 30.0  # seconds between full reads of the tasks table (deletions, drift)
+WRITE_SLACK = 2.0  # writers stamp updated_at just before they commit
 SPARK_BUCKETS = 20
 SPARK_SECONDS = 30.0  # one bucket of the completions sparkline
 THROUGHPUT_WINDOW = 300.0
@@ -131,7 +133,9 @@ def _left(now: float, ts: float | None) -> float | None:
 
 def waits_for(task: Task, states: dict[str, str]) -> str:
     """What a pending task waits on: its dependencies that are not done, with their states."""
-    parts = [f"{d} ({states.get(d, 'missing')})" for d in task.depends_on if states.get(d) != "done"]
+    parts = [
+        f"{d} ({states.get(d, 'missing')})" for d in task.depends_on if states.get(d) != "done"
+    ]
     return ", ".join(parts)
 
 
@@ -157,6 +161,45 @@ class SnapshotReader:
         self.usage: Usage = usage or ProcessUsage()
         self.supervisor_alive = supervisor_alive or (lambda: False)
         self.event_limit = event_limit
+        # Between full reads only changed (and running) tasks are read; rows of tasks that
+        # did not change, and whose columns do not move with the clock, are reused.
+        self._tasks: dict[str, Task] = {}
+        self._reasons: dict[str, str | None] = {}
+        self._rows: dict[str, tuple[Task, TaskRow]] = {}
+        self._mark = 0.0
+        self._last_seq = 0
+        self._full_at = float("-inf")
+
+    def _load_tasks(self) -> None:
+        """Bring the task cache up to date (one read transaction is open)."""
+        store = self.store
+        mono = time.monotonic()
+        began = time.time()  # writers stamp updated_at with this machine's wall clock
+        if mono - self._full_at >= FULL_READ_EVERY:
+            self._tasks = {t.id: t for t in store.tasks()}
+            self._reasons = {k: a.reason for k, a in store.last_attempts().items()}
+            self._rows = {k: v for k, v in self._rows.items() if k in self._tasks}
+            self._full_at = mono
+            self._last_seq = max((t.seq for t in self._tasks.values()), default=0)
+        else:
+            # Changed since the last read (with slack for writers that stamped just before
+            # they committed), running, or added since (found by seq, whatever the clocks).
+            stamps = store.task_stamps_since(self._mark - WRITE_SLACK, self._last_seq)
+            need = []
+            for task_id, updated_at, state in stamps:
+                known = self._tasks.get(task_id)
+                # Running rows are re-read always: a lease renewal does not touch updated_at.
+                if known is None or known.updated_at != updated_at or state == "running":
+                    need.append(task_id)
+            changed = store.tasks_by_ids(need)
+            for t in changed:
+                self._tasks[t.id] = t
+                self._last_seq = max(self._last_seq, t.seq)
+            fresh = store.last_attempts_of([t.id for t in changed])
+            for t in changed:
+                if t.id in fresh:
+                    self._reasons[t.id] = fresh[t.id].reason
+        self._mark = began
 
     def data_version(self) -> int:
         """SQLite's counter of commits by other connections (cheap change detection)."""
@@ -170,8 +213,8 @@ class SnapshotReader:
         conn.execute("BEGIN")
         try:
             version = self.data_version()
-            tasks = store.tasks()
-            last = store.last_attempts()
+            self._load_tasks()
+            tasks = list(self._tasks.values())
             agents = store.agents()
             sup = store.supervisor()
             events = store.recent_events(self.event_limit)
@@ -185,37 +228,54 @@ class SnapshotReader:
             ]
         finally:
             conn.execute("COMMIT")
-        states = {t.id: t.state.value for t in tasks}
-        counts = {s.value: 0 for s in TaskState}
+        running, pending, ready = TaskState.RUNNING, TaskState.PENDING, TaskState.READY
+        tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
+        states_memo: dict[str, str] = {}
         rows: list[TaskRow] = []
+        cache = self._rows
         for t in tasks:
-            counts[t.state.value] += 1
-            a = last.get(t.id)
+            state = t.state
+            tally[state] += 1
+            cached = cache.get(t.id)
+            if (
+                cached is not None
+                and cached[0] is t
+                and state is not running
+                and state is not pending
+                and not (state is ready and t.retry_at)
+            ):
+                rows.append(cached[1])  # nothing in it moves with the clock
+                continue
+            if state is pending and not states_memo:
+                states_memo = {x.id: x.state.value for x in tasks}
+            states = states_memo
+            reason = self._reasons.get(t.id)
             if t.state == TaskState.RUNNING and t.started_at is not None:
                 duration: float | None = now - t.started_at
             elif t.started_at is not None and t.finished_at is not None:
                 duration = t.finished_at - t.started_at
             else:
                 duration = None
-            rows.append(
-                TaskRow(
-                    id=t.id,
-                    seq=t.seq,
-                    state=t.state.value,
-                    attempts=t.attempts,
-                    max_attempts=t.max_attempts,
-                    claimed_by=t.claimed_by,
-                    lease_left=_left(now, t.lease_expires_at),
-                    exit_code=t.exit_code,
-                    duration=duration,
-                    retry_left=_left(now, t.retry_at) if t.state == TaskState.READY else None,
-                    blocked_reason=t.blocked_reason,
-                    waits_for=waits_for(t, states) if t.state == TaskState.PENDING else "",
-                    reason=a.reason if a else None,
-                    priority=t.priority,
-                    command=t.command,
-                )
+            row = TaskRow(
+                id=t.id,
+                seq=t.seq,
+                state=t.state.value,
+                attempts=t.attempts,
+                max_attempts=t.max_attempts,
+                claimed_by=t.claimed_by,
+                lease_left=_left(now, t.lease_expires_at),
+                exit_code=t.exit_code,
+                duration=duration,
+                retry_left=_left(now, t.retry_at) if t.state == TaskState.READY else None,
+                blocked_reason=t.blocked_reason,
+                waits_for=waits_for(t, states) if t.state == TaskState.PENDING else "",
+                reason=reason,
+                priority=t.priority,
+                command=t.command,
             )
+            self._rows[t.id] = (t, row)
+            rows.append(row)
+        counts = {s.value: n for s, n in tally.items()}
         agent_rows = []
         for ag in agents:
             cpu, rss = self.usage(ag.pid)

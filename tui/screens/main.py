@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 from tui.actions import bindings
 from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
 from tui.screens.dialogs import AskText, Confirm, DiffScreen
-from tui.snapshot import AgentRow, Snapshot, TaskRow
+from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
 from tui.widgets.format import palette
 from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable
 from tui.widgets.tables import AgentTable, QueueTable
@@ -29,7 +29,7 @@ ALERT_KINDS = frozenset(
     {"task.blocked", "agent.waiting", "agent.stalled", "agent.dead", "agent.paused"}
 )
 REFRESH_IDLE = 1.0  # re-read at least this often (ages and countdowns move)
-POLL = 0.1  # how often the worker checks whether the store changed
+POLL = 0.02  # how often the worker checks whether the store changed (PRAGMA data_version)
 
 
 class MainScreen(Screen[None]):
@@ -48,6 +48,8 @@ class MainScreen(Screen[None]):
         self.detail_key: str | None = None
         self.screens: dict[str, str | None] = {}
         self.stop = threading.Event()
+        self.detail_reader: SnapshotReader | None = None
+        self.detail_lock = threading.Lock()
         self.focus_order = ["agents", "queue", "suggestions", "events"]
         self.last_table = "queue"
 
@@ -186,8 +188,12 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def load_detail(self, key: str, row: AgentRow | TaskRow) -> None:
-        reader = self.oapp.make_reader()
-        try:
+        # One reader for the detail workers; a cancelled thread worker may still be running,
+        # so the lock keeps two of them off the connection at once.
+        with self.detail_lock:
+            if self.detail_reader is None:
+                self.detail_reader = self.oapp.make_reader()
+            reader = self.detail_reader
             if isinstance(row, AgentRow):
                 events = reader.events_for(agent=row.name)
                 attempts: list[Any] = []
@@ -202,8 +208,6 @@ class MainScreen(Screen[None]):
             else:
                 events = reader.events_for(task_id=row.id)
                 attempts = reader.attempts(row.id)
-        finally:
-            reader.close()
         self.post_message(DetailReady(key, attempts, list(events)))
 
     @work(thread=True, exclusive=True, group="pane")

@@ -55,6 +55,8 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self.query_text = ""
         self.sort_index = 0
         self.order: list[str] = []
+        self.last_rows: list[R] = []
+        self.last_shape: tuple[str, int] = ("", 0)  # filter and sort the rows were laid out with
         self.pal: dict[str, str] = {}
         self.snapshot: Snapshot | None = None
 
@@ -81,13 +83,68 @@ class KeyedTable(DataTable[Any], Generic[R]):
 
     def visible(self, rows: Sequence[R]) -> list[R]:
         """Rows that pass the filter, in the current sort order."""
-        chosen = [r for r in rows if not self.query_text or matches(self.search_text(r), self.query_text)]
+        chosen = [
+            r for r in rows if not self.query_text or matches(self.search_text(r), self.query_text)
+        ]
         if self.SORTS:
             chosen.sort(key=self.SORTS[self.sort_index][1])
         return chosen
 
-    def show(self, rows: Sequence[R], snap: Snapshot, pal: dict[str, str], force: bool = False) -> None:
+    def show(
+        self, rows: Sequence[R], snap: Snapshot, pal: dict[str, str], force: bool = False
+    ) -> None:
         """Bring the table in line with `rows`: remove, add and update only what changed."""
+        shape = (self.query_text, self.sort_index)
+        fast = not force and pal == self.pal and shape == self.last_shape
+        if fast and self.show_changed(rows, snap):
+            return
+        self.show_all(rows, snap, pal, force)
+        self.last_rows = list(rows)
+        self.last_shape = shape
+
+    def show_changed(self, rows: Sequence[R], snap: Snapshot) -> bool:
+        """Fast path: when no row came, went or moved, redraw only the rows that changed.
+
+        Rows a snapshot did not touch are the same objects as before, so with 10,000 tasks
+        a snapshot costs a pass of identity checks plus the few rows that really changed.
+        Returns False (nothing done) when the slow path is needed.
+        """
+        last = self.last_rows
+        if not last or len(rows) != len(last):
+            return False
+        order = self.SORTS[self.sort_index][1] if self.SORTS else None
+        query = self.query_text
+        changed: list[R] = []
+        for new, old in zip(rows, last, strict=True):
+            if new is old:
+                continue
+            if self.key_of(new) != self.key_of(old):
+                return False
+            if order is not None and order(new) != order(old):
+                return False
+            if query and matches(self.search_text(new), query) != matches(
+                self.search_text(old), query
+            ):
+                return False
+            changed.append(new)
+        self.snapshot = snap
+        columns = [c[0] for c in self.COLUMNS]
+        for row in changed:
+            key = self.key_of(row)
+            self.rows_by_key[key] = row
+            old_cells = self.cells.get(key)
+            if old_cells is None:
+                continue  # filtered out
+            cells = (old_cells[0], *self.render_row(row, snap))
+            for col, value, was in zip(columns, cells, old_cells, strict=True):
+                if value != was:
+                    self.update_cell(key, col, value)
+            self.cells[key] = cells
+        self.last_rows = list(rows)
+        return True
+
+    def show_all(self, rows: Sequence[R], snap: Snapshot, pal: dict[str, str], force: bool) -> None:
+        """Slow path: filter, sort, and diff every row."""
         self.snapshot = snap
         if force or pal != self.pal:
             # Keep the rows, forget their cells: every cell is redrawn in the new colours.
@@ -96,6 +153,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
             self.cells = {k: blank for k in self.cells}
         wanted = self.visible(rows)
         keys = [self.key_of(r) for r in wanted]
+        previous = self.rows_by_key
         self.rows_by_key = {self.key_of(r): r for r in rows}
         keyset = set(keys)
         self.marked &= set(self.rows_by_key)
@@ -105,9 +163,14 @@ class KeyedTable(DataTable[Any], Generic[R]):
                 self.remove_row(gone)
         columns = [c[0] for c in self.COLUMNS]
         for key, row in zip(keys, wanted, strict=True):
-            cells = (Text(MARK if key in self.marked else " ", style=pal.get("accent", "")),
-                     *self.render_row(row, snap))
             old = self.cells.get(key)
+            before = previous.get(key)
+            if old is not None and old[0] is not None and (before is row or before == row):
+                continue  # same data, same colours: nothing to render
+            cells = (
+                Text(MARK if key in self.marked else " ", style=pal.get("accent", "")),
+                *self.render_row(row, snap),
+            )
             if old is None:
                 self.add_row(*cells, key=key)
             elif old != cells:
@@ -195,7 +258,13 @@ class AgentTable(KeyedTable[AgentRow]):
         ("line", "last output / prompt", None),
     ]
     STATE_ORDER: ClassVar[dict[str, int]] = {
-        "waiting": 0, "stalled": 1, "dead": 2, "paused": 3, "busy": 4, "starting": 5, "idle": 6,
+        "waiting": 0,
+        "stalled": 1,
+        "dead": 2,
+        "paused": 3,
+        "busy": 4,
+        "starting": 5,
+        "idle": 6,
     }
     SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = [
         ("name", lambda r: r.name),
@@ -208,8 +277,17 @@ class AgentTable(KeyedTable[AgentRow]):
 
     def search_text(self, row: AgentRow) -> str:
         return "\t".join(
-            [row.name, row.state, row.task or "", row.last_line, row.prompt or "", row.reason or "",
-             f"state={row.state}", f"agent={row.name}", f"task={row.task or ''}"]
+            [
+                row.name,
+                row.state,
+                row.task or "",
+                row.last_line,
+                row.prompt or "",
+                row.reason or "",
+                f"state={row.state}",
+                f"agent={row.name}",
+                f"task={row.task or ''}",
+            ]
         )
 
     def render_row(self, row: AgentRow, snap: Snapshot) -> tuple[Any, ...]:
@@ -249,7 +327,12 @@ class QueueTable(KeyedTable[TaskRow]):
         ("note", "waits for / reason", None),
     ]
     STATE_ORDER: ClassVar[dict[str, int]] = {
-        "failed": 0, "blocked": 1, "running": 2, "ready": 3, "pending": 4, "done": 5,
+        "failed": 0,
+        "blocked": 1,
+        "running": 2,
+        "ready": 3,
+        "pending": 4,
+        "done": 5,
     }
     SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = [
         ("queue", lambda r: r.seq),
@@ -264,9 +347,18 @@ class QueueTable(KeyedTable[TaskRow]):
 
     def search_text(self, row: TaskRow) -> str:
         return "\t".join(
-            [row.id, row.state, row.claimed_by or "", row.blocked_reason or "", row.waits_for,
-             row.reason or "", row.command, f"state={row.state}", f"agent={row.claimed_by or ''}",
-             f"id={row.id}"]
+            [
+                row.id,
+                row.state,
+                row.claimed_by or "",
+                row.blocked_reason or "",
+                row.waits_for,
+                row.reason or "",
+                row.command,
+                f"state={row.state}",
+                f"agent={row.claimed_by or ''}",
+                f"id={row.id}",
+            ]
         )
 
     def render_row(self, row: TaskRow, snap: Snapshot) -> tuple[Any, ...]:
@@ -279,8 +371,10 @@ class QueueTable(KeyedTable[TaskRow]):
             note = Text(clip(row.reason, 80))
         else:
             note = Text("")
-        code = Text("-" if row.exit_code is None else str(row.exit_code),
-                    style="" if row.exit_code in (None, 0) else f"bold {pal['err']}")
+        code = Text(
+            "-" if row.exit_code is None else str(row.exit_code),
+            style="" if row.exit_code in (None, 0) else f"bold {pal['err']}",
+        )
         return (
             row.id,
             state_text(row.state, pal, TASK_SYMBOLS),
