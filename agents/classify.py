@@ -79,7 +79,9 @@ def find_menu(rows: list[tuple[int, str]]) -> tuple[int, str, tuple[str, ...]] |
         if not MENU_SELECTED.match(line):
             continue
         start = k
-        while start > 0 and (MENU_OTHER.match(rows[start - 1][1]) or _indented_note(rows[start - 1][1])):
+        while start > 0 and (
+            MENU_OTHER.match(rows[start - 1][1]) or _indented_note(rows[start - 1][1])
+        ):
             start -= 1
         end = k
         while end + 1 < len(rows) and (
@@ -165,7 +167,9 @@ def progress_signature(lines: Sequence[str], rules: ScreenRules) -> str:
     return "\n".join(out)
 
 
-def compile_rules(kind: str, patterns: dict[str, Sequence[str]], source: str = "config") -> ScreenRules:
+def compile_rules(
+    kind: str, patterns: dict[str, Sequence[str]], source: str = "config"
+) -> ScreenRules:
     """Rules from `busy:`, `idle:` and `waiting:` regex lists (the `custom` kind)."""
     rules: list[Rule] = []
     for state in (WAITING, BUSY, IDLE):

@@ -35,7 +35,9 @@ def rules_for(kind: str, spec: AgentSpec | None = None) -> ScreenRules | None:
         raise ExplainError(f"unknown kind {kind!r}; known: shell, {', '.join(AI_KINDS)}")
     rules = known.screen
     if spec is not None and not spec.version_check:
-        rules = ScreenRules(rules.kind, rules.rules, rules.depth, rules.menus, None, (), rules.source)
+        rules = ScreenRules(
+            rules.kind, rules.rules, rules.depth, rules.menus, None, (), rules.source
+        )
     return rules
 
 
@@ -71,8 +73,15 @@ class Explanation:
         """The human form: the screen, then the verdict and its rule."""
         v = self.verdict
         bar = "─" * 60
-        out = [bar, self.screen, bar, f"kind:     {self.kind}", f"verdict:  {v.state}",
-               f"rule:     {v.rule}", f"evidence: {v.detail}"]
+        out = [
+            bar,
+            self.screen,
+            bar,
+            f"kind:     {self.kind}",
+            f"verdict:  {v.state}",
+            f"rule:     {v.rule}",
+            f"evidence: {v.detail}",
+        ]
         if v.line is not None:
             out.append(f"line:     {v.line + 1} of the screen")
         if v.choices:
@@ -81,8 +90,9 @@ class Explanation:
         return "\n".join(out)
 
 
-def explain_screen(kind: str, capture: str, spec: AgentSpec | None = None,
-                   columns: int = 200, lines: int = 60) -> Explanation:
+def explain_screen(
+    kind: str, capture: str, spec: AgentSpec | None = None, columns: int = 200, lines: int = 60
+) -> Explanation:
     """Explain a saved screen (text with escapes, as `capture-pane -p -e` writes it)."""
     if "\x00" in capture:
         raise ExplainError("the screen file contains NUL bytes: is it a capture-pane text?")
@@ -98,16 +108,22 @@ def explain_screen(kind: str, capture: str, spec: AgentSpec | None = None,
     return Explanation(kind, mask(screen.text()), verdict, source)
 
 
-def save_bundle(path: Path, explanation: Explanation, raw_capture: str,
-                extra: dict[str, Any]) -> Path:
+def save_bundle(
+    path: Path, explanation: Explanation, raw_capture: str, extra: dict[str, Any]
+) -> Path:
     """A .tar.gz a person can attach to a bug report (secrets masked)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     files = {
         "screen.ansi": mask(raw_capture),
         "screen.txt": explanation.screen,
         "verdict.json": json.dumps(
-            {**explanation.to_json(), **extra, "python": platform.python_version(),
-             "platform": platform.platform(), "saved_at": time.time()},
+            {
+                **explanation.to_json(),
+                **extra,
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "saved_at": time.time(),
+            },
             indent=2,
             default=str,
         ),

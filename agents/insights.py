@@ -749,16 +749,22 @@ def rule_worktree_changes(snap: Snapshot) -> Iterator[Suggestion]:
             continue
         if not tree.dirty and not tree.ahead:
             continue
-        evidence = [f"branch {tree.branch}: {tree.ahead} commit(s) ahead of {tree.base}, "
-                    f"{tree.dirty} uncommitted file(s)"]
+        evidence = [
+            f"branch {tree.branch}: {tree.ahead} commit(s) ahead of {tree.base}, "
+            f"{tree.dirty} uncommitted file(s)"
+        ]
         if tree.diffstat:
             evidence.append(tree.diffstat)
         if tree.dirty:
-            reason = (f"{agent.name} is done but {tree.branch} has {tree.dirty} uncommitted "
-                      "file(s): review the diff (d) and commit them, or discard them.")
+            reason = (
+                f"{agent.name} is done but {tree.branch} has {tree.dirty} uncommitted "
+                "file(s): review the diff (d) and commit them, or discard them."
+            )
         else:
-            reason = (f"{tree.branch} is {tree.ahead} commit(s) ahead of {tree.base}: review "
-                      "and merge it.")
+            reason = (
+                f"{tree.branch} is {tree.ahead} commit(s) ahead of {tree.base}: review "
+                "and merge it."
+            )
         yield _s({"agent": agent.name}, "attach", reason, 0.6, 0.35, evidence, "worktree-changes")
 
 
@@ -769,8 +775,10 @@ def rule_worktree_conflicts(snap: Snapshot) -> Iterator[Suggestion]:
         if tree is None or not tree.conflicts:
             continue
         files = ", ".join(tree.conflict_files[:5]) or "unknown files"
-        reason = (f"{tree.branch} conflicts with {tree.base} in {files}: resolve it before more "
-                  "work piles up on the branch.")
+        reason = (
+            f"{tree.branch} conflicts with {tree.base} in {files}: resolve it before more "
+            "work piles up on the branch."
+        )
         evidence = [f"git merge-tree {tree.base} {tree.branch}: conflicts in {files}"]
         yield _s({"agent": agent.name}, "attach", reason, 0.9, 0.7, evidence, "worktree-conflicts")
 

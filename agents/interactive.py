@@ -106,7 +106,11 @@ class InteractiveAgent:
         if now - self.candidate_since < self.kind.debounce:
             return None
         old = self.stable
-        if old is not None and old.state == self.candidate.state and old.detail == self.candidate.detail:
+        if (
+            old is not None
+            and old.state == self.candidate.state
+            and old.detail == self.candidate.detail
+        ):
             return None
         self.stable = self.candidate
         return Transition(old, self.candidate)

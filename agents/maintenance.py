@@ -657,8 +657,15 @@ def _clean_worktrees(
         pane = (panes or {}).get(agent)
         detail = f"worktree {path} ({branch})"
         if pane is not None and not pane.dead and not force:
-            out.append(Action("worktree", agent, detail, False,
-                              "its agent works in it (stop the agents first, or --force)"))
+            out.append(
+                Action(
+                    "worktree",
+                    agent,
+                    detail,
+                    False,
+                    "its agent works in it (stop the agents first, or --force)",
+                )
+            )
             continue
         try:
             st = worktree.status(path)

@@ -82,15 +82,27 @@ def _r(name: str, state: str, rx: str, where: str = "bottom") -> Rule:
 
 # Shared by every AI CLI: what a rate limit or a full context looks like.
 LIMIT_RULES = (
-    _r("rate-limit", WAITING, r"usage limit|rate[ -]limit|quota exceeded|too many requests|limit will reset|try again in \d"),
-    _r("context-limit", WAITING, r"context (window|limit|left)[^.]*\b(full|exceeded|0%)|prompt is too long"),
+    _r(
+        "rate-limit",
+        WAITING,
+        r"usage limit|rate[ -]limit|quota exceeded|too many requests|limit will reset|try again in \d",
+    ),
+    _r(
+        "context-limit",
+        WAITING,
+        r"context (window|limit|left)[^.]*\b(full|exceeded|0%)|prompt is too long",
+    ),
 )
 
 CODEX = ScreenRules(
     "codex",
     (
         *LIMIT_RULES,
-        _r("approval", WAITING, r"would you like to (run|make|apply)|allow (command|this)\?|approve"),
+        _r(
+            "approval",
+            WAITING,
+            r"would you like to (run|make|apply)|allow (command|this)\?|approve",
+        ),
         _r("press-enter", WAITING, r"press enter to (continue|confirm)"),
         _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
         _r("input-box", IDLE, r"^\s*›(\s|$)"),
@@ -104,7 +116,11 @@ GEMINI = ScreenRules(
     (
         *LIMIT_RULES,
         _r("trust-dialog", WAITING, r"do you trust (the files in )?this folder"),
-        _r("approval", WAITING, r"allow execution|waiting for user confirmation|apply this change\?|do you want to proceed"),
+        _r(
+            "approval",
+            WAITING,
+            r"allow execution|waiting for user confirmation|apply this change\?|do you want to proceed",
+        ),
         _r("esc-to-cancel", BUSY, r"esc to cancel"),
         _r("input-box", IDLE, r"^\s*>\s"),
     ),
@@ -116,7 +132,11 @@ CLAUDE = ScreenRules(
     "claude",
     (
         *LIMIT_RULES,
-        _r("approval", WAITING, r"do you want to (proceed|make this edit|create|run)|allow .{1,40}\?$"),
+        _r(
+            "approval",
+            WAITING,
+            r"do you want to (proceed|make this edit|create|run)|allow .{1,40}\?$",
+        ),
         _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
         _r("input-box", IDLE, r"^\s*[│|]\s*>\s|^\s*>\s*(try \"|$)"),
         _r("shortcuts-hint", IDLE, r"\? for shortcuts\s*$"),

@@ -49,7 +49,9 @@ SWEEP_INTERVAL = 1.0
 DEMO = "<demo>"  # meta "config" value of a state dir made by --demo
 TAIL_CHARS = 4000
 SILENT_TURN = 3.0
-LIMIT_RULES = frozenset({"rate-limit", "context-limit"})  # verdicts that end a turn as failed  # a submitted prompt with no busy screen counts as done after this much idle
+LIMIT_RULES = frozenset(
+    {"rate-limit", "context-limit"}
+)  # verdicts that end a turn as failed  # a submitted prompt with no busy screen counts as done after this much idle
 HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
 TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
 # Failures to persist state (disk full, read-only, locked or corrupt database): the
@@ -585,8 +587,9 @@ class Supervisor:
         if v.state == WAITING:
             rt.prompt, rt.choices = mask(v.detail), v.choices
             if rt.state == AgentState.WAITING:
-                self.store.event("agent.waiting", f"{rt.name}: waiting ({v.rule}): {rt.prompt}",
-                                 agent=rt.name)
+                self.store.event(
+                    "agent.waiting", f"{rt.name}: waiting ({v.rule}): {rt.prompt}", agent=rt.name
+                )
             self.set_state(rt, AgentState.WAITING, f"{v.rule}: {rt.prompt}")
         elif v.state == BUSY:
             rt.choices = ()
@@ -595,8 +598,11 @@ class Supervisor:
         elif v.state == IDLE:
             rt.choices = ()
             if rt.running is None:
-                self.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE,
-                               f"at its prompt ({v.rule})")
+                self.set_state(
+                    rt,
+                    AgentState.PAUSED if rt.paused else AgentState.IDLE,
+                    f"at its prompt ({v.rule})",
+                )
                 self.work_hint = True
         elif v.state == UNKNOWN:
             self.set_state(rt, AgentState.UNKNOWN, f"{v.rule}: {mask(v.detail)[:160]}")
@@ -616,8 +622,10 @@ class Supervisor:
         settled = raw.state == IDLE and now - ia.changed_at >= kind.debounce
         if run.stop_at is not None:
             if settled:
-                outcome = AttemptOutcome.RELEASED if run.release else (
-                    run.stop_outcome or AttemptOutcome.FAILED
+                outcome = (
+                    AttemptOutcome.RELEASED
+                    if run.release
+                    else (run.stop_outcome or AttemptOutcome.FAILED)
                 )
                 self.record(rt, outcome, reason=run.stop_detail)
             elif not run.killed and now - run.stop_at >= STOP_GRACE:
@@ -635,18 +643,31 @@ class Supervisor:
                 if holds and run.enter_retries == 0 and rt.pane_id:
                     run.enter_retries, run.enter_at = 1, now
                     self.tmux.send_keys(rt.pane_id, "Enter")
-                    self.store.event("task.resubmit", f"{run.task.id}: the prompt was still in "
-                                     f"{rt.name}'s input box; pressed Enter again",
-                                     task_id=run.task.id, agent=rt.name)
+                    self.store.event(
+                        "task.resubmit",
+                        f"{run.task.id}: the prompt was still in "
+                        f"{rt.name}'s input box; pressed Enter again",
+                        task_id=run.task.id,
+                        agent=rt.name,
+                    )
                 else:
-                    why = ("still in the input box" if holds else
-                           "the screen never changed after Enter")
-                    self.record(rt, AttemptOutcome.LOST, reason=f"the prompt was not submitted: {why}")
+                    why = (
+                        "still in the input box"
+                        if holds
+                        else "the screen never changed after Enter"
+                    )
+                    self.record(
+                        rt, AttemptOutcome.LOST, reason=f"the prompt was not submitted: {why}"
+                    )
             return
         if run.deadline is not None and now >= run.deadline:
             self.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
             return
-        if raw.state == WAITING and raw.rule in LIMIT_RULES and now - ia.changed_at >= 2 * kind.debounce:
+        if (
+            raw.state == WAITING
+            and raw.rule in LIMIT_RULES
+            and now - ia.changed_at >= 2 * kind.debounce
+        ):
             # The CLI gave up on the turn: fail the attempt (backoff applies) and give the
             # agent no more work until a person resumes it.
             detail = f"{raw.rule}: {mask(raw.detail)}"
@@ -654,14 +675,17 @@ class Supervisor:
             self.record(rt, AttemptOutcome.FAILED, reason=detail)
             return
         if settled and (run.saw_busy or now - run.submitted_at >= SILENT_TURN):
-            self.record(rt, AttemptOutcome.OK, reason="the agent returned to its prompt",
-                        result="idle")
+            self.record(
+                rt, AttemptOutcome.OK, reason="the agent returned to its prompt", result="idle"
+            )
             return
         if rt.state == AgentState.STALLED and ia.progress_age() < self.config.stall_timeout:
             self.set_state(rt, AgentState.BUSY, "the screen shows progress again")
         elif rt.state == AgentState.BUSY and ia.progress_age() >= self.config.stall_timeout:
-            detail = (f"stalled: no progress on screen for {ia.progress_age():.0f}s "
-                      "(only spinners and counters changed)")
+            detail = (
+                f"stalled: no progress on screen for {ia.progress_age():.0f}s "
+                "(only spinners and counters changed)"
+            )
             self.set_state(rt, AgentState.STALLED, detail)
             self.on_stall(rt, detail)
 
@@ -675,8 +699,9 @@ class Supervisor:
         rt.running = run = Running(
             task=task,
             attempt=attempt,
-            dispatch=Dispatch(task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path,
-                              pid_path),
+            dispatch=Dispatch(
+                task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path
+            ),
             started=now,
             mark=rt.stream.ring.total,
             deadline=now + task.timeout if task.timeout else None,
@@ -685,8 +710,9 @@ class Supervisor:
         self.store.set_attempt_offset(attempt.id, rt.stream.offset)
         try:
             assert rt.pane_id is not None
-            self.tmux.paste(rt.pane_id, task.command,
-                            self.run_dir / f"{task.id}.{attempt.number}.prompt")
+            self.tmux.paste(
+                rt.pane_id, task.command, self.run_dir / f"{task.id}.{attempt.number}.prompt"
+            )
             self.tmux.send_keys(rt.pane_id, "Enter")
         except (TmuxError, OSError, AssertionError) as exc:
             self.record(rt, AttemptOutcome.LOST, reason=f"could not paste into the pane: {exc}")
@@ -1433,7 +1459,9 @@ class Supervisor:
             raise ValueError("an answer is needed: y, n or a choice number")
         m = match_prompt(rt.prompt or "")
         if m is not None and m.secret:
-            raise ValueError(f"{rt.name} asks for a secret ({rt.prompt}); attach and type it yourself")
+            raise ValueError(
+                f"{rt.name} asks for a secret ({rt.prompt}); attach and type it yourself"
+            )
         key = self.menu_key(rt, answer)
         if key is not None:
             self.tmux.send_text(rt.pane_id, key, enter=False)
@@ -1465,7 +1493,9 @@ class Supervisor:
             return numbers[-1]  # menus put the refusal last
         if low in ("y", "yes"):
             return numbers[0]
-        raise ValueError(f"{rt.name} shows a menu: answer with a choice number ({', '.join(numbers)})")
+        raise ValueError(
+            f"{rt.name} shows a menu: answer with a choice number ({', '.join(numbers)})"
+        )
 
     def stop_detached(self, task: Task, block_reason: str | None) -> str:
         """Stop a running attempt that no live agent runtime tracks, then release or block it.

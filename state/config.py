@@ -455,7 +455,9 @@ class _Validator:
         """true/false (YAML booleans only)."""
         if isinstance(node, ScalarNode) and node.tag == _TAG + "bool":
             return str(node.value).lower() in ("true", "yes", "on")
-        raise self.error(node, f"{label} must be true or false, got {_quote(str(getattr(node, 'value', '')))}")
+        raise self.error(
+            node, f"{label} must be true or false, got {_quote(str(getattr(node, 'value', '')))}"
+        )
 
     def choice(self, node: Node, label: str, valid: tuple[str, ...]) -> str:
         text = self.string(node, label)
@@ -651,7 +653,8 @@ class _Validator:
         if kind == "custom":
             if command is None:
                 raise self.error(
-                    node, f"{label[3:]} is of kind 'custom' and needs a 'command'",
+                    node,
+                    f"{label[3:]} is of kind 'custom' and needs a 'command'",
                     hint="e.g. command: 'python3 -i'",
                 )
             missing = [k for k in ("busy", "idle") if k not in patterns]
@@ -878,7 +881,9 @@ class _Validator:
                 message = f"task {spec.id!r} has a 'prompt' but no AI agent can take it ({have})"
                 hint = "prompts go to agents of kind " + ", ".join(PROMPT_KINDS)
             else:
-                message = f"task {spec.id!r} has a 'run' command but no shell agent can take it ({have})"
+                message = (
+                    f"task {spec.id!r} has a 'run' command but no shell agent can take it ({have})"
+                )
                 hint = "commands go to agents of kind shell; give AI agents a 'prompt:' instead"
             raise self.error(nodes["kind"], message, hint=hint)
 

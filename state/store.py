@@ -537,8 +537,10 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            out += [_task(r) for r in self.conn.execute(
-                f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)]
+            out += [
+                _task(r)
+                for r in self.conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)
+            ]
         return sorted(out, key=lambda t: t.seq)
 
     def tasks_since(self, updated_at: float, after_seq: int | None = None) -> list[Task]:

@@ -32,7 +32,9 @@ def shared_screens() -> Path:
     """The captured CLI screens in ../shared/screens (beside the checkout, as CI has it)."""
     root = Path(__file__).resolve().parents[1]
     candidates = [
-        Path(os.environ["OVERSEER_SHARED"]) / "screens" if os.environ.get("OVERSEER_SHARED") else None,
+        Path(os.environ["OVERSEER_SHARED"]) / "screens"
+        if os.environ.get("OVERSEER_SHARED")
+        else None,
         root.parent / "shared" / "screens",
         Path("/work/shared/screens"),
     ]

@@ -25,6 +25,7 @@ from tui.themes import DEFAULT_THEME, load_themes, theme_dirs
 
 ScreenSource = Callable[[str, "str | None"], "str | None"]
 
+
 class OverseerApp(App[None]):
     """One project's dashboard."""
 
@@ -68,7 +69,9 @@ class OverseerApp(App[None]):
         wanted = theme or (getattr(config, "theme", None) if config else None) or DEFAULT_THEME
         if wanted not in loaded.themes:
             known = ", ".join(self.theme_names) or "none"
-            self.theme_errors.append(f"unknown theme {wanted!r} (known: {known}); using {DEFAULT_THEME}")
+            self.theme_errors.append(
+                f"unknown theme {wanted!r} (known: {known}); using {DEFAULT_THEME}"
+            )
             wanted = DEFAULT_THEME if DEFAULT_THEME in loaded.themes else "textual-dark"
         self.theme = wanted
         self.keymap = dict(config.keymap) if config else {}
@@ -139,8 +142,9 @@ class OverseerApp(App[None]):
         base = ["tmux", "-L", label]
         target = f"=overseer:={agent}"
         try:
-            subprocess.run([*base, "select-window", "-t", target], check=True,
-                           capture_output=True, timeout=5)
+            subprocess.run(
+                [*base, "select-window", "-t", target], check=True, capture_output=True, timeout=5
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             self.notify(f"cannot select {agent}'s window: {exc}", severity="error")
             return
@@ -148,8 +152,11 @@ class OverseerApp(App[None]):
         if os.environ.get("TMUX"):
             # Inside tmux: a popup on the user's own server shows the agent's server.
             inner = "env -u TMUX " + shlex.join(attach)
-            subprocess.run(["tmux", "display-popup", "-E", "-w", "90%", "-h", "90%", inner],
-                           check=False, timeout=None)
+            subprocess.run(
+                ["tmux", "display-popup", "-E", "-w", "90%", "-h", "90%", inner],
+                check=False,
+                timeout=None,
+            )
             return
         with self.suspend():
             subprocess.run(attach, check=False)
@@ -189,8 +196,9 @@ class OverseerApp(App[None]):
             store.dismiss_suggestion(key, evidence_hash)
         finally:
             store.close()
-        self.call_from_thread(self.notify, "suggestion dismissed until its evidence changes",
-                              timeout=3)
+        self.call_from_thread(
+            self.notify, "suggestion dismissed until its evidence changes", timeout=3
+        )
 
     def action_cycle_theme(self) -> None:
         names = self.theme_names or [self.theme]
@@ -222,13 +230,19 @@ class OverseerApp(App[None]):
         for a in actions.ACTIONS:
             if a.id == "attach_enter":
                 continue
-            target = main if main is not None and hasattr(main, f"action_{a.action.split('(')[0]}") else self
+            target = (
+                main
+                if main is not None and hasattr(main, f"action_{a.action.split('(')[0]}")
+                else self
+            )
             method = getattr(target, f"action_{a.action.split('(')[0]}", None)
             if method is None:
                 continue
             key = actions.key_label(self.keymap.get(a.id, a.key))
             if "(" in a.action:
                 arg = a.action.split("(", 1)[1].rstrip(")").strip("'\"")
-                yield SystemCommand(f"{a.description} [{key}]", a.help, lambda m=method, x=arg: m(x))
+                yield SystemCommand(
+                    f"{a.description} [{key}]", a.help, lambda m=method, x=arg: m(x)
+                )
             else:
                 yield SystemCommand(f"{a.description} [{key}]", a.help, method)

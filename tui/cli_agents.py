@@ -17,7 +17,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.screen:
         if not args.kind:
-            raise CliError("--screen needs --kind KIND (shell, claude, codex, gemini, aider, custom)")
+            raise CliError(
+                "--screen needs --kind KIND (shell, claude, codex, gemini, aider, custom)"
+            )
         spec = None
         if args.kind == "custom":
             project = resolve(args)
@@ -33,7 +35,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2) if args.json else result.text())
         return EXIT_OK
     if not args.agent:
-        raise CliError("usage: overseer explain AGENT [--save] | --kind KIND --screen FILE [--json]")
+        raise CliError(
+            "usage: overseer explain AGENT [--save] | --kind KIND --screen FILE [--json]"
+        )
     project = resolve(args)
     config = project.need_config()
     spec = next((s for n, s in config.agent_instances() if n == args.agent), None)
@@ -47,33 +51,55 @@ def cmd_explain(args: argparse.Namespace) -> int:
     raw = ""
     if row is not None and row.pane_id:
         try:
-            raw = TmuxServer(server_label(config.name, project.state_dir)).capture(row.pane_id, escapes=True)
+            raw = TmuxServer(server_label(config.name, project.state_dir)).capture(
+                row.pane_id, escapes=True
+            )
         except TmuxError as exc:
             raise CliError(f"cannot read {args.agent}'s pane: {exc}", EXIT_ENV) from exc
     if not raw:
-        raise CliError(f"{args.agent} has no live pane to read (start the supervisor first)", EXIT_ENV)
+        raise CliError(
+            f"{args.agent} has no live pane to read (start the supervisor first)", EXIT_ENV
+        )
     try:
         result = explain_screen(spec.kind, raw, spec)
     except ExplainError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     recorded: dict[str, Any] = {}
     if row is not None:
-        recorded = {"state": row.state.value, "prompt": row.prompt, "reason": row.reason,
-                    "task": row.task_id, "state_since": row.state_since}
+        recorded = {
+            "state": row.state.value,
+            "prompt": row.prompt,
+            "reason": row.reason,
+            "task": row.task_id,
+            "state_since": row.state_since,
+        }
     if args.json:
-        print(json.dumps({**result.to_json(), "agent": args.agent, "supervisor_recorded": recorded},
-                         indent=2))
+        print(
+            json.dumps(
+                {**result.to_json(), "agent": args.agent, "supervisor_recorded": recorded}, indent=2
+            )
+        )
     else:
         print(result.text())
         if recorded:
-            print(f"recorded: {recorded['state']} (by the supervisor)"
-                  + (f", prompt: {recorded['prompt']}" if recorded.get("prompt") else ""))
+            print(
+                f"recorded: {recorded['state']} (by the supervisor)"
+                + (f", prompt: {recorded['prompt']}" if recorded.get("prompt") else "")
+            )
     if args.save:
-        events = [{"ts": e.ts, "kind": e.kind, "message": e.message}
-                  for e in store.events(agent=args.agent)[-50:]]
-        path = project.state_dir / "explain" / f"{args.agent}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"
-        save_bundle(path, result, raw, {"agent": args.agent, "recorded": recorded,
-                                        "events": events, "agent_kind": spec.kind})
+        events = [
+            {"ts": e.ts, "kind": e.kind, "message": e.message}
+            for e in store.events(agent=args.agent)[-50:]
+        ]
+        path = (
+            project.state_dir / "explain" / f"{args.agent}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"
+        )
+        save_bundle(
+            path,
+            result,
+            raw,
+            {"agent": args.agent, "recorded": recorded, "events": events, "agent_kind": spec.kind},
+        )
         print(f"saved {path}")
     return EXIT_OK
 
@@ -92,7 +118,9 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", action="store_true", help="write a bundle for a bug report")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("answer", help="answer the prompt an agent waits at (y, n or a choice number)")
+    p = sub.add_parser(
+        "answer", help="answer the prompt an agent waits at (y, n or a choice number)"
+    )
     common(p)
     p.add_argument("agent")
     p.add_argument("answer")

@@ -54,7 +54,9 @@ def start_supervisor(project: Project, demo: bool) -> int | None:
             if beat.pid == proc.pid and beat.heartbeat_at:
                 return proc.pid
         time.sleep(0.05)
-    raise CliError(f"the supervisor did not start within {START_WAIT:.0f}s; see {log_path}", EXIT_ENV)
+    raise CliError(
+        f"the supervisor did not start within {START_WAIT:.0f}s; see {log_path}", EXIT_ENV
+    )
 
 
 def run_dashboard(project: Project, theme: str | None) -> int:
@@ -72,8 +74,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     project.need_config()
     pid = start_supervisor(project, demo=bool(args.demo))
     if pid is not None:
-        print(f"supervisor started (pid {pid}); log: {project.state_dir / 'supervisor.log'}",
-              file=sys.stderr)
+        print(
+            f"supervisor started (pid {pid}); log: {project.state_dir / 'supervisor.log'}",
+            file=sys.stderr,
+        )
     return run_dashboard(project, args.theme)
 
 
@@ -85,7 +89,9 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     """Add `up` and `tui` to the command line."""
     p = sub.add_parser("up", help="start the supervisor if needed, then open the dashboard")
     common(p)
-    p.add_argument("--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)")
+    p.add_argument(
+        "--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)"
+    )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("tui", help="open the dashboard on an existing state dir")
     common(p)

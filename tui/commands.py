@@ -70,7 +70,9 @@ def send(
         wait_for(settled, wait)
         cmd = store.command(cid)
         if cmd is None or cmd.status.value == "queued":
-            return Outcome("queued", f"{verb} {target}: queued for the supervisor (command {cid})", cid)
+            return Outcome(
+                "queued", f"{verb} {target}: queued for the supervisor (command {cid})", cid
+            )
         return Outcome(cmd.status.value, cmd.result or "", cid)
     finally:
         store.close()

@@ -12,8 +12,17 @@ from textual.theme import Theme
 
 DEFAULT_THEME = "dark"
 COLOR_KEYS = (
-    "primary", "secondary", "warning", "error", "success", "accent",
-    "foreground", "background", "surface", "panel", "boost",
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
 )
 OTHER_KEYS = ("name", "dark", "luminosity_spread", "text_alpha", "variables")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "themes"

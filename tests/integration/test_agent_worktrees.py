@@ -10,16 +10,20 @@ from agents import worktree
 from tests.project import Project
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
 
 
 def make_repo(root: Path) -> None:
@@ -53,7 +57,10 @@ tasks:
     project.cli("down", "--kill-agents")
     assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
     assert worktree.status(trees / "w-1").dirty == 1
-    assert sorted(b for _, b in worktree.list_worktrees(project.root)) == ["overseer/w-1", "overseer/w-2"]
+    assert sorted(b for _, b in worktree.list_worktrees(project.root)) == [
+        "overseer/w-1",
+        "overseer/w-2",
+    ]
 
 
 def test_worktree_outside_a_repository_is_a_clear_error(project: Project) -> None:

@@ -134,7 +134,11 @@ tasks:
     (attempt,) = project.store.attempts("limited")
     assert attempt.outcome == AttemptOutcome.FAILED and "rate-limit" in (attempt.reason or "")
     agent = project.store.agent("ai")
-    assert agent is not None and agent.state.value == "paused" and "usage limit" in (agent.reason or "")
+    assert (
+        agent is not None
+        and agent.state.value == "paused"
+        and "usage limit" in (agent.reason or "")
+    )
     assert project.task_state("later") == TaskState.READY  # nothing handed to a paused agent
 
 

@@ -9,8 +9,9 @@ from tests.project import Project
 
 def test_max_parallel_caps_running_tasks(project: Project) -> None:
     tasks = "\n".join(f"  - {{id: t{i}, run: 'sleep 0.4'}}" for i in range(8))
-    project.write("agents:\n  - {name: w, kind: shell, count: 4}\ntasks:\n" + tasks + "\n",
-                  max_parallel=2)
+    project.write(
+        "agents:\n  - {name: w, kind: shell, count: 4}\ntasks:\n" + tasks + "\n", max_parallel=2
+    )
     assert project.cli("run", "--until-done", "--timeout", "90").returncode == 0
     spans = [(a.started_at, a.finished_at or 0.0) for a in project.store.attempts()]
     assert len(spans) == 8

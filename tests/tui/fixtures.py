@@ -32,14 +32,48 @@ def config(root: Path) -> Config:
     return load_config_text(CONFIG, path=str(root / "overseer.yaml"), base_dir=root)
 
 
-def _task(c, tid, seq, state, *, attempts=0, max_attempts=3, agent=None, lease=None, exit_code=None,
-          started=None, finished=None, retry_at=None, blocked=None, deps=(), command=None, priority=0):
+def _task(
+    c,
+    tid,
+    seq,
+    state,
+    *,
+    attempts=0,
+    max_attempts=3,
+    agent=None,
+    lease=None,
+    exit_code=None,
+    started=None,
+    finished=None,
+    retry_at=None,
+    blocked=None,
+    deps=(),
+    command=None,
+    priority=0,
+):
     c.execute(
         "INSERT INTO tasks(id, seq, command, depends_on, priority, max_attempts, state, attempts, "
         "claimed_by, lease_expires_at, retry_at, blocked_reason, exit_code, started_at, finished_at, "
         "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (tid, seq, command or f"make {tid}", json.dumps(list(deps)), priority, max_attempts, state,
-         attempts, agent, lease, retry_at, blocked, exit_code, started, finished, T0, T0),
+        (
+            tid,
+            seq,
+            command or f"make {tid}",
+            json.dumps(list(deps)),
+            priority,
+            max_attempts,
+            state,
+            attempts,
+            agent,
+            lease,
+            retry_at,
+            blocked,
+            exit_code,
+            started,
+            finished,
+            T0,
+            T0,
+        ),
     )
 
 
@@ -51,19 +85,44 @@ def _attempt(c, tid, number, agent, outcome, exit_code, start, end, reason=None,
     )
 
 
-def _agent(c, name, state, *, task=None, beat=None, since=None, line="", prompt=None, reason=None,
-           pane=None):
+def _agent(
+    c,
+    name,
+    state,
+    *,
+    task=None,
+    beat=None,
+    since=None,
+    line="",
+    prompt=None,
+    reason=None,
+    pane=None,
+):
     c.execute(
         "INSERT INTO agents(name, kind, state, task_id, pane_id, pid, last_output_at, heartbeat_at, "
         "state_since, last_line, prompt, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (name, "shell", state, task, pane, None, beat, beat, since if since is not None else T0,
-         line, prompt, reason),
+        (
+            name,
+            "shell",
+            state,
+            task,
+            pane,
+            None,
+            beat,
+            beat,
+            since if since is not None else T0,
+            line,
+            prompt,
+            reason,
+        ),
     )
 
 
 def _event(c, ts, kind, message, task=None, agent=None):
-    c.execute("INSERT INTO events(ts, kind, task_id, agent, message) VALUES (?,?,?,?,?)",
-              (ts, kind, task, agent, message))
+    c.execute(
+        "INSERT INTO events(ts, kind, task_id, agent, message) VALUES (?,?,?,?,?)",
+        (ts, kind, task, agent, message),
+    )
 
 
 def build(root: Path, scenario: str) -> Path:
@@ -71,8 +130,10 @@ def build(root: Path, scenario: str) -> Path:
     state_dir = root / ".overseer"
     store = Store(state_dir / "state.db")
     with store.tx() as c:
-        c.execute("INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) VALUES (1, 4242, 'h', ?, ?)",
-                  (T0, NOW - 0.4))
+        c.execute(
+            "INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) VALUES (1, 4242, 'h', ?, ?)",
+            (T0, NOW - 0.4),
+        )
         if scenario == "empty":
             pass
         else:
@@ -84,59 +145,183 @@ def build(root: Path, scenario: str) -> Path:
 def _fleet(c, scenario: str) -> None:
     _task(c, "fetch", 1, "done", attempts=1, exit_code=0, started=T0 + 10, finished=T0 + 14)
     _attempt(c, "fetch", 1, "worker-1", "ok", 0, T0 + 10, T0 + 14, tail="fetched 12 files")
-    _task(c, "build", 2, "running", attempts=1, agent="worker-2", lease=NOW + 24, started=NOW - 95,
-          deps=["fetch"])
+    _task(
+        c,
+        "build",
+        2,
+        "running",
+        attempts=1,
+        agent="worker-2",
+        lease=NOW + 24,
+        started=NOW - 95,
+        deps=["fetch"],
+    )
     _attempt(c, "build", 1, "worker-2", "running", None, NOW - 95, None)
     _task(c, "unit-tests", 3, "pending", deps=["build"])
     _task(c, "package", 4, "pending", deps=["unit-tests", "lint"])
     _task(c, "lint", 5, "running", attempts=1, agent="worker-1", lease=NOW + 28, started=NOW - 12)
     _attempt(c, "lint", 1, "worker-1", "running", None, NOW - 12, None)
-    _task(c, "flaky-download", 6, "done", attempts=2, exit_code=0, started=T0 + 40, finished=T0 + 42)
-    _attempt(c, "flaky-download", 1, "worker-3", "failed", 3, T0 + 20, T0 + 21, tail="connection reset")
+    _task(
+        c, "flaky-download", 6, "done", attempts=2, exit_code=0, started=T0 + 40, finished=T0 + 42
+    )
+    _attempt(
+        c, "flaky-download", 1, "worker-3", "failed", 3, T0 + 20, T0 + 21, tail="connection reset"
+    )
     _attempt(c, "flaky-download", 2, "worker-3", "ok", 0, T0 + 40, T0 + 42, tail="downloaded")
-    _task(c, "db-migrate", 7, "failed", attempts=2, max_attempts=2, exit_code=2, started=T0 + 50,
-          finished=T0 + 51)
+    _task(
+        c,
+        "db-migrate",
+        7,
+        "failed",
+        attempts=2,
+        max_attempts=2,
+        exit_code=2,
+        started=T0 + 50,
+        finished=T0 + 51,
+    )
     _attempt(c, "db-migrate", 1, "worker-4", "failed", 2, T0 + 30, T0 + 31, tail="relation missing")
     _attempt(c, "db-migrate", 2, "worker-4", "failed", 2, T0 + 50, T0 + 51, tail="relation missing")
     _task(c, "docs", 8, "ready", attempts=1, retry_at=NOW + 7, exit_code=1)
     _attempt(c, "docs", 1, "worker-3", "failed", 1, NOW - 20, NOW - 19, tail="sphinx error")
-    _task(c, "mirror-sync", 9, "blocked", attempts=1, max_attempts=1, exit_code=143, started=T0 + 60,
-          finished=T0 + 70, blocked="stalled: no output for 60s")
-    _attempt(c, "mirror-sync", 1, "worker-4", "stalled", 143, T0 + 60, T0 + 70,
-             reason="stalled: no output for 60s")
+    _task(
+        c,
+        "mirror-sync",
+        9,
+        "blocked",
+        attempts=1,
+        max_attempts=1,
+        exit_code=143,
+        started=T0 + 60,
+        finished=T0 + 70,
+        blocked="stalled: no output for 60s",
+    )
+    _attempt(
+        c,
+        "mirror-sync",
+        1,
+        "worker-4",
+        "stalled",
+        143,
+        T0 + 60,
+        T0 + 70,
+        reason="stalled: no output for 60s",
+    )
     for i in range(10, 16):
         _task(c, f"shard-{i - 9:02d}", i, "ready")
     stalled = scenario == "stalled"
     waiting = scenario == "waiting"
-    _agent(c, "worker-1", "busy", task="lint", beat=NOW - 1.5, since=NOW - 12, line="checking util.py",
-           pane="%1")
-    _agent(c, "worker-2", "waiting" if waiting else "busy", task="build", beat=NOW - 3,
-           since=NOW - 40 if waiting else NOW - 95, line="compiling module 2/3",
-           prompt="Deploy to staging? [y/N]" if waiting else None, pane="%2")
-    _agent(c, "worker-3", "stalled" if stalled else "idle", task="docs" if stalled else None,
-           beat=NOW - 75 if stalled else NOW - 0.5, since=NOW - 15 if stalled else NOW - 19,
-           line="sphinx-build -b html docs", reason="stalled: no output for 75s" if stalled else None,
-           pane="%3")
-    _agent(c, "worker-4", "paused", beat=NOW - 120, since=NOW - 300, line="",
-           reason="paused after 3 consecutive failures", pane="%4")
-    _event(c, T0 + 10, "task.claimed", "fetch attempt 1 claimed by worker-1", task="fetch", agent="worker-1")
-    _event(c, T0 + 14, "task.done", "fetch attempt 1 ok: exit 0 -> done", task="fetch", agent="worker-1")
-    _event(c, T0 + 21, "task.ready", "flaky-download attempt 1 failed: exit 3 -> ready, retry in 2.0s",
-           task="flaky-download")
-    _event(c, T0 + 51, "task.failed", "db-migrate attempt 2 failed: exit 2 -> failed", task="db-migrate")
-    _event(c, T0 + 70, "task.blocked", "mirror-sync attempt 1 stalled: exit 143 -> blocked",
-           task="mirror-sync")
-    _event(c, NOW - 95, "agent.busy", "worker-2: idle -> busy (running build (attempt 1))", agent="worker-2")
+    _agent(
+        c,
+        "worker-1",
+        "busy",
+        task="lint",
+        beat=NOW - 1.5,
+        since=NOW - 12,
+        line="checking util.py",
+        pane="%1",
+    )
+    _agent(
+        c,
+        "worker-2",
+        "waiting" if waiting else "busy",
+        task="build",
+        beat=NOW - 3,
+        since=NOW - 40 if waiting else NOW - 95,
+        line="compiling module 2/3",
+        prompt="Deploy to staging? [y/N]" if waiting else None,
+        pane="%2",
+    )
+    _agent(
+        c,
+        "worker-3",
+        "stalled" if stalled else "idle",
+        task="docs" if stalled else None,
+        beat=NOW - 75 if stalled else NOW - 0.5,
+        since=NOW - 15 if stalled else NOW - 19,
+        line="sphinx-build -b html docs",
+        reason="stalled: no output for 75s" if stalled else None,
+        pane="%3",
+    )
+    _agent(
+        c,
+        "worker-4",
+        "paused",
+        beat=NOW - 120,
+        since=NOW - 300,
+        line="",
+        reason="paused after 3 consecutive failures",
+        pane="%4",
+    )
+    _event(
+        c,
+        T0 + 10,
+        "task.claimed",
+        "fetch attempt 1 claimed by worker-1",
+        task="fetch",
+        agent="worker-1",
+    )
+    _event(
+        c,
+        T0 + 14,
+        "task.done",
+        "fetch attempt 1 ok: exit 0 -> done",
+        task="fetch",
+        agent="worker-1",
+    )
+    _event(
+        c,
+        T0 + 21,
+        "task.ready",
+        "flaky-download attempt 1 failed: exit 3 -> ready, retry in 2.0s",
+        task="flaky-download",
+    )
+    _event(
+        c,
+        T0 + 51,
+        "task.failed",
+        "db-migrate attempt 2 failed: exit 2 -> failed",
+        task="db-migrate",
+    )
+    _event(
+        c,
+        T0 + 70,
+        "task.blocked",
+        "mirror-sync attempt 1 stalled: exit 143 -> blocked",
+        task="mirror-sync",
+    )
+    _event(
+        c,
+        NOW - 95,
+        "agent.busy",
+        "worker-2: idle -> busy (running build (attempt 1))",
+        agent="worker-2",
+    )
     if waiting:
-        _event(c, NOW - 40, "agent.waiting", "worker-2: busy -> waiting (waiting at prompt: Deploy to staging? [y/N])",
-               agent="worker-2")
+        _event(
+            c,
+            NOW - 40,
+            "agent.waiting",
+            "worker-2: busy -> waiting (waiting at prompt: Deploy to staging? [y/N])",
+            agent="worker-2",
+        )
     if stalled:
-        _event(c, NOW - 15, "agent.stalled", "worker-3: busy -> stalled (stalled: no output for 75s)",
-               agent="worker-3")
+        _event(
+            c,
+            NOW - 15,
+            "agent.stalled",
+            "worker-3: busy -> stalled (stalled: no output for 75s)",
+            agent="worker-3",
+        )
 
 
-def make_app(root: Path, scenario: str = "busy", *, theme: str | None = None, live: bool = False,
-             alive: bool = True) -> OverseerApp:
+def make_app(
+    root: Path,
+    scenario: str = "busy",
+    *,
+    theme: str | None = None,
+    live: bool = False,
+    alive: bool = True,
+) -> OverseerApp:
     """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen."""
     state_dir = build(root, scenario)
     return OverseerApp(

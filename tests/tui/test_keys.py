@@ -156,7 +156,11 @@ async def test_task_key_on_the_agents_panel_acts_on_the_agents_task(tmp_path: Pa
         await pilot.press("b", *"wrong branch", "enter")
         await settle(app, pilot)
     lint = store_of(tmp_path).task("lint")
-    assert lint is not None and lint.state == TaskState.BLOCKED and lint.blocked_reason == "wrong branch"
+    assert (
+        lint is not None
+        and lint.state == TaskState.BLOCKED
+        and lint.blocked_reason == "wrong branch"
+    )
 
 
 async def test_escape_cancels_the_block_dialog(tmp_path: Path) -> None:
@@ -222,7 +226,9 @@ async def test_keymap_remaps_a_key(tmp_path: Path, keymap: dict[str, str]) -> No
     assert store_of(tmp_path).task("db-migrate").state == TaskState.READY  # type: ignore[union-attr]
 
 
-async def test_digit_keys_pick_a_menu_choice_and_d_opens_no_diff_without_worktree(tmp_path: Path) -> None:
+async def test_digit_keys_pick_a_menu_choice_and_d_opens_no_diff_without_worktree(
+    tmp_path: Path,
+) -> None:
     app = make_app(tmp_path, "waiting")
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(app, pilot)

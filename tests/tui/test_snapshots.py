@@ -59,7 +59,9 @@ def test_waiting_agent_selected(snap_compare: Any, tmp_path: Path) -> None:
 
 
 def test_block_reason_dialog(snap_compare: Any, tmp_path: Path) -> None:
-    snap(snap_compare, make_app(tmp_path, "busy"), (160, 45), "down", "b", *"waiting for credentials")
+    snap(
+        snap_compare, make_app(tmp_path, "busy"), (160, 45), "down", "b", *"waiting for credentials"
+    )
 
 
 def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:

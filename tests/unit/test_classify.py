@@ -36,7 +36,11 @@ def test_evidence_names_the_rule_and_the_line() -> None:
     assert busy.rule == "esc-to-interrupt" and "esc to interrupt" in busy.detail
     trust = verdict_of(SCREENS / "gemini-0.61.0-trust-dialog.waiting.ansi")
     assert trust.rule == "trust-dialog"
-    assert trust.choices[:3] == ("● 1. Trust folder (proj)", "2. Trust parent folder (clis)", "3. Don't trust")
+    assert trust.choices[:3] == (
+        "● 1. Trust folder (proj)",
+        "2. Trust parent folder (clis)",
+        "3. Don't trust",
+    )
     signin = verdict_of(SCREENS / "codex-0.169.0-signin-menu.waiting.ansi")
     assert signin.choices[0] == "> 1. Sign in with ChatGPT" and len(signin.choices) == 3
 
@@ -85,8 +89,13 @@ def test_blank_and_unmatched_screens_are_unknown() -> None:
 
 def test_rate_limit_and_permission_dialogs_are_waiting() -> None:
     claude = AI_KINDS["claude"].screen
-    dialog = ["Bash command", "  rm -rf build", "Do you want to proceed?", "❯ 1. Yes",
-              "  2. No, and tell Claude what to do differently (esc)"]
+    dialog = [
+        "Bash command",
+        "  rm -rf build",
+        "Do you want to proceed?",
+        "❯ 1. Yes",
+        "  2. No, and tell Claude what to do differently (esc)",
+    ]
     v = classify(dialog, claude)  # type: ignore[arg-type]
     assert v.state == "waiting" and v.rule == "approval" and len(v.choices) == 2
     limit = ["Claude usage limit reached. Your limit will reset at 5pm", "│ > │"]
@@ -101,8 +110,9 @@ def test_aider_prompt_is_read_from_the_last_line() -> None:
 
 
 def test_custom_rules_come_from_the_config() -> None:
-    rules = compile_rules("custom", {"busy": [r"^\.\.\. working"], "idle": [r"^repl> $"],
-                                     "waiting": [r"\[confirm\]"]})
+    rules = compile_rules(
+        "custom", {"busy": [r"^\.\.\. working"], "idle": [r"^repl> $"], "waiting": [r"\[confirm\]"]}
+    )
     assert classify(["repl> "], rules).state == "idle"
     assert classify(["... working 3"], rules).state == "busy"
     assert classify(["delete? [confirm]"], rules).state == "waiting"

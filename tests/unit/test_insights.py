@@ -672,9 +672,20 @@ def _tree(**kw):  # type: ignore[no-untyped-def]
 
     from agents.worktree import WorktreeStatus
 
-    base = dict(path=Path("/x"), branch="overseer/w", base="main", ahead=0, behind=0, dirty=0,
-                untracked=0, diffstat_uncommitted="", diffstat_committed="", conflicts=False,
-                conflicts_known=True, conflict_files=())
+    base = dict(
+        path=Path("/x"),
+        branch="overseer/w",
+        base="main",
+        ahead=0,
+        behind=0,
+        dirty=0,
+        untracked=0,
+        diffstat_uncommitted="",
+        diffstat_committed="",
+        conflicts=False,
+        conflicts_known=True,
+        conflict_files=(),
+    )
     base.update(kw)
     return WorktreeStatus(**base)  # type: ignore[arg-type]
 
@@ -687,8 +698,11 @@ def test_done_agent_with_uncommitted_changes_gets_a_review_suggestion() -> None:
     snap = Snapshot(now=100.0, agents=(agent,), worktrees={"w": _tree(dirty=3)})
     (s,) = list(rule_worktree_changes(snap))
     assert s.action == "attach" and "3 uncommitted" in s.reason and s.target == {"agent": "w"}
-    busy = Snapshot(now=100.0, agents=(Agent(name="w", kind="shell", state=AgentState.BUSY),),
-                    worktrees={"w": _tree(dirty=3)})
+    busy = Snapshot(
+        now=100.0,
+        agents=(Agent(name="w", kind="shell", state=AgentState.BUSY),),
+        worktrees={"w": _tree(dirty=3)},
+    )
     assert list(rule_worktree_changes(busy)) == []  # still working: nothing to review yet
     clean = Snapshot(now=100.0, agents=(agent,), worktrees={"w": _tree()})
     assert list(rule_worktree_changes(clean)) == []
@@ -699,7 +713,10 @@ def test_conflicting_branch_needs_attention() -> None:
     from state.models import Agent, AgentState
 
     agent = Agent(name="w", kind="codex", state=AgentState.BUSY)
-    snap = Snapshot(now=1.0, agents=(agent,),
-                    worktrees={"w": _tree(conflicts=True, conflict_files=("src/app.py",))})
+    snap = Snapshot(
+        now=1.0,
+        agents=(agent,),
+        worktrees={"w": _tree(conflicts=True, conflict_files=("src/app.py",))},
+    )
     (s,) = list(rule_worktree_conflicts(snap))
     assert s.action == "attach" and "src/app.py" in s.reason and s.urgency >= 0.7

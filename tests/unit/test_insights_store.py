@@ -36,7 +36,9 @@ def fail(store: Store, task_id: str, code: int, tail: str = "", attempts: int = 
         )
 
 
-def test_a_version_1_database_migrates_to_the_current_schema_and_keeps_its_data(tmp_path: Path) -> None:
+def test_a_version_1_database_migrates_to_the_current_schema_and_keeps_its_data(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
     conn.executescript(MIGRATIONS[0])

@@ -22,8 +22,13 @@ IDLE = draw(">_ OpenAI Codex (v0.169.0)", "", "› Ask Codex to do anything", " 
 
 
 def busy(sec: int, glyph: str = "◦") -> bytes:
-    return draw(">_ OpenAI Codex (v0.169.0)", "› write docs", f"{glyph} Working ({sec}s • esc to interrupt)",
-                "› Ask Codex to do anything", "  GPT-6.1-Sol default")
+    return draw(
+        ">_ OpenAI Codex (v0.169.0)",
+        "› write docs",
+        f"{glyph} Working ({sec}s • esc to interrupt)",
+        "› Ask Codex to do anything",
+        "  GPT-6.1-Sol default",
+    )
 
 
 def agent(clock: Clock, kind: str = "codex") -> InteractiveAgent:
@@ -63,7 +68,9 @@ def test_ticking_spinner_is_not_progress_but_new_output_is() -> None:
         a.feed(busy(sec, "◦•"[sec % 2]))
         a.observe()
     assert a.state == "busy" and a.progress_age() >= start + 38
-    a.feed(draw("› write docs", "wrote README.md", "• Working (41s • esc to interrupt)", "› Ask Codex"))
+    a.feed(
+        draw("› write docs", "wrote README.md", "• Working (41s • esc to interrupt)", "› Ask Codex")
+    )
     a.observe()
     assert a.progress_age() == 0
 

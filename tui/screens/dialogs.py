@@ -20,7 +20,9 @@ class AskText(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, placeholder: str = "", value: str = "", allow_empty: bool = False) -> None:
+    def __init__(
+        self, title: str, placeholder: str = "", value: str = "", allow_empty: bool = False
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.placeholder = placeholder
@@ -83,7 +85,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         table.add_column("from the shell", style="italic", no_wrap=True)
         for a in ACTIONS:
-            if a.id == "attach_enter" or (a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"):
+            if a.id == "attach_enter" or (
+                a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
+            ):
                 continue
             key = key_label(self.keys.get(a.id, a.key))
             if a.id == "attach":
@@ -124,9 +128,15 @@ class DiffScreen(ModalScreen[None]):
 
         with VerticalScroll(id="diff"):
             yield Label(self.title_text, id="dialog-title")
-            yield Static(Syntax(self.text or "(no changes)", "diff", theme="ansi_dark",
-                                word_wrap=False, line_numbers=False))
+            yield Static(
+                Syntax(
+                    self.text or "(no changes)",
+                    "diff",
+                    theme="ansi_dark",
+                    word_wrap=False,
+                    line_numbers=False,
+                )
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)
-

@@ -69,8 +69,10 @@ class MainScreen(Screen[None]):
                 yield Label(" Agents", classes="panel-title", id="agents-title")
                 yield AgentTable(id="agents")
                 yield Label(" Queue", classes="panel-title", id="queue-title")
-                yield Input(placeholder="filter: words, state:failed, agent:worker-1 (Enter: select, Esc: clear)",
-                            id="filter")
+                yield Input(
+                    placeholder="filter: words, state:failed, agent:worker-1 (Enter: select, Esc: clear)",
+                    id="filter",
+                )
                 yield QueueTable(id="queue")
             with Vertical(id="right"):
                 yield Label(" Suggestions  (enter: apply · d: dismiss)", classes="panel-title")
@@ -172,7 +174,11 @@ class MainScreen(Screen[None]):
     def current(self) -> tuple[str, AgentRow | TaskRow | None]:
         """What the detail panel should show: the selection of the focused table."""
         focused = self.focused
-        name = focused.id if focused is not None and focused.id in ("agents", "queue") else self.last_table
+        name = (
+            focused.id
+            if focused is not None and focused.id in ("agents", "queue")
+            else self.last_table
+        )
         if name == "agents":
             return "agent", self.query_one(AgentTable).selected_row()
         return "task", self.query_one(QueueTable).selected_row()
@@ -323,7 +329,9 @@ class MainScreen(Screen[None]):
             if reason:
                 self.command("block", targets, {"reason": reason})
 
-        self.app.push_screen(AskText(f"Block {label}: why?", "reason, e.g. waiting for credentials"), done)
+        self.app.push_screen(
+            AskText(f"Block {label}: why?", "reason, e.g. waiting for credentials"), done
+        )
 
     def action_send_line(self) -> None:
         targets = self.agent_targets()
@@ -334,8 +342,12 @@ class MainScreen(Screen[None]):
             if text is not None:
                 self.command("send", targets, {"text": text, "enter": True})
 
-        self.app.push_screen(AskText(f"Type into {', '.join(targets)}", "a line (Enter is sent too)",
-                                     allow_empty=True), done)
+        self.app.push_screen(
+            AskText(
+                f"Type into {', '.join(targets)}", "a line (Enter is sent too)", allow_empty=True
+            ),
+            done,
+        )
 
     def action_answer(self, answer: str) -> None:
         """y, n or a choice number: the supervisor delivers it the way the agent's prompt wants."""
@@ -356,8 +368,11 @@ class MainScreen(Screen[None]):
         path = self.oapp.state_dir / "worktrees" / agent
         if not path.exists():
             self.app.call_from_thread(
-                self.notify, f"{agent} has no worktree (set worktree: true on the agent)",
-                severity="warning", timeout=4)
+                self.notify,
+                f"{agent} has no worktree (set worktree: true on the agent)",
+                severity="warning",
+                timeout=4,
+            )
             return
         try:
             text = worktree.diff(path)
@@ -365,7 +380,8 @@ class MainScreen(Screen[None]):
             self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=6)
             return
         self.app.call_from_thread(
-            self.app.push_screen, DiffScreen(f"{agent} · {worktree.branch_name(agent)}", text))
+            self.app.push_screen, DiffScreen(f"{agent} · {worktree.branch_name(agent)}", text)
+        )
 
     def action_interrupt(self) -> None:
         targets = self.agent_targets()
@@ -387,7 +403,9 @@ class MainScreen(Screen[None]):
             if yes:
                 self.command("respawn", targets)
 
-        self.app.push_screen(Confirm(f"Respawn {', '.join(targets)}? Its running task is lost."), done)
+        self.app.push_screen(
+            Confirm(f"Respawn {', '.join(targets)}? Its running task is lost."), done
+        )
 
     def action_pause(self) -> None:
         targets = self.agent_targets()
@@ -445,7 +463,9 @@ class MainScreen(Screen[None]):
         box = self.query_one("#filter", Input)
         queue = self.query_one(QueueTable)
         agents = self.query_one(AgentTable)
-        target: AgentTable | QueueTable = queue if queue.row_count or not agents.row_count else agents
+        target: AgentTable | QueueTable = (
+            queue if queue.row_count or not agents.row_count else agents
+        )
         box.display = bool(event.value)
         target.focus()
         target.select_first()
@@ -466,7 +486,9 @@ class MainScreen(Screen[None]):
 
     def action_sort(self) -> None:
         focused = self.focused
-        table: AgentTable | QueueTable = focused if isinstance(focused, AgentTable | QueueTable) else self.query_one(QueueTable)
+        table: AgentTable | QueueTable = (
+            focused if isinstance(focused, AgentTable | QueueTable) else self.query_one(QueueTable)
+        )
         table.sort_index = (table.sort_index + 1) % len(table.SORTS)
         if self.snap is not None:
             rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
@@ -475,8 +497,11 @@ class MainScreen(Screen[None]):
         self.notify(f"sorted by {table.sort_name}", timeout=2)
 
     def action_next_panel(self) -> None:
-        order = [w for w in self.focus_order if self.query_one(f"#{w}").display and
-                 self.query_one(f"#{w}").region.width > 0]
+        order = [
+            w
+            for w in self.focus_order
+            if self.query_one(f"#{w}").display and self.query_one(f"#{w}").region.width > 0
+        ]
         current = self.focused.id if self.focused is not None else None
         nxt = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
         self.query_one(f"#{nxt}").focus()

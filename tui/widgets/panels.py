@@ -129,11 +129,20 @@ class DetailPanel(Static):
     """The selected agent's live screen, or the selected task's attempts, plus its events."""
 
     def show_empty(self) -> None:
-        self.update(Text("Select an agent or a task to see its screen, attempts and events.",
-                         style="italic"))
+        self.update(
+            Text(
+                "Select an agent or a task to see its screen, attempts and events.", style="italic"
+            )
+        )
 
-    def show_agent(self, row: AgentRow, screen: str | None, events: list[Event],
-                   pal: dict[str, str], tree: Any = None) -> None:
+    def show_agent(
+        self,
+        row: AgentRow,
+        screen: str | None,
+        events: list[Event],
+        pal: dict[str, str],
+        tree: Any = None,
+    ) -> None:
         title = Text()
         title.append(f"{row.name} ", style="bold")
         title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
@@ -143,8 +152,12 @@ class DetailPanel(Static):
             title.append(f"  pane {row.pane_id}", style=pal["dim"])
         parts: list[RenderableType] = [title]
         if row.prompt:
-            parts.append(Text(f"waiting at: {row.prompt}   (y / n to answer, i to type, a to attach)",
-                              style=f"bold {pal['accent']}"))
+            parts.append(
+                Text(
+                    f"waiting at: {row.prompt}   (y / n to answer, i to type, a to attach)",
+                    style=f"bold {pal['accent']}",
+                )
+            )
         if row.reason:
             parts.append(Text(row.reason, style=pal["warn"]))
         if isinstance(tree, str):
@@ -154,8 +167,10 @@ class DetailPanel(Static):
             line.append(tree.branch, style="bold")
             line.append(f" · ahead {tree.ahead} · behind {tree.behind} · {tree.dirty} dirty")
             if tree.conflicts:
-                line.append(" · conflicts with " + tree.base + ": " + ", ".join(tree.conflict_files[:3]),
-                            style=f"bold {pal['err']}")
+                line.append(
+                    " · conflicts with " + tree.base + ": " + ", ".join(tree.conflict_files[:3]),
+                    style=f"bold {pal['err']}",
+                )
             parts.append(line)
             if tree.diffstat:
                 parts.append(Text(tree.diffstat, style=pal["dim"]))
@@ -171,8 +186,9 @@ class DetailPanel(Static):
         parts.append(events_block(events, pal))
         self.update(Group(*parts))
 
-    def show_task(self, row: TaskRow, attempts: list[Any], events: list[Event],
-                  pal: dict[str, str]) -> None:
+    def show_task(
+        self, row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
+    ) -> None:
         title = Text()
         title.append(f"{row.id} ", style="bold")
         title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
@@ -188,17 +204,30 @@ class DetailPanel(Static):
         for a in attempts:
             took = duration(a.finished_at - a.started_at) if a.finished_at else "…"
             outcome = a.outcome.value
-            style = pal.get("done" if outcome == "ok" else "failed" if outcome in (
-                "failed", "timeout", "stalled", "lost") else "dim", "")
-            table.add_row(str(a.number), a.agent, Text(outcome, style=style),
-                          "-" if a.exit_code is None else str(a.exit_code), took, a.reason or "")
+            style = pal.get(
+                "done"
+                if outcome == "ok"
+                else "failed"
+                if outcome in ("failed", "timeout", "stalled", "lost")
+                else "dim",
+                "",
+            )
+            table.add_row(
+                str(a.number),
+                a.agent,
+                Text(outcome, style=style),
+                "-" if a.exit_code is None else str(a.exit_code),
+                took,
+                a.reason or "",
+            )
         if attempts:
             parts.append(Text("─" * 40 + " attempts", style=pal["dim"]))
             parts.append(table)
             tail = attempts[-1].output_tail
             if tail:
-                parts.append(Text("─" * 40 + f" output of attempt {attempts[-1].number}",
-                                  style=pal["dim"]))
+                parts.append(
+                    Text("─" * 40 + f" output of attempt {attempts[-1].number}", style=pal["dim"])
+                )
                 parts.append(Text("\n".join(tail.splitlines()[-15:])))
         parts.append(events_block(events, pal))
         self.update(Group(*parts))
