@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -144,6 +145,23 @@ class Project:
                     proc.wait(timeout=10)
             if proc.stdout:
                 proc.stdout.close()
+        self.stop_detached_supervisor()
         if self._store is not None:
             self._store.close()
         self.tmux.kill_server()
+
+    def stop_detached_supervisor(self) -> None:
+        """Stop a supervisor this test did not start itself (`overseer up` detaches one)."""
+        from agents.lock import holder, is_held
+
+        if not self.state_dir.exists() or not is_held(self.state_dir):
+            return
+        pid = holder(self.state_dir / "supervisor.lock")
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            wait_until(
+                lambda: not is_held(self.state_dir),
+                timeout=15,
+                message=f"supervisor {pid} did not stop",
+            )
