@@ -102,6 +102,14 @@ def find_menu(rows: list[tuple[int, str]]) -> tuple[int, str, tuple[str, ...]] |
     return None
 
 
+def choice_parts(choice: str) -> tuple[str, str]:
+    """(number, text) of one menu choice as a verdict lists it ("› 1. Yes" -> ("1", "Yes"))."""
+    m = MENU_SELECTED.match(choice) or MENU_OTHER.match(choice)
+    if m is None:
+        return "", choice.strip()
+    return m.group(1), m.group(2).strip()
+
+
 def _indented_note(line: str) -> bool:
     # A choice's description under it ("     Usage included with Plus ...").
     return line.startswith("     ") and not MENU_OTHER.match(line) and not MENU_SELECTED.match(line)

@@ -122,3 +122,65 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return n
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# Linux lists each thread's children in /proc/<pid>/task/<tid>/children: walking only the
+# agents' own trees costs ~40 us a process, whatever else runs on the machine.
+_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User+system CPU seconds of one process from /proc/<pid>/stat (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        # The command name may hold spaces and parentheses: fields follow the last ')'.
+        fields = data[data.rfind(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proc_children(pid: int) -> list[int]:
+    """Child pids of a process, from all of its threads."""
+    kids: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def tree_cpu(roots: set[int]) -> dict[int, float]:
+    """User+system CPU seconds of each root's process tree (the root included; gone: absent).
+
+    psutil's children(recursive=True) reads the whole process table on every call: once per
+    busy agent per sweep that was 5 ms an agent (50 busy agents: 270 ms of every second).
+    """
+    out: dict[int, float] = {}
+    if not _PROC_CHILDREN:
+        for root in roots:
+            usage = tree_usage(root)
+            if usage.alive:
+                out[root] = usage.cpu_seconds
+        return out
+    for root in roots:
+        if (total := _proc_cpu(root)) is None:
+            continue
+        stack, seen = _proc_children(root), {root}
+        while stack:
+            pid = stack.pop()
+            if pid in seen or (secs := _proc_cpu(pid)) is None:
+                continue
+            seen.add(pid)
+            total += secs
+            stack.extend(_proc_children(pid))
+        out[root] = total
+    return out

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from agents import health, runner, worktree
-from agents.classify import BUSY, IDLE, UNKNOWN, WAITING
+from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
 from agents.explain import rules_for
 from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
 from agents.interactive import InteractiveAgent
@@ -36,7 +36,7 @@ from state import queue
 from state.config import AgentSpec, Config
 from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
 from state.redact import mask
-from state.store import Store, StoreError, ensure_private_dir, explain
+from state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
 
 log = logging.getLogger("overseer.supervisor")
 
@@ -46,7 +46,6 @@ STOP_GIVE_UP = 10.0  # after SIGKILL: no status by then => attempt lost
 WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
 SWEEP_INTERVAL = 1.0
-DEMO = "<demo>"  # meta "config" value of a state dir made by --demo
 TAIL_CHARS = 4000
 SILENT_TURN = 3.0
 LIMIT_RULES = frozenset(
@@ -122,66 +121,6 @@ class AgentRuntime:
 
 
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-# Linux lists each thread's children in /proc/<pid>/task/<tid>/children: walking only the
-# agents' own trees costs ~40 us a process, whatever else runs on the machine.
-_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-
-
-def _proc_cpu(pid: int) -> float | None:
-    """User+system CPU seconds of one process from /proc/<pid>/stat (None when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        # The command name may hold spaces and parentheses: fields follow the last ')'.
-        fields = data[data.rfind(b")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _proc_children(pid: int) -> list[int]:
-    """Child pids of a process, from all of its threads."""
-    kids: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-                kids.extend(int(k) for k in fh.read().split())
-        except (OSError, ValueError):
-            continue
-    return kids
-
-
-def tree_cpu(roots: set[int]) -> dict[int, float]:
-    """User+system CPU seconds of each root's process tree (the root included; gone: absent).
-
-    psutil's children(recursive=True) reads the whole process table on every call: once per
-    busy agent per sweep that was 5 ms an agent (50 busy agents: 270 ms of every second).
-    """
-    out: dict[int, float] = {}
-    if not _PROC_CHILDREN:
-        for root in roots:
-            usage = health.tree_usage(root)
-            if usage.alive:
-                out[root] = usage.cpu_seconds
-        return out
-    for root in roots:
-        if (total := _proc_cpu(root)) is None:
-            continue
-        stack, seen = _proc_children(root), {root}
-        while stack:
-            pid = stack.pop()
-            if pid in seen or (secs := _proc_cpu(pid)) is None:
-                continue
-            seen.add(pid)
-            total += secs
-            stack.extend(_proc_children(pid))
-        out[root] = total
-    return out
 
 
 class Supervisor:
@@ -231,7 +170,7 @@ class Supervisor:
     def start(self) -> None:
         """Lock the state dir, seed tasks, bring up tmux and the agents, recover attempts."""
         self.lock.acquire()
-        self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO)
+        self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO_CONFIG)
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.seed_tasks()
         queue.promote(self.store)
@@ -1024,7 +963,7 @@ class Supervisor:
             ):
                 self.tmux.kick()
             # One scan of the process table for every agent that runs something.
-            trees = tree_cpu(
+            trees = health.tree_cpu(
                 {
                     p.pid
                     for name, p in panes.items()
@@ -1476,8 +1415,9 @@ class Supervisor:
         verdict = rt.ia.read()
         if verdict.state != WAITING or not verdict.choices:
             return None
-        numbers = [c.lstrip("›>❯●▶→ ").split(".", 1)[0].strip() for c in verdict.choices]
-        texts = [c.lstrip("›>❯●▶→ ").split(".", 1)[-1].strip().lower() for c in verdict.choices]
+        parts = [choice_parts(c) for c in verdict.choices]
+        numbers = [number for number, _ in parts]
+        texts = [text.lower() for _, text in parts]
         if answer.isdigit():
             if answer not in numbers:
                 raise ValueError(f"{rt.name}'s menu has no choice {answer} ({', '.join(numbers)})")

@@ -27,6 +27,7 @@ from state.models import (
 )
 
 SCHEMA_VERSION = 3
+DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 
 # Each entry migrates from version i to i+1; index 0 creates the first schema.

@@ -216,13 +216,16 @@ class OverseerApp(App[None]):
     def action_quit_and_stop(self) -> None:
         def go(yes: bool | None) -> None:
             if yes:
-                from tui.commands import send as send_cmd
-
-                if self.config is not None:
-                    send_cmd(self.state_dir, self.config, "shutdown", "supervisor", {}, wait=0)
-                self.exit()
+                self.stop_supervisor_and_exit()
 
         self.push_screen(Confirm("Quit and stop the supervisor? (agents keep running)"), go)
+
+    @work(thread=True, group="commands")
+    def stop_supervisor_and_exit(self) -> None:
+        """Write the shutdown command (a store write, maybe applied here) off the event loop."""
+        if self.config is not None:
+            send(self.state_dir, self.config, "shutdown", "supervisor", {}, wait=0)
+        self.call_from_thread(self.exit)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from state.config import Config, ConfigError, demo_config, load_config, load_tasks_file
-from state.store import DB_NAME, Store, StoreError, explain
+from state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
 from tui.commands import COMMAND_WAIT, wait_for
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
-DEMO = "<demo>"
 
 
 class CliError(Exception):
@@ -87,7 +86,7 @@ def resolve(args: argparse.Namespace) -> Project:
     db = state_dir / DB_NAME
     if db.exists():
         recorded = Store(db).meta_get("config")
-        if recorded == DEMO:
+        if recorded == DEMO_CONFIG:
             config = demo_config()
         elif recorded and Path(recorded).exists():
             config = load_config(recorded)

@@ -127,3 +127,15 @@ def test_virtual_screen_follows_redraws() -> None:
     # terminal and carries on.
     vs.feed(b"\x1b[999;999H\x1b]0;title\x07\xff\xfe broken utf8")
     assert vs.text().endswith("\ufffd broken utf8") and "title" not in vs.text()
+
+
+def test_menu_choices_split_into_number_and_text() -> None:
+    from agents.classify import choice_parts
+
+    trust = verdict_of(SCREENS / "gemini-0.61.0-trust-dialog.waiting.ansi")
+    assert [choice_parts(c) for c in trust.choices] == [
+        ("1", "Trust folder (proj)"),
+        ("2", "Trust parent folder (clis)"),
+        ("3", "Don't trust"),
+    ]
+    assert choice_parts("│ ❯ 1. Yes │") == ("1", "Yes")
