@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import sqlite3
@@ -295,26 +296,47 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+@contextmanager
+def _open_lock(db: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `<db>.open.lock` (skipped where the dir takes no writes)."""
+    try:
+        fd = os.open(f"{db}.open.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield  # a read-only state dir: nobody can be creating or migrating the database
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class Store:
     """SQLite-backed state of one project; every public method is one transaction."""
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
         ensure_private_dir(self.path.parent)
-        fresh = not self.path.exists()
-        try:
-            self.conn = sqlite3.connect(
-                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-            if fresh:
-                os.chmod(self.path, 0o600)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the state database: {explain(exc, self.path)}") from exc
+        # Opening is serialised across processes: while one connection switches a new
+        # database to WAL or migrates it, another one opening at the same moment can get
+        # SQLITE_BUSY at once (the busy handler is not consulted for that lock dance).
+        with _open_lock(self.path):
+            fresh = not self.path.exists()
+            try:
+                self.conn = sqlite3.connect(
+                    str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+                )
+                if fresh:
+                    os.chmod(self.path, 0o600)
+                self.conn.row_factory = sqlite3.Row
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"cannot open the state database: {explain(exc, self.path)}"
+                ) from exc
 
     # -- plumbing -----------------------------------------------------------------
 

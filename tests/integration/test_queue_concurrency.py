@@ -47,3 +47,31 @@ def test_eight_processes_claim_a_thousand_tasks_without_duplicates(tmp_path: Pat
     assert store.task_counts()[TaskState.DONE.value] == TASKS
     assert all(len(store.attempts(t.id)) == 1 for t in store.tasks()[:50])
     assert store.integrity_check() == "ok"
+
+
+def opener(db: str, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    start.wait(30)
+    try:
+        Store(db).close()
+        out.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the message is the result
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Creating the schema (WAL switch and migration) in one process never makes another
+    process's open fail: two supervisors, a dashboard and a CLI may all start together."""
+    ctx = mp.get_context("fork")
+    failures: list[str] = []
+    for round_no in range(30):
+        db = str(tmp_path / f"r{round_no}" / "state.db")
+        start = ctx.Event()
+        out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        procs = [ctx.Process(target=opener, args=(db, start, out)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        start.set()
+        failures += [r for r in (out.get(timeout=60) for _ in procs) if r != "ok"]
+        for p in procs:
+            p.join(timeout=30)
+    assert not failures, failures[:3]
