@@ -18,6 +18,7 @@ from state.config import Config
 from state.store import DB_NAME, Store
 from tui import actions
 from tui.commands import Outcome, send
+from tui.gcpolicy import GcPolicy
 from tui.screens.dialogs import Confirm, HelpScreen
 from tui.screens.main import MainScreen
 from tui.snapshot import Clock, SnapshotReader, Usage
@@ -75,6 +76,7 @@ class OverseerApp(App[None]):
             wanted = DEFAULT_THEME if DEFAULT_THEME in loaded.themes else "textual-dark"
         self.theme = wanted
         self.keymap = dict(config.keymap) if config else {}
+        self.gc_policy = GcPolicy()
 
     # -- start -----------------------------------------------------------------------
 
@@ -86,6 +88,15 @@ class OverseerApp(App[None]):
             self.set_keymap(self.keymap)
         for err in self.theme_errors:
             self.notify(err, title="theme", severity="warning", timeout=8)
+        self.set_interval(30.0, self.gc_policy.tick)
+
+    def on_unmount(self) -> None:
+        self.gc_policy.release()
+
+    def loaded(self) -> None:
+        """The first snapshot is on screen: freeze what it built (see tui.gcpolicy)."""
+        if self.gc_policy.frozen_at is None:
+            self.call_after_refresh(self.gc_policy.settle)
 
     # -- data ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ psutil figures, so it can be tested and benchmarked without a terminal.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,41 +166,77 @@ class SnapshotReader:
         # did not change, and whose columns do not move with the clock, are reused.
         self._tasks: dict[str, Task] = {}
         self._reasons: dict[str, str | None] = {}
-        self._rows: dict[str, tuple[Task, TaskRow]] = {}
+        self._rows: dict[str, TaskRow] = {}
+        self._states: dict[str, str] = {}  # task id -> state value, for waits_for and counts
+        self._order: list[str] = []  # task ids in queue order
+        self._ticking: set[str] = set()  # rows with countdowns or running time
+        self._events: list[Event] = []
+        self._events_full_at = float("-inf")
         self._mark = 0.0
         self._last_seq = 0
         self._full_at = float("-inf")
 
-    def _load_tasks(self) -> None:
-        """Bring the task cache up to date (one read transaction is open)."""
+    def _load_tasks(self) -> tuple[set[str], bool]:
+        """Bring the task cache up to date (one read transaction is open).
+
+        Returns the ids whose task (or last attempt's reason) changed, and whether tasks
+        came or went (the queue order must be rebuilt).
+        """
         store = self.store
         mono = time.monotonic()
         began = time.time()  # writers stamp updated_at with this machine's wall clock
+        old = self._tasks
         if mono - self._full_at >= FULL_READ_EVERY:
-            self._tasks = {t.id: t for t in store.tasks()}
-            self._reasons = {k: a.reason for k, a in store.last_attempts().items()}
-            self._rows = {k: v for k, v in self._rows.items() if k in self._tasks}
+            # Everything, now and then (deletions, clock drift); tasks equal to the cached
+            # ones keep their cached objects, so their rows are reused.
+            fresh = {t.id: t for t in store.tasks()}
+            reasons = {k: a.reason for k, a in store.last_attempts().items()}
+            changed = {
+                i
+                for i, t in fresh.items()
+                if old.get(i) != t or reasons.get(i) != self._reasons.get(i)
+            }
+            reshaped = len(fresh) != len(old) or any(i not in old for i in changed)
+            self._tasks = {i: t if i in changed else old[i] for i, t in fresh.items()}
+            self._reasons = reasons
             self._full_at = mono
-            self._last_seq = max((t.seq for t in self._tasks.values()), default=0)
-        else:
-            # Changed since the last read (with slack for writers that stamped just before
-            # they committed), running, or added since (found by seq, whatever the clocks).
-            stamps = store.task_stamps_since(self._mark - WRITE_SLACK, self._last_seq)
-            need = []
-            for task_id, updated_at, state in stamps:
-                known = self._tasks.get(task_id)
-                # Running rows are re-read always: a lease renewal does not touch updated_at.
-                if known is None or known.updated_at != updated_at or state == "running":
-                    need.append(task_id)
-            changed = store.tasks_by_ids(need)
-            for t in changed:
-                self._tasks[t.id] = t
-                self._last_seq = max(self._last_seq, t.seq)
-            fresh = store.last_attempts_of([t.id for t in changed])
-            for t in changed:
-                if t.id in fresh:
-                    self._reasons[t.id] = fresh[t.id].reason
+            self._last_seq = max((t.seq for t in fresh.values()), default=0)
+            self._mark = began
+            return changed, reshaped
+        # Changed since the last read (with slack for writers that stamped just before
+        # they committed), running, or added since (found by seq, whatever the clocks).
+        stamps = store.task_stamps_since(self._mark - WRITE_SLACK, self._last_seq)
+        need = []
+        for task_id, updated_at, state in stamps:
+            known = old.get(task_id)
+            # Running rows are re-read always: a lease renewal does not touch updated_at.
+            if known is None or known.updated_at != updated_at or state == "running":
+                need.append(task_id)
+        fetched = store.tasks_by_ids(need)
+        reshaped = False
+        for t in fetched:
+            reshaped = reshaped or t.id not in old
+            old[t.id] = t
+            self._last_seq = max(self._last_seq, t.seq)
+        attempts = store.last_attempts_of([t.id for t in fetched])
+        for t in fetched:
+            if t.id in attempts:
+                self._reasons[t.id] = attempts[t.id].reason
         self._mark = began
+        return {t.id for t in fetched}, reshaped
+
+    def _recent_events(self) -> list[Event]:
+        """The newest `event_limit` events: only those appended since the last read are read."""
+        if self._full_at != self._events_full_at or not self._events:
+            self._events = self.store.recent_events(self.event_limit)
+            self._events_full_at = self._full_at
+        else:
+            newer = self.store.events(since=self._events[-1].id, limit=self.event_limit)
+            if len(newer) >= self.event_limit:
+                self._events = self.store.recent_events(self.event_limit)
+            elif newer:
+                self._events = (self._events + newer)[-self.event_limit :]
+        return list(self._events)
 
     def data_version(self) -> int:
         """SQLite's counter of commits by other connections (cheap change detection)."""
@@ -213,11 +250,10 @@ class SnapshotReader:
         conn.execute("BEGIN")
         try:
             version = self.data_version()
-            self._load_tasks()
-            tasks = list(self._tasks.values())
+            changed, reshaped = self._load_tasks()
             agents = store.agents()
             sup = store.supervisor()
-            events = store.recent_events(self.event_limit)
+            events = self._recent_events()
             suggestions = store.suggestions()
             done_times = [
                 r[0]
@@ -228,54 +264,10 @@ class SnapshotReader:
             ]
         finally:
             conn.execute("COMMIT")
-        running, pending, ready = TaskState.RUNNING, TaskState.PENDING, TaskState.READY
-        tally: dict[TaskState, int] = dict.fromkeys(TaskState, 0)
-        states_memo: dict[str, str] = {}
-        rows: list[TaskRow] = []
-        cache = self._rows
-        for t in tasks:
-            state = t.state
-            tally[state] += 1
-            cached = cache.get(t.id)
-            if (
-                cached is not None
-                and cached[0] is t
-                and state is not running
-                and state is not pending
-                and not (state is ready and t.retry_at)
-            ):
-                rows.append(cached[1])  # nothing in it moves with the clock
-                continue
-            if state is pending and not states_memo:
-                states_memo = {x.id: x.state.value for x in tasks}
-            states = states_memo
-            reason = self._reasons.get(t.id)
-            if t.state == TaskState.RUNNING and t.started_at is not None:
-                duration: float | None = now - t.started_at
-            elif t.started_at is not None and t.finished_at is not None:
-                duration = t.finished_at - t.started_at
-            else:
-                duration = None
-            row = TaskRow(
-                id=t.id,
-                seq=t.seq,
-                state=t.state.value,
-                attempts=t.attempts,
-                max_attempts=t.max_attempts,
-                claimed_by=t.claimed_by,
-                lease_left=_left(now, t.lease_expires_at),
-                exit_code=t.exit_code,
-                duration=duration,
-                retry_left=_left(now, t.retry_at) if t.state == TaskState.READY else None,
-                blocked_reason=t.blocked_reason,
-                waits_for=waits_for(t, states) if t.state == TaskState.PENDING else "",
-                reason=reason,
-                priority=t.priority,
-                command=t.command,
-            )
-            self._rows[t.id] = (t, row)
-            rows.append(row)
-        counts = {s.value: n for s, n in tally.items()}
+        rows = self._task_rows(now, changed, reshaped)
+        counts = dict.fromkeys((s.value for s in TaskState), 0)
+        for state, n in Counter(self._states.values()).items():
+            counts[state] = n
         agent_rows = []
         for ag in agents:
             cpu, rss = self.usage(ag.pid)
@@ -319,6 +311,67 @@ class SnapshotReader:
             warn=self.warn,
             alert=self.alert,
             data_version=version,
+        )
+
+    def _task_rows(self, now: float, changed: set[str], reshaped: bool) -> list[TaskRow]:
+        """Every task's row in queue order, rebuilding only rows that can differ.
+
+        A row is rebuilt when its task was re-read, when it moves with the clock (running:
+        lease and duration; ready with a retry time: the countdown), or when it is pending
+        and some task changed state (what it waits for may have moved on).
+        """
+        tasks = self._tasks
+        states = self._states
+        moved = False
+        if reshaped:
+            self._order = sorted(tasks, key=lambda i: tasks[i].seq)
+            for gone in [i for i in states if i not in tasks]:
+                del states[gone]
+                self._rows.pop(gone, None)
+                self._ticking.discard(gone)
+                moved = True
+        for i in changed:
+            state = tasks[i].state.value
+            if states.get(i) != state:
+                states[i] = state
+                moved = True
+        rebuild = changed | self._ticking
+        if moved:
+            rebuild |= {i for i, st in states.items() if st == "pending"}
+        rows = self._rows
+        ticking = self._ticking
+        for i in rebuild:
+            t = tasks[i]
+            rows[i] = self._task_row(t, now)
+            if t.state is TaskState.RUNNING or (t.state is TaskState.READY and t.retry_at):
+                ticking.add(i)
+            else:
+                ticking.discard(i)
+        return [rows[i] for i in self._order]
+
+    def _task_row(self, t: Task, now: float) -> TaskRow:
+        if t.state is TaskState.RUNNING and t.started_at is not None:
+            duration: float | None = now - t.started_at
+        elif t.started_at is not None and t.finished_at is not None:
+            duration = t.finished_at - t.started_at
+        else:
+            duration = None
+        return TaskRow(
+            id=t.id,
+            seq=t.seq,
+            state=t.state.value,
+            attempts=t.attempts,
+            max_attempts=t.max_attempts,
+            claimed_by=t.claimed_by,
+            lease_left=_left(now, t.lease_expires_at),
+            exit_code=t.exit_code,
+            duration=duration,
+            retry_left=_left(now, t.retry_at) if t.state is TaskState.READY else None,
+            blocked_reason=t.blocked_reason,
+            waits_for=waits_for(t, self._states) if t.state is TaskState.PENDING else "",
+            reason=self._reasons.get(t.id),
+            priority=t.priority,
+            command=t.command,
         )
 
     def attempts(self, task_id: str) -> list[Any]:

@@ -18,7 +18,7 @@ from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
 from tui.screens.dialogs import AskText, Confirm, DiffScreen
 from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
 from tui.widgets.format import palette
-from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable
+from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable, show_once
 from tui.widgets.tables import AgentTable, QueueTable
 
 if TYPE_CHECKING:
@@ -135,6 +135,8 @@ class MainScreen(Screen[None]):
         self.update_titles()
         if not self.first:
             self.alert(fresh)
+        else:
+            self.oapp.loaded()
         self.first = False
         self.oapp.snapshots += 1
         self.refresh_detail()
@@ -155,13 +157,11 @@ class MainScreen(Screen[None]):
         shown = queue.row_count
         filt = f"  filter: {queue.query_text}" if queue.query_text else ""
         marks = f"  {len(queue.marked)} marked" if queue.marked else ""
-        self.query_one("#queue-title", Label).update(
-            f" Queue  {shown}/{total} · sort: {queue.sort_name}{filt}{marks}"
-        )
+        title = f" Queue  {shown}/{total} · sort: {queue.sort_name}{filt}{marks}"
+        show_once(self.query_one("#queue-title", Label), title, title, layout=False)
         amarks = f"  {len(agents.marked)} marked" if agents.marked else ""
-        self.query_one("#agents-title", Label).update(
-            f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
-        )
+        title = f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
+        show_once(self.query_one("#agents-title", Label), title, title, layout=False)
 
     # -- detail / preview -------------------------------------------------------------
 
@@ -243,7 +243,8 @@ class MainScreen(Screen[None]):
             panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)  # type: ignore[arg-type]
         else:
             panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
-        self.query_one("#detail-title", Label).update(f" Detail · {kind} {key.split(':', 1)[1]}")
+        title = f" Detail · {kind} {key.split(':', 1)[1]}"
+        show_once(self.query_one("#detail-title", Label), title, title, layout=False)
 
     # -- targets ----------------------------------------------------------------------
 

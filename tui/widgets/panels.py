@@ -24,6 +24,23 @@ from tui.widgets.format import (
 )
 
 
+_NOTHING = object()
+
+
+def show_once(widget: Static, content: Any, key: Any, *, layout: bool = True) -> bool:
+    """Give a Static new content unless `key` says it already shows it.
+
+    Static.update asks for a layout pass by default, which re-renders the whole screen;
+    repeating it for content that did not change made every store change cost a full
+    repaint. Pass layout=False where the widget's size is fixed by the stylesheet.
+    """
+    if getattr(widget, "_shown_key", _NOTHING) == key:
+        return False
+    widget._shown_key = key  # type: ignore[attr-defined]
+    widget.update(content, layout=layout)
+    return True
+
+
 def clock_text(ts: float) -> str:
     """An event time as local HH:MM:SS."""
     return time.strftime("%H:%M:%S", time.localtime(ts))
@@ -54,7 +71,8 @@ class StatusHeader(Static):
             line2.append("   ")
         line2.append(f"{snap.throughput:.1f} tasks/min ", style="bold")
         line2.append(sparkline(snap.spark), style=pal["ok"])
-        self.update(Group(top, line2))
+        # Text compares by text and styled spans; the header's height is fixed (no layout).
+        show_once(self, Group(top, line2), (top, line2), layout=False)
 
 
 class SuggestionTable(DataTable[Any]):
@@ -129,11 +147,8 @@ class DetailPanel(Static):
     """The selected agent's live screen, or the selected task's attempts, plus its events."""
 
     def show_empty(self) -> None:
-        self.update(
-            Text(
-                "Select an agent or a task to see its screen, attempts and events.", style="italic"
-            )
-        )
+        text = "Select an agent or a task to see its screen, attempts and events."
+        show_once(self, Text(text, style="italic"), text)
 
     def show_agent(
         self,
@@ -143,6 +158,16 @@ class DetailPanel(Static):
         pal: dict[str, str],
         tree: Any = None,
     ) -> None:
+        key = (
+            "agent",
+            (row.name, row.state, row.task, row.pane_id, row.prompt, row.reason),
+            repr(tree),
+            screen,
+            tuple(e.id for e in events),
+            tuple(pal.items()),
+        )
+        if getattr(self, "_shown_key", None) == key:
+            return
         title = Text()
         title.append(f"{row.name} ", style="bold")
         title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
@@ -184,11 +209,21 @@ class DetailPanel(Static):
             parts.append(Text("─" * 40 + " screen", style=pal["dim"]))
             parts.append(Text.from_ansi("\n".join(lines[-30:])))
         parts.append(events_block(events, pal))
-        self.update(Group(*parts))
+        show_once(self, Group(*parts), key)
 
     def show_task(
         self, row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
     ) -> None:
+        key = (
+            "task",
+            (row.id, row.state, row.attempts, row.max_attempts, row.priority, row.command),
+            (row.waits_for, row.blocked_reason),
+            tuple(attempts),
+            tuple(e.id for e in events),
+            tuple(pal.items()),
+        )
+        if getattr(self, "_shown_key", None) == key:
+            return
         title = Text()
         title.append(f"{row.id} ", style="bold")
         title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
@@ -230,7 +265,7 @@ class DetailPanel(Static):
                 )
                 parts.append(Text("\n".join(tail.splitlines()[-15:])))
         parts.append(events_block(events, pal))
-        self.update(Group(*parts))
+        show_once(self, Group(*parts), key)
 
 
 def events_block(events: list[Event], pal: dict[str, str]) -> RenderableType:
