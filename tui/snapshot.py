@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from agents.health import tree_usage
 from state.models import Event, Task, TaskState
 from state.store import Store
 
@@ -91,37 +90,39 @@ class Snapshot:
 
 
 class ProcessUsage:
-    """CPU percent (from cpu-time deltas between calls) and RSS of an agent's process tree."""
+    """CPU percent (from cpu-time deltas) and RSS of an agent's process tree.
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    A snapshot is read on every store change, up to 50 times a second; each tree is
+    sampled at most once every `every` seconds and the last figures reused in between.
+    """
+
+    def __init__(self, clock: Clock = time.monotonic, every: float = 1.0) -> None:
         self.clock = clock
-        self.last: dict[int, tuple[float, float]] = {}
+        self.every = every
+        self.last: dict[int, tuple[float, float]] = {}  # pid -> (when, cpu seconds)
+        self.shown: dict[int, tuple[float, tuple[float | None, int | None]]] = {}
 
     def __call__(self, pid: int | None) -> tuple[float | None, int | None]:
         if not pid:
             return None, None
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            self.last.pop(pid, None)
-            return None, None
-        cpu = 0.0
-        rss = 0
-        for p in procs:
-            try:
-                with p.oneshot():
-                    t = p.cpu_times()
-                    cpu += t.user + t.system
-                    rss += p.memory_info().rss
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
         now = self.clock()
+        cached = self.shown.get(pid)
+        if cached is not None and now - cached[0] < self.every:
+            return cached[1]
+        usage = tree_usage(pid)
+        if not usage.alive:
+            self.last.pop(pid, None)
+            self.shown.pop(pid, None)
+            return None, None
         prev = self.last.get(pid)
-        self.last[pid] = (now, cpu)
+        self.last[pid] = (now, usage.cpu_seconds)
         if prev is None or now <= prev[0]:
-            return None, rss
-        return max(0.0, 100.0 * (cpu - prev[1]) / (now - prev[0])), rss
+            figures: tuple[float | None, int | None] = (None, usage.rss_bytes)
+        else:
+            cpu = max(0.0, 100.0 * (usage.cpu_seconds - prev[1]) / (now - prev[0]))
+            figures = (cpu, usage.rss_bytes)
+        self.shown[pid] = (now, figures)
+        return figures
 
 
 def _age(now: float, ts: float | None) -> float | None:

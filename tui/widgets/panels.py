@@ -23,7 +23,6 @@ from tui.widgets.format import (
     state_text,
 )
 
-
 _NOTHING = object()
 
 

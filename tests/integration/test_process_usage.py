@@ -1,0 +1,62 @@
+"""CPU and memory of an agent's process tree, as the dashboard samples them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from agents.health import tree_cpu, tree_usage
+from tests.helpers import wait_until
+from tui.snapshot import ProcessUsage
+
+SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_spinning_grandchild_counts_and_samples_are_spaced() -> None:
+    # A shell whose child burns CPU: the figures must include the grandchild.
+    parent = subprocess.Popen(
+        ["sh", "-c", f'{sys.executable} -c "$0"; exit 0', SPIN], start_new_session=True
+    )
+    try:
+        wait_until(lambda: tree_usage(parent.pid).processes >= 2, timeout=20, message="no child")
+        first = tree_usage(parent.pid)
+        assert first.alive and first.rss_bytes > 1_000_000
+        wait_until(
+            lambda: tree_cpu({parent.pid})[parent.pid] > first.cpu_seconds + 0.2,
+            timeout=30,
+            message="the spinning child's CPU time did not show in its parent's tree",
+        )
+        clock = Clock()
+        usage = ProcessUsage(clock=clock, every=1.0)
+        assert usage(parent.pid)[0] is None  # no CPU percent before a second sample
+        cpu_before = tree_usage(parent.pid).cpu_seconds
+        wait_until(
+            lambda: tree_usage(parent.pid).cpu_seconds > cpu_before + 0.2,
+            timeout=30,
+            message="no CPU time went by",
+        )
+        clock.now += 0.5  # within the window: the cached figures, no new sample
+        assert usage(parent.pid)[0] is None
+        clock.now += 0.6
+        cpu, rss = usage(parent.pid)
+        assert cpu is not None and cpu > 0 and rss is not None and rss > 1_000_000
+    finally:
+        subprocess.run(["pkill", "-KILL", "-s", str(parent.pid)], check=False)
+        parent.wait(timeout=10)
+    clock.now += 5
+    assert usage(parent.pid) == (None, None)
+    assert tree_usage(parent.pid).alive is False
+    assert tree_cpu({parent.pid}) == {}
+
+
+def test_no_pid_has_no_figures() -> None:
+    assert ProcessUsage()(None) == (None, None)
+    assert tree_usage(None).alive is False
