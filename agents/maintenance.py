@@ -420,6 +420,7 @@ def cleanup(
     try:
         actions += _clean_windows(config, state_dir, panes, names, dry_run, force)
         if store is not None:
+            actions += _clean_history(store, config, now, dry_run)
             actions += _clean_agent_rows(store, panes, names, dry_run, supervised, busy_note)
             actions += _clean_leases(
                 store, state_dir, config, panes, now, dry_run, force, supervised, busy_note
@@ -686,6 +687,29 @@ def _clean_worktrees(
             continue
         out.append(Action("worktree", agent, f"{detail}: {done}", True))
     return out
+
+
+def _clean_history(store: Store, config: Config, now: float, dry_run: bool) -> list[Action]:
+    """Events and applied commands past `retention` (a running supervisor does this too)."""
+    before = now - config.retention_days * 86400
+    keep = config.retention_events
+    if dry_run:
+        gone = store.trimmable_history(before, keep)
+    else:
+        gone = {"events": 0, "commands": 0}
+        while True:
+            step = store.trim_history(before, keep)
+            for k, n in step.items():
+                gone[k] += n
+            if not any(step.values()):
+                break
+    if not any(gone.values()):
+        return []
+    detail = (
+        f"{gone['events']} event(s) and {gone['commands']} operator command(s) older than "
+        f"{config.retention_days:g} days or beyond the newest {keep:,} events"
+    )
+    return [Action("history", "store", detail, not dry_run)]
 
 
 def _clean_run_files(

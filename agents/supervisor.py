@@ -46,6 +46,9 @@ STOP_GIVE_UP = 10.0  # after SIGKILL: no status by then => attempt lost
 WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
 SWEEP_INTERVAL = 1.0
+TRIM_EVERY = 300.0  # seconds between trims of the event and command logs
+TRIM_SOON = 1.0  # after a full batch
+TRIM_BATCH = 5000
 TAIL_CHARS = 4000
 SILENT_TURN = 3.0
 LIMIT_RULES = frozenset(
@@ -164,6 +167,7 @@ class Supervisor:
         self.notifier: Notifier | None = None
         self.insights_failed_at = 0.0
         self.insights_due = 0.0
+        self.trim_due = 0.0
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -985,12 +989,28 @@ class Supervisor:
             self.work_hint = True
         self.flush_agents()
         self.refresh_insights(now)
+        self.trim_history(now)
         if self.notifier is not None:
             try:
                 self.notifier.poll()
             except Exception:  # a hook problem must never stop the supervisor
                 log.exception("notify poll failed")
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+
+    def trim_history(self, now: float) -> None:
+        """Keep the event log and the command log within `retention` (a batch at a time)."""
+        if now < self.trim_due:
+            return
+        cfg = self.config
+        batch = TRIM_BATCH
+        gone = self.store.trim_history(
+            now - cfg.retention_days * 86400, cfg.retention_events, batch
+        )
+        # A full batch means there is more: take the next one soon, not all in one go.
+        full = max(gone.values()) >= batch
+        self.trim_due = now + (TRIM_SOON if full else TRIM_EVERY)
+        if any(gone.values()):
+            log.info("trimmed %(events)d events and %(commands)d commands", gone)
 
     def refresh_insights(self, now: float, force: bool = False) -> None:
         """Recompute the stored suggestions (a bug in a rule is logged, never fatal).

@@ -47,7 +47,8 @@ TOP_KEYS = (
 )
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
-RETENTION_KEYS = ("days",)
+RETENTION_KEYS = ("days", "events")
+RETENTION_EVENTS = 200_000  # newest events kept in the store whatever their age
 NOTIFY_KEYS = ("command", "events", "min_interval")
 # Events that need a person; the `notify:` hook may subscribe to any of them.
 NOTIFY_EVENTS = (
@@ -226,6 +227,7 @@ class Config:
     base_dir: Path = field(default_factory=Path.cwd)
     keymap: dict[str, str] = field(default_factory=dict, hash=False)
     retention_days: float = 7.0
+    retention_events: int = RETENTION_EVENTS
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
 
@@ -559,14 +561,17 @@ class _Validator:
             )
         return RetryConfig(max_attempts=max_attempts, backoff=backoff, backoff_max=backoff_max)
 
-    def retention(self, node: Node | None) -> float:
+    def retention(self, node: Node | None) -> tuple[float, int]:
+        days, events = 7.0, RETENTION_EVENTS
         if node is None or _is_null(node):
-            return 7.0
+            return days, events
         entries = self.mapping(node, "'retention'")
         self.check_keys(entries, RETENTION_KEYS, "'retention'")
         if "days" in entries:
-            return self.number(entries["days"][1], "'retention.days'", above=0)
-        return 7.0
+            days = self.number(entries["days"][1], "'retention.days'", above=0)
+        if "events" in entries:
+            events = self.integer(entries["events"][1], "'retention.events'", 1000)
+        return days, events
 
     def notify(self, node: Node | None) -> NotifyConfig | None:
         if node is None or _is_null(node):
@@ -951,7 +956,8 @@ class _Validator:
             tasks=tasks,
             base_dir=self.base_dir,
             keymap=keymap,
-            retention_days=retention,
+            retention_days=retention[0],
+            retention_events=retention[1],
             notify=notify,
             theme=theme,
         )

@@ -458,6 +458,39 @@ class Store:
             args.append(limit)
         return [_event(r) for r in self.conn.execute(sql, args)]
 
+    def trim_history(self, before: float, keep_events: int, batch: int = 5000) -> dict[str, int]:
+        """Delete up to `batch` events older than `before` or beyond the newest
+        `keep_events`, and applied or rejected operator commands older than `before`.
+
+        One short transaction: a caller with more to trim calls again (a full batch says
+        so). Tasks and attempts are history the queue needs and are never trimmed here.
+        """
+        with self.tx() as c:
+            top = c.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            events = c.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? OR ts < ? "
+                "ORDER BY id LIMIT ?)",
+                (top - keep_events, before, batch),
+            ).rowcount
+            commands = c.execute(
+                "DELETE FROM commands WHERE id IN (SELECT id FROM commands "
+                "WHERE status != 'queued' AND ts < ? ORDER BY id LIMIT ?)",
+                (before, batch),
+            ).rowcount
+        return {"events": events, "commands": commands}
+
+    def trimmable_history(self, before: float, keep_events: int) -> dict[str, int]:
+        """How many rows trim_history would delete in all (for a dry run)."""
+        c = self.conn
+        top = c.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+        events = c.execute(
+            "SELECT COUNT(*) FROM events WHERE id <= ? OR ts < ?", (top - keep_events, before)
+        ).fetchone()[0]
+        commands = c.execute(
+            "SELECT COUNT(*) FROM commands WHERE status != 'queued' AND ts < ?", (before,)
+        ).fetchone()[0]
+        return {"events": int(events), "commands": int(commands)}
+
     def recent_events(self, limit: int = 200) -> list[Event]:
         """The newest events, oldest first."""
         rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))

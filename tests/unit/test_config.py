@@ -115,6 +115,8 @@ def test_keymap_and_retention() -> None:
     config = load(AGENTS + "keymap: {retry: R, quit: q}\nretention: {days: 2.5}\n")
     assert config.keymap == {"retry": "R", "quit": "q"}
     assert config.retention_days == 2.5
+    assert config.retention_events == 200_000
+    assert load(AGENTS + "retention: {events: 5000}\n").retention_events == 5000
 
 
 def test_keymap_values_must_be_strings() -> None:
@@ -278,6 +280,7 @@ def test_duplicate_key_in_a_mapping() -> None:
             "'retry.backoff_max' must be a number ≥ 'retry.backoff' (5), got 3",
         ),
         ("retention: {days: 0}", "'retention.days' must be a number > 0, got 0"),
+        ("retention: {events: 10}", "'retention.events' must be a whole number ≥ 1000, got 10"),
         ("heartbeat: 5", "'heartbeat' must be a mapping, got 5"),
     ],
 )
