@@ -80,8 +80,13 @@ def prepare(
     """Write the wrapper and command files of one attempt; return how to start it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
-    for stale in (rc_path, pid_path):
-        stale.unlink(missing_ok=True)
+    rc_tmp = Path(str(rc_path) + ".tmp")
+    rc_path.unlink(missing_ok=True)
+    # The pid file and the rc file's temporary twin are created here, empty and private,
+    # so the wrapper writes into them without changing its umask in a subshell (two forks
+    # a task). An empty pid file reads as "not started", exactly like a missing one.
+    for blank in (pid_path, rc_tmp):
+        _write_private(blank, "")
     _write_private(command_file, command if command.endswith("\n") else command + "\n")
     q = shlex.quote
     exports = {
@@ -92,9 +97,9 @@ def prepare(
     }
     lines = [
         f"# Overseer wrapper: task {task_id} attempt {number} (generated)",
-        # The pid file comes first and is private (a subshell keeps the task's umask); the
-        # task never runs without it, so a missing pid file proves that nothing ran.
-        f"(umask 077 && echo $$ > {q(str(pid_path))}) || exit 125",
+        # The pid file comes first; the task never runs without it, so an empty (or
+        # missing) pid file proves that nothing ran.
+        f"echo $$ > {q(str(pid_path))} || exit 125",
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
         # wrapper lives on to report the status.
         "trap ':' INT TERM HUP",
@@ -111,10 +116,10 @@ def prepare(
     lines.append("__ovs_vrc=-")
     if verify:
         lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
-    tmp = q(str(rc_path) + ".tmp")
+    tmp = q(str(rc_tmp))
+    # Written whole to the twin, then renamed: a reader never sees a partial status.
     lines.append(
-        f'(umask 077 && printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp}) '
-        f"&& mv -f {tmp} {q(str(rc_path))}"
+        f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
     )
     lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
     _write_private(script, "\n".join(lines) + "\n")
