@@ -2,8 +2,8 @@
 
 The typed line only names a wrapper script (`bash /…/run/<task>.<n>.sh`), so the terminal's
 echo of it never carries a sentinel. The wrapper runs the task's command file verbatim,
-writes the status to an rc file (which survives a supervisor crash) and then prints a
-sentinel with a fresh random nonce that task output cannot know in advance.
+prints a sentinel with a fresh random nonce that task output cannot know in advance, and
+then writes the status to an rc file (which survives a supervisor crash).
 """
 
 from __future__ import annotations
@@ -116,12 +116,14 @@ def prepare(
     lines.append("__ovs_vrc=-")
     if verify:
         lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
+    # The sentinel goes first: it is what the supervisor waits for, and `mv` (a process
+    # start) would delay it. The rc file is for a supervisor that was down meanwhile: it is
+    # written whole to its twin, then renamed, so a reader never sees a partial status.
+    lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
     tmp = q(str(rc_tmp))
-    # Written whole to the twin, then renamed: a reader never sees a partial status.
     lines.append(
         f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
     )
-    lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
     _write_private(script, "\n".join(lines) + "\n")
     return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path)
 
