@@ -146,6 +146,11 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# What retention removes (parameters: newest id to drop, cut-off time / cut-off time).
+_OLD_EVENT = "(id <= ? OR ts < ?)"
+_OLD_COMMAND = "(status != 'queued' AND ts < ?)"
+
+
 class StoreError(Exception):
     """A store problem a person can act on (unreadable, corrupt, newer schema)."""
 
@@ -468,13 +473,13 @@ class Store:
         with self.tx() as c:
             top = c.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
             events = c.execute(
-                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? OR ts < ? "
+                f"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE {_OLD_EVENT} "
                 "ORDER BY id LIMIT ?)",
                 (top - keep_events, before, batch),
             ).rowcount
             commands = c.execute(
-                "DELETE FROM commands WHERE id IN (SELECT id FROM commands "
-                "WHERE status != 'queued' AND ts < ? ORDER BY id LIMIT ?)",
+                f"DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE {_OLD_COMMAND} "
+                "ORDER BY id LIMIT ?)",
                 (before, batch),
             ).rowcount
         return {"events": events, "commands": commands}
@@ -484,10 +489,10 @@ class Store:
         c = self.conn
         top = c.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
         events = c.execute(
-            "SELECT COUNT(*) FROM events WHERE id <= ? OR ts < ?", (top - keep_events, before)
+            f"SELECT COUNT(*) FROM events WHERE {_OLD_EVENT}", (top - keep_events, before)
         ).fetchone()[0]
         commands = c.execute(
-            "SELECT COUNT(*) FROM commands WHERE status != 'queued' AND ts < ?", (before,)
+            f"SELECT COUNT(*) FROM commands WHERE {_OLD_COMMAND}", (before,)
         ).fetchone()[0]
         return {"events": int(events), "commands": int(commands)}
 

@@ -25,6 +25,7 @@ WRITE_SLACK = 2.0  # writers stamp updated_at just before they commit
 SPARK_BUCKETS = 20
 SPARK_SECONDS = 30.0  # one bucket of the completions sparkline
 THROUGHPUT_WINDOW = 300.0
+FORGET_PIDS_AFTER = 60.0  # CPU samples of a pid not asked about for this long are dropped
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ProcessUsage:
         self.every = every
         self.last: dict[int, tuple[float, float]] = {}  # pid -> (when, cpu seconds)
         self.shown: dict[int, tuple[float, tuple[float | None, int | None]]] = {}
+        self.pruned = clock()
 
     def __call__(self, pid: int | None) -> tuple[float | None, int | None]:
         if not pid:
@@ -109,6 +111,12 @@ class ProcessUsage:
         cached = self.shown.get(pid)
         if cached is not None and now - cached[0] < self.every:
             return cached[1]
+        if now - self.pruned >= FORGET_PIDS_AFTER:
+            # Pids nobody asked about for a while (agents respawned with new ones).
+            self.pruned = now
+            for old in [p for p, (t, _) in self.shown.items() if now - t >= FORGET_PIDS_AFTER]:
+                self.shown.pop(old, None)
+                self.last.pop(old, None)
         usage = tree_usage(pid)
         if not usage.alive:
             self.last.pop(pid, None)

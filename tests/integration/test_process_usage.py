@@ -60,3 +60,18 @@ def test_a_spinning_grandchild_counts_and_samples_are_spaced() -> None:
 def test_no_pid_has_no_figures() -> None:
     assert ProcessUsage()(None) == (None, None)
     assert tree_usage(None).alive is False
+
+
+def test_samples_of_pids_nobody_asks_about_are_forgotten() -> None:
+    import os
+
+    clock = Clock()
+    usage = ProcessUsage(clock=clock, every=1.0)
+    me = os.getpid()
+    usage(me)
+    usage(os.getppid())
+    assert set(usage.shown) == {me, os.getppid()}
+    for _ in range(3):  # only `me` is asked about from now on
+        clock.now += 30
+        usage(me)
+    assert set(usage.shown) == {me} and set(usage.last) == {me}
