@@ -356,7 +356,7 @@ def _check_logs(state_dir: Path, config: Config | None, now: float) -> Check:
     sizes = {p: p.stat().st_size for p in logs if p.exists()}
     total = sum(sizes.values())
     big = [p.name for p, n in sizes.items() if n >= LOG_WARN_BYTES]
-    keep = (config.retention_days if config else 7.0) * 86400
+    keep = config.retention_seconds if config else Config().retention_seconds
     old = [p.name for p in sizes if now - p.stat().st_mtime > keep]
     text = f"{len(sizes)} log(s), {_size(total)}"
     notes = []
@@ -404,7 +404,7 @@ def cleanup(
     now = time.time() if now is None else now
     actions: list[Action] = []
     names = {name for name, _ in config.agent_instances()}
-    keep = config.retention_days * 86400
+    keep = config.retention_seconds
     panes = _panes(_server(config, state_dir))
     lock = SupervisorLock(state_dir)
     owned = False
@@ -691,7 +691,7 @@ def _clean_worktrees(
 
 def _clean_history(store: Store, config: Config, now: float, dry_run: bool) -> list[Action]:
     """Events and applied commands past `retention` (a running supervisor does this too)."""
-    before = now - config.retention_days * 86400
+    before = now - config.retention_seconds
     keep = config.retention_events
     if dry_run:
         gone = store.trimmable_history(before, keep)

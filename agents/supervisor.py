@@ -1002,12 +1002,11 @@ class Supervisor:
         if now < self.trim_due:
             return
         cfg = self.config
-        batch = TRIM_BATCH
         gone = self.store.trim_history(
-            now - cfg.retention_days * 86400, cfg.retention_events, batch
+            now - cfg.retention_seconds, cfg.retention_events, TRIM_BATCH
         )
         # A full batch means there is more: take the next one soon, not all in one go.
-        full = max(gone.values()) >= batch
+        full = max(gone.values()) >= TRIM_BATCH
         self.trim_due = now + (TRIM_SOON if full else TRIM_EVERY)
         if any(gone.values()):
             log.info("trimmed %(events)d events and %(commands)d commands", gone)

@@ -231,6 +231,11 @@ class Config:
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
 
+    @property
+    def retention_seconds(self) -> float:
+        """How long events, commands, logs and run files of finished work are kept."""
+        return self.retention_days * 86400
+
     def agent_instances(self) -> list[tuple[str, AgentSpec]]:
         """Every pane name with the spec it comes from, in config order."""
         return [(name, spec) for spec in self.agents for name in spec.instance_names()]

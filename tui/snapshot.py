@@ -100,36 +100,31 @@ class ProcessUsage:
     def __init__(self, clock: Clock = time.monotonic, every: float = 1.0) -> None:
         self.clock = clock
         self.every = every
-        self.last: dict[int, tuple[float, float]] = {}  # pid -> (when, cpu seconds)
-        self.shown: dict[int, tuple[float, tuple[float | None, int | None]]] = {}
+        # pid -> (when sampled, the tree's CPU seconds then, the figures shown since)
+        self.samples: dict[int, tuple[float, float, tuple[float | None, int | None]]] = {}
         self.pruned = clock()
 
     def __call__(self, pid: int | None) -> tuple[float | None, int | None]:
         if not pid:
             return None, None
         now = self.clock()
-        cached = self.shown.get(pid)
-        if cached is not None and now - cached[0] < self.every:
-            return cached[1]
+        prev = self.samples.get(pid)
+        if prev is not None and now - prev[0] < self.every:
+            return prev[2]
         if now - self.pruned >= FORGET_PIDS_AFTER:
             # Pids nobody asked about for a while (agents respawned with new ones).
             self.pruned = now
-            for old in [p for p, (t, _) in self.shown.items() if now - t >= FORGET_PIDS_AFTER]:
-                self.shown.pop(old, None)
-                self.last.pop(old, None)
+            for old in [p for p, s in self.samples.items() if now - s[0] >= FORGET_PIDS_AFTER]:
+                del self.samples[old]
         usage = tree_usage(pid)
         if not usage.alive:
-            self.last.pop(pid, None)
-            self.shown.pop(pid, None)
+            self.samples.pop(pid, None)
             return None, None
-        prev = self.last.get(pid)
-        self.last[pid] = (now, usage.cpu_seconds)
-        if prev is None or now <= prev[0]:
-            figures: tuple[float | None, int | None] = (None, usage.rss_bytes)
-        else:
+        cpu = None
+        if prev is not None and now > prev[0]:
             cpu = max(0.0, 100.0 * (usage.cpu_seconds - prev[1]) / (now - prev[0]))
-            figures = (cpu, usage.rss_bytes)
-        self.shown[pid] = (now, figures)
+        figures = (cpu, usage.rss_bytes)
+        self.samples[pid] = (now, usage.cpu_seconds, figures)
         return figures
 
 

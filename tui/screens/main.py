@@ -158,10 +158,10 @@ class MainScreen(Screen[None]):
         filt = f"  filter: {queue.query_text}" if queue.query_text else ""
         marks = f"  {len(queue.marked)} marked" if queue.marked else ""
         title = f" Queue  {shown}/{total} · sort: {queue.sort_name}{filt}{marks}"
-        show_once(self.query_one("#queue-title", Label), title, title, layout=False)
+        show_once(self.query_one("#queue-title", Label), title, lambda: title, layout=False)
         amarks = f"  {len(agents.marked)} marked" if agents.marked else ""
-        title = f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
-        show_once(self.query_one("#agents-title", Label), title, title, layout=False)
+        atitle = f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
+        show_once(self.query_one("#agents-title", Label), atitle, lambda: atitle, layout=False)
 
     # -- detail / preview -------------------------------------------------------------
 
@@ -244,7 +244,7 @@ class MainScreen(Screen[None]):
         else:
             panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
-        show_once(self.query_one("#detail-title", Label), title, title, layout=False)
+        show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
     # -- targets ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -26,17 +27,18 @@ from tui.widgets.format import (
 _NOTHING = object()
 
 
-def show_once(widget: Static, content: Any, key: Any, *, layout: bool = True) -> bool:
-    """Give a Static new content unless `key` says it already shows it.
+def show_once(widget: Static, key: Any, build: Callable[[], Any], *, layout: bool = True) -> bool:
+    """Give a Static the content `build()` makes, unless `key` says it already shows it.
 
     Static.update asks for a layout pass by default, which re-renders the whole screen;
     repeating it for content that did not change made every store change cost a full
-    repaint. Pass layout=False where the widget's size is fixed by the stylesheet.
+    repaint. `build` runs only when the key changed. Pass layout=False where the widget's
+    size is fixed by the stylesheet.
     """
     if getattr(widget, "_shown_key", _NOTHING) == key:
         return False
     widget._shown_key = key  # type: ignore[attr-defined]
-    widget.update(content, layout=layout)
+    widget.update(build(), layout=layout)
     return True
 
 
@@ -71,7 +73,7 @@ class StatusHeader(Static):
         line2.append(f"{snap.throughput:.1f} tasks/min ", style="bold")
         line2.append(sparkline(snap.spark), style=pal["ok"])
         # Text compares by text and styled spans; the header's height is fixed (no layout).
-        show_once(self, Group(top, line2), (top, line2), layout=False)
+        show_once(self, (top, line2), lambda: Group(top, line2), layout=False)
 
 
 class SuggestionTable(DataTable[Any]):
@@ -147,7 +149,7 @@ class DetailPanel(Static):
 
     def show_empty(self) -> None:
         text = "Select an agent or a task to see its screen, attempts and events."
-        show_once(self, Text(text, style="italic"), text)
+        show_once(self, text, lambda: Text(text, style="italic"))
 
     def show_agent(
         self,
@@ -165,50 +167,7 @@ class DetailPanel(Static):
             tuple(e.id for e in events),
             tuple(pal.items()),
         )
-        if getattr(self, "_shown_key", None) == key:
-            return
-        title = Text()
-        title.append(f"{row.name} ", style="bold")
-        title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
-        if row.task:
-            title.append(f"   task {row.task}")
-        if row.pane_id:
-            title.append(f"  pane {row.pane_id}", style=pal["dim"])
-        parts: list[RenderableType] = [title]
-        if row.prompt:
-            parts.append(
-                Text(
-                    f"waiting at: {row.prompt}   (y / n to answer, i to type, a to attach)",
-                    style=f"bold {pal['accent']}",
-                )
-            )
-        if row.reason:
-            parts.append(Text(row.reason, style=pal["warn"]))
-        if isinstance(tree, str):
-            parts.append(Text(f"worktree: {tree}", style=pal["err"]))
-        elif tree is not None:
-            line = Text("worktree ", style=pal["dim"])
-            line.append(tree.branch, style="bold")
-            line.append(f" · ahead {tree.ahead} · behind {tree.behind} · {tree.dirty} dirty")
-            if tree.conflicts:
-                line.append(
-                    " · conflicts with " + tree.base + ": " + ", ".join(tree.conflict_files[:3]),
-                    style=f"bold {pal['err']}",
-                )
-            parts.append(line)
-            if tree.diffstat:
-                parts.append(Text(tree.diffstat, style=pal["dim"]))
-            parts.append(Text("d: show the diff", style=pal["dim"]))
-        if screen is None:
-            parts.append(Text("(no live screen: the pane is not reachable)", style=pal["dim"]))
-        else:
-            lines = screen.rstrip("\n").split("\n")
-            while lines and not Text.from_ansi(lines[-1]).plain.strip():
-                lines.pop()
-            parts.append(Text("─" * 40 + " screen", style=pal["dim"]))
-            parts.append(Text.from_ansi("\n".join(lines[-30:])))
-        parts.append(events_block(events, pal))
-        show_once(self, Group(*parts), key)
+        show_once(self, key, lambda: agent_body(row, screen, events, pal, tree))
 
     def show_task(
         self, row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
@@ -221,50 +180,103 @@ class DetailPanel(Static):
             tuple(e.id for e in events),
             tuple(pal.items()),
         )
-        if getattr(self, "_shown_key", None) == key:
-            return
-        title = Text()
-        title.append(f"{row.id} ", style="bold")
-        title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
-        title.append(f"   try {row.attempts}/{row.max_attempts} · priority {row.priority}")
-        parts: list[RenderableType] = [title, Text(clip(row.command, 200), style=pal["dim"])]
-        if row.waits_for:
-            parts.append(Text(f"waits for {row.waits_for}", style=pal["dim"]))
-        if row.blocked_reason:
-            parts.append(Text(f"blocked: {row.blocked_reason}", style=pal["warn"]))
-        table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-        for col in ("#", "agent", "outcome", "exit", "time", "reason"):
-            table.add_column(col, no_wrap=col != "reason")
-        for a in attempts:
-            took = duration(a.finished_at - a.started_at) if a.finished_at else "…"
-            outcome = a.outcome.value
-            style = pal.get(
-                "done"
-                if outcome == "ok"
-                else "failed"
-                if outcome in ("failed", "timeout", "stalled", "lost")
-                else "dim",
-                "",
+        show_once(self, key, lambda: task_body(row, attempts, events, pal))
+
+
+def agent_body(
+    row: AgentRow, screen: str | None, events: list[Event], pal: dict[str, str], tree: Any
+) -> RenderableType:
+    """The detail of one agent: state, prompt, worktree, live screen and events."""
+    title = Text()
+    title.append(f"{row.name} ", style="bold")
+    title.append_text(state_text(row.state, pal, AGENT_SYMBOLS))
+    if row.task:
+        title.append(f"   task {row.task}")
+    if row.pane_id:
+        title.append(f"  pane {row.pane_id}", style=pal["dim"])
+    parts: list[RenderableType] = [title]
+    if row.prompt:
+        parts.append(
+            Text(
+                f"waiting at: {row.prompt}   (y / n to answer, i to type, a to attach)",
+                style=f"bold {pal['accent']}",
             )
-            table.add_row(
-                str(a.number),
-                a.agent,
-                Text(outcome, style=style),
-                "-" if a.exit_code is None else str(a.exit_code),
-                took,
-                a.reason or "",
+        )
+    if row.reason:
+        parts.append(Text(row.reason, style=pal["warn"]))
+    if isinstance(tree, str):
+        parts.append(Text(f"worktree: {tree}", style=pal["err"]))
+    elif tree is not None:
+        line = Text("worktree ", style=pal["dim"])
+        line.append(tree.branch, style="bold")
+        line.append(f" · ahead {tree.ahead} · behind {tree.behind} · {tree.dirty} dirty")
+        if tree.conflicts:
+            line.append(
+                " · conflicts with " + tree.base + ": " + ", ".join(tree.conflict_files[:3]),
+                style=f"bold {pal['err']}",
             )
-        if attempts:
-            parts.append(Text("─" * 40 + " attempts", style=pal["dim"]))
-            parts.append(table)
-            tail = attempts[-1].output_tail
-            if tail:
-                parts.append(
-                    Text("─" * 40 + f" output of attempt {attempts[-1].number}", style=pal["dim"])
-                )
-                parts.append(Text("\n".join(tail.splitlines()[-15:])))
-        parts.append(events_block(events, pal))
-        show_once(self, Group(*parts), key)
+        parts.append(line)
+        if tree.diffstat:
+            parts.append(Text(tree.diffstat, style=pal["dim"]))
+        parts.append(Text("d: show the diff", style=pal["dim"]))
+    if screen is None:
+        parts.append(Text("(no live screen: the pane is not reachable)", style=pal["dim"]))
+    else:
+        lines = screen.rstrip("\n").split("\n")
+        while lines and not Text.from_ansi(lines[-1]).plain.strip():
+            lines.pop()
+        parts.append(Text("─" * 40 + " screen", style=pal["dim"]))
+        parts.append(Text.from_ansi("\n".join(lines[-30:])))
+    parts.append(events_block(events, pal))
+    return Group(*parts)
+
+
+def task_body(
+    row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
+) -> RenderableType:
+    """The detail of one task: command, what it waits for, attempts, output and events."""
+    title = Text()
+    title.append(f"{row.id} ", style="bold")
+    title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
+    title.append(f"   try {row.attempts}/{row.max_attempts} · priority {row.priority}")
+    parts: list[RenderableType] = [title, Text(clip(row.command, 200), style=pal["dim"])]
+    if row.waits_for:
+        parts.append(Text(f"waits for {row.waits_for}", style=pal["dim"]))
+    if row.blocked_reason:
+        parts.append(Text(f"blocked: {row.blocked_reason}", style=pal["warn"]))
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    for col in ("#", "agent", "outcome", "exit", "time", "reason"):
+        table.add_column(col, no_wrap=col != "reason")
+    for a in attempts:
+        took = duration(a.finished_at - a.started_at) if a.finished_at else "…"
+        outcome = a.outcome.value
+        style = pal.get(
+            "done"
+            if outcome == "ok"
+            else "failed"
+            if outcome in ("failed", "timeout", "stalled", "lost")
+            else "dim",
+            "",
+        )
+        table.add_row(
+            str(a.number),
+            a.agent,
+            Text(outcome, style=style),
+            "-" if a.exit_code is None else str(a.exit_code),
+            took,
+            a.reason or "",
+        )
+    if attempts:
+        parts.append(Text("─" * 40 + " attempts", style=pal["dim"]))
+        parts.append(table)
+        tail = attempts[-1].output_tail
+        if tail:
+            parts.append(
+                Text("─" * 40 + f" output of attempt {attempts[-1].number}", style=pal["dim"])
+            )
+            parts.append(Text("\n".join(tail.splitlines()[-15:])))
+    parts.append(events_block(events, pal))
+    return Group(*parts)
 
 
 def events_block(events: list[Event], pal: dict[str, str]) -> RenderableType:
