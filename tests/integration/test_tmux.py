@@ -67,7 +67,7 @@ def test_spawn_runs_command_in_cwd_with_env(tmux_server: TmuxServer, tmp_path: P
     log = tmp_path / "logs" / "a1.log"
     env = {"FOO": "bar baz; $HOME 'q'", "EMPTY": ""}
     pane = tmux_server.spawn_window(
-        "a1", 'echo "FOO=$FOO"; echo "EMPTY=[$EMPTY]"; pwd', str(work), env, log
+        "a1", 'echo "FOO=$FOO"; echo "EMPTY=[$EMPTY]"; pwd; sleep 60', str(work), env, log
     )
     assert pane.window == "a1"
     assert pane.pane_id.startswith("%")
@@ -80,7 +80,7 @@ def test_spawn_runs_command_in_cwd_with_env(tmux_server: TmuxServer, tmp_path: P
 
 def test_output_printed_at_once_is_not_lost(tmux_server: TmuxServer, tmp_path: Path) -> None:
     # The pipe must be attached before the command runs, even for instant output. The
-    # command stays alive after printing: when a pane's process exits within moments of
+    # commands here stay alive after printing: when a pane's process exits within moments of
     # printing, tmux 3.3a now and then never reads those bytes at all (its screen stays
     # empty too; seen about once in 600 spawns on a loaded 2-core machine), which is not
     # what this test is about.
@@ -94,7 +94,9 @@ def test_output_printed_at_once_is_not_lost(tmux_server: TmuxServer, tmp_path: P
 
 def test_window_has_the_requested_size(tmux_server: TmuxServer, tmp_path: Path) -> None:
     log = tmp_path / "size.log"
-    tmux_server.spawn_window("sized", "stty size", str(tmp_path), {}, log, width=80, height=20)
+    tmux_server.spawn_window(
+        "sized", "stty size; sleep 60", str(tmp_path), {}, log, width=80, height=20
+    )
     _wait_for_text(LogStream(log), "20 80")
 
 
@@ -171,7 +173,9 @@ def test_send_text_without_enter_leaves_the_line_open(
     tmux_server: TmuxServer, tmp_path: Path
 ) -> None:
     log = tmp_path / "read.log"
-    pane = tmux_server.spawn_window("reader", 'read line; echo "got:$line"', str(tmp_path), {}, log)
+    pane = tmux_server.spawn_window(
+        "reader", 'read line; echo "got:$line"; sleep 60', str(tmp_path), {}, log
+    )
     stream = LogStream(log)
     tmux_server.send_text(pane.pane_id, "abc", enter=False)
     _wait_for_text(stream, "abc")  # echoed by the tty, not yet read
