@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from state.models import AttemptOutcome
+from agents.runner import read_pid
+from state.models import AttemptOutcome, TaskState
 from tests.faults import Figures, check_exactly_once, effect_task, finish, start_supervisor
 from tests.helpers import wait_until
 from tests.project import Project
@@ -262,6 +263,17 @@ def test_tmux_that_cannot_restart_burns_no_tries(project: Project, tmp_path: Pat
     )
     project.procs.append(proc)
     wait_until(lambda: project.store.task_counts()["running"] == 2, timeout=60, message="idle")
+
+    # Both tasks really started (their wrappers wrote their pids): one killed before that
+    # is rightly released, not lost.
+    def started() -> bool:
+        running = project.store.tasks([TaskState.RUNNING])
+        run = project.state_dir / "run"
+        return len(running) == 2 and all(
+            read_pid(run / f"{t.id}.{t.attempts}.pid") is not None for t in running
+        )
+
+    wait_until(started, message="the wrappers never started")
     block.touch()
     project.tmux.kill_server()
     wait_until(

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from typing import Any
 
+from agents.runner import read_pid
 from state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
@@ -148,6 +149,12 @@ def test_recover_settles_what_happened_while_no_supervisor_ran(project: Project)
     proc = project.start()
     project.wait_task("quick", TaskState.RUNNING)
     project.wait_task("slow", TaskState.RUNNING)
+    # RUNNING is set at the claim; the tmux death below must hit a task that really started
+    # (its wrapper wrote its pid), or "released: never started" is the right answer.
+    wait_until(
+        lambda: read_pid(project.state_dir / "run" / "slow.1.pid") is not None,
+        message="slow's wrapper never started",
+    )
     project.kill9(proc)
     (project.root / "go").touch()  # quick finishes while no supervisor runs
     wait_until(
