@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import tarfile
 import time
@@ -16,6 +17,8 @@ from agents.profiles import AI_KINDS, match_prompt
 from agents.screen import screen_from_capture
 from state.config import AgentSpec
 from state.redact import mask
+from state.statedir import open_private
+from state.store import ensure_private_dir
 
 
 class ExplainError(Exception):
@@ -112,7 +115,7 @@ def save_bundle(
     path: Path, explanation: Explanation, raw_capture: str, extra: dict[str, Any]
 ) -> Path:
     """A .tar.gz a person can attach to a bug report (secrets masked)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)  # in the state dir: a planted link there is refused
     files = {
         "screen.ansi": mask(raw_capture),
         "screen.txt": explanation.screen,
@@ -133,7 +136,8 @@ def save_bundle(
             f"  overseer explain --kind {explanation.kind} --screen screen.ansi\n"
         ),
     }
-    with tarfile.open(path, "w:gz") as tar:
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
         for name, text in files.items():
             data = text.encode("utf-8")
             info = tarfile.TarInfo(f"overseer-explain/{name}")
@@ -141,5 +145,4 @@ def save_bundle(
             info.mtime = int(time.time())
             info.mode = 0o600
             tar.addfile(info, io.BytesIO(data))
-    path.chmod(0o600)
     return path

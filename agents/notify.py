@@ -158,7 +158,8 @@ class Notifier:
         try:
             if self.log_path.exists() and self.log_path.stat().st_size > LOG_MAX:
                 self.log_path.unlink()
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+            fd = os.open(self.log_path, flags, 0o600)
         except OSError as exc:
             self.failed(note, f"cannot open {self.log_path}: {exc}")
             return

@@ -168,7 +168,8 @@ def _pipe_command(log_path: Path) -> str:
 
 def _prepare_log(log_path: Path) -> None:
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # O_NOFOLLOW: a link planted in place of a log must not send output to its target.
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     os.close(fd)
 
 
@@ -673,7 +674,7 @@ class TmuxServer:
     def paste(self, pane_id: str, text: str, scratch: Path) -> None:
         """Paste `text` into the pane as one bracketed paste (the program sees it as pasted,
         not typed: newlines do not submit). `scratch` is a private file used to load it."""
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         buffer = f"ovs-{pane_id.lstrip('%')}"

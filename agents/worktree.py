@@ -10,6 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from state.statedir import check_path, write_private
+from state.store import ensure_private_dir
+
 __all__ = [
     "BRANCH_PREFIX",
     "WorktreeError",
@@ -317,12 +320,14 @@ def ensure_worktree(repo: Path, agent: str, parent: Path, base: str | None = Non
             f"{path} exists and is not a worktree of {root}; move or delete it so that the "
             f"worktree of agent {agent!r} can be created there"
         )
-    if not parent.exists() or (parent.is_dir() and not any(parent.iterdir())):
-        parent.mkdir(parents=True, exist_ok=True)
+    fresh = not parent.exists() or (parent.is_dir() and not any(parent.iterdir()))
+    ensure_private_dir(parent)  # 0700 whatever the umask; a link there is refused
+    if fresh:
         _ignore_in_main_tree(parent)  # only in a directory that is ours alone
     target = str(path.absolute())  # git runs in root: a relative path would land there
     if _branch_exists(root, branch):
         _git(root, ["worktree", "add", target, branch], timeout=GIT_SLOW_TIMEOUT)
+        os.chmod(path, 0o700)  # git made it after the umask
         return path
     start = base or "HEAD"
     if _resolve_commit(root, start) is None:
@@ -340,14 +345,17 @@ def ensure_worktree(repo: Path, agent: str, parent: Path, base: str | None = Non
         timeout=GIT_SLOW_TIMEOUT,
     )
     _git(root, ["config", "--local", f"branch.{branch}.{_BASE_KEY}", recorded])
+    os.chmod(path, 0o700)  # git made it after the umask
     return path
 
 
 def _ignore_in_main_tree(parent: Path) -> None:
     """Keep the main worktree's `git add -A` from picking agent worktrees up as nested repos."""
     marker = parent / ".gitignore"
-    if not marker.exists():
-        marker.write_text("# agent worktrees made by Overseer; not part of the project's tree\n*\n")
+    if check_path(marker) is None:
+        write_private(
+            marker, "# agent worktrees made by Overseer; not part of the project's tree\n*\n"
+        )
 
 
 def status(path: Path, base: str | None = None) -> WorktreeStatus:

@@ -152,6 +152,7 @@ class Command:
     status: CommandStatus = CommandStatus.QUEUED
     result: str | None = None
     applied_at: float | None = None
+    origin: str | None = None  # uid@machine of the process that wrote it
 
 
 @dataclass(frozen=True)

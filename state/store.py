@@ -26,8 +26,10 @@ from state.models import (
     Task,
     TaskState,
 )
+from state.statedir import StoreError as StoreError
+from state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 
@@ -143,16 +145,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN result TEXT;
     CREATE INDEX tasks_kind ON tasks(kind, state);
     """,
+    # 4: who wrote each operator command (uid@machine): others' commands are not applied.
+    """
+    ALTER TABLE commands ADD COLUMN origin TEXT;
+    """,
 ]
 
 
 # What retention removes (parameters: newest id to drop, cut-off time / cut-off time).
 _OLD_EVENT = "(id <= ? OR ts < ?)"
 _OLD_COMMAND = "(status != 'queued' AND ts < ?)"
-
-
-class StoreError(Exception):
-    """A store problem a person can act on (unreadable, corrupt, newer schema)."""
 
 
 def explain(exc: BaseException, path: Path | None = None) -> str:
@@ -274,6 +276,7 @@ def _command(row: sqlite3.Row) -> Command:
         status=CommandStatus(row["status"]),
         result=row["result"],
         applied_at=row["applied_at"],
+        origin=row["origin"],
     )
 
 
@@ -291,10 +294,18 @@ def _writable(path: Path) -> bool:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it readable by its owner only."""
+    """Create `path` (and parents) and make it readable by its owner only.
+
+    A link or another user's directory there is refused (UnsafeStateDir), never followed.
+    """
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        st = check_path(path)
+        if st is None:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = check_path(path)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
+        if stat.S_IMODE(st.st_mode) != 0o700:
             os.chmod(path, 0o700)
     except OSError as exc:
         raise StoreError(f"cannot use the directory {path}: {explain(exc)}") from exc
@@ -305,7 +316,9 @@ def ensure_private_dir(path: Path) -> Path:
 def _open_lock(db: Path) -> Iterator[None]:
     """Hold an exclusive flock on `<db>.open.lock` (skipped where the dir takes no writes)."""
     try:
-        fd = os.open(f"{db}.open.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(
+            f"{db}.open.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+        )
     except OSError:
         yield  # a read-only state dir: nobody can be creating or migrating the database
         return
@@ -322,6 +335,9 @@ class Store:
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
         ensure_private_dir(self.path.parent)
+        # SQLite follows links: the database and its companions must be plain files of ours.
+        for suffix in ("", "-wal", "-shm", ".open.lock"):
+            check_path(Path(f"{self.path}{suffix}"))
         # Opening is serialised across processes: while one connection switches a new
         # database to WAL or migrates it, another one opening at the same moment can get
         # SQLITE_BUSY at once (the busy handler is not consulted for that lock dance).
@@ -387,6 +403,11 @@ class Store:
                 for stmt in MIGRATIONS[i].split(";"):
                     if stmt.strip():
                         c.execute(stmt)
+            if version == 0:  # a new store: where, by whom and on which machine it was made
+                c.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES('origin', ?)",
+                    (origin_record(self.path.parent),),
+                )
             c.execute(
                 "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -745,8 +766,8 @@ class Store:
         """Queue an operator command for the supervisor; return its id."""
         with self.tx() as c:
             cur = c.execute(
-                "INSERT INTO commands(ts, verb, target, args) VALUES (?,?,?,?)",
-                (time.time(), verb, target, json.dumps(args or {})),
+                "INSERT INTO commands(ts, verb, target, args, origin) VALUES (?,?,?,?,?)",
+                (time.time(), verb, target, json.dumps(args or {}), command_origin()),
             )
             return int(cur.lastrowid or 0)
 
