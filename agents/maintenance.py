@@ -406,7 +406,7 @@ def cleanup(
     names = {name for name, _ in config.agent_instances()}
     keep = config.retention_seconds
     panes = _panes(_server(config, state_dir))
-    lock = SupervisorLock(state_dir)
+    lock = SupervisorLock(state_dir, role="cleanup")
     owned = False
     if not dry_run:
         try:

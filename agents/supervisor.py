@@ -26,7 +26,7 @@ from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
 from agents.explain import rules_for
 from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
 from agents.interactive import InteractiveAgent
-from agents.lock import SupervisorLock
+from agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner, tmux_owner
 from agents.notify import Notifier
 from agents.profiles import AI_KINDS, Profile, match_prompt, profile
 from agents.runner import Dispatch, Status
@@ -36,6 +36,14 @@ from state import queue
 from state.config import AgentSpec, Config
 from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
 from state.redact import mask
+from state.statedir import (
+    UnsafeStateDir,
+    check_tree,
+    command_origin,
+    ensure_gitignore,
+    foreign,
+    origin_record,
+)
 from state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
 
 log = logging.getLogger("overseer.supervisor")
@@ -136,9 +144,12 @@ class Supervisor:
         *,
         tmux_binary: str | None = None,
         lease_s: float = LEASE_S,
+        trust_state: bool = False,
     ) -> None:
         self.config = config
+        check_tree(Path(state_dir))  # before anything is created, changed or opened in it
         self.state_dir = ensure_private_dir(Path(state_dir))
+        ensure_gitignore(self.state_dir)
         self.logs_dir = ensure_private_dir(self.state_dir / "logs")
         self.run_dir = ensure_private_dir(self.state_dir / "run")
         self.store = Store(self.state_dir / "state.db")
@@ -168,13 +179,36 @@ class Supervisor:
         self.insights_failed_at = 0.0
         self.insights_due = 0.0
         self.trim_due = 0.0
+        self.trust_state = trust_state
+        self.origin = command_origin()
+        # (device, inode) of the store and the lock at start: a wiped state dir shows here.
+        self.identity: dict[Path, tuple[int, int]] = {}
+        self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
 
     # -- life cycle -----------------------------------------------------------------
 
     def start(self) -> None:
         """Lock the state dir, seed tasks, bring up tmux and the agents, recover attempts."""
-        self.lock.acquire()
+        try:
+            self.lock.acquire()
+        except LockHeld as exc:
+            # The lock file names nobody (its state dir went under it): the tmux server may.
+            held = self.owner_elsewhere() if exc.pid is None else None
+            if held is None:
+                raise
+            raise held from exc
+        try:
+            self.check_origin()
+            self.identity = self.current_identity()
+            held = self.owner_elsewhere()  # before anything is written or any pane adopted
+            if held is not None:
+                raise held
+        except BaseException:
+            self.lock.release()
+            raise
         self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO_CONFIG)
+        # Commands that only talk to this supervisor use it while the file on disk is broken.
+        self.store.meta_set("config_text", self.config.text)
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.seed_tasks()
         queue.promote(self.store)
@@ -182,6 +216,7 @@ class Supervisor:
             server_label(self.config.name, self.state_dir), binary=self.tmux_binary
         )
         self.server.ensure_server()
+        set_tmux_owner(self.server)
         self.server.open_control()  # typing and pane listing without a tmux process each
         self.store.event(
             "supervisor.start",
@@ -235,6 +270,101 @@ class Supervisor:
             )
         self.store.upsert_tasks(specs)
 
+    def check_origin(self) -> None:
+        """Refuse a store made on another machine, by another user or elsewhere, unless trusted."""
+        why = foreign(self.store.meta_get("origin"), self.state_dir)
+        if why is None:
+            return
+        if not self.trust_state:
+            raise UnsafeStateDir(
+                f"refusing the state in {self.state_dir}: {why}. Overseer runs no task and "
+                "applies no command from a state dir it did not make here; if you trust it, "
+                "start once with `overseer run --trust-state` (its queued operator commands "
+                "are still not applied)"
+            )
+        self.store.meta_set("origin", origin_record(self.state_dir))
+        self.store.event("state.trusted", f"state dir trusted with --trust-state: {why}")
+
+    def current_identity(self) -> dict[Path, tuple[int, int]]:
+        """(device, inode) of the store and of the lock file this supervisor holds."""
+        st = os.stat(self.store.path)
+        held = self.lock.identity()
+        assert held is not None
+        return {self.store.path: (st.st_dev, st.st_ino), self.lock.path: held}
+
+    def owner_elsewhere(self) -> LockHeld | None:
+        """The refusal to give when the project's tmux server records another live supervisor
+        as its owner (one whose state dir was removed still holds it), else None."""
+        label = server_label(self.config.name, self.state_dir)
+        owner = tmux_owner(self.server or TmuxServer(label, binary=self.tmux_binary))
+        if owner is None or owner.pid == os.getpid():
+            return None
+        return LockHeld(self.lock.path, owner.pid, detail=orphan_message(owner.pid, owner.note))
+
+    def state_dir_lost(self) -> bool:
+        """Whether the store or the lock at their paths are no longer the files this supervisor
+        opened (the state dir was deleted or replaced): then stop dispatching, at once."""
+        if self.orphaned is not None:
+            return True
+        for path, ident in self.identity.items():
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                why = f"{path.name} is gone"
+            else:
+                if (st.st_dev, st.st_ino) == ident:
+                    continue
+                why = f"{path.name} was replaced"
+            self.orphan(why)
+            return True
+        return False
+
+    def orphan(self, why: str) -> None:
+        """Dispatch nothing, apply nothing, write nothing in the state dir from now on; say why.
+
+        The attempts in flight are left to finish (their results can no longer be recorded);
+        until they have, the tmux owner record and the kernel lock keep any other supervisor
+        from driving these panes.
+        """
+        busy = sum(rt.running is not None for rt in self.agents.values())
+        self.orphaned = f"the state dir {self.state_dir} was removed or replaced ({why})"
+        log.error(
+            "overseer: %s while this supervisor ran: it dispatches nothing and applies no "
+            "command from now on, and stops once the %d attempt(s) in flight have ended",
+            self.orphaned,
+            busy,
+        )
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        with contextlib.suppress(TmuxError):
+            set_tmux_owner(self.tmux, note=f"{self.orphaned}; {busy} attempt(s) in flight")
+
+    def drain(self, now: float) -> None:
+        """Once a second after the state dir went: forget attempts whose pane has stopped
+        working, and stop when none is left (panes are read, never typed into)."""
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + SWEEP_INTERVAL
+        try:
+            panes = {p.window: p for p in self.tmux.list_panes()}
+        except TmuxError:
+            panes = {}
+        for rt in self.agents.values():
+            pane = panes.get(rt.name)
+            if rt.running is None:
+                continue
+            if pane is None or pane.dead or not health.alive(pane.pid):
+                rt.running = None
+            elif rt.ia is not None:
+                self.adopt_interactive(rt, pane)  # the screen says whether the turn goes on
+                if rt.state not in (AgentState.BUSY, AgentState.WAITING, AgentState.UNKNOWN):
+                    rt.running = None
+            elif not health.has_children(pane.pid):
+                rt.running = None
+        if all(rt.running is None for rt in self.agents.values()):
+            self.stop_requested = True
+
     def shutdown(self) -> None:
         """Stop watching and release the lock; agents keep running unless asked otherwise."""
         if self.watcher is not None:
@@ -244,6 +374,7 @@ class Supervisor:
         if self.notifier is not None:
             self.notifier.close()
         if self.server is not None:
+            clear_tmux_owner(self.server)
             self.server.close_control()
         if self.kill_agents_on_exit and self.server is not None:
             self.store.event("supervisor.kill-agents", "tmux server and agents stopped")
@@ -265,6 +396,8 @@ class Supervisor:
         """
         try:
             self.start()
+        except UnsafeStateDir:
+            raise  # refused before anything ran: the message says why
         except PERSIST_ERRORS as exc:
             self.halt(exc)
         deadline = time.time() + timeout if timeout else None
@@ -298,6 +431,12 @@ class Supervisor:
                 self.shutdown()
         if failure is not None:
             self.halt(failure)
+        if self.orphaned is not None:
+            raise StateDirGone(
+                f"{self.orphaned} while this supervisor ran: it dispatched nothing after that "
+                "and has stopped; the results of the attempts then in flight were not recorded. "
+                "`overseer run` starts afresh from the config"
+            )
         counts = self.store.task_counts()
         if until_done or deadline is not None:
             return 0 if counts["done"] == sum(counts.values()) else 1
@@ -311,6 +450,8 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 self.notifier.close()
         if self.server is not None:
+            with contextlib.suppress(Exception):
+                clear_tmux_owner(self.server)
             with contextlib.suppress(Exception):
                 self.server.close_control()
         self.lock.release()
@@ -344,10 +485,15 @@ class Supervisor:
     def step(self) -> None:
         """One pass of the loop."""
         now = time.time()
+        if self.orphaned is not None:
+            self.drain(now)
+            return
         names = self.read_changed()
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP_INTERVAL
             self.sweep(now)
+        if self.orphaned is not None:
+            return
         self.apply_commands()
         now = time.time()
         for rt in self.agents.values():
@@ -881,6 +1027,8 @@ class Supervisor:
     def dispatch(self) -> None:
         """Give ready tasks to idle agents, up to max_parallel."""
         self.work_hint = False
+        if self.state_dir_lost():
+            return
         running = self.store.conn.execute(
             "SELECT COUNT(*) FROM tasks WHERE state='running'"
         ).fetchone()[0]
@@ -951,6 +1099,8 @@ class Supervisor:
 
     def sweep(self, now: float) -> None:
         """Once a second: panes, rc files, leases, dependencies, heartbeats."""
+        if self.state_dir_lost():
+            return
         try:
             panes = {p.window: p for p in self.tmux.list_panes()}
         except TmuxError as exc:
@@ -1306,6 +1456,12 @@ class Supervisor:
         """Apply queued operator commands in the order they were written."""
         for cmd in self.store.pending_commands():
             try:
+                if cmd.origin != self.origin:
+                    # Written by another user or machine (or came with a copied store).
+                    raise ValueError(
+                        f"not applied: queued by {cmd.origin or 'an unknown writer'}, "
+                        f"not by this user on this machine ({self.origin}); queue it again"
+                    )
                 ok, result = True, self.apply(cmd)
             except (queue.QueueError, TmuxError, KeyError, ValueError) as exc:
                 ok, result = False, str(exc)
@@ -1492,12 +1648,17 @@ class Supervisor:
 
     def apply_offline(self) -> None:
         """Apply queued commands without running the loop (no supervisor is running)."""
+        self.lock.role = "apply"
         self.lock.acquire()
         try:
+            self.check_origin()
             try:
                 self.server = TmuxServer(
                     server_label(self.config.name, self.state_dir), binary=self.tmux_binary
                 )
+                held = self.owner_elsewhere()  # one whose state dir was removed still runs
+                if held is not None:
+                    raise held
                 panes = (
                     {p.window: p for p in self.server.list_panes()} if self.server.alive() else {}
                 )
@@ -1538,6 +1699,24 @@ class Supervisor:
         if skipped:
             msg += f"; already present: {', '.join(skipped)}"
         return msg
+
+
+class StateDirGone(StoreError):
+    """The state dir was removed or replaced under a running supervisor, which then stopped."""
+
+
+def orphan_message(pid: int, note: str) -> str:
+    """What a second supervisor (or command) hears while a supervisor `pid` still owns tmux."""
+    if not note:
+        return (
+            f"a supervisor (pid {pid}) is already running on this project's tmux server; "
+            "use `overseer status` to watch it or `overseer down` to stop it"
+        )
+    return (
+        f"a supervisor (pid {pid}) still runs on this project's tmux server: {note}. It "
+        "dispatches nothing more and stops once those have ended; `overseer down` stops it "
+        "now (what runs in its panes keeps running)"
+    )
 
 
 TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})

@@ -230,6 +230,7 @@ class Config:
     retention_events: int = RETENTION_EVENTS
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
+    text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
     def retention_seconds(self) -> float:
@@ -1066,7 +1067,7 @@ def load_config_text(text: str, path: str = "<string>", base_dir: Path | None = 
     """Validate config YAML text; relative paths resolve against base_dir (default: cwd)."""
     base = (base_dir or Path.cwd()).absolute()
     root = _root(text, path, "the config")
-    return _Validator(path, base).config(root)
+    return dataclasses.replace(_Validator(path, base).config(root), text=text)
 
 
 def load_config(path: str | Path) -> Config:

@@ -116,6 +116,12 @@ class Project:
             self._store = Store(self.state_dir / "state.db")
         return self._store
 
+    def close_store(self) -> None:
+        """Drop the read connection (before the state dir is removed under it)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def task_state(self, task_id: str) -> TaskState | None:
         t = self.store.task(task_id)
         return t.state if t else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -16,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from state.config import Config, ConfigError, demo_config, load_config, load_tasks_file
+from state.config import (
+    Config,
+    ConfigError,
+    demo_config,
+    load_config,
+    load_config_text,
+    load_tasks_file,
+)
 from state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
 from tui.commands import COMMAND_WAIT, wait_for
 
@@ -58,10 +67,12 @@ class Project:
         """The project's store (it must exist unless `create`)."""
         db = self.state_dir / DB_NAME
         if not create and not db.exists():
+            owner = orphan_owner(self)
             raise CliError(
                 f"no Overseer state at {self.state_dir} (start one with `overseer run`"
                 + (" --demo" if self.config is not None and self.config.path is None else "")
-                + ")",
+                + ")"
+                + (f"; but {owner}" if owner else ""),
                 EXIT_USAGE,
             )
         try:
@@ -70,8 +81,12 @@ class Project:
             raise CliError(str(exc), EXIT_ENV) from exc
 
 
-def resolve(args: argparse.Namespace) -> Project:
-    """Find the config and state dir from -c, --state-dir and --demo."""
+def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
+    """Find the config and state dir from -c, --state-dir and --demo.
+
+    With `stored`, a broken config file falls back (with a warning) to the config a running
+    supervisor started with: commands that talk to it keep working.
+    """
     config: Config | None = None
     if getattr(args, "demo", False):
         config = demo_config()
@@ -79,8 +94,13 @@ def resolve(args: argparse.Namespace) -> Project:
         return Project(config, state_dir.absolute())
     path = Path(args.config) if args.config else Path("overseer.yaml")
     if args.config or path.exists():
-        config = load_config(path)
         state_dir = Path(args.state_dir) if args.state_dir else path.absolute().parent / ".overseer"
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            if not stored:
+                raise
+            config = running_config(state_dir.absolute(), path, exc)
         return Project(config, state_dir.absolute())
     state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
     db = state_dir / DB_NAME
@@ -89,15 +109,57 @@ def resolve(args: argparse.Namespace) -> Project:
         if recorded == DEMO_CONFIG:
             config = demo_config()
         elif recorded and Path(recorded).exists():
-            config = load_config(recorded)
+            try:
+                config = load_config(recorded)
+            except ConfigError as exc:
+                if not stored:
+                    raise
+                config = running_config(state_dir, Path(recorded), exc)
     return Project(config, state_dir)
 
 
-def supervisor_alive(state_dir: Path) -> bool:
-    """Whether a supervisor holds this state dir's lock right now."""
-    from agents.lock import is_held
+def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
+    """The config a running supervisor started with, when the file on disk is invalid."""
+    db = state_dir / DB_NAME
+    if not db.exists() or not supervisor_alive(state_dir):
+        raise error
+    store = Store(db)
+    try:
+        text, pid = store.meta_get("config_text"), store.supervisor().pid
+    finally:
+        store.close()
+    if not text:
+        raise error
+    config = load_config_text(text, str(path), path.absolute().parent)
+    print(
+        f"overseer: warning: the config file is invalid: {error}\n"
+        f"overseer: warning: using the config the running supervisor (pid {pid}) started with",
+        file=sys.stderr,
+    )
+    return dataclasses.replace(config, path=path.absolute())
 
-    return is_held(state_dir)
+
+def supervisor_alive(state_dir: Path) -> bool:
+    """Whether a supervisor (not a short offline command) holds this state dir's lock now."""
+    from agents.lock import supervisor_running
+
+    return supervisor_running(state_dir)
+
+
+def orphan_owner(project: Project) -> str | None:
+    """What a supervisor still recorded on the project's tmux server says, when its lock is
+    gone (its state dir was removed under it); None when there is none."""
+    if project.config is None:
+        return None
+    from agents.lock import tmux_owner
+    from agents.supervisor import orphan_message
+    from agents.tmux import TmuxError, TmuxServer, server_label
+
+    try:
+        owner = tmux_owner(TmuxServer(server_label(project.config.name, project.state_dir)))
+    except TmuxError:
+        return None
+    return orphan_message(owner.pid, owner.note) if owner else None
 
 
 # -- run / down -----------------------------------------------------------------------
@@ -108,9 +170,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agents.supervisor import Supervisor
     from agents.tmux import TmuxError
 
-    project = resolve(args)
+    project = resolve(args, stored=False)
     config = project.need_config()
-    sup = Supervisor(config, project.state_dir)
+    if not (project.state_dir / DB_NAME).exists():
+        # Its state dir was removed under a supervisor that still runs: create nothing here.
+        owner = orphan_owner(project)
+        if owner:
+            raise CliError(owner, EXIT_USAGE)
+    sup = Supervisor(config, project.state_dir, trust_state=args.trust_state)
     printer = EventPrinter(sup.store, quiet=args.quiet)
     try:
         code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
@@ -168,6 +235,7 @@ def cmd_down(args: argparse.Namespace) -> int:
                 raise CliError(f"the supervisor (pid {pid}) did not stop", EXIT_FAILED)
         print(f"supervisor {pid} stopped" + (" with its agents" if args.kill_agents else ""))
         return EXIT_OK
+    stopped = stop_orphan(project)
     if args.kill_agents:
         from agents.tmux import TmuxError, TmuxServer, server_label
 
@@ -178,10 +246,37 @@ def cmd_down(args: argparse.Namespace) -> int:
             server.kill_server()
         except TmuxError as exc:
             raise CliError(str(exc), EXIT_ENV) from exc
-        print("no supervisor running; " + ("agents ended" if was else "no agents running"))
+        print(
+            ("" if stopped else "no supervisor running; ")
+            + ("agents ended" if was else "no agents running")
+        )
         return EXIT_OK
-    print("no supervisor running")
+    if not stopped:
+        print("no supervisor running")
     return EXIT_OK
+
+
+def stop_orphan(project: Project) -> bool:
+    """Stop a supervisor that still owns the project's tmux server although its state dir (and
+    so its lock) was removed; True if there was one."""
+    if project.config is None:
+        return False
+    from agents.lock import tmux_owner
+    from agents.tmux import TmuxError, TmuxServer, server_label
+
+    try:
+        server = TmuxServer(server_label(project.config.name, project.state_dir))
+    except TmuxError:
+        return False
+    owner = tmux_owner(server)
+    if owner is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(owner.pid, signal.SIGTERM)
+    if not wait_for(lambda: tmux_owner(server) is None, COMMAND_WAIT):
+        raise CliError(f"the supervisor (pid {owner.pid}) did not stop", EXIT_FAILED)
+    print(f"supervisor {owner.pid} stopped (its state dir had been removed)")
+    return True
 
 
 # -- operator commands ----------------------------------------------------------------
@@ -191,7 +286,7 @@ def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> in
     """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
     from tui.commands import send
 
-    project.store()  # a clear error when there is no state yet
+    project.store().close()  # a clear error when there is no state yet
     outcome = send(project.state_dir, project.config, verb, target, args)
     if outcome.status == "rejected":
         raise CliError(f"{verb} {target}: {outcome.result}", EXIT_FAILED)
@@ -376,7 +471,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from state.plan import format_plan, make_plan
 
-    project = resolve(args)
+    project = resolve(args, stored=False)
     config = project.need_config()
     history: dict[str, float] = {}
     if (project.state_dir / DB_NAME).exists():
@@ -410,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-done", action="store_true", help="return when no task can progress")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
+    p.add_argument(
+        "--trust-state",
+        action="store_true",
+        help="use a state dir made on another machine, by another user or at another path",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="agents, tasks and the supervisor")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import subprocess
 import sys
@@ -11,25 +12,38 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from state.store import DB_NAME, Store
+from state.statedir import check_tree, open_private
+from state.store import DB_NAME, Store, ensure_private_dir
 from tui.cli import EXIT_ENV, EXIT_OK, CliError, Project, resolve, supervisor_alive
 
 START_WAIT = 20.0
 
 
-def start_supervisor(project: Project, demo: bool) -> int | None:
-    """Start `overseer run` detached (it outlives the dashboard); return its pid, or None if one runs."""
-    if supervisor_alive(project.state_dir):
-        return None
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(project.state_dir, 0o700)
+def start_supervisor(project: Project, demo: bool, trust_state: bool = False) -> int | None:
+    """Start `overseer run` detached (it outlives the dashboard); return its pid, or None if one
+    runs. Two `overseer up` at once take turns, so the second attaches to the first's."""
+    check_tree(project.state_dir)
+    ensure_private_dir(project.state_dir)
+    turn = open_private(project.state_dir / "up.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # released when closed, or when this process dies
+        if supervisor_alive(project.state_dir):
+            return None
+        return _start(project, demo, trust_state)
+    finally:
+        os.close(turn)
+
+
+def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
     log_path = project.state_dir / "supervisor.log"
     cmd = [sys.executable, "-m", "tui.cli", "run", "-q", "--state-dir", str(project.state_dir)]
     if demo:
         cmd.append("--demo")
     elif project.config is not None and project.config.path is not None:
         cmd += ["-c", str(project.config.path)]
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    if trust_state:
+        cmd.append("--trust-state")
+    fd = open_private(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         proc = subprocess.Popen(
             cmd,
@@ -44,6 +58,8 @@ def start_supervisor(project: Project, demo: bool) -> int | None:
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if supervisor_alive(project.state_dir):
+                return None  # one started by hand at the same moment won: attach to it
             tail = log_path.read_text(errors="replace").splitlines()[-5:]
             raise CliError(
                 f"the supervisor exited with status {proc.returncode}:\n  " + "\n  ".join(tail),
@@ -72,7 +88,7 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     project = resolve(args)
     project.need_config()
-    pid = start_supervisor(project, demo=bool(args.demo))
+    pid = start_supervisor(project, demo=bool(args.demo), trust_state=args.trust_state)
     if pid is not None:
         print(
             f"supervisor started (pid {pid}); log: {project.state_dir / 'supervisor.log'}",
@@ -91,6 +107,11 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     common(p)
     p.add_argument(
         "--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)"
+    )
+    p.add_argument(
+        "--trust-state",
+        action="store_true",
+        help="use a state dir made on another machine, by another user or at another path",
     )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("tui", help="open the dashboard on an existing state dir")

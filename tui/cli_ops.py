@@ -37,7 +37,7 @@ def _errors(func: Handler) -> Handler:
 def _resolve_leniently(args: argparse.Namespace) -> tuple[Config | None, Path, str | None]:
     """Config, state dir and the config's error: health reports a bad config, not exits on it."""
     try:
-        project = cli.resolve(args)
+        project = cli.resolve(args, stored=False)
         return project.config, project.state_dir, None
     except ConfigError as exc:
         base = Path(args.config).absolute().parent if args.config else Path.cwd()

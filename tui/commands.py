@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,20 +47,27 @@ def send(
     wait: float = COMMAND_WAIT,
 ) -> Outcome:
     """Queue a command; a running supervisor applies it, otherwise apply it here and now."""
-    from agents.lock import LockHeld, is_held
+    from agents.lock import LockHeld, supervisor_running
     from agents.supervisor import Supervisor
 
     store = Store(state_dir / DB_NAME)
     try:
         cid = store.enqueue_command(verb, target, args or {})
-        if config is not None and not is_held(state_dir):
-            # LockHeld: a supervisor started meanwhile, and it will apply the command.
-            with contextlib.suppress(LockHeld):
+        if config is not None and not supervisor_running(state_dir):
+            try:
                 sup = Supervisor(config, state_dir)
                 try:
-                    sup.apply_offline()
+                    sup.apply_offline()  # waits for another offline command to finish
                 finally:
                     sup.store.close()
+            except LockHeld as exc:
+                if not supervisor_running(state_dir):
+                    # Nobody will apply it (a supervisor whose state dir was removed, or an
+                    # offline command that did not finish): say so instead of leaving it queued.
+                    with store.tx() as c:
+                        store.finish_command_in(c, cid, False, str(exc))
+                    return Outcome("rejected", str(exc), cid)
+                # Otherwise a supervisor started meanwhile, and it applies the command.
 
         def settled() -> bool:
             cmd = store.command(cid)
