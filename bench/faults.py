@@ -8,6 +8,8 @@ Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   tmux    the tmux server killed under running tasks (kill-server, then SIGKILL)
   hell    a 1 MB line, binary, escapes, progress bars, wide characters, a big flood
   soak    20 agents churning short tasks; RSS and open descriptors over time
+  wipe    the state dir removed under a running supervisor (git clean -fdx), tasks in flight
+  plant   links and other users' files planted in the state dir, a copied state.db
 Every scenario checks its promises and lists any it saw broken; the exit status is 1 then.
 """
 
@@ -25,10 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from agents.tmux import tmux_version
-from tests.faults import Figures, kill9_campaign, output_from_hell, soak, tmux_kill_campaign
+from tests.faults import (
+    Figures,
+    kill9_campaign,
+    output_from_hell,
+    planted_links,
+    soak,
+    tmux_kill_campaign,
+    wiped_state_dir,
+)
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "hell", "soak")
+SCENARIOS = ("kill9", "tmux", "hell", "soak", "wipe", "plant")
 
 
 def log(line: str) -> None:
@@ -77,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flood-mb", type=int, default=200, help="size of the output flood")
     parser.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak")
     parser.add_argument("--soak-agents", type=int, default=20)
+    parser.add_argument("--wipes", type=int, default=3, help="state dir wipes (default 3)")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -140,6 +151,20 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         )
+        show(results[-1])
+
+    if "wipe" in chosen:
+        log(f"\nstate dir wiped under a running supervisor, {args.wipes} time(s)")
+        for _ in range(args.wipes):
+            results.append(
+                run_in_project(
+                    "wipe", lambda p: wiped_state_dir(p, agents=4, queued=8, seconds=6.0, log=log)
+                )
+            )
+            show(results[-1])
+    if "plant" in chosen:
+        log("\nlinks and foreign files planted in the state dir")
+        results.append(run_in_project("plant", lambda p: planted_links(p, log=log)))
         show(results[-1])
 
     broken = [f for f in results if f.violations]

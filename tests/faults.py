@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -555,3 +556,190 @@ def soak(
     fig.check(fig["tasks failed"] == 0, f"{fig['tasks failed']} short tasks failed")
     fig.check(proc.poll() is None, "the supervisor died")
     return fig
+
+
+# -- the state dir wiped under a running supervisor -------------------------------------------
+
+
+def wiped_state_dir(
+    project: Project, *, agents: int = 2, queued: int = 4, seconds: float = 8.0, log: Log = _quiet
+) -> Figures:
+    """`git clean -fdx` under a running supervisor, with tasks in flight and more queued.
+
+    It must stop dispatching at once and say why; while its tasks still run, a new `overseer
+    run` must refuse, with no state dir or with a state dir made anew; no task may run twice,
+    and it must write nothing into the new state dir.
+    """
+    from agents.lock import tmux_owner
+    from state.store import Store
+
+    lines = [
+        f'  - {{id: s{i}, run: \'echo "$OVERSEER_TASK start" >> effects.txt; sleep {seconds:g}; '
+        f'echo "$OVERSEER_TASK end" >> effects.txt\'}}'
+        for i in range(agents + queued)
+    ]
+    project.write(
+        f"agents:\n  - {{name: w, kind: shell, count: {agents}}}\ntasks:\n"
+        + "\n".join(lines)
+        + "\n",
+        max_parallel=agents,
+    )
+    fig = Figures("state dir wiped under a running supervisor")
+    proc = start_supervisor(project)
+    effects = project.root / "effects.txt"
+
+    def started() -> list[str]:
+        text = effects.read_text() if effects.exists() else ""
+        return [line.split()[0] for line in text.splitlines() if line.endswith(" start")]
+
+    wait_until(lambda: len(started()) >= agents, timeout=60, message="tasks never started")
+    before = set(started())
+    fig["attempts in flight at the wipe"] = len(before)
+    project.close_store()
+    wiped = time.time()
+    shutil.rmtree(project.state_dir)  # what `git clean -fdx` does to .overseer/
+    owner = wait_until(
+        lambda: (o := tmux_owner(project.tmux)) is not None and "removed" in o.note and o,
+        timeout=30,
+        message="the wipe was not noticed",
+    )
+    fig["noticed after (s)"] = round(time.time() - wiped, 2)
+    fig.check(owner.pid == proc.pid, f"the tmux owner record names {owner.pid}, not {proc.pid}")
+    second = project.cli("run", "-q", "--until-done", "--timeout", "30")
+    fig["second run with no state dir: exit"] = second.returncode
+    fig.check(
+        second.returncode == 2 and f"pid {proc.pid}" in second.stderr,
+        f"a second supervisor was not refused: {second.returncode} {second.stderr.strip()}",
+    )
+    Store(project.state_dir / "state.db").close()  # the state dir made anew (e.g. a checkout)
+    third = project.cli("run", "-q", "--until-done", "--timeout", "30")
+    fig["second run with a new state dir: exit"] = third.returncode
+    fig.check(
+        third.returncode == 2 and f"pid {proc.pid}" in third.stderr,
+        f"a supervisor started on a new state dir: {third.returncode} {third.stderr.strip()}",
+    )
+    fig.check(proc.poll() is None, "the supervisor stopped before its tasks had ended")
+    code, _, err = finish(proc, timeout=seconds + 60)
+    fig["stopped after the wipe (s)"] = round(time.time() - wiped, 1)
+    fig["old supervisor: exit"] = code
+    fig.check(code == 3 and "removed" in err, f"the old supervisor ended {code}: {err.strip()}")
+    counts = Counter(started())
+    fig["tasks started after the wipe"] = len(set(counts) - before)
+    fig.check(
+        set(counts) == before, f"tasks started after the wipe: {sorted(set(counts) - before)}"
+    )
+    fig.check(all(n == 1 for n in counts.values()), f"a task ran twice: {dict(counts)}")
+    ends = [line.split()[0] for line in effects.read_text().splitlines() if line.endswith(" end")]
+    fig.check(sorted(ends) == sorted(before), f"tasks in flight did not finish: {ends}")
+    written = [
+        str(p.relative_to(project.state_dir))
+        for p in project.state_dir.rglob("*")
+        if p.suffix in (".sh", ".cmd", ".log")
+    ]
+    fig.check(not written, f"the old supervisor wrote into the new state dir: {written}")
+    return fig
+
+
+# -- links and other users' files planted in the state dir ------------------------------------
+
+PLANTS = (
+    "supervisor.lock -> a file of the user",
+    "run/s0.1.sh -> a script of the user",
+    "logs -> a directory of the user",
+    "state.db -> a database of the user",
+    ".overseer -> a directory of the user",
+    "supervisor.log -> a file of the user (overseer up)",
+    "run/ owned by another user",
+    "state.db copied from another project",
+)
+
+
+def planted_links(project: Project, *, log: Log = _quiet) -> Figures:
+    """A state dir that came with a clone or a copy: every plant is refused with exit 3 and a
+    message naming it, nothing runs, and the user's files stay exactly as they were."""
+    from state.store import Store
+
+    fig = Figures("links and foreign files planted in the state dir")
+    project.write(
+        "agents:\n  - {name: w, kind: shell}\ntasks:\n"
+        "  - {id: s0, run: 'echo ran >> effects.txt'}\n"
+    )
+    victims = project.root.parent / f"{project.root.name}-victims"
+    refused, untouched, took = 0, 0, []
+    skipped = []
+    for plant in PLANTS:
+        if "another user" in plant and os.geteuid() != 0:
+            skipped.append(plant)  # only root can make a file another user's
+            continue
+        shutil.rmtree(project.state_dir, ignore_errors=True)
+        if project.state_dir.is_symlink():
+            project.state_dir.unlink()
+        shutil.rmtree(victims, ignore_errors=True)
+        victims.mkdir()
+        (victims / "notes.txt").write_text("precious\n")
+        (victims / "deploy.sh").write_text("#!/bin/sh\necho deploying\n")
+        (victims / "dir").mkdir(mode=0o755)
+        (victims / "dir" / "keep").write_text("keep\n")
+        Store(victims / "other.db").close()
+        before = _snapshot(victims)
+        state = project.state_dir
+        args = ["run", "-q", "--until-done", "--timeout", "20"]
+        if plant.startswith(".overseer"):
+            state.symlink_to(victims / "dir")
+        else:
+            state.mkdir(mode=0o700)
+        if plant.startswith("supervisor.lock"):
+            (state / "supervisor.lock").symlink_to(victims / "notes.txt")
+        elif plant.startswith("run/s0"):
+            (state / "run").mkdir(mode=0o700)
+            (state / "run" / "s0.1.sh").symlink_to(victims / "deploy.sh")
+        elif plant.startswith("logs"):
+            (state / "logs").symlink_to(victims / "dir")
+        elif plant.startswith("state.db ->"):
+            (state / "state.db").symlink_to(victims / "other.db")
+        elif plant.startswith("supervisor.log"):
+            (state / "supervisor.log").symlink_to(victims / "notes.txt")
+            args = ["up"]
+        elif plant.startswith("run/ owned"):
+            (state / "run").mkdir(mode=0o777)
+            os.chown(state / "run", 65534, 65534)
+        elif plant.startswith("state.db copied"):
+            other = Project(project.root.parent / f"{project.root.name}-elsewhere", name="t")
+            other.root.mkdir(exist_ok=True)
+            Store(other.state_dir / "state.db").close()
+            for f in other.state_dir.glob("state.db*"):
+                shutil.copy(f, state / f.name)
+            shutil.rmtree(other.root)
+        t0 = time.time()
+        r = project.cli(*args, timeout=120)
+        took.append(time.time() - t0)
+        first = (r.stderr.strip().splitlines() or [""])[0]
+        log(f"  {plant}: exit {r.returncode}: {first[:150]}")
+        ok = r.returncode == 3 and "refusing" in r.stderr and "Traceback" not in r.stderr
+        refused += ok
+        fig.check(ok, f"{plant}: not refused ({r.returncode}: {r.stderr.strip()[:300]})")
+        same = _snapshot(victims) == before
+        untouched += same
+        fig.check(same, f"{plant}: the user's files changed")
+        fig.check(not (project.root / "effects.txt").exists(), f"{plant}: a task ran")
+        project.tmux.kill_server()
+    if state.is_symlink():
+        state.unlink()
+    shutil.rmtree(victims, ignore_errors=True)
+    fig["plants refused"] = f"{refused}/{len(PLANTS) - len(skipped)}"
+    fig["user's files untouched"] = f"{untouched}/{len(PLANTS) - len(skipped)}"
+    fig["slowest refusal (s)"] = round(max(took), 2) if took else None
+    if skipped:
+        fig["skipped (not root)"] = skipped
+    return fig
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """(mode, mtime_ns, content) of everything under `root`, links not followed."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        data = p.read_bytes() if p.is_file() and not p.is_symlink() else b""
+        out[str(p.relative_to(root))] = (st.st_mode, st.st_mtime_ns, data)
+    out["."] = (root.stat().st_mode, root.stat().st_mtime_ns, b"")
+    return out

@@ -16,8 +16,10 @@ from tests.faults import (
     Figures,
     kill9_campaign,
     output_from_hell,
+    planted_links,
     soak,
     tmux_kill_campaign,
+    wiped_state_dir,
 )
 from tests.helpers import wait_until
 from tests.project import Project
@@ -148,3 +150,17 @@ def test_two_supervisors_started_at_once_one_wins(project: Project) -> None:
     assert f"pid {winner.pid}" in err and "already running" in err
     assert "Traceback" not in err
     assert winner.poll() is None
+
+
+def test_state_dir_wiped_under_a_running_supervisor(project: Project) -> None:
+    # `git clean -fdx` with two tasks in flight and four queued: the supervisor stops
+    # dispatching, keeps any other supervisor out until its tasks have ended, then stops.
+    fig = wiped_state_dir(project, agents=2, queued=4, seconds=8.0)
+    report(fig)
+    assert fig["attempts in flight at the wipe"] == 2
+    assert fig["tasks started after the wipe"] == 0
+
+
+def test_links_and_foreign_files_planted_in_the_state_dir_are_refused(project: Project) -> None:
+    fig = planted_links(project)
+    report(fig)
