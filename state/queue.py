@@ -226,13 +226,22 @@ def finish(
             "UPDATE attempts SET outcome=?, finished_at=?, exit_code=?, signal=?, reason=?, "
             "output_tail=?, result=? WHERE id=?",
             # Secrets in the output never reach the database.
-            (outcome.value, now, exit_code, signal, reason, mask(output_tail), result, attempt.id),
+            (
+                outcome.value,
+                now,
+                exit_code,
+                signal,
+                mask(reason or "") or None,
+                mask(output_tail),
+                mask(result or "") or None,
+                attempt.id,
+            ),
         )
         retry_at: float | None = None
         blocked: str | None = None
         if block_reason is not None:
             new = TaskState.BLOCKED
-            blocked = block_reason
+            blocked = mask(block_reason)
         elif outcome == AttemptOutcome.OK:
             new = TaskState.DONE
         elif outcome == AttemptOutcome.RELEASED:
@@ -372,7 +381,7 @@ def block(store: Store, task_id: str, reason: str, now: float | None = None) -> 
         c.execute(
             "UPDATE tasks SET state='blocked', blocked_reason=?, retry_at=NULL, updated_at=? "
             "WHERE id=?",
-            (reason, now, task_id),
+            (mask(reason), now, task_id),
         )
         msg = f"{task_id} blocked: {reason}"
         store.add_event(c, "task.blocked", msg, task_id=task_id, now=now)

@@ -26,6 +26,7 @@ from state.models import (
     Task,
     TaskState,
 )
+from state.redact import mask, mask_data
 
 SCHEMA_VERSION = 3
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
@@ -429,10 +430,17 @@ class Store:
         data: dict[str, Any] | None = None,
         now: float | None = None,
     ) -> int:
-        """Append one event inside an open transaction; return its id."""
+        """Append one event inside an open transaction; return its id (texts are masked)."""
         cur = c.execute(
             "INSERT INTO events(ts, kind, task_id, agent, message, data) VALUES (?,?,?,?,?,?)",
-            (now or time.time(), kind, task_id, agent, message, json.dumps(data or {})),
+            (
+                now or time.time(),
+                kind,
+                task_id,
+                agent,
+                mask(message),
+                json.dumps(mask_data(data) if data else {}),
+            ),
         )
         return int(cur.lastrowid or 0)
 
@@ -717,6 +725,8 @@ class Store:
         }
     )
 
+    AGENT_TEXTS = frozenset({"reason", "last_line", "prompt"})  # masked when written
+
     @classmethod
     def update_agent_in(cls, c: sqlite3.Connection, name: str, **fields: Any) -> None:
         """Update some columns of an agent inside an open transaction."""
@@ -726,7 +736,14 @@ class Store:
         if not fields:
             return
         cols = ", ".join(f"{k}=?" for k in fields)
-        values = [v.value if isinstance(v, AgentState) else v for v in fields.values()]
+        values = [
+            v.value
+            if isinstance(v, AgentState)
+            else mask(v)
+            if k in cls.AGENT_TEXTS and isinstance(v, str)
+            else v
+            for k, v in fields.items()
+        ]
         c.execute(f"UPDATE agents SET {cols} WHERE name=?", [*values, name])
 
     def update_agent(self, name: str, **fields: Any) -> None:
@@ -764,11 +781,18 @@ class Store:
     def finish_command_in(
         c: sqlite3.Connection, command_id: int, ok: bool, result: str, now: float | None = None
     ) -> None:
-        """Mark a command applied or rejected inside an open transaction."""
+        """Mark a command applied or rejected inside an open transaction.
+
+        Its arguments were needed in clear until now (the text `send` types); from here on
+        they are history, and kept masked like every other text.
+        """
         status = CommandStatus.APPLIED if ok else CommandStatus.REJECTED
+        row = c.execute("SELECT args FROM commands WHERE id=?", (command_id,)).fetchone()
+        args = json.dumps(mask_data(json.loads(row[0] or "{}"))) if row else "{}"
         c.execute(
-            "UPDATE commands SET status=?, result=?, applied_at=? WHERE id=? AND status='queued'",
-            (status.value, result, now or time.time(), command_id),
+            "UPDATE commands SET status=?, result=?, applied_at=?, args=? "
+            "WHERE id=? AND status='queued'",
+            (status.value, mask(result), now or time.time(), args, command_id),
         )
 
     # -- supervisor -----------------------------------------------------------------
