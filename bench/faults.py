@@ -8,6 +8,7 @@ Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   tmux    the tmux server killed under running tasks (kill-server, then SIGKILL)
   hell    a 1 MB line, binary, escapes, progress bars, wide characters, a big flood
   soak    20 agents churning short tasks; RSS and open descriptors over time
+  deps    a chain of 5,000 dependent tasks; a supervisor holding 4,999 pending on a failed one
 Every scenario checks its promises and lists any it saw broken; the exit status is 1 then.
 """
 
@@ -25,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from agents.tmux import tmux_version
-from tests.faults import Figures, kill9_campaign, output_from_hell, soak, tmux_kill_campaign
+from tests.faults import (
+    Figures,
+    dependency_scale,
+    kill9_campaign,
+    output_from_hell,
+    soak,
+    tmux_kill_campaign,
+)
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "hell", "soak")
+SCENARIOS = ("kill9", "tmux", "hell", "soak", "deps")
 
 
 def log(line: str) -> None:
@@ -77,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flood-mb", type=int, default=200, help="size of the output flood")
     parser.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak")
     parser.add_argument("--soak-agents", type=int, default=20)
+    parser.add_argument("--deps", type=int, default=5000, help="tasks in the dependency run")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -139,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                 ),
             )
+        )
+        show(results[-1])
+
+    if "deps" in chosen:
+        log(f"\ndependencies: a chain of {args.deps}, then {args.deps - 1} pending on a failure")
+        results.append(
+            run_in_project("deps", lambda p: dependency_scale(p, tasks=args.deps, log=log))
         )
         show(results[-1])
 

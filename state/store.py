@@ -28,7 +28,7 @@ from state.models import (
 )
 from state.redact import mask, mask_data
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 
@@ -143,6 +143,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tasks ADD COLUMN agent TEXT;
     ALTER TABLE attempts ADD COLUMN result TEXT;
     CREATE INDEX tasks_kind ON tasks(kind, state);
+    """,
+    # 4: who depends on whom, indexed both ways, so a finished task promotes its own
+    # dependants instead of the queue rescanning every pending task; and indexes for the
+    # readers that ask what changed since (updated_at) or was added since (seq).
+    """
+    CREATE TABLE task_deps (
+        task_id TEXT NOT NULL,
+        dep_id TEXT NOT NULL,
+        PRIMARY KEY (task_id, dep_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX task_deps_dep ON task_deps(dep_id, task_id);
+    CREATE INDEX tasks_updated ON tasks(updated_at);
+    CREATE INDEX tasks_seq ON tasks(seq);
+    INSERT OR IGNORE INTO task_deps(task_id, dep_id)
+        SELECT t.id, j.value FROM tasks AS t, json_each(t.depends_on) AS j
     """,
 ]
 
@@ -521,7 +536,7 @@ class Store:
                 if c.execute("SELECT 1 FROM tasks WHERE id=?", (spec["id"],)).fetchone():
                     continue
                 seq += 1
-                deps = list(spec.get("depends_on") or ())
+                deps = list(dict.fromkeys(spec.get("depends_on") or ()))
                 c.execute(
                     "INSERT INTO tasks(id, seq, command, depends_on, priority, timeout, verify, "
                     "max_attempts, cwd, env, state, created_at, updated_at, kind, agent) "
@@ -537,7 +552,7 @@ class Store:
                         int(spec.get("max_attempts") or 3),
                         spec.get("cwd"),
                         json.dumps(spec.get("env") or {}),
-                        (TaskState.PENDING if deps else TaskState.READY).value,
+                        (TaskState.PENDING if deps else TaskState.READY).value,  # see below
                         now,
                         now,
                         str(spec.get("kind") or "run"),
@@ -547,8 +562,41 @@ class Store:
                 self.add_event(
                     c, "task.added", f"task {spec['id']} added", task_id=spec["id"], now=now
                 )
+                self.set_dependencies_in(c, spec["id"], deps)
                 added.append(spec["id"])
         return added
+
+    @staticmethod
+    def set_dependencies_in(c: sqlite3.Connection, task_id: str, deps: Sequence[str]) -> None:
+        """Record what a task depends on (its row's `depends_on` and the dependency index)."""
+        c.execute("DELETE FROM task_deps WHERE task_id=?", (task_id,))
+        c.executemany(
+            "INSERT OR IGNORE INTO task_deps(task_id, dep_id) VALUES (?,?)",
+            [(task_id, dep) for dep in deps],
+        )
+        c.execute("UPDATE tasks SET depends_on=? WHERE id=?", (json.dumps(list(deps)), task_id))
+
+    @staticmethod
+    def dependants_in(c: sqlite3.Connection, task_id: str, state: TaskState) -> list[Task]:
+        """The tasks in `state` that depend on `task_id` (an index lookup)."""
+        rows = c.execute(
+            "SELECT t.* FROM task_deps AS d JOIN tasks AS t ON t.id = d.task_id "
+            "WHERE d.dep_id=? AND t.state=? ORDER BY t.seq",
+            (task_id, state.value),
+        )
+        return [_task(r) for r in rows]
+
+    @staticmethod
+    def unblocked_pending_in(c: sqlite3.Connection) -> list[Task]:
+        """Pending tasks whose every dependency is done (one indexed query, no row decoding
+        for the tasks that still wait)."""
+        rows = c.execute(
+            "SELECT * FROM tasks AS t WHERE t.state='pending' AND NOT EXISTS ("
+            " SELECT 1 FROM task_deps AS d LEFT JOIN tasks AS x ON x.id = d.dep_id"
+            " WHERE d.task_id = t.id AND (x.state IS NULL OR x.state != 'done')"
+            ") ORDER BY t.seq"
+        )
+        return [_task(r) for r in rows]
 
     def task(self, task_id: str) -> Task | None:
         """One task by id."""
@@ -611,15 +659,6 @@ class Store:
                 for r in self.conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)
             ]
         return sorted(out, key=lambda t: t.seq)
-
-    def tasks_since(self, updated_at: float, after_seq: int | None = None) -> list[Task]:
-        """Tasks changed at or after `updated_at`, every running one (a lease moves alone),
-        and, with `after_seq`, every task added after that one (whatever its clock said)."""
-        rows = self.conn.execute(
-            "SELECT * FROM tasks WHERE updated_at >= ? OR state='running' OR seq > ? ORDER BY seq",
-            (updated_at, after_seq if after_seq is not None else 1 << 62),
-        )
-        return [_task(r) for r in rows]
 
     def task_counts(self) -> dict[str, int]:
         """How many tasks are in each state."""
