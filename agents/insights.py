@@ -52,8 +52,9 @@ DISK_FREE_FRACTION = 0.05
 LOG_MAX = 256 << 20  # one log this big is huge
 LOGS_TOTAL_MAX = 1 << 30
 MAX_EVIDENCE = 8
-FULL_READ_EVERY = 10.0  # seconds between full reads of the tasks table (changes come between)
+FULL_READ_EVERY = 60.0  # seconds between full reads of the tasks table (changes come between)
 WRITE_SLACK = 2.0
+QUIET_EVAL = 5.0  # seconds between evaluations of the rules while only the clock moves
 MAX_LINE = 200
 COMMAND_NOT_FOUND = (126, 127)
 KEEP_DONE = 2000  # done tasks (beyond those the rules need) kept between full reads
@@ -1034,6 +1035,11 @@ class Insights:
         self._attempts: dict[str, tuple[tuple[float, int], tuple[Attempt, ...]]] = {}
         self._tasks: dict[str, Task] = {}
         self._full_read_at = -FULL_READ_EVERY
+        self._read_at = 0.0  # wall-clock time of the last read of the tasks table
+        self._version = 0  # bumped whenever a task read differs from what was known
+        self._tuple: tuple[int, tuple[Task, ...]] = (-1, ())
+        self._stuck: tuple[int, dict[str, str]] = (-1, {})
+        self._evaluated: tuple[object, float, list[dict[str, Any]]] | None = None
         self._disk: tuple[float, Disk | None, dict[str, int]] | None = None
         self._trees: dict[str, tuple[float, Any]] = {}
         stored = store.suggestions()
@@ -1042,19 +1048,46 @@ class Insights:
 
     def _read_tasks(self) -> tuple[Task, ...]:
         """All tasks: changed rows since the last read, and everything every FULL_READ_EVERY s."""
-        mono = time.monotonic()
+        mono, wall = time.monotonic(), time.time()
         if mono - self._full_read_at >= FULL_READ_EVERY:
             # The working set, not the whole history: memory follows the open work.
             self._tasks = {t.id: t for t in self.store.working_set(KEEP_DONE)}
             self._full_read_at = mono
+            self._read_at = wall
+            self._version += 1
             for gone in set(self._attempts) - set(self._tasks):
                 del self._attempts[gone]
         else:
-            # Writers stamp updated_at just before taking the lock: allow some slack.
-            mark = max((t.updated_at for t in self._tasks.values()), default=0.0)
-            for t in self.store.tasks_since(mark - WRITE_SLACK):
-                self._tasks[t.id] = t  # a new id lands last, in seq order like the rest
-        return tuple(self._tasks.values())
+            # Writers stamp updated_at just before taking the lock: allow some slack. Only
+            # rows whose stamp differs are read whole (running ones always: a lease moves
+            # alone), so a quiet queue of thousands costs an index lookup, not a decode.
+            # Since the last read (not the newest row's stamp: after a quiet spell that would
+            # keep re-checking every row written close to it).
+            mark, self._read_at = self._read_at, wall
+            last_seq = max((t.seq for t in self._tasks.values()), default=0)
+            stale = [
+                task_id
+                for task_id, updated_at, state in self.store.task_stamps_since(
+                    mark - WRITE_SLACK, last_seq
+                )
+                if state == "running"
+                or (known := self._tasks.get(task_id)) is None
+                or known.updated_at != updated_at
+                or known.state.value != state
+            ]
+            for t in self.store.tasks_by_ids(stale):
+                if self._tasks.get(t.id) != t:
+                    self._tasks[t.id] = t  # a new id lands last, in seq order like the rest
+                    self._version += 1
+        if self._tuple[0] != self._version:
+            self._tuple = (self._version, tuple(self._tasks.values()))
+        return self._tuple[1]
+
+    def _stuck_of(self, tasks: tuple[Task, ...]) -> dict[str, str]:
+        """`stuck_among` of the current task set, recomputed only when a task changed."""
+        if self._stuck[0] != self._version:
+            self._stuck = (self._version, queue.stuck_among(tasks))
+        return self._stuck[1]
 
     def _history(self, task: Task) -> tuple[Attempt, ...]:
         stamp = (task.updated_at, task.attempts)
@@ -1100,7 +1133,25 @@ class Insights:
     ) -> Snapshot:
         """Read the store (attempt histories only of tasks the rules look at)."""
         now = time.time() if now is None else now
-        tasks = self._read_tasks()
+        return self._snapshot(
+            now,
+            self._read_tasks(),
+            tuple(self.store.agents()),
+            supervisor_alive=supervisor_alive,
+            cpu_active=cpu_active,
+            stopping=stopping,
+        )
+
+    def _snapshot(
+        self,
+        now: float,
+        tasks: tuple[Task, ...],
+        agents: tuple[Agent, ...],
+        *,
+        supervisor_alive: bool,
+        cpu_active: frozenset[str] | None,
+        stopping: frozenset[str],
+    ) -> Snapshot:
         attempts: dict[str, tuple[Attempt, ...]] = {}
         for t in tasks:
             if (
@@ -1112,7 +1163,6 @@ class Insights:
         live = {t.id for t in tasks}
         for gone in set(self._attempts) - live:
             del self._attempts[gone]
-        agents = tuple(self.store.agents())
         disk, logs = self._disk_and_logs(now)
         worktrees = self._worktrees(agents, now)
         return Snapshot(
@@ -1120,7 +1170,7 @@ class Insights:
             tasks=tasks,
             attempts=attempts,
             agents=agents,
-            stuck=queue.stuck_among(tasks),
+            stuck=self._stuck_of(tasks),
             stall_timeout=self.stall_timeout,
             supervisor_alive=supervisor_alive,
             disk=disk,
@@ -1164,11 +1214,35 @@ class Insights:
         With `events`, a change of the top suggestion is written to the event log as
         `suggestion.top` (what notifications and the dashboard's bell react to).
         """
-        snap = self.snapshot(
-            now, supervisor_alive=supervisor_alive, cpu_active=cpu_active, stopping=stopping
+        now = time.time() if now is None else now
+        tasks, agents = self._read_tasks(), tuple(self.store.agents())
+        dismissed = self.store.dismissed()
+        # While nothing changes but the clock (heartbeats, output times), the rules are run
+        # only every QUIET_EVAL seconds: a settled queue of thousands costs next to nothing.
+        key = (
+            self._version,
+            tuple(
+                (a.name, a.state, a.state_since, a.task_id, a.attempt_id, a.pid, a.reason)
+                + (a.prompt, a.consecutive_failures, a.respawns)
+                for a in agents
+            ),
+            tuple(sorted(dismissed.items())),
+            supervisor_alive,
+            cpu_active,
+            stopping,
+        )
+        last = self._evaluated
+        if last is not None and last[0] == key and now - last[1] < QUIET_EVAL:
+            return last[2]
+        snap = self._snapshot(
+            now,
+            tasks,
+            agents,
+            supervisor_alive=supervisor_alive,
+            cpu_active=cpu_active,
+            stopping=stopping,
         )
         ranked = suggest(snap)
-        dismissed = self.store.dismissed()
         hidden = {s.key for s in ranked if dismissed.get(s.key) == s.evidence_hash}
         over = {k: h for k, h in dismissed.items() if k not in hidden}
         if over:
@@ -1190,4 +1264,5 @@ class Insights:
                 data={"key": top, "action": first["action"], "score": first["score"]},
             )
         self.top = top
+        self._evaluated = (key, now, items)
         return items

@@ -57,6 +57,8 @@ SWEEP_INTERVAL = 1.0
 TRIM_EVERY = 300.0  # seconds between trims of the event and command logs
 TRIM_SOON = 1.0  # after a full batch
 TRIM_BATCH = 5000
+PROMOTE_EVERY = 60.0  # seconds between safety-net passes over every pending task
+INSIGHTS_MIN_GAP = 1.0  # suggestions are recomputed at most once a sweep
 TAIL_CHARS = 4000
 SILENT_TURN = 3.0
 LIMIT_RULES = frozenset(
@@ -184,6 +186,7 @@ class Supervisor:
         # (device, inode) of the store and the lock at start: a wiped state dir shows here.
         self.identity: dict[Path, tuple[int, int]] = {}
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
+        self.promote_due = 0.0
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -1133,8 +1136,12 @@ class Supervisor:
         queue.renew_agent_leases(self.store, live, self.lease_s, now)
         if queue.reclaim_expired(self.store, now, delay=self.config.retry.delay, keep=set(live)):
             self.work_hint = True
-        if queue.promote(self.store, now):
-            self.work_hint = True
+        if now >= self.promote_due:
+            # Finishing a task promotes its dependants at once; this pass over the whole
+            # queue is only a safety net, so it runs rarely.
+            self.promote_due = now + PROMOTE_EVERY
+            if queue.promote(self.store, now):
+                self.work_hint = True
         if queue.claimable(self.store, now):
             self.work_hint = True
         self.flush_agents()
@@ -1171,29 +1178,33 @@ class Supervisor:
             return
         began = time.monotonic()
         try:
-            self.insights.refresh(
-                now,
-                supervisor_alive=not self.offline,
-                cpu_active=frozenset(
-                    rt.name
-                    for rt in self.agents.values()
-                    if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
-                ),
-                stopping=frozenset(
-                    rt.name
-                    for rt in self.agents.values()
-                    if rt.running is not None and rt.running.stop_at is not None
-                ),
-                events=not self.offline,
-            )
+            self._refresh_insights(now)
         except PERSIST_ERRORS:
             raise  # the store itself failed: the loop stops cleanly (see run)
-            self.insights_due = now + max(0.0, 10 * (time.monotonic() - began))
         except Exception as exc:
             log.exception("insights refresh failed")
             if now - self.insights_failed_at >= 60.0:
                 self.insights_failed_at = now
                 self.store.event("insights.error", f"suggestions not refreshed: {exc!r}")
+        finally:
+            self.insights_due = now + max(INSIGHTS_MIN_GAP, 10 * (time.monotonic() - began))
+
+    def _refresh_insights(self, now: float) -> None:
+        self.insights.refresh(
+            now,
+            supervisor_alive=not self.offline,
+            cpu_active=frozenset(
+                rt.name
+                for rt in self.agents.values()
+                if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
+            ),
+            stopping=frozenset(
+                rt.name
+                for rt in self.agents.values()
+                if rt.running is not None and rt.running.stop_at is not None
+            ),
+            events=not self.offline,
+        )
 
     def sweep_agent(
         self,

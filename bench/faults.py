@@ -10,6 +10,7 @@ Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   soak    20 agents churning short tasks; RSS and open descriptors over time
   wipe    the state dir removed under a running supervisor (git clean -fdx), tasks in flight
   plant   links and other users' files planted in the state dir, a copied state.db
+  deps    a chain of 5,000 dependent tasks; a supervisor holding 4,999 pending on a failed one
 Every scenario checks its promises and lists any it saw broken; the exit status is 1 then.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 from agents.tmux import tmux_version
 from tests.faults import (
     Figures,
+    dependency_scale,
     kill9_campaign,
     output_from_hell,
     planted_links,
@@ -38,7 +40,7 @@ from tests.faults import (
 )
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "hell", "soak", "wipe", "plant")
+SCENARIOS = ("kill9", "tmux", "hell", "soak", "wipe", "plant", "deps")
 
 
 def log(line: str) -> None:
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak")
     parser.add_argument("--soak-agents", type=int, default=20)
     parser.add_argument("--wipes", type=int, default=3, help="state dir wipes (default 3)")
+    parser.add_argument("--deps", type=int, default=5000, help="tasks in the dependency run")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -165,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     if "plant" in chosen:
         log("\nlinks and foreign files planted in the state dir")
         results.append(run_in_project("plant", lambda p: planted_links(p, log=log)))
+    if "deps" in chosen:
+        log(f"\ndependencies: a chain of {args.deps}, then {args.deps - 1} pending on a failure")
+        results.append(
+            run_in_project("deps", lambda p: dependency_scale(p, tasks=args.deps, log=log))
+        )
         show(results[-1])
 
     broken = [f for f in results if f.violations]

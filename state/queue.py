@@ -226,13 +226,22 @@ def finish(
             "UPDATE attempts SET outcome=?, finished_at=?, exit_code=?, signal=?, reason=?, "
             "output_tail=?, result=? WHERE id=?",
             # Secrets in the output never reach the database.
-            (outcome.value, now, exit_code, signal, reason, mask(output_tail), result, attempt.id),
+            (
+                outcome.value,
+                now,
+                exit_code,
+                signal,
+                mask(reason or "") or None,
+                mask(output_tail),
+                mask(result or "") or None,
+                attempt.id,
+            ),
         )
         retry_at: float | None = None
         blocked: str | None = None
         if block_reason is not None:
             new = TaskState.BLOCKED
-            blocked = block_reason
+            blocked = mask(block_reason)
         elif outcome == AttemptOutcome.OK:
             new = TaskState.DONE
         elif outcome == AttemptOutcome.RELEASED:
@@ -269,14 +278,17 @@ def finish(
             now=now,
         )
         if new == TaskState.DONE:
-            _promote(store, c, now)
+            # Only this task's dependants can have become ready: an index lookup, not a
+            # scan of every pending task (a chain of 5,000 would make that quadratic).
+            _make_ready(store, c, store.dependants_in(c, task_id, TaskState.PENDING), now)
         return new
 
 
-def _promote(store: Store, c: sqlite3.Connection, now: float) -> list[str]:
+def _make_ready(
+    store: Store, c: sqlite3.Connection, pending: Iterable[Task], now: float
+) -> list[str]:
     promoted = []
-    for row in c.execute("SELECT * FROM tasks WHERE state='pending' ORDER BY seq").fetchall():
-        task = _task(row)
+    for task in pending:
         if _deps_done(c, task):
             c.execute(
                 "UPDATE tasks SET state='ready', updated_at=? WHERE id=? AND state='pending'",
@@ -290,10 +302,14 @@ def _promote(store: Store, c: sqlite3.Connection, now: float) -> list[str]:
 
 
 def promote(store: Store, now: float | None = None) -> list[str]:
-    """Move pending tasks whose dependencies are all done to ready."""
+    """Move every pending task whose dependencies are all done to ready.
+
+    Finishing a task promotes its own dependants; this whole-queue pass is for tasks added or
+    edited with dependencies that are already done, and a rare safety net.
+    """
     now = _now(now)
     with store.tx() as c:
-        return _promote(store, c, now)
+        return _make_ready(store, c, store.unblocked_pending_in(c), now)
 
 
 def waiting_on(store: Store, task: Task) -> list[str]:
@@ -372,7 +388,7 @@ def block(store: Store, task_id: str, reason: str, now: float | None = None) -> 
         c.execute(
             "UPDATE tasks SET state='blocked', blocked_reason=?, retry_at=NULL, updated_at=? "
             "WHERE id=?",
-            (reason, now, task_id),
+            (mask(reason), now, task_id),
         )
         msg = f"{task_id} blocked: {reason}"
         store.add_event(c, "task.blocked", msg, task_id=task_id, now=now)

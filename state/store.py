@@ -26,10 +26,11 @@ from state.models import (
     Task,
     TaskState,
 )
+from state.redact import mask, mask_data
 from state.statedir import StoreError as StoreError
 from state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 
@@ -148,6 +149,21 @@ MIGRATIONS: list[str] = [
     # 4: who wrote each operator command (uid@machine): others' commands are not applied.
     """
     ALTER TABLE commands ADD COLUMN origin TEXT;
+    """,
+    # 5: who depends on whom, indexed both ways, so a finished task promotes its own
+    # dependants instead of the queue rescanning every pending task; and indexes for the
+    # readers that ask what changed since (updated_at) or was added since (seq).
+    """
+    CREATE TABLE task_deps (
+        task_id TEXT NOT NULL,
+        dep_id TEXT NOT NULL,
+        PRIMARY KEY (task_id, dep_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX task_deps_dep ON task_deps(dep_id, task_id);
+    CREATE INDEX tasks_updated ON tasks(updated_at);
+    CREATE INDEX tasks_seq ON tasks(seq);
+    INSERT OR IGNORE INTO task_deps(task_id, dep_id)
+        SELECT t.id, j.value FROM tasks AS t, json_each(t.depends_on) AS j
     """,
 ]
 
@@ -450,10 +466,17 @@ class Store:
         data: dict[str, Any] | None = None,
         now: float | None = None,
     ) -> int:
-        """Append one event inside an open transaction; return its id."""
+        """Append one event inside an open transaction; return its id (texts are masked)."""
         cur = c.execute(
             "INSERT INTO events(ts, kind, task_id, agent, message, data) VALUES (?,?,?,?,?,?)",
-            (now or time.time(), kind, task_id, agent, message, json.dumps(data or {})),
+            (
+                now or time.time(),
+                kind,
+                task_id,
+                agent,
+                mask(message),
+                json.dumps(mask_data(data) if data else {}),
+            ),
         )
         return int(cur.lastrowid or 0)
 
@@ -534,7 +557,7 @@ class Store:
                 if c.execute("SELECT 1 FROM tasks WHERE id=?", (spec["id"],)).fetchone():
                     continue
                 seq += 1
-                deps = list(spec.get("depends_on") or ())
+                deps = list(dict.fromkeys(spec.get("depends_on") or ()))
                 c.execute(
                     "INSERT INTO tasks(id, seq, command, depends_on, priority, timeout, verify, "
                     "max_attempts, cwd, env, state, created_at, updated_at, kind, agent) "
@@ -550,7 +573,7 @@ class Store:
                         int(spec.get("max_attempts") or 3),
                         spec.get("cwd"),
                         json.dumps(spec.get("env") or {}),
-                        (TaskState.PENDING if deps else TaskState.READY).value,
+                        (TaskState.PENDING if deps else TaskState.READY).value,  # see below
                         now,
                         now,
                         str(spec.get("kind") or "run"),
@@ -560,8 +583,41 @@ class Store:
                 self.add_event(
                     c, "task.added", f"task {spec['id']} added", task_id=spec["id"], now=now
                 )
+                self.set_dependencies_in(c, spec["id"], deps)
                 added.append(spec["id"])
         return added
+
+    @staticmethod
+    def set_dependencies_in(c: sqlite3.Connection, task_id: str, deps: Sequence[str]) -> None:
+        """Record what a task depends on (its row's `depends_on` and the dependency index)."""
+        c.execute("DELETE FROM task_deps WHERE task_id=?", (task_id,))
+        c.executemany(
+            "INSERT OR IGNORE INTO task_deps(task_id, dep_id) VALUES (?,?)",
+            [(task_id, dep) for dep in deps],
+        )
+        c.execute("UPDATE tasks SET depends_on=? WHERE id=?", (json.dumps(list(deps)), task_id))
+
+    @staticmethod
+    def dependants_in(c: sqlite3.Connection, task_id: str, state: TaskState) -> list[Task]:
+        """The tasks in `state` that depend on `task_id` (an index lookup)."""
+        rows = c.execute(
+            "SELECT t.* FROM task_deps AS d JOIN tasks AS t ON t.id = d.task_id "
+            "WHERE d.dep_id=? AND t.state=? ORDER BY t.seq",
+            (task_id, state.value),
+        )
+        return [_task(r) for r in rows]
+
+    @staticmethod
+    def unblocked_pending_in(c: sqlite3.Connection) -> list[Task]:
+        """Pending tasks whose every dependency is done (one indexed query, no row decoding
+        for the tasks that still wait)."""
+        rows = c.execute(
+            "SELECT * FROM tasks AS t WHERE t.state='pending' AND NOT EXISTS ("
+            " SELECT 1 FROM task_deps AS d LEFT JOIN tasks AS x ON x.id = d.dep_id"
+            " WHERE d.task_id = t.id AND (x.state IS NULL OR x.state != 'done')"
+            ") ORDER BY t.seq"
+        )
+        return [_task(r) for r in rows]
 
     def task(self, task_id: str) -> Task | None:
         """One task by id."""
@@ -624,15 +680,6 @@ class Store:
                 for r in self.conn.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)
             ]
         return sorted(out, key=lambda t: t.seq)
-
-    def tasks_since(self, updated_at: float, after_seq: int | None = None) -> list[Task]:
-        """Tasks changed at or after `updated_at`, every running one (a lease moves alone),
-        and, with `after_seq`, every task added after that one (whatever its clock said)."""
-        rows = self.conn.execute(
-            "SELECT * FROM tasks WHERE updated_at >= ? OR state='running' OR seq > ? ORDER BY seq",
-            (updated_at, after_seq if after_seq is not None else 1 << 62),
-        )
-        return [_task(r) for r in rows]
 
     def task_counts(self) -> dict[str, int]:
         """How many tasks are in each state."""
@@ -738,6 +785,8 @@ class Store:
         }
     )
 
+    AGENT_TEXTS = frozenset({"reason", "last_line", "prompt"})  # masked when written
+
     @classmethod
     def update_agent_in(cls, c: sqlite3.Connection, name: str, **fields: Any) -> None:
         """Update some columns of an agent inside an open transaction."""
@@ -747,7 +796,14 @@ class Store:
         if not fields:
             return
         cols = ", ".join(f"{k}=?" for k in fields)
-        values = [v.value if isinstance(v, AgentState) else v for v in fields.values()]
+        values = [
+            v.value
+            if isinstance(v, AgentState)
+            else mask(v)
+            if k in cls.AGENT_TEXTS and isinstance(v, str)
+            else v
+            for k, v in fields.items()
+        ]
         c.execute(f"UPDATE agents SET {cols} WHERE name=?", [*values, name])
 
     def update_agent(self, name: str, **fields: Any) -> None:
@@ -785,11 +841,18 @@ class Store:
     def finish_command_in(
         c: sqlite3.Connection, command_id: int, ok: bool, result: str, now: float | None = None
     ) -> None:
-        """Mark a command applied or rejected inside an open transaction."""
+        """Mark a command applied or rejected inside an open transaction.
+
+        Its arguments were needed in clear until now (the text `send` types); from here on
+        they are history, and kept masked like every other text.
+        """
         status = CommandStatus.APPLIED if ok else CommandStatus.REJECTED
+        row = c.execute("SELECT args FROM commands WHERE id=?", (command_id,)).fetchone()
+        args = json.dumps(mask_data(json.loads(row[0] or "{}"))) if row else "{}"
         c.execute(
-            "UPDATE commands SET status=?, result=?, applied_at=? WHERE id=? AND status='queued'",
-            (status.value, result, now or time.time(), command_id),
+            "UPDATE commands SET status=?, result=?, applied_at=?, args=? "
+            "WHERE id=? AND status='queued'",
+            (status.value, mask(result), now or time.time(), args, command_id),
         )
 
     # -- supervisor -----------------------------------------------------------------

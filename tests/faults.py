@@ -743,3 +743,93 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
         out[str(p.relative_to(root))] = (st.st_mode, st.st_mtime_ns, data)
     out["."] = (root.stat().st_mode, root.stat().st_mtime_ns, b"")
     return out
+
+
+# -- dependencies at scale -------------------------------------------------------------------
+
+
+def _run_until_done(project: Project, timeout: float) -> tuple[int, float]:
+    """`overseer run --until-done` to the end; its status and the tasks' span in seconds."""
+    proc = start_supervisor(project, "--until-done", wait=False)
+    code, _, err = finish(proc, timeout=timeout)
+    store = project.store
+    spans = store.conn.execute("SELECT MIN(started_at), MAX(finished_at) FROM attempts").fetchone()
+    return code, max(1e-6, (spans[1] or 0) - (spans[0] or 0))
+
+
+def dependency_scale(
+    project: Project, *, tasks: int = 5000, agents: int = 4, window: float = 20.0, log: Log = _quiet
+) -> Figures:
+    """A chain of `tasks` dependent tasks against as many independent ones on one agent (the
+    chain runs one at a time, so that is the fair comparison), then the CPU of a supervisor
+    that has nothing to do but hold `tasks - 1` tasks pending on a failed one."""
+    fig = Figures("deps")
+    width = len(str(tasks))
+
+    def project_for(name: str, body: str) -> Project:
+        sub = Project(project.root / name, name=f"{project.name}-{name}")
+        sub.root.mkdir(parents=True, exist_ok=True)
+        sub.write(body, retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0})
+        return sub
+
+    def ids(prefix: str) -> list[str]:
+        return [f"{prefix}{i:0{width}d}" for i in range(tasks)]
+
+    subs: list[Project] = []
+    try:
+        lines = ["agents:", "  - {name: w, kind: shell}", "tasks:"]
+        lines += [f"  - {{id: {t}, run: 'true'}}" for t in ids("i")]
+        flat = project_for("flat", "\n".join(lines) + "\n")
+        subs.append(flat)
+        code, span = _run_until_done(flat, timeout=tasks)
+        fig.check(code == 0, f"independent tasks: run exited {code}")
+        fig["independent tasks/s (1 agent)"] = round(tasks / span, 1)
+        log(f"  {tasks} independent tasks on 1 agent: {tasks / span:.1f} tasks/s")
+
+        chain = ids("c")
+        lines = ["agents:", f"  - {{name: w, kind: shell, count: {agents}}}", "tasks:"]
+        lines.append(f"  - {{id: {chain[0]}, run: 'true'}}")
+        lines += [
+            f"  - {{id: {t}, run: 'true', depends_on: [{prev}]}}"
+            for prev, t in zip(chain, chain[1:], strict=False)
+        ]
+        linked = project_for("chain", "\n".join(lines) + "\n")
+        subs.append(linked)
+        code, span = _run_until_done(linked, timeout=tasks)
+        done = linked.store.task_counts()["done"]
+        fig.check(code == 0 and done == tasks, f"chain: exit {code}, {done}/{tasks} done")
+        order = [
+            r[0]
+            for r in linked.store.conn.execute("SELECT task_id FROM attempts ORDER BY started_at")
+        ]
+        fig.check(order == chain, "chain: tasks did not run in dependency order, once each")
+        fig["chain tasks/s"] = round(tasks / span, 1)
+        fig["chain / independent"] = round(
+            fig["chain tasks/s"] / fig["independent tasks/s (1 agent)"], 2
+        )
+        log(f"  a chain of {tasks} on {agents} agents: {tasks / span:.1f} tasks/s")
+
+        fan = ids("p")
+        lines = ["agents:", f"  - {{name: w, kind: shell, count: {agents}}}", "tasks:"]
+        lines.append("  - {id: root, run: 'exit 1'}")
+        lines += [f"  - {{id: {t}, run: 'true', depends_on: [root]}}" for t in fan[1:]]
+        settled = project_for("settled", "\n".join(lines) + "\n")
+        subs.append(settled)
+        proc = start_supervisor(settled)
+        settled.wait_task("root", TaskState.FAILED, timeout=60)
+        time.sleep(3.0)  # let start-up work (first suggestions, flushes) pass
+        sup = psutil.Process(proc.pid)
+        before, t0 = sup.cpu_times(), time.time()
+        time.sleep(window)  # a measuring window, not a wait for a condition
+        after, t1 = sup.cpu_times(), time.time()
+        busy = (after.user - before.user) + (after.system - before.system)
+        fig[f"settled supervisor CPU % ({tasks - 1} pending on a failed task)"] = round(
+            100 * busy / (t1 - t0), 2
+        )
+        pending = settled.store.task_counts()["pending"]
+        fig.check(pending == tasks - 1, f"settled: {pending} pending, expected {tasks - 1}")
+        log(f"  settled with {tasks - 1} pending: {100 * busy / (t1 - t0):.2f} % CPU")
+    finally:
+        for sub in subs:
+            sub.close()
+    return fig

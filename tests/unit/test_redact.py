@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from state.redact import MASK, mask, mask_env
@@ -16,6 +18,7 @@ GITHUB_FINE = "github_pat_" + "11ABCDEFG0" + "x" * 20 + "_" + "Y" * 30
 AWS = "AKIA" + "IOSFODNN7EXAMPLE"
 SLACK = "xoxb-" + "1234567890-0987654321-AbCdEfGhIjKlMnOp"
 GOOGLE = "AIza" + "SyA-1234567890abcdefghijklmnopqrstu"
+STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
     "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0."
@@ -57,6 +60,29 @@ JWT = (
         ("  password: hunter22", "hunter22", "  password: "),
         ("- api_key: abc123xyz", "abc123xyz", "- api_key: "),
         ("postgres://admin:hunter22@db:5432/app", "hunter22", "postgres://admin:"),
+        # Shapes that were stored in clear before.
+        ("DB_PASS=hunter22 ./migrate", "hunter22", "DB_PASS="),
+        ("export APP_PWD='hunter22'", "hunter22", "APP_PWD='"),
+        ("MYSQL_PWD=hunter22 mysql -u root", "hunter22", "MYSQL_PWD="),
+        ("redis://:hunter22@cache:6379/0", "hunter22", "redis://:"),
+        (
+            "AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIz==;EndpointSuffix=core.windows.net",
+            "Zm9vYmFyYmF6cXV4MTIz",
+            "AccountName=acct;AccountKey=",
+        ),
+        (
+            "GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=AbCd%2Bef%3D&se=2026",
+            "AbCd%2Bef%3D",
+            "&sig=",
+        ),
+        (
+            "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "wJalrXUtnFEMI",
+            "aws_secret_access_key ",
+        ),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "wJalrXUtnFEMI", " = "),
+        ("stripe key " + STRIPE, STRIPE, "sk_live_"),
+        ("restricted " + STRIPE.replace("sk_", "rk_"), STRIPE[3:], "rk_live_"),
     ],
 )
 def test_each_secret_shape_is_masked(text: str, secret: str, kept: str) -> None:
@@ -97,9 +123,27 @@ def test_ordinary_text_is_left_alone() -> None:
             "the secret to good tests is patience",
             "bash: line 1: no-such-command: command not found",
             "-----BEGIN CERTIFICATE-----",
+            "OLDPWD=/tmp bypass=1 compass=north passenger=2",
+            "signal=9 design=ok monkey=3 keyboard=us",
         ]
     )
     assert mask(text) == text
+
+
+def test_service_account_json_stays_valid_json_without_its_key() -> None:
+    key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    doc = json.dumps(
+        {
+            "type": "service_account",
+            "private_key_id": "1a2b3c4d5e6f7a8b9c0d",
+            "private_key": f"-----BEGIN PRIVATE KEY-----\n{key}\n-----END PRIVATE KEY-----\n",
+            "client_email": "ci@project.iam.gserviceaccount.com",
+        }
+    )
+    out = mask(doc)
+    assert key not in out and "1a2b3c4d5e6f7a8b9c0d" not in out
+    parsed = json.loads(out)  # still a JSON document
+    assert parsed["client_email"] == "ci@project.iam.gserviceaccount.com"
 
 
 def test_masking_is_idempotent_and_handles_empty_text() -> None:
