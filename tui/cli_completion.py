@@ -106,7 +106,8 @@ def bash(parser: argparse.ArgumentParser) -> str:
         lines.append("            esac")
         flags = " ".join(f for o in c.options for f in o.flags)
         lines.append(
-            f'            COMPREPLY=($(compgen -W "{flags} {" ".join(c.choices)}" -- "$cur")) ;;'
+            f'            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "{flags}" -- "$cur"));'
+            f' else COMPREPLY=($(compgen -W "{" ".join(c.choices)}" -- "$cur")); fi ;;'
         )
     lines += ["    esac", "}", "complete -o default -F _overseer overseer", ""]
     return "\n".join(lines)

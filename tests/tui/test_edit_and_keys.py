@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Button, TextArea
 
+from state.config import UserConfig
 from state.store import Store
 from tests.tui.fixtures import NOW, _attempt, _task, make_app
 from tests.tui.test_keys import _commands, settle, store_of
@@ -183,3 +184,17 @@ async def test_help_shows_each_action_id(tmp_path: Path) -> None:
         shot = app.export_screenshot()
         for action_id in ("quit_stop", "cursor_down", "copy_id", "next_panel", "edit"):
             assert action_id in shot, action_id
+
+
+async def test_the_user_config_sets_the_theme_and_remaps_keys(tmp_path: Path) -> None:
+    user = UserConfig(path=tmp_path / "config.yaml", theme="light", keymap={"retry": "R"})
+    app = make_app(tmp_path, user=user)
+    assert app.theme == "light"
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"db-migrate", "enter", "r")  # r no longer retries
+        await settle(app, pilot)
+        assert store_of(tmp_path).task("db-migrate").state.value == "failed"  # type: ignore[union-attr]
+        await pilot.press("R")
+        await settle(app, pilot)
+    assert store_of(tmp_path).task("db-migrate").state.value == "ready"  # type: ignore[union-attr]

@@ -66,8 +66,8 @@ class EditText(ModalScreen[str | None]):
         self.scratch_dir = scratch_dir  # where $EDITOR's file goes (the state dir's run/)
 
     def compose(self) -> ComposeResult:
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-        hint = "ctrl+s save · Escape cancel" + (f" · ctrl+o {editor}" if editor else "")
+        # The same hint whatever the environment: snapshots must not depend on $EDITOR.
+        hint = "ctrl+s save · Escape cancel · ctrl+o edit in $VISUAL or $EDITOR"
         with Vertical(id="dialog"):
             yield Label(self.title_text, id="dialog-title")
             yield TextArea(self.text, id="dialog-text", soft_wrap=True, show_line_numbers=False)
