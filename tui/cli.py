@@ -138,8 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def check_drift(project: Project, sync: bool) -> None:
-    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's."""
+def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
+    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
+    `ask` asks whether to on a terminal (No unless answered yes)."""
     from state.drift import describe, drift, sync_edits
 
     config = project.config
@@ -152,15 +153,24 @@ def check_drift(project: Project, sync: bool) -> None:
         store.close()
     if not drifts:
         return
+    name = config.path.name if config.path else "the demo config"
+    said = (
+        f"overseer: {name} and the store disagree about {len(drifts)} task(s): {describe(drifts)}"
+    )
+    if not sync and ask and sys.stdin.isatty():
+        print(said, file=sys.stderr)
+        try:
+            answer = input(f"overseer: give them {name}'s version now? [y/N] ")
+        except EOFError:
+            answer = ""
+        sync = answer.strip().lower() in ("y", "yes")
     if sync:
         ids = ",".join(d.task_id for d in drifts)
         submit(project, "edit", ids, {"tasks": sync_edits(drifts)})
         return
-    name = config.path.name if config.path else "the demo config"
     print(
-        f"overseer: {name} and the store disagree about {len(drifts)} task(s): "
-        f"{describe(drifts)}; the store's version runs. `--sync-config` applies the config's "
-        "version (or `overseer edit TASK -- COMMAND` one by one)",
+        f"{said}; the store's version runs. `--sync-config` applies the config's version "
+        "(or `overseer edit TASK -- COMMAND` one by one)",
         file=sys.stderr,
     )
 

@@ -84,7 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     project.need_config()
     if args.reset:
         reset_demo(project)
-    check_drift(project, sync=args.sync_config)
+    check_drift(project, sync=args.sync_config, ask=True)
     pid = start_supervisor(project, demo=bool(args.demo))
     if pid is not None:
         print(
@@ -108,7 +108,7 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--sync-config",
         action="store_true",
-        help="first give tasks changed in the config the config's version (see run)",
+        help="first give tasks changed in the config the config's version without asking",
     )
     p.add_argument(
         "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"

@@ -4,11 +4,14 @@ agent's failures: a real supervisor, real tmux, real SQLite."""
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 
 from agents.runner import read_pid
+from agents.tmux import TmuxServer
 from state.models import AgentState, AttemptOutcome, TaskState
 from tests.helpers import wait_until
-from tests.project import Project
+from tests.project import ROOT, Project
 
 ONE = "agents:\n  - {name: w, kind: shell}\n"
 
@@ -129,3 +132,38 @@ def test_an_operators_interrupt_or_block_never_pauses_the_agent(project: Project
     assert agent is not None and agent.state != AgentState.PAUSED
     assert agent.consecutive_failures == 0
     assert not [e for e in project.store.events(agent="w") if e.kind == "agent.paused"]
+
+
+def test_up_offers_the_configs_version_before_the_dashboard_opens(
+    project: Project, tmux_server: TmuxServer
+) -> None:
+    project.write(ONE + "tasks:\n  - {id: a, run: 'echo one'}\n")
+    assert project.cli("run", "--until-done", "-q").returncode == 0
+    project.write(ONE + "tasks:\n  - {id: a, run: 'echo two'}\n")
+    cmd = (
+        f"cd {shlex.quote(str(project.root))} && PYTHONPATH={shlex.quote(str(ROOT))} "
+        f"{shlex.quote(sys.executable)} -m tui.cli up -c overseer.yaml; echo UP-EXITED $?; "
+        "sleep 300"
+    )
+    pane = tmux_server.spawn_window(
+        "ui",
+        cmd,
+        str(project.root),
+        {"TERM": "xterm-256color"},
+        project.root / "ui.log",
+        width=160,
+        height=45,
+    ).pane_id
+    wait_until(
+        lambda: "give them overseer.yaml's version now? [y/N]" in tmux_server.capture(pane),
+        timeout=60,
+        message="up did not ask",
+    )
+    assert "disagree about 1 task(s): a (command)" in tmux_server.capture(pane)
+    tmux_server.send_text(pane, "y")
+    wait_until(lambda: "Overseer" in tmux_server.capture(pane), timeout=60, message="no dashboard")
+    assert project.store.task("a").command == "echo two"  # type: ignore[union-attr]
+    tmux_server.send_keys(pane, "q")
+    wait_until(
+        lambda: "UP-EXITED 0" in tmux_server.capture(pane), timeout=30, message="q did not quit"
+    )
