@@ -25,6 +25,7 @@ from agents.lock import LockHeld, SupervisorLock, is_held
 from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label, tmux_binary, tmux_version
 from state import queue
 from state.config import Config
+from state.drift import describe, drift
 from state.models import AgentState, AttemptOutcome, Task, TaskState
 from state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
 
@@ -174,6 +175,8 @@ def health(
         except sqlite3.Error as exc:  # corrupt pages show up on the first read
             checks.append(Check("store", FAIL, explain(exc, db)))
             store = None
+    if store is not None and config is not None:
+        checks.append(_check_drift(store, config))
     running = is_held(state_dir)
     try:
         checks += _check_runtime(state_dir, config, store, running, now)
@@ -196,6 +199,22 @@ def _check_config(config: Config | None, error: str | None) -> Check:
     agents = len(config.agent_instances())
     where = str(config.path) if config.path else "the demo"
     return Check("config", OK, f"{where}: {agents} agent(s), {len(config.tasks)} task(s)")
+
+
+def _check_drift(store: Store, config: Config) -> Check:
+    """Tasks whose command, timeout, verify, priority or dependencies the config changed."""
+    try:
+        drifts = drift(store, config)
+    except sqlite3.Error as exc:
+        return Check("config-sync", FAIL, explain(exc, store.path))
+    if not drifts:
+        return Check("config-sync", OK, "the store's tasks match the config")
+    return Check(
+        "config-sync",
+        WARN,
+        f"the config and the store disagree about {len(drifts)} task(s): {describe(drifts)}; "
+        "the store's version runs (`overseer run --sync-config` applies the config's)",
+    )
 
 
 def _check_tmux() -> list[Check]:

@@ -34,6 +34,7 @@ from agents.stream import LogStream, LogWatcher, to_text
 from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from state import queue
 from state.config import AgentSpec, Config
+from state.drift import task_specs
 from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
 from state.redact import mask
 from state.statedir import (
@@ -85,6 +86,7 @@ class Running:
     stop_detail: str | None = None
     block_reason: str | None = None
     release: bool = False
+    by_operator: bool = False  # a person interrupted or stopped it: not the agent's failure
     stop_at: float | None = None
     killed: bool = False
     wrapper_seen: bool = False
@@ -254,24 +256,7 @@ class Supervisor:
 
     def seed_tasks(self) -> None:
         """Insert the config's tasks that the store does not have yet."""
-        specs = []
-        for t in self.config.tasks:
-            specs.append(
-                {
-                    "id": t.id,
-                    "command": t.text,
-                    "kind": "prompt" if t.prompt is not None else "run",
-                    "agent": t.agent,
-                    "depends_on": list(t.depends_on),
-                    "priority": t.priority,
-                    "timeout": t.timeout,
-                    "verify": t.verify,
-                    "max_attempts": self.config.max_attempts_for(t),
-                    "cwd": t.cwd,
-                    "env": dict(t.env),
-                }
-            )
-        self.store.upsert_tasks(specs)
+        self.store.upsert_tasks(task_specs(self.config))
 
     def check_origin(self) -> None:
         """Refuse a store made on another machine, by another user or elsewhere, unless trusted."""
@@ -975,7 +960,7 @@ class Supervisor:
             pass
         elif outcome == AttemptOutcome.OK:
             rt.consecutive_failures = 0
-        elif outcome not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST):
+        elif outcome not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST) and not run.by_operator:
             rt.consecutive_failures += 1
         rt.prompt = None
         limit = self.config.pause_after
@@ -1510,8 +1495,9 @@ class Supervisor:
         if cmd.verb == "block":
             why = reason or "blocked by operator"
             rt = self.running_in(cmd.target)
-            if rt is not None:
+            if rt is not None and rt.running is not None:
                 self.stop(rt, AttemptOutcome.FAILED, "stopped to block", block_reason=why)
+                rt.running.by_operator = True
                 return f"{cmd.target} is being stopped and will be blocked: {why}"
             task = self.store.task(cmd.target)
             if task is not None and task.state == TaskState.RUNNING:
@@ -1532,6 +1518,8 @@ class Supervisor:
             return self.stop_detached(task, None)
         if cmd.verb == "add":
             return self.add_tasks(list(args.get("tasks") or []))
+        if cmd.verb == "edit":
+            return queue.edit(self.store, dict(args.get("tasks") or {}))
         if cmd.verb == "shutdown":
             self.stop_requested = True
             self.kill_agents_on_exit = bool(args.get("kill_agents"))
@@ -1552,6 +1540,8 @@ class Supervisor:
             if not rt.pane_id:
                 raise TmuxError(f"{rt.name} has no pane")
             self.tmux.interrupt(rt.pane_id)
+            if rt.running is not None:
+                rt.running.by_operator = True
             return f"Ctrl-C sent to {rt.name}"
         if cmd.verb == "pause":
             rt.paused = True
@@ -1696,6 +1686,12 @@ class Supervisor:
         """Insert tasks added from the command line (dependencies must exist)."""
         ids = {str(s["id"]) for s in specs}
         for s in specs:
+            have = self.store.task(str(s["id"]))
+            if have is not None and have.command != s.get("command"):
+                raise queue.QueueError(
+                    f"task {s['id']} already exists with another command; "
+                    f"change it with `overseer edit {s['id']} -- COMMAND`"
+                )
             raw = s.get("depends_on") or []
             deps = [str(d) for d in raw] if isinstance(raw, list) else []
             missing = [d for d in deps if d not in ids and self.store.task(d) is None]

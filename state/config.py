@@ -12,9 +12,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from state.keymap import ACTION_IDS, clashes
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SAFE_ID_RULE = (
@@ -45,6 +48,7 @@ TOP_KEYS = (
     "notify",
     "theme",
 )
+USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
 RETENTION_KEYS = ("days", "events")
@@ -613,13 +617,33 @@ class _Validator:
         return NotifyConfig(command=command, events=events, min_interval=min_interval)
 
     def keymap(self, node: Node | None) -> dict[str, str]:
+        """Action id -> key(s); unknown ids and keys bound twice are errors."""
         if node is None or _is_null(node):
             return {}
         entries = self.mapping(node, "'keymap'")
-        return {
-            action: self.string(value_node, f"'keymap.{action}'")
-            for action, (_, value_node) in entries.items()
-        }
+        keymap: dict[str, str] = {}
+        for action, (key_node, value_node) in entries.items():
+            if action not in ACTION_IDS:
+                raise self.error(
+                    key_node,
+                    f"unknown action {action!r} in 'keymap'",
+                    hint=_one_of_hint(action, ACTION_IDS, "actions (the first column of `?`)"),
+                )
+            keymap[action] = self.string(value_node, f"'keymap.{action}'")
+        order = list(entries)
+        for key, first, second in clashes(keymap):
+            # Point at the later of the two lines when both are in the keymap.
+            mine = (
+                second if second in keymap and order.index(second) > order.index(first) else first
+            )
+            other = second if mine == first else first
+            how = "in 'keymap'" if other in keymap else "by default"
+            raise self.error(
+                entries[mine][1],
+                f"key {key!r} is bound twice: to {mine!r} and to {other!r} ({how})",
+                hint=f"give {mine!r} or {other!r} another key",
+            )
+        return keymap
 
     def agent(self, node: Node, index: int) -> AgentSpec:
         entries = self.mapping(node, f"agent #{index + 1}")
@@ -969,7 +993,17 @@ class _Validator:
         )
 
 
-def find_cycle(tasks: Iterable[TaskSpec]) -> list[str] | None:
+class Dependent(Protocol):
+    """Anything with an id and dependencies: a TaskSpec, or a Task from the store."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+
+
+def find_cycle(tasks: Iterable[Dependent]) -> list[str] | None:
     """A dependency cycle as [a, b, ..., z] where each depends on the next, or None."""
     deps = {task.id: [d for d in task.depends_on] for task in tasks}
     white, grey, black = 0, 1, 2
@@ -1002,7 +1036,7 @@ def find_cycle(tasks: Iterable[TaskSpec]) -> list[str] | None:
     return None
 
 
-def cycle_in_run_order(tasks: Iterable[TaskSpec]) -> list[str] | None:
+def cycle_in_run_order(tasks: Iterable[Dependent]) -> list[str] | None:
     """A dependency cycle in run order ("a -> b": b needs a), from its earliest task listed."""
     tasks = list(tasks)
     cycle = find_cycle(tasks)
@@ -1081,6 +1115,14 @@ def load_config(path: str | Path) -> Config:
             hint="create one (see the README for an example overseer.yaml), pass "
             "--config PATH, or try the built-in demo with `overseer run --demo`",
         )
+    text = _read_text(file, shown)
+    base = file.absolute().parent
+    config = load_config_text(text, shown, base)
+    return dataclasses.replace(config, path=file.absolute())
+
+
+def _read_text(file: Path, shown: str) -> str:
+    """A config file's text, or a ConfigError saying why it cannot be read."""
     if file.is_dir():
         raise ConfigError(f"{shown!r} is a directory, not a config file", shown)
     try:
@@ -1088,14 +1130,65 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", shown) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"the config file is not UTF-8 text (bad byte at offset {exc.start})", shown
         ) from None
-    base = file.absolute().parent
-    config = load_config_text(text, shown, base)
-    return dataclasses.replace(config, path=file.absolute())
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """A person's own settings for every project: `$XDG_CONFIG_HOME/overseer/config.yaml`."""
+
+    path: Path
+    theme: str | None = None
+    keymap: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+def user_config_path() -> Path:
+    """Where the user-level config lives ($XDG_CONFIG_HOME, else ~/.config)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "overseer" / "config.yaml"
+
+
+def load_user_config(path: str | Path | None = None) -> UserConfig | None:
+    """The user-level config (theme, keymap), validated like overseer.yaml; None when absent."""
+    file = Path(path) if path is not None else user_config_path()
+    if not file.exists():
+        return None
+    shown = str(file)
+    root = _compose(_read_text(file, shown), shown)
+    if root is None or _is_null(root):
+        return UserConfig(path=file)
+    validator = _Validator(shown, file.absolute().parent)
+    entries = validator.mapping(root, "the top level")
+    entries = {k: v for k, v in entries.items() if not k.startswith("x-")}
+    validator.check_keys(entries, USER_KEYS, "the user config")
+    theme = validator.string(entries["theme"][1], "'theme'") if "theme" in entries else None
+    keymap = validator.keymap(entries["keymap"][1] if "keymap" in entries else None)
+    return UserConfig(path=file, theme=theme, keymap=keymap)
+
+
+def effective_keymap(user: UserConfig | None, config: Config | None) -> dict[str, str]:
+    """The user's keymap with the project's on top; a key the two bind twice is an error."""
+    mine = user.keymap if user is not None else {}
+    project = config.keymap if config is not None else {}
+    merged = {**mine, **project}
+
+    def origin(action: str) -> str:
+        if action in project:
+            return "in the project's keymap"
+        return f"in {user.path}" if user is not None and action in mine else "by default"
+
+    for key, first, second in clashes(merged):
+        raise ConfigError(
+            f"key {key!r} is bound twice: to {first!r} ({origin(first)}) and to {second!r} "
+            f"({origin(second)})",
+            str(config.path if config is not None and config.path else "keymap"),
+            hint="give one of them another key in 'keymap'",
+        )
+    return merged
 
 
 def load_tasks_file(path: str | Path, base_dir: Path | None = None) -> list[TaskSpec]:

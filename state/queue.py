@@ -13,14 +13,13 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from state.config import cycle_in_run_order
 from state.models import Attempt, AttemptOutcome, Task, TaskState
 from state.redact import mask
-from state.store import Store, _attempt, _task
+from state.store import FREE_OUTCOMES, Store, _attempt, _task
 
-# Outcomes that do not use up one of a task's tries.
-FREE_OUTCOMES = (AttemptOutcome.RELEASED.value, AttemptOutcome.STALE.value)
 FAILING = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.STALLED, AttemptOutcome.LOST}
 )
@@ -75,13 +74,14 @@ def _get(c: sqlite3.Connection, task_id: str) -> Task:
 
 
 def _deps_done(c: sqlite3.Connection, task: Task) -> bool:
-    if not task.depends_on:
+    deps = sorted(set(task.depends_on))  # a dependency named twice counts once
+    if not deps:
         return True
-    marks = ",".join("?" * len(task.depends_on))
+    marks = ",".join("?" * len(deps))
     row = c.execute(
-        f"SELECT COUNT(*) FROM tasks WHERE id IN ({marks}) AND state='done'", task.depends_on
+        f"SELECT COUNT(*) FROM tasks WHERE id IN ({marks}) AND state='done'", deps
     ).fetchone()
-    return int(row[0]) == len(task.depends_on)
+    return int(row[0]) == len(deps)
 
 
 def claim(
@@ -412,6 +412,102 @@ def unblock(store: Store, task_id: str, now: float | None = None) -> str:
         msg = f"{task_id} unblocked -> {new.value}"
         store.add_event(c, "task.unblocked", msg, task_id=task_id, now=now)
         return msg
+
+
+EDITABLE = ("command", "timeout", "verify", "priority", "depends_on")
+
+
+def _edited(task: Task, fields: dict[str, object]) -> Task:
+    """The task with some fields changed, each checked (QueueError says what is wrong)."""
+    tid = task.id
+    for name, value in fields.items():
+        if name == "command":
+            if not isinstance(value, str) or not value.strip():
+                raise QueueError(f"{tid}: the command must not be empty")
+            task = replace(task, command=value)
+        elif name == "timeout":
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise QueueError(f"{tid}: the timeout must be seconds > 0 (0: none)")
+            task = replace(task, timeout=float(value) if value else None)
+        elif name == "verify":
+            if value is not None and not isinstance(value, str):
+                raise QueueError(f"{tid}: verify must be a command")
+            task = replace(task, verify=value or None)
+        elif name == "priority":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise QueueError(f"{tid}: the priority must be a whole number")
+            task = replace(task, priority=value)
+        elif name == "depends_on":
+            if not isinstance(value, list | tuple) or not all(isinstance(d, str) for d in value):
+                raise QueueError(f"{tid}: depends_on must be a list of task ids")
+            task = replace(task, depends_on=tuple(dict.fromkeys(str(d) for d in value if d)))
+        else:
+            raise QueueError(f"{tid}: {name!r} cannot be edited (only {', '.join(EDITABLE)})")
+    return task
+
+
+def _shown(value: object) -> str:
+    """A field's value in an event message (commands clipped and masked)."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
+    if isinstance(value, str):
+        return repr(mask(value if len(value) <= 60 else value[:59] + "…"))
+    return str(value)
+
+
+def edit(store: Store, changes: dict[str, dict[str, object]], now: float | None = None) -> str:
+    """Change tasks' command, timeout, verify, priority or dependencies: all or none.
+
+    The next attempt runs with the new values; a running attempt keeps what it started
+    with. Dependencies must name tasks in the store and make no cycle.
+    """
+    now = _now(now)
+    with store.tx() as c:
+        tasks = {t.id: t for t in map(_task, c.execute("SELECT * FROM tasks ORDER BY seq"))}
+        edited: dict[str, Task] = {}
+        for task_id, fields in changes.items():
+            if task_id not in tasks:
+                raise QueueError(f"no task with id {task_id!r}")
+            edited[task_id] = _edited(tasks[task_id], fields)
+            unknown = [d for d in edited[task_id].depends_on if d not in tasks]
+            if unknown:
+                raise QueueError(f"{task_id} would depend on unknown task(s): {', '.join(unknown)}")
+        ring = cycle_in_run_order([edited.get(i, t) for i, t in tasks.items()])
+        if ring is not None:
+            raise QueueError("dependency cycle: " + " -> ".join([*ring, ring[0]]))
+        lines = [_write_edit(store, c, tasks[i], t, now) for i, t in edited.items()]
+        return "\n".join(lines)
+
+
+def _write_edit(store: Store, c: sqlite3.Connection, old: Task, new: Task, now: float) -> str:
+    """Store one edited task with an event; return what changed."""
+    diff = [k for k in EDITABLE if getattr(old, k) != getattr(new, k)]
+    if not diff:
+        return f"{old.id}: nothing to change"
+    state = old.state
+    if "depends_on" in diff and state in (TaskState.PENDING, TaskState.READY):
+        state = TaskState.READY if _deps_done(c, new) else TaskState.PENDING
+    c.execute(
+        "UPDATE tasks SET command=?, timeout=?, verify=?, priority=?, state=?, updated_at=? "
+        "WHERE id=?",
+        (new.command, new.timeout, new.verify, new.priority, state.value, now, old.id),
+    )
+    if "depends_on" in diff:
+        store.set_dependencies_in(c, old.id, list(dict.fromkeys(new.depends_on)))
+    what = ", ".join(f"{k} {_shown(getattr(old, k))} -> {_shown(getattr(new, k))}" for k in diff)
+    msg = f"{old.id} edited: {what}"
+    if state != old.state:
+        msg += f"; {old.state.value} -> {state.value}"
+    store.add_event(c, "task.edited", msg, task_id=old.id, data={"fields": diff}, now=now)
+    if old.state == TaskState.RUNNING:
+        msg += " (the running attempt keeps the old values; the next one uses these)"
+    elif state in (TaskState.FAILED, TaskState.BLOCKED, TaskState.DONE):
+        msg += f" (it is {state.value}: `overseer retry {old.id}` runs it again)"
+    return msg
 
 
 def add_dependency_check(store: Store, depends_on: list[str]) -> list[str]:

@@ -31,6 +31,8 @@ from state.statedir import StoreError as StoreError
 from state.statedir import check_path, command_origin, origin_record
 
 SCHEMA_VERSION = 5
+# Outcomes that do not use up one of a task's tries (released claims, superseded results).
+FREE_OUTCOMES = (AttemptOutcome.RELEASED.value, AttemptOutcome.STALE.value)
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 
@@ -725,6 +727,25 @@ class Store:
                 chunk,
             )
             out.update({r["task_id"]: _attempt(r) for r in rows})
+        return out
+
+    def tries_used(self, task_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Tries each task has used against its budget (released attempts use none).
+
+        Tasks without a try are left out; `task_ids` limits the count to those tasks.
+        """
+        marks = ",".join("?" * len(FREE_OUTCOMES))
+        sql = f"SELECT task_id, COUNT(*) FROM attempts WHERE outcome NOT IN ({marks})"
+        if task_ids is None:
+            rows = self.conn.execute(sql + " GROUP BY task_id", FREE_OUTCOMES).fetchall()
+            return {str(r[0]): int(r[1]) for r in rows}
+        out: dict[str, int] = {}
+        ids = list(task_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            where = f" AND task_id IN ({','.join('?' * len(chunk))}) GROUP BY task_id"
+            for r in self.conn.execute(sql + where, (*FREE_OUTCOMES, *chunk)):
+                out[str(r[0])] = int(r[1])
         return out
 
     def running_attempts(self) -> list[Attempt]:

@@ -19,7 +19,8 @@ class ActionSpec:
     scope: str  # "task", "agent", "any"
     show: bool = True
     cli: str = ""  # the equivalent command line
-    where: str = "screen"  # "screen": bound on the main screen; "suggestions": on that panel
+    # "screen": bound on the main screen; "suggestions": on that panel; "table": on every table
+    where: str = "screen"
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -55,9 +56,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "x",
         "release",
         "Release",
-        "Free the task's claim; the attempt is stopped",
+        "Free the task's claim; the attempt is stopped (asks first)",
         "task",
         cli="overseer release TASK",
+    ),
+    ActionSpec(
+        "edit",
+        "e",
+        "edit",
+        "Edit",
+        "Edit the task's command; the next attempt runs it",
+        "task",
+        cli="overseer edit TASK -- COMMAND",
     ),
     ActionSpec(
         "attach",
@@ -195,6 +205,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "next_panel", "tab", "next_panel", "Panel", "Focus the next panel", "any", show=False
     ),
     ActionSpec("theme", "t", "cycle_theme", "Theme", "Cycle colour themes", "any", show=False),
+    ActionSpec(
+        "copy_id",
+        "c",
+        "copy_id",
+        "Copy id",
+        "Copy the selected task id or agent name (OSC 52: works over SSH)",
+        "any",
+        show=False,
+    ),
+    ActionSpec(
+        "copy_line",
+        "C",
+        "copy_line",
+        "Copy line",
+        "Copy the agent's prompt or last output line, or the task's command",
+        "any",
+        show=False,
+    ),
     ActionSpec("help", "question_mark", "help", "Help", "Show every key", "any"),
     ActionSpec("quit", "q", "quit", "Quit", "Quit the dashboard (agents keep running)", "any"),
     ActionSpec(
@@ -206,6 +234,23 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "any",
         show=False,
         cli="overseer down",
+    ),
+    ActionSpec(
+        "cursor_down", "j", "cursor_down", "Down", "Move down", "any", show=False, where="table"
+    ),
+    ActionSpec("cursor_up", "k", "cursor_up", "Up", "Move up", "any", show=False, where="table"),
+    ActionSpec(
+        "cursor_first", "g", "scroll_top", "Top", "Go to the first row", "any", False, where="table"
+    ),
+    ActionSpec(
+        "cursor_last",
+        "G",
+        "scroll_bottom",
+        "Bottom",
+        "Go to the last row",
+        "any",
+        False,
+        where="table",
     ),
 )
 

@@ -14,7 +14,7 @@ from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from state.config import Config
+from state.config import Config, UserConfig, effective_keymap
 from state.store import DB_NAME, Store
 from tui import actions
 from tui.commands import Outcome, send
@@ -48,6 +48,7 @@ class OverseerApp(App[None]):
         screen_source: ScreenSource | None = None,
         supervisor_alive: Callable[[], bool] | None = None,
         extra_theme_dirs: list[Path] | None = None,
+        user: UserConfig | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -67,7 +68,12 @@ class OverseerApp(App[None]):
         for t in loaded.themes.values():
             self.register_theme(t)
         self.theme_names = list(loaded.themes)
-        wanted = theme or (getattr(config, "theme", None) if config else None) or DEFAULT_THEME
+        wanted = (
+            theme
+            or (config.theme if config else None)
+            or (user.theme if user else None)
+            or DEFAULT_THEME
+        )
         if wanted not in loaded.themes:
             known = ", ".join(self.theme_names) or "none"
             self.theme_errors.append(
@@ -75,7 +81,8 @@ class OverseerApp(App[None]):
             )
             wanted = DEFAULT_THEME if DEFAULT_THEME in loaded.themes else "textual-dark"
         self.theme = wanted
-        self.keymap = dict(config.keymap) if config else {}
+        # The user's keymap with the project's on top (a key bound twice is a ConfigError).
+        self.keymap = effective_keymap(user, config)
         self.gc_policy = GcPolicy()
 
     # -- start -----------------------------------------------------------------------

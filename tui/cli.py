@@ -6,9 +6,11 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import os
 import shlex
+import shutil
 import signal
 import sqlite3
 import sys
@@ -28,6 +30,7 @@ from state.config import (
 )
 from state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
 from tui.commands import COMMAND_WAIT, wait_for
+from tui.durations import countdown, duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 
@@ -172,11 +175,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     project = resolve(args, stored=False)
     config = project.need_config()
+    if getattr(args, "reset", False):
+        reset_demo(project)
     if not (project.state_dir / DB_NAME).exists():
         # Its state dir was removed under a supervisor that still runs: create nothing here.
         owner = orphan_owner(project)
         if owner:
             raise CliError(owner, EXIT_USAGE)
+    check_drift(project, sync=args.sync_config)
     sup = Supervisor(config, project.state_dir, trust_state=args.trust_state)
     printer = EventPrinter(sup.store, quiet=args.quiet)
     try:
@@ -197,6 +203,71 @@ def cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return code
+
+
+def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
+    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
+    `ask` asks whether to on a terminal (No unless answered yes)."""
+    from state.drift import describe, drift, sync_edits
+
+    config = project.config
+    if config is None or not (project.state_dir / DB_NAME).exists():
+        return
+    store = project.store()
+    try:
+        drifts = drift(store, config)
+    finally:
+        store.close()
+    if not drifts:
+        return
+    name = config.path.name if config.path else "the demo config"
+    said = (
+        f"overseer: {name} and the store disagree about {len(drifts)} task(s): {describe(drifts)}"
+    )
+    if not sync and ask and sys.stdin.isatty():
+        print(said, file=sys.stderr)
+        try:
+            answer = input(f"overseer: give them {name}'s version now? [y/N] ")
+        except EOFError:
+            answer = ""
+        sync = answer.strip().lower() in ("y", "yes")
+    if sync:
+        ids = ",".join(d.task_id for d in drifts)
+        submit(project, "edit", ids, {"tasks": sync_edits(drifts)})
+        return
+    print(
+        f"{said}; the store's version runs. `--sync-config` applies the config's version "
+        "(or `overseer edit TASK -- COMMAND` one by one)",
+        file=sys.stderr,
+    )
+
+
+def reset_demo(project: Project) -> None:
+    """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
+    from agents.tmux import TmuxError, TmuxServer, server_label
+
+    config = project.need_config()
+    db = project.state_dir / DB_NAME
+    if config.path is not None or (
+        db.exists() and project.store().meta_get("config") != DEMO_CONFIG
+    ):
+        raise CliError(
+            f"--reset replays the demo only; {project.state_dir} holds another project's state"
+        )
+    if supervisor_alive(project.state_dir):
+        store = project.store()
+        store.enqueue_command("shutdown", "supervisor", {"kill_agents": True})
+        if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
+            raise CliError("the demo's supervisor did not stop; try `overseer down`", EXIT_FAILED)
+    try:
+        TmuxServer(server_label(config.name, project.state_dir)).kill_server()
+    except TmuxError as exc:
+        raise CliError(str(exc), EXIT_ENV) from exc
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "supervisor.log", "notify.log"):
+        (project.state_dir / name).unlink(missing_ok=True)
+    for sub in ("logs", "run"):
+        shutil.rmtree(project.state_dir / sub, ignore_errors=True)
+    print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
 
 
 class EventPrinter:
@@ -349,6 +420,31 @@ def cmd_add(args: argparse.Namespace) -> int:
     return submit(project, "add", ",".join(t.id for t in specs), {"tasks": payload})
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    project = resolve(args)
+    fields: dict[str, Any] = {}
+    words = list(args.command)
+    if words:
+        fields["command"] = words[0] if len(words) == 1 else shlex.join(words)
+    if args.timeout is not None:
+        if args.timeout < 0:
+            raise CliError("--timeout takes seconds > 0 (0: no timeout)")
+        fields["timeout"] = args.timeout
+    if args.verify is not None:
+        fields["verify"] = args.verify or None
+    if args.priority is not None:
+        fields["priority"] = args.priority
+    if args.depends_on is not None:
+        fields["depends_on"] = [
+            d.strip() for v in args.depends_on for d in v.split(",") if d.strip()
+        ]
+    if not fields:
+        raise CliError(
+            "nothing to change: give -- COMMAND, --timeout, --verify, --priority or --depends-on"
+        )
+    return submit(project, "edit", args.task, {"tasks": {args.task: fields}})
+
+
 # -- read-only commands -----------------------------------------------------------------
 
 
@@ -361,6 +457,7 @@ def status_json(project: Project) -> dict[str, Any]:
     now = time.time()
     sup = store.supervisor()
     last = store.last_attempts()
+    tries = store.tries_used()
     alive = supervisor_alive(project.state_dir)
     label = server_label(project.config.name, project.state_dir) if project.config else None
     return {
@@ -390,7 +487,11 @@ def status_json(project: Project) -> dict[str, Any]:
             for a in store.agents()
         ],
         "tasks": [
-            {**task_json(t), "reason": last[t.id].reason if t.id in last else None}
+            {
+                **task_json(t),
+                "tries": tries.get(t.id, 0),
+                "reason": last[t.id].reason if t.id in last else None,
+            }
             for t in store.tasks()
         ],
         "counts": store.task_counts(),
@@ -424,17 +525,27 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"{(f'{age:.0f}s' if age is not None else '-'):>6}  {extra[:60]}"
         )
     print()
-    print(f"{'TASK':<24} {'STATE':<8} {'TRY':>5} {'EXIT':>5}  {'AGENT':<12} NOTE")
+    print(
+        f"{'TASK':<20} {'STATE':<8} {'TRY':>5} {'EXIT':>4} {'STARTED':>8} {'TIME':>6} "
+        f"{'LEASE':>6} {'RETRY':>6}  {'AGENT':<12} NOTE"
+    )
+    now = time.time()
     for t in data["tasks"]:
         note = t["blocked_reason"] or (t["reason"] if t["state"] != "done" else "") or ""
-        if t["retry_at"]:
-            note = f"retry in {max(0.0, t['retry_at'] - time.time()):.0f}s"
         if t["state"] == "pending":
             note = "waits for " + ", ".join(t["depends_on"])
         code = "-" if t["exit_code"] is None else str(t["exit_code"])
+        started = t["started_at"]
+        end = now if t["state"] == "running" else t["finished_at"]
+        spent = duration(end - started) if started and end and end >= started else ""
+        stamp = time.strftime("%H:%M:%S", time.localtime(started)) if started else ""
+        running = t["state"] == "running" and t["lease_expires_at"]
+        lease = countdown(t["lease_expires_at"] - now) if running else ""
+        retry = countdown(t["retry_at"] - now) if t["retry_at"] and t["state"] == "ready" else ""
         print(
-            f"{t['id']:<24} {t['state']:<8} {t['attempts']:>2}/{t['max_attempts']:<2} {code:>5}  "
-            f"{t['agent'] or '-':<12} {note}"
+            f"{t['id']:<20} {t['state']:<8} {str(t['tries']) + '/' + str(t['max_attempts']):>5} "
+            f"{code:>4} {stamp:>8} {spent:>6} {lease:>6} {retry:>6}  {t['agent'] or '-':<12} "
+            f"{note}"
         )
     return EXIT_OK
 
@@ -498,7 +609,8 @@ def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="overseer", description="Supervise fleets of command-line agents in tmux.")
-    sub = parser.add_subparsers(dest="cmd", required=True, parser_class=Parser)
+    parser.add_argument("--version", action="version", version=f"overseer {version()}")
+    sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the supervisor in the foreground")
     common(p)
@@ -510,6 +622,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use a state dir made on another machine, by another user or at another path",
     )
+    p.add_argument(
+        "--sync-config",
+        action="store_true",
+        help="give tasks whose command, timeout, verify, priority or dependencies changed in "
+        "the config the config's version (else the store's runs, with a warning)",
+    )
+    p.add_argument(
+        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="agents, tasks and the supervisor")
@@ -517,16 +638,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("add", help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml")
+    p = sub.add_parser(
+        "add",
+        help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml",
+        usage="overseer add ID [options] -- COMMAND...\n       overseer add --file tasks.yaml",
+    )
     common(p)
-    p.add_argument("id", nargs="?")
-    p.add_argument("--file", metavar="FILE")
-    p.add_argument("--depends-on", action="append", metavar="ID")
-    p.add_argument("--timeout", type=float)
-    p.add_argument("--verify")
-    p.add_argument("--priority", type=int)
-    p.add_argument("--max-attempts", type=int)
+    p.add_argument("id", nargs="?", help="the new task's id")
+    p.add_argument("--file", metavar="FILE", help="a YAML list of tasks (the schema of tasks:)")
+    p.add_argument("--depends-on", action="append", metavar="ID", help="may be repeated")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds before it is stopped")
+    p.add_argument("--verify", metavar="CMD", help="must pass after a zero exit")
+    p.add_argument("--priority", type=int, metavar="N", help="higher runs first")
+    p.add_argument("--max-attempts", type=int, metavar="N", help="its retry budget")
     p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser(
+        "edit",
+        help="change a task's command, timeout, verify, priority or dependencies",
+        usage="overseer edit TASK [options] [-- COMMAND...]",
+    )
+    common(p)
+    p.add_argument("task")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds (0: no timeout)")
+    p.add_argument("--verify", metavar="CMD", help="check after a zero exit ('': none)")
+    p.add_argument("--priority", type=int, metavar="N")
+    p.add_argument(
+        "--depends-on",
+        action="append",
+        metavar="ID",
+        help="the new dependencies (repeat, or a,b; '' for none); they replace the old ones",
+    )
+    p.set_defaults(func=cmd_edit)
 
     for verb, text in (
         ("retry", "make a task ready again now"),
@@ -575,11 +718,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_events)
     for name in EXTENSIONS:
         importlib.import_module(name).register(sub, common)
+    from tui.cli_help import add_examples
+
+    add_examples(sub)
     return parser
 
 
+def version() -> str:
+    """This Overseer's version (from the installed package's metadata)."""
+    try:
+        return importlib.metadata.version("overseer")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 # Modules that add their own subcommands: each has `register(sub, common)`.
-EXTENSIONS: list[str] = ["tui.cli_dashboard", "tui.cli_insights", "tui.cli_agents", "tui.cli_ops"]
+EXTENSIONS: list[str] = [
+    "tui.cli_dashboard",
+    "tui.cli_insights",
+    "tui.cli_agents",
+    "tui.cli_ops",
+    "tui.cli_completion",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -590,12 +750,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
-    if argv and argv[0] == "add" and "--" in argv:
+    if argv and argv[0] in ("add", "edit") and "--" in argv:
         # Everything after the first "--" is the task's command, taken verbatim.
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
-    if args.cmd == "add":
+    if args.cmd is None:
+        from tui.cli_help import SHORT_USAGE
+
+        print(SHORT_USAGE, file=sys.stderr)
+        return EXIT_USAGE
+    if args.cmd in ("add", "edit"):
         args.command = command
     try:
         code = int(args.func(args))

@@ -12,9 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from state.config import load_user_config
 from state.statedir import check_tree, open_private
 from state.store import DB_NAME, Store, ensure_private_dir
-from tui.cli import EXIT_ENV, EXIT_OK, CliError, Project, resolve, supervisor_alive
+from tui.cli import (
+    EXIT_ENV,
+    EXIT_OK,
+    CliError,
+    Project,
+    check_drift,
+    reset_demo,
+    resolve,
+    supervisor_alive,
+)
 
 START_WAIT = 20.0
 
@@ -80,7 +90,7 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 
     if not (project.state_dir / DB_NAME).exists():
         raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")
-    app = OverseerApp(project.config, project.state_dir, theme=theme)
+    app = OverseerApp(project.config, project.state_dir, theme=theme, user=load_user_config())
     app.run()
     return EXIT_OK
 
@@ -88,6 +98,9 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     project = resolve(args)
     project.need_config()
+    if args.reset:
+        reset_demo(project)
+    check_drift(project, sync=args.sync_config, ask=True)
     pid = start_supervisor(project, demo=bool(args.demo), trust_state=args.trust_state)
     if pid is not None:
         print(
@@ -112,6 +125,14 @@ def register(sub: Any, common: Callable[..., None]) -> None:
         "--trust-state",
         action="store_true",
         help="use a state dir made on another machine, by another user or at another path",
+    )
+    p.add_argument(
+        "--sync-config",
+        action="store_true",
+        help="first give tasks changed in the config the config's version without asking",
+    )
+    p.add_argument(
+        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
     )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("tui", help="open the dashboard on an existing state dir")

@@ -53,8 +53,10 @@ def cmd_health(args: argparse.Namespace) -> int:
     checks = health(state_dir, config, config_error=error)
     bad = failed(checks)
     if args.json:
-        print(json.dumps({"ok": not bad, "checks": [c.as_json() for c in checks]}, indent=2))
+        data = {"ok": not bad, "version": cli.version(), "checks": [c.as_json() for c in checks]}
+        print(json.dumps(data, indent=2))
     else:
+        print(f"overseer {cli.version()}")
         for c in checks:
             print(f"{MARK.get(c.status, c.status)}  {c.name:<15} {c.detail}")
     return cli.EXIT_FAILED if bad else cli.EXIT_OK

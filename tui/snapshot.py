@@ -54,7 +54,7 @@ class TaskRow:
     id: str
     seq: int
     state: str
-    attempts: int
+    attempts: int  # the number of the current or last attempt (released ones included)
     max_attempts: int
     claimed_by: str | None
     lease_left: float | None
@@ -66,6 +66,7 @@ class TaskRow:
     reason: str | None
     priority: int
     command: str
+    tries: int = 0  # tries used against max_attempts (released attempts use none)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class SnapshotReader:
         # did not change, and whose columns do not move with the clock, are reused.
         self._tasks: dict[str, Task] = {}
         self._reasons: dict[str, str | None] = {}
+        self._tries: dict[str, int] = {}
         self._rows: dict[str, TaskRow] = {}
         self._states: dict[str, str] = {}  # task id -> state value, for waits_for and counts
         self._order: list[str] = []  # task ids in queue order
@@ -195,14 +197,18 @@ class SnapshotReader:
             # ones keep their cached objects, so their rows are reused.
             fresh = {t.id: t for t in store.tasks()}
             reasons = {k: a.reason for k, a in store.last_attempts().items()}
+            tries = store.tries_used()
             changed = {
                 i
                 for i, t in fresh.items()
-                if old.get(i) != t or reasons.get(i) != self._reasons.get(i)
+                if old.get(i) != t
+                or reasons.get(i) != self._reasons.get(i)
+                or tries.get(i) != self._tries.get(i)
             }
             reshaped = len(fresh) != len(old) or any(i not in old for i in changed)
             self._tasks = {i: t if i in changed else old[i] for i, t in fresh.items()}
             self._reasons = reasons
+            self._tries = tries
             self._full_at = mono
             self._last_seq = max((t.seq for t in fresh.values()), default=0)
             self._mark = began
@@ -226,6 +232,7 @@ class SnapshotReader:
         for t in fetched:
             if t.id in attempts:
                 self._reasons[t.id] = attempts[t.id].reason
+        self._tries.update(store.tries_used([t.id for t in fetched]))
         self._mark = began
         return {t.id for t in fetched}, reshaped
 
@@ -376,6 +383,7 @@ class SnapshotReader:
             reason=self._reasons.get(t.id),
             priority=t.priority,
             command=t.command,
+            tries=self._tries.get(t.id, 0),
         )
 
     def attempts(self, task_id: str) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ def test_demo_until_done(tmp_path: Path) -> None:
                 "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "PYTHONPATH": str(ROOT),
                 "HOME": str(tmp_path),
+                # The agents' tmux server must be where this test's kill_server looks for it.
+                **{k: v for k, v in os.environ.items() if k == "TMUX_TMPDIR"},
             },
             capture_output=True,
             text=True,

@@ -44,6 +44,7 @@ def test_health_of_a_running_project(project: Project) -> None:
         "config",
         "tmux",
         "store",
+        "config-sync",
         "supervisor",
         "tmux-server",
         "leases",
@@ -53,6 +54,7 @@ def test_health_of_a_running_project(project: Project) -> None:
         "agent-commands",
     ]
     assert checks["store"]["detail"].startswith("integrity ok, schema")
+    assert checks["config-sync"]["status"] == "ok"
     assert checks["supervisor"]["status"] == "ok" and "heartbeat" in checks["supervisor"]["detail"]
     assert checks["tmux"]["status"] in ("ok", "warn")
     if checks["tmux"]["status"] == "warn":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from state.config import Config, load_config_text
+from state.config import Config, UserConfig, load_config_text
 from state.store import Store
 from tui.app import OverseerApp
 
@@ -321,6 +321,7 @@ def make_app(
     theme: str | None = None,
     live: bool = False,
     alive: bool = True,
+    user: UserConfig | None = None,
 ) -> OverseerApp:
     """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen."""
     state_dir = build(root, scenario)
@@ -333,4 +334,5 @@ def make_app(
         live=live,
         screen_source=lambda agent, pane: SCREEN if pane else None,
         supervisor_alive=lambda: alive,
+        user=user,
     )

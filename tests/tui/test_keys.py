@@ -105,7 +105,9 @@ async def test_u_unblocks_and_x_releases(tmp_path: Path) -> None:
         await pilot.press("u")
         await settle(app, pilot)
         queue.select_key("lint")
-        await pilot.press("x")
+        await pilot.press("x")  # release kills the running attempt: it asks first
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
         await settle(app, pilot)
     store = store_of(tmp_path)
     assert store.task("mirror-sync").state == TaskState.READY  # type: ignore[union-attr]

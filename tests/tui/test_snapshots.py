@@ -71,3 +71,7 @@ def test_help_screen(snap_compare: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("theme", ["light", "high-contrast"])
 def test_themes(snap_compare: Any, tmp_path: Path, theme: str) -> None:
     snap(snap_compare, make_app(tmp_path, "busy", theme=theme), (160, 45))
+
+
+def test_edit_command_dialog(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (160, 45), "down", "down", "e")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
 from tests.tui.fixtures import make_app
 from tui.themes import PACKAGE_DIR, load_themes, parse_theme
 
@@ -51,3 +54,37 @@ def test_parse_requires_primary(tmp_path: Path) -> None:
         assert "'primary' colour is required" in str(exc)
     else:  # pragma: no cover - the assertion above must run
         raise AssertionError("a theme without primary was accepted")
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two #RRGGBB colours (1 to 21)."""
+
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+TEXT_COLOURS = ("foreground", "primary", "secondary", "accent", "success", "warning", "error")
+BACKGROUNDS = ("background", "surface", "panel")  # the tables, the dialogs, header and titles
+
+
+@pytest.mark.parametrize("name", ["light", "dark", "high-contrast"])
+def test_every_text_colour_meets_wcag_aa_on_every_background(name: str) -> None:
+    # State words, counts and keys are drawn in these colours on these backgrounds.
+    data = yaml.safe_load((PACKAGE_DIR / f"{name}.yaml").read_text())
+    low = [
+        f"{fg} {data[fg]} on {bg} {data[bg]}: {contrast(data[fg], data[bg]):.2f}"
+        for fg in TEXT_COLOURS
+        for bg in BACKGROUNDS
+        if fg in data and bg in data and contrast(data[fg], data[bg]) < 4.5
+    ]
+    assert low == []
+
+
+def test_the_contrast_formula() -> None:
+    assert round(contrast("#000000", "#FFFFFF"), 2) == 21.0
+    assert round(contrast("#777777", "#FFFFFF"), 2) == 4.48  # the classic just-below-AA grey

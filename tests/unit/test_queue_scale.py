@@ -127,3 +127,21 @@ def test_migration_indexes_the_dependencies_of_an_older_store(tmp_path: Path) ->
     assert json.loads(
         store.conn.execute("SELECT depends_on FROM tasks WHERE id='b'").fetchone()[0]
     ) == ["a"]
+
+
+def test_an_edit_of_dependencies_moves_the_index_with_it(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    store.upsert_tasks(
+        [
+            {"id": "a", "command": "true"},
+            {"id": "c", "command": "true"},
+            {"id": "b", "command": "true", "depends_on": ["a"]},
+        ]
+    )
+    queue.edit(store, {"b": {"depends_on": ["c", "c"]}})
+    claim = queue.claim(store, "w", 30, task_id="c")
+    assert claim is not None
+    queue.finish(store, "c", 1, AttemptOutcome.OK, exit_code=0)
+    assert store.task("b").state == TaskState.READY  # type: ignore[union-attr]
+    deps = store.conn.execute("SELECT dep_id FROM task_deps WHERE task_id='b'").fetchall()
+    assert [d[0] for d in deps] == ["c"]

@@ -1,7 +1,12 @@
-"""Small modal dialogs: ask for a line of text, confirm, and the help screen."""
+"""Small modal dialogs: ask for a line of text, edit a command, confirm, and the help screen."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import ClassVar
 
 from rich.table import Table
@@ -10,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from tui.actions import ACTIONS, key_label
 
@@ -44,8 +49,61 @@ class AskText(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class EditText(ModalScreen[str | None]):
+    """Edit a text of one or more lines (a task's command): ctrl+s saves, Escape cancels,
+    ctrl+o opens it in $VISUAL or $EDITOR when one is set."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "editor", "$EDITOR"),
+    ]
+
+    def __init__(self, title: str, text: str, scratch_dir: Path | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.scratch_dir = scratch_dir  # where $EDITOR's file goes (the state dir's run/)
+
+    def compose(self) -> ComposeResult:
+        # The same hint whatever the environment: snapshots must not depend on $EDITOR.
+        hint = "ctrl+s save · Escape cancel · ctrl+o edit in $VISUAL or $EDITOR"
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield TextArea(self.text, id="dialog-text", soft_wrap=True, show_line_numbers=False)
+            yield Label(hint, id="dialog-hint")
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text.strip()
+        if text:
+            self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_editor(self) -> None:
+        """Edit in the user's editor: the terminal is handed over and the text read back."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor or self.scratch_dir is None:
+            self.notify("set $EDITOR to edit in your editor", severity="warning", timeout=3)
+            return
+        area = self.query_one(TextArea)
+        self.scratch_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="edit-", suffix=".sh", dir=self.scratch_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(area.text + "\n")
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), name], check=False)
+            area.text = Path(name).read_text(encoding="utf-8").rstrip("\n")
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self.notify(f"{editor}: {exc}", severity="error", timeout=6)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+
 class Confirm(ModalScreen[bool]):
-    """Yes or no before something that cannot be undone."""
+    """Yes or no before something that cannot be undone; No has the focus (Enter = No)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "answer(False)", "No"),
@@ -62,6 +120,9 @@ class Confirm(ModalScreen[bool]):
             with Horizontal(id="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -80,10 +141,10 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 2), expand=True)
+        table = Table(box=None, padding=(0, 1), expand=True)
         table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("action")
-        table.add_column("from the shell", style="italic", no_wrap=True)
+        table.add_column("id (keymap:)", no_wrap=True)
+        table.add_column("what it does · from the shell", ratio=1)
         for a in ACTIONS:
             if a.id == "attach_enter" or (
                 a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
@@ -92,9 +153,13 @@ class HelpScreen(ModalScreen[None]):
             key = key_label(self.keys.get(a.id, a.key))
             if a.id == "attach":
                 key += " / enter"
+            shown_id = a.id
             if a.id == "answer_1":
-                key = "1 … 9"
-            table.add_row(key, a.help, a.cli)
+                key, shown_id = "1 … 9", "answer_1 … answer_9"
+            what = Text(a.help)
+            if a.cli:
+                what.append(f" · {a.cli}", style="italic dim")
+            table.add_row(key, shown_id, what)
         with VerticalScroll(id="help"):
             yield Label("Overseer keys", id="dialog-title")
             yield Static(table)
@@ -104,7 +169,8 @@ class HelpScreen(ModalScreen[None]):
                     "selected agent's task.\nAgent keys act on the selected agent, or the agent "
                     "running the selected task.\nFilter with /: words match id, agent, state or "
                     "text; state:failed and agent:worker-1 match exactly.\nEnter leaves the filter "
-                    "with the first match selected. Remap keys with `keymap:` in the config.",
+                    "with the first match selected. Remap a key by its id: `keymap: {retry: R}` "
+                    "in overseer.yaml or ~/.config/overseer/config.yaml.",
                     style="italic",
                 )
             )

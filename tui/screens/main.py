@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from tui.actions import bindings
 from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
-from tui.screens.dialogs import AskText, Confirm, DiffScreen
+from tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText
 from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
 from tui.widgets.format import palette
 from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable, show_once
@@ -317,8 +317,70 @@ class MainScreen(Screen[None]):
 
     def action_release(self) -> None:
         targets = self.task_targets()
-        if self.need(targets, "task"):
-            self.command("release", targets)
+        if not self.need(targets, "task"):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.command("release", targets)
+
+        label = targets[0] if len(targets) == 1 else f"{len(targets)} tasks"
+        self.app.push_screen(
+            Confirm(f"Release {label}? A running attempt is stopped (it uses no try)."), done
+        )
+
+    def action_edit(self) -> None:
+        """The selected task's command in a dialog; saving writes an `edit` command."""
+        targets = self.task_targets()
+        if not self.need(targets, "task"):
+            return
+        task = targets[0]
+        row = self.query_one(QueueTable).rows_by_key.get(task)
+        if row is None:
+            self.notify(f"{task} is not in the queue", severity="warning", timeout=3)
+            return
+
+        def done(text: str | None) -> None:
+            if text and text != row.command:
+                self.command("edit", [task], {"tasks": {task: {"command": text}}})
+
+        self.app.push_screen(
+            EditText(
+                f"Command of {task} (the next attempt runs it)",
+                row.command,
+                scratch_dir=self.oapp.state_dir / "run",
+            ),
+            done,
+        )
+
+    def action_copy_id(self) -> None:
+        """Copy the selected row's id (OSC 52: the terminal's clipboard, over SSH too)."""
+        _, row = self.current()
+        if isinstance(self.focused, SuggestionTable):
+            item = self.focused.selected()
+            text = (item or {}).get("key")
+        elif row is not None:
+            text = row.name if isinstance(row, AgentRow) else row.id
+        else:
+            text = None
+        self.copy(str(text) if text else None)
+
+    def action_copy_line(self) -> None:
+        """Copy the agent's prompt or last output line, or the task's command."""
+        _, row = self.current()
+        if isinstance(row, AgentRow):
+            text: str | None = row.prompt or row.last_line
+        else:
+            text = row.command if row is not None else None
+        self.copy(text or None)
+
+    def copy(self, text: str | None) -> None:
+        if text is None:
+            self.notify("nothing to copy", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(text)
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        self.notify(f"copied: {shown}", timeout=2)
 
     def action_block(self) -> None:
         targets = self.task_targets()
@@ -491,11 +553,24 @@ class MainScreen(Screen[None]):
             focused if isinstance(focused, AgentTable | QueueTable) else self.query_one(QueueTable)
         )
         table.sort_index = (table.sort_index + 1) % len(table.SORTS)
+        self.resort(table)
+
+    def resort(self, table: AgentTable | QueueTable) -> None:
+        """Lay a table out again in its (new) sort order."""
         if self.snap is not None:
             rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
             table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
         self.update_titles()
         self.notify(f"sorted by {table.sort_name}", timeout=2)
+
+    @on(DataTable.HeaderSelected)
+    def on_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by that column."""
+        table = event.data_table
+        if not isinstance(table, AgentTable | QueueTable):
+            return
+        if table.sort_by_column(str(event.column_key.value)):
+            self.resort(table)
 
     def action_next_panel(self) -> None:
         order = [

@@ -5,6 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.theme import Theme
 
+# Re-exported: `overseer status` uses them without importing Textual.
+from tui.durations import countdown as countdown
+from tui.durations import duration as duration
+
 AGENT_SYMBOLS = {
     "starting": "…",
     "idle": "○",
@@ -61,29 +65,6 @@ def palette(theme: Theme | None) -> dict[str, str]:
 def state_text(state: str, pal: dict[str, str], symbols: dict[str, str]) -> Text:
     """A state as symbol + word in its colour (reads without colour too)."""
     return Text(f"{symbols.get(state, '?')} {state}", style=f"bold {pal.get(state, '')}".strip())
-
-
-def duration(seconds: float | None) -> str:
-    """Compact durations: 0.4s, 12s, 3m05s, 1h02m."""
-    if seconds is None:
-        return "-"
-    s = max(0.0, seconds)
-    if s < 10:
-        return f"{s:.1f}s"
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-
-
-def countdown(seconds: float | None) -> str:
-    """Time left (or 'now' / overdue with a minus sign)."""
-    if seconds is None:
-        return ""
-    if seconds < 0:
-        return "-" + duration(-seconds)
-    return duration(seconds)
 
 
 def size(n: int | None) -> str:

@@ -79,7 +79,7 @@ class StatusHeader(Static):
 class SuggestionTable(DataTable[Any]):
     """Next actions, ranked; Enter applies the selected one, d dismisses it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = bindings("suggestions")
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings("suggestions"), *bindings("table")]
 
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
         ("rank", "#", 2),
@@ -174,7 +174,7 @@ class DetailPanel(Static):
     ) -> None:
         key = (
             "task",
-            (row.id, row.state, row.attempts, row.max_attempts, row.priority, row.command),
+            (row.id, row.state, row.tries, row.max_attempts, row.priority, row.command),
             (row.waits_for, row.blocked_reason),
             tuple(attempts),
             tuple(e.id for e in events),
@@ -238,7 +238,7 @@ def task_body(
     title = Text()
     title.append(f"{row.id} ", style="bold")
     title.append_text(state_text(row.state, pal, TASK_SYMBOLS))
-    title.append(f"   try {row.attempts}/{row.max_attempts} · priority {row.priority}")
+    title.append(f"   try {row.tries}/{row.max_attempts} · priority {row.priority}")
     parts: list[RenderableType] = [title, Text(clip(row.command, 200), style=pal["dim"])]
     if row.waits_for:
         parts.append(Text(f"waits for {row.waits_for}", style=pal["dim"]))

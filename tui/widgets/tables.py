@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
+from textual.binding import BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from tui.actions import bindings
 from tui.snapshot import AgentRow, Snapshot, TaskRow
 from tui.widgets.format import (
     AGENT_SYMBOLS,
@@ -43,9 +45,11 @@ def matches(text: str, query: str) -> bool:
 class KeyedTable(DataTable[Any], Generic[R]):
     """A DataTable whose rows are keyed by id and updated cell by cell."""
 
+    BINDINGS: ClassVar[list[BindingType]] = bindings("table")  # j, k, g, G
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = []
     ID_COLUMN: ClassVar[str] = "id"  # the column holding the plain-text key
     SORTS: ClassVar[list[tuple[str, Callable[[Any], Any]]]] = []
+    HEADER_SORTS: ClassVar[dict[str, str]] = {}  # a clicked column -> the sort it picks
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
@@ -80,6 +84,15 @@ class KeyedTable(DataTable[Any], Generic[R]):
     @property
     def sort_name(self) -> str:
         return self.SORTS[self.sort_index][0] if self.SORTS else ""
+
+    def sort_by_column(self, column: str) -> bool:
+        """Pick the sort of a clicked column header; False when that column has none."""
+        names = [name for name, _ in self.SORTS]
+        wanted = self.HEADER_SORTS.get(column)
+        if wanted not in names:
+            return False
+        self.sort_index = names.index(wanted)
+        return True
 
     def visible(self, rows: Sequence[R]) -> list[R]:
         """Rows that pass the filter, in the current sort order."""
@@ -251,7 +264,7 @@ class AgentTable(KeyedTable[AgentRow]):
         ("name", "agent", 12),
         ("state", "state", 10),
         ("task", "task", 16),
-        ("beat", "beat", 7),
+        ("beat", "beat", 8),  # "1m03s !!" fits
         ("since", "in state", 8),
         ("cpu", "cpu", 4),
         ("rss", "rss", 6),
@@ -270,7 +283,20 @@ class AgentTable(KeyedTable[AgentRow]):
         ("name", lambda r: r.name),
         ("attention", lambda r: (AgentTable.STATE_ORDER.get(r.state, 9), r.name)),
         ("heartbeat", lambda r: (-(r.heartbeat_age or 0.0), r.name)),
+        ("task", lambda r: (r.task is None, r.task or "", r.name)),
+        ("in state", lambda r: (-r.state_age, r.name)),
+        ("cpu", lambda r: (-(r.cpu_pct or 0.0), r.name)),
+        ("rss", lambda r: (-(r.rss or 0), r.name)),
     ]
+    HEADER_SORTS: ClassVar[dict[str, str]] = {
+        "name": "name",
+        "state": "attention",
+        "task": "task",
+        "beat": "heartbeat",
+        "since": "in state",
+        "cpu": "cpu",
+        "rss": "rss",
+    }
 
     def key_of(self, row: AgentRow) -> str:
         return row.name
@@ -340,7 +366,22 @@ class QueueTable(KeyedTable[TaskRow]):
         ("id", lambda r: r.id),
         ("time", lambda r: (-(r.duration or 0.0), r.seq)),
         ("priority", lambda r: (-r.priority, r.seq)),
+        ("tries", lambda r: (-r.tries, r.seq)),
+        ("agent", lambda r: (r.claimed_by is None, r.claimed_by or "", r.seq)),
+        ("exit", lambda r: (r.exit_code in (None, 0), -(r.exit_code or 0), r.seq)),
+        ("retry", lambda r: (r.retry_left is None, r.retry_left or 0.0, r.seq)),
+        ("lease", lambda r: (r.lease_left is None, r.lease_left or 0.0, r.seq)),
     ]
+    HEADER_SORTS: ClassVar[dict[str, str]] = {
+        "id": "id",
+        "state": "state",
+        "try": "tries",
+        "agent": "agent",
+        "exit": "exit",
+        "dur": "time",
+        "retry": "retry",
+        "lease": "lease",
+    }
 
     def key_of(self, row: TaskRow) -> str:
         return row.id
@@ -378,7 +419,7 @@ class QueueTable(KeyedTable[TaskRow]):
         return (
             row.id,
             state_text(row.state, pal, TASK_SYMBOLS),
-            f"{row.attempts}/{row.max_attempts}",
+            f"{row.tries}/{row.max_attempts}",
             row.claimed_by or "-",
             countdown(row.lease_left) if row.state == "running" else "",
             code,
