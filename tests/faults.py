@@ -393,6 +393,41 @@ def tmux_kill_campaign(
     return fig
 
 
+# -- processes that leave their attempt ----------------------------------------------------
+
+
+def daemon_lines(tag: str) -> str:
+    """Shell lines that start a worker the way a daemon or dev server does, then go on.
+
+    Double-forked (it is re-parented away from the task), in a session and process group of
+    its own (setsid), ignoring SIGHUP and SIGTERM, with no terminal: it writes its pid to
+    `<tag>.pid` and a heartbeat to `<tag>.beat` ten times a second until it is killed.
+    """
+    worker = (
+        f'trap "" HUP TERM; echo $$ > {tag}.pid; '
+        f"while :; do date +%s.%N > {tag}.beat; sleep 0.1; done"
+    )
+    return f"( setsid sh -c '{worker}' < /dev/null > /dev/null 2>&1 & )"
+
+
+def verdict_lines(tag: str, out: str) -> str:
+    """Shell lines that write to `out` whether the worker of daemon_lines(tag) still lives."""
+    return (
+        f"w=$(cat {tag}.pid 2>/dev/null); s=$(cut -d' ' -f3 /proc/$w/stat 2>/dev/null); "
+        f'if [ -n "$w" ] && [ -n "$s" ] && [ "$s" != Z ]; then echo alive > {out}; '
+        f"else echo gone > {out}; fi"
+    )
+
+
+def worker_pid(root: Path, tag: str) -> int | None:
+    """The pid the worker of daemon_lines(tag) wrote, once it has written it."""
+    try:
+        text = (root / f"{tag}.pid").read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def running_now(project: Project) -> set[tuple[str, int]]:
     """(task, attempt number) of every attempt the store counts as running."""
     return {(a.task_id, a.number) for a in project.store.running_attempts()}
