@@ -5,9 +5,11 @@ echo of it never carries a sentinel. The wrapper runs the task's command file ve
 prints a sentinel with a fresh random nonce that task output cannot know in advance, and
 then writes the status to an rc file (which survives a supervisor crash).
 
-Every process of the attempt carries a marker in its environment (`OVERSEER_ATTEMPT_ID`, a
-one-way hash of the nonce) by which the processes that left the wrapper's tree are found and
-ended with it.
+The nonce never appears in the wrapper script, an environment, a command line or an open
+file of the task: the wrapper reads it from a key file and empties that file before the
+task starts, and keeps it in an unexported shell variable. Every process of the attempt
+carries a marker in its environment (`OVERSEER_ATTEMPT_ID`, a one-way hash of the nonce)
+by which the processes that left the wrapper's tree are found and ended with it.
 """
 
 from __future__ import annotations
@@ -151,6 +153,11 @@ def attempt_paths(run_dir: Path, task_id: str, number: int) -> tuple[Path, Path,
     )
 
 
+def extra_paths(script: Path) -> tuple[Path, Path]:
+    """The key file (the nonce, until the wrapper empties it) and verify file of an attempt."""
+    return script.with_suffix(".key"), script.with_suffix(".verify")
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -172,6 +179,7 @@ def prepare(
     """Write the wrapper and command files of one attempt; return how to start it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
+    key_path, verify_path = extra_paths(script)
     rc_tmp = Path(str(rc_path) + ".tmp")
     rc_path.unlink(missing_ok=True)
     # The pid file and the rc file's temporary twin are created here, empty and private,
@@ -179,6 +187,7 @@ def prepare(
     # a task). An empty pid file reads as "not started", exactly like a missing one.
     for blank in (pid_path, rc_tmp):
         _write_private(blank, "")
+    _write_private(key_path, nonce + "\n")
     _write_private(command_file, command if command.endswith("\n") else command + "\n")
     q = shlex.quote
     exports = {
@@ -189,9 +198,14 @@ def prepare(
         # Last, so that no task env can unset it: how the attempt's processes are found.
         ATTEMPT_VAR: attempt_mark(nonce).partition("=")[2],
     }
+    key = q(str(key_path))
     lines = [
         f"# Overseer wrapper: task {task_id} attempt {number} (generated)",
-        # The pid file comes first; the task never runs without it, so an empty (or
+        # The nonce is read into an unexported variable and its file emptied (a builtin,
+        # no fork) before anything else: the task can find it nowhere. A wrapper run a
+        # second time finds no nonce and stops before it writes its pid.
+        f'IFS= read -r __ovs_n < {key} && [ -n "$__ovs_n" ] && : > {key} || exit 125',
+        # The pid file comes next; the task never runs without it, so an empty (or
         # missing) pid file proves that nothing ran.
         f"echo $$ > {q(str(pid_path))} || exit 125",
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
@@ -209,11 +223,15 @@ def prepare(
         lines.append(run)
     lines.append("__ovs_vrc=-")
     if verify:
-        lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
+        # From a file, like the command: one argument is limited to 128 KiB (E2BIG).
+        _write_private(verify_path, verify if verify.endswith("\n") else verify + "\n")
+        lines.append(
+            f'if [ "$__ovs_rc" -eq 0 ]; then bash -- {q(str(verify_path))}; __ovs_vrc=$?; fi'
+        )
     # The sentinel goes first: it is what the supervisor waits for, and `mv` (a process
     # start) would delay it. The rc file is for a supervisor that was down meanwhile: it is
     # written whole to its twin, then renamed, so a reader never sees a partial status.
-    lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
+    lines.append('printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' "$__ovs_n" "$__ovs_rc" "$__ovs_vrc"')
     tmp = q(str(rc_tmp))
     lines.append(
         f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
