@@ -37,7 +37,7 @@ DISK_WARN_BYTES = 1 << 30
 DISK_WARN_FRACTION = 0.05
 LOG_WARN_BYTES = 256 << 20  # one agent log this big
 LOGS_WARN_BYTES = 1 << 30  # all logs together
-RUN_FILE = re.compile(r"^(?P<task>.+)\.(?P<n>\d+)\.(?P<ext>sh|cmd|rc|rc\.tmp|pid)$")
+RUN_FILE = re.compile(r"^(?P<task>.+)\.(?P<n>\d+)\.(?P<ext>sh|cmd|rc|rc\.tmp|pid|key|verify)$")
 AGENT_RC = re.compile(r"^agent-(?P<agent>.+)\.bashrc$")
 SHELL_WORDS = frozenset({"exec", "env", "command", "nohup", "nice"})
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "fish", "-sh", "-bash"})
@@ -541,27 +541,31 @@ def _clean_leases(
         if supervised:
             out.append(Action("lease", task.id, where, False, busy_note))
             continue
-        script, _, rc_path, pid_path = runner.attempt_paths(run_dir, task.id, task.attempts)
-        status = runner.read_rc(rc_path)
-        pid = runner.read_pid(pid_path)
-        if status is None and proc.wrapper_alive(pid, script.name):
-            if not force:
-                out.append(
-                    Action(
-                        "lease",
-                        task.id,
-                        where + ": still running in its pane",
-                        False,
-                        "`overseer run` re-adopts it (--force stops it)",
-                    )
+        d = runner.Dispatch.latest(run_dir, task, store.attempts(task.id))
+        status = runner.read_rc(d.rc_path)
+        pid = runner.read_pid(d.pid_path)
+        if status is None and d.wrapper() is not None and not force:
+            out.append(
+                Action(
+                    "lease",
+                    task.id,
+                    where + ": still running in its pane",
+                    False,
+                    "`overseer run` re-adopts it (--force stops it)",
                 )
-                continue
-            if not dry_run and pid is not None:
-                proc.kill_tree(pid)
-                status = runner.read_rc(rc_path)
+            )
+            continue
         if status is not None and status.rc == HANGUP_STATUS and _shell_gone(store, task, panes):
             status = None  # its terminal went away under it: that is a loss, not a result
-        detail, settle = _settlement(task, status, pid)
+        note = ""
+        if status is None and pid is not None and not dry_run:
+            # Recorded lost: nothing of it (a daemon it started included) may run beside
+            # its retry.
+            note = d.end(proc.TERM_GRACE).note()
+            status = runner.read_rc(d.rc_path)  # unless it finished just before
+            if status is not None and status.rc == HANGUP_STATUS:
+                status = None
+        detail, settle = _settlement(task, status, pid, note)
         if not dry_run:
             settle(store, config)
         out.append(Action("lease", task.id, f"{where}: {detail}", not dry_run))
@@ -577,7 +581,9 @@ def _shell_gone(store: Store, task: Task, panes: dict[str, PaneInfo] | None) -> 
     return pane is None or pane.dead or pane.pid != agent.pid
 
 
-def _settlement(task: Task, status: runner.Status | None, pid: int | None) -> tuple[str, Settle]:
+def _settlement(
+    task: Task, status: runner.Status | None, pid: int | None, note: str = ""
+) -> tuple[str, Settle]:
     if status is not None:
         outcome, code, sig, reason = runner.judge(status, task.verify)
 
@@ -614,11 +620,12 @@ def _settlement(task: Task, status: runner.Status | None, pid: int | None) -> tu
             task.id,
             task.attempts,
             AttemptOutcome.LOST,
-            reason="lease expired and the wrapper is gone (cleanup)",
+            reason="lease expired and the wrapper is gone (cleanup)"
+            + (f"; {note}" if note else ""),
             delay=config.retry.delay,
         )
 
-    return "ended without a status: recorded lost", lose
+    return "ended without a status: recorded lost" + (f" ({note})" if note else ""), lose
 
 
 def _clean_logs(

@@ -4,22 +4,44 @@ The typed line only names a wrapper script (`bash /…/run/<task>.<n>.sh`), so t
 echo of it never carries a sentinel. The wrapper runs the task's command file verbatim,
 prints a sentinel with a fresh random nonce that task output cannot know in advance, and
 then writes the status to an rc file (which survives a supervisor crash).
+
+The nonce never appears in the wrapper script, an environment, a command line or an open
+file of the task: the wrapper reads it from a key file and empties that file before the
+task starts, and keeps it in an unexported shell variable. Every process of the attempt
+carries a marker in its environment (`OVERSEER_ATTEMPT_ID`, a one-way hash of the nonce)
+by which the processes that left the wrapper's tree are found and ended with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
-from collections.abc import Mapping
+import signal
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from state.models import AttemptOutcome
+import psutil
+
+from agents import health
+from state.models import Attempt, AttemptOutcome, Task
 
 SENTINEL_RE = re.compile(rb"\x1eOVS:([0-9a-f]{8,64}):(\d{1,3}):(\d{1,3}|-)\x1e")
 READY_RE = re.compile(rb"\x1eOVS-READY:([0-9a-f]{8,64})\x1e")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ATTEMPT_VAR = "OVERSEER_ATTEMPT_ID"
+
+
+def attempt_mark(nonce: str) -> str:
+    """The `NAME=value` environment entry that every process of one attempt carries.
+
+    A one-way hash of the attempt's nonce: unique per attempt, known to anyone who knows the
+    attempt (the store holds the nonce), and of no use for forging a sentinel.
+    """
+    digest = hashlib.sha256(b"overseer-attempt\0" + nonce.encode()).hexdigest()[:24]
+    return f"{ATTEMPT_VAR}={digest}"
 
 
 @dataclass(frozen=True)
@@ -34,10 +56,82 @@ class Dispatch:
     rc_path: Path
     pid_path: Path
 
+    @classmethod
+    def of(cls, run_dir: Path, task_id: str, number: int, nonce: str) -> Dispatch:
+        """The files of an attempt that was prepared earlier (or by another process)."""
+        script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
+        return cls(task_id, number, nonce, script, command_file, rc_path, pid_path)
+
+    @classmethod
+    def latest(cls, run_dir: Path, task: Task, attempts: Iterable[Attempt]) -> Dispatch:
+        """The files of a task's latest attempt (`attempts`: the task's, from the store)."""
+        nonce = next((a.nonce for a in attempts if a.number == task.attempts), "")
+        return cls.of(run_dir, task.id, task.attempts, nonce)
+
     @property
     def typed_line(self) -> str:
         """What is typed into the agent's shell."""
         return f"bash {shlex.quote(str(self.script))}"
+
+    @property
+    def mark(self) -> str:
+        """The environment entry that marks every process of this attempt."""
+        return attempt_mark(self.nonce)
+
+    def wrapper(self) -> int | None:
+        """The wrapper's pid (also its process group) while it still runs, else None."""
+        pid = read_pid(self.pid_path)
+        return pid if health.wrapper_alive(pid, self.script.name) else None
+
+    def processes(self, *, spare_wrapper: bool = False) -> list[psutil.Process]:
+        """Every live process of this attempt (see health.attempt_processes)."""
+        leader = self.wrapper()
+        spare = (leader,) if spare_wrapper and leader else ()
+        return health.attempt_processes(self.mark, leader, spare)
+
+    def stop(self, sig: int) -> bool:
+        """SIGCONT and `sig` to the attempt's processes while its wrapper runs (else False).
+
+        SIGTERM goes to the wrapper's whole group (the wrapper traps it) and to the processes
+        that left it; SIGKILL spares the wrapper, which must live on to report the status.
+        """
+        leader = self.wrapper()
+        if leader is None:
+            return False
+        if sig == signal.SIGKILL:
+            health.signal_group(leader, signal.SIGCONT)
+            health.signal_processes(self.processes(spare_wrapper=True), sig)
+        else:
+            health.signal_processes(self.processes(), sig, group=leader)
+        return True
+
+    def abandon(self) -> list[psutil.Process]:
+        """SIGKILL the wrapper; return the attempt's other live processes (not signalled).
+
+        Killed first, so that no status it writes from then on (the task dying of the
+        SIGTERM that follows) can be taken for the task's own.
+        """
+        leader = self.wrapper()
+        procs = health.attempt_processes(self.mark, leader)
+        health.signal_processes([p for p in procs if p.pid == leader], signal.SIGKILL)
+        return [p for p in procs if p.pid != leader]
+
+    def end(
+        self, grace: float, *, spare_wrapper: bool = False, also: Sequence[psutil.Process] = ()
+    ) -> health.Ended:
+        """End every process of this attempt: SIGCONT, SIGTERM, SIGKILL after `grace`.
+
+        The wrapper is either spared (it has reported and is about to exit) or abandoned
+        (killed first). `also`: processes of it found earlier, counted whether or not they
+        are still alive.
+        """
+        procs = self.processes(spare_wrapper=True) if spare_wrapper else self.abandon()
+        seen = {p.pid for p in procs}
+        return health.end_processes(
+            [*procs, *(p for p in also if p.pid not in seen)],
+            grace,
+            find=lambda: self.processes(spare_wrapper=spare_wrapper),
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +151,11 @@ def attempt_paths(run_dir: Path, task_id: str, number: int) -> tuple[Path, Path,
         base.with_suffix(base.suffix + ".rc"),
         base.with_suffix(base.suffix + ".pid"),
     )
+
+
+def extra_paths(script: Path) -> tuple[Path, Path]:
+    """The key file (the nonce, until the wrapper empties it) and verify file of an attempt."""
+    return script.with_suffix(".key"), script.with_suffix(".verify")
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -81,6 +180,7 @@ def prepare(
     """Write the wrapper and command files of one attempt; return how to start it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
+    key_path, verify_path = extra_paths(script)
     rc_tmp = Path(str(rc_path) + ".tmp")
     rc_path.unlink(missing_ok=True)
     # The pid file and the rc file's temporary twin are created here, empty and private,
@@ -88,6 +188,7 @@ def prepare(
     # a task). An empty pid file reads as "not started", exactly like a missing one.
     for blank in (pid_path, rc_tmp):
         _write_private(blank, "")
+    _write_private(key_path, nonce + "\n")
     _write_private(command_file, command if command.endswith("\n") else command + "\n")
     q = shlex.quote
     exports = {
@@ -95,19 +196,26 @@ def prepare(
         "OVERSEER_ATTEMPT": str(number),
         "OVERSEER_AGENT": agent,
         **dict(env or {}),
+        # Last, so that no task env can unset it: how the attempt's processes are found.
+        ATTEMPT_VAR: attempt_mark(nonce).partition("=")[2],
     }
+    key = q(str(key_path))
     lines = [
         f"# Overseer wrapper: task {task_id} attempt {number} (generated)",
-        # The pid file comes first; the task never runs without it, so an empty (or
+        # The nonce is read into an unexported variable and its file emptied (a builtin,
+        # no fork) before anything else: the task can find it nowhere. A wrapper run a
+        # second time finds no nonce and stops before it writes its pid.
+        f'IFS= read -r __ovs_n < {key} && [ -n "$__ovs_n" ] && : > {key} || exit 125',
+        # The pid file comes next; the task never runs without it, so an empty (or
         # missing) pid file proves that nothing ran.
         f"echo $$ > {q(str(pid_path))} || exit 125",
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
         # wrapper lives on to report the status.
         "trap ':' INT TERM HUP",
     ]
-    for key, value in exports.items():
-        if ENV_NAME.match(key):
-            lines.append(f"export {key}={q(value)}")
+    for name, value in exports.items():
+        if ENV_NAME.match(name):
+            lines.append(f"export {name}={q(value)}")
     run = f"bash -- {q(str(command_file))}; __ovs_rc=$?"
     if cwd:
         # A missing working directory fails the attempt instead of running it elsewhere.
@@ -116,11 +224,15 @@ def prepare(
         lines.append(run)
     lines.append("__ovs_vrc=-")
     if verify:
-        lines.append(f'if [ "$__ovs_rc" -eq 0 ]; then bash -c {q(verify)}; __ovs_vrc=$?; fi')
+        # From a file, like the command: one argument is limited to 128 KiB (E2BIG).
+        _write_private(verify_path, verify if verify.endswith("\n") else verify + "\n")
+        lines.append(
+            f'if [ "$__ovs_rc" -eq 0 ]; then bash -- {q(str(verify_path))}; __ovs_vrc=$?; fi'
+        )
     # The sentinel goes first: it is what the supervisor waits for, and `mv` (a process
     # start) would delay it. The rc file is for a supervisor that was down meanwhile: it is
     # written whole to its twin, then renamed, so a reader never sees a partial status.
-    lines.append(f'printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' {q(nonce)} "$__ovs_rc" "$__ovs_vrc"')
+    lines.append('printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' "$__ovs_n" "$__ovs_rc" "$__ovs_vrc"')
     tmp = q(str(rc_tmp))
     lines.append(
         f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'

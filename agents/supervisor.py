@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+import psutil
+
 from agents import health, runner, worktree
 from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
 from agents.explain import rules_for
@@ -50,7 +52,7 @@ from state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, expl
 log = logging.getLogger("overseer.supervisor")
 
 LEASE_S = 30.0  # a claim lives this long without renewal
-STOP_GRACE = 3.0  # SIGTERM, then SIGKILL after this
+STOP_GRACE = health.TERM_GRACE  # SIGTERM, then SIGKILL after this
 STOP_GIVE_UP = 10.0  # after SIGKILL: no status by then => attempt lost
 WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
@@ -90,6 +92,11 @@ class Running:
     stop_at: float | None = None
     killed: bool = False
     wrapper_seen: bool = False
+    # A loss whose leftover processes are being ended (settled by escalate_stop), a
+    # stopped attempt's status held back until they are gone, and those processes.
+    lost: str | None = None
+    pending: Status | None = None
+    leftovers: list[psutil.Process] = field(default_factory=list)
     shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
     # Interactive agents: when Enter was pressed, whether the agent took the prompt, and
     # whether it was ever seen working on it.
@@ -355,6 +362,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop watching and release the lock; agents keep running unless asked otherwise."""
+        self.settle_ends()
         if self.watcher is not None:
             self.watcher.stop()
         # `overseer status` after the run shows the last word.
@@ -769,16 +777,11 @@ class Supervisor:
     def start_prompt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
         """Paste a prompt into an idle interactive agent (bracketed paste), then press Enter."""
         assert rt.ia is not None
-        script, cmd_file, rc_path, pid_path = runner.attempt_paths(
-            self.run_dir, task.id, attempt.number
-        )
         now = time.time()
         rt.running = run = Running(
             task=task,
             attempt=attempt,
-            dispatch=Dispatch(
-                task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path
-            ),
+            dispatch=Dispatch.of(self.run_dir, task.id, attempt.number, attempt.nonce),
             started=now,
             mark=rt.stream.ring.total,
             deadline=now + task.timeout if task.timeout else None,
@@ -825,13 +828,11 @@ class Supervisor:
         run.stop_outcome, run.stop_detail = outcome, detail
         run.block_reason, run.release = block_reason, release
         run.stop_at = time.time()
-        pgid = runner.read_pid(run.dispatch.pid_path)
         if rt.ia is not None:
             if rt.pane_id:
                 self.tmux.send_keys(rt.pane_id, AI_KINDS[rt.spec.kind].interrupt_key)
-        elif pgid and health.wrapper_alive(pgid, run.dispatch.script.name):
-            health.signal_group(pgid, signal.SIGTERM)
-        elif rt.pane_id:
+        # With SIGCONT first: a stopped group (Ctrl-Z, `kill -TSTP 0`) would hold SIGTERM.
+        elif not run.dispatch.stop(signal.SIGTERM) and rt.pane_id:
             self.tmux.interrupt(rt.pane_id)
         self.store.event(
             "task.stopping",
@@ -843,11 +844,14 @@ class Supervisor:
     def escalate_stop(self, rt: AgentRuntime, run: Running, now: float) -> None:
         """SIGKILL what survived SIGTERM; give up on a status that never comes."""
         assert run.stop_at is not None
-        pgid = runner.read_pid(run.dispatch.pid_path)
         if not run.killed and now - run.stop_at >= STOP_GRACE:
             run.killed = True
-            if pgid:
-                health.kill_descendants(pgid)
+            if run.lost is not None:
+                self.lose(rt, run.lost)  # SIGKILL to what is left, then the loss is recorded
+                return
+            run.dispatch.stop(signal.SIGKILL)
+            if run.pending is not None:
+                self.complete(rt, run.pending)
         elif run.killed and now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
             self.lose(rt, f"{run.stop_detail}; no status after SIGKILL")
 
@@ -875,8 +879,8 @@ class Supervisor:
     def complete(self, rt: AgentRuntime, status: Status) -> None:
         """Record a reported exit status for the agent's running attempt."""
         run = rt.running
-        if run is None:
-            return
+        if run is None or (run.lost is not None and not run.killed):
+            return  # a loss whose processes are being ended: escalate_stop records it
         if status.rc == HANGUP_STATUS and self.terminal_gone(rt):
             # The terminal went away under the task: that is the agent dying, not a result.
             self.lose(rt, "agent died under the task")
@@ -886,35 +890,99 @@ class Supervisor:
             outcome, reason = AttemptOutcome.RELEASED, "released by operator"
         elif run.stop_outcome is not None and outcome != AttemptOutcome.OK:
             outcome, reason = run.stop_outcome, run.stop_detail
+        if run.stop_at is not None:
+            # A stopped attempt's processes that outlived its task (a daemon it started) had
+            # SIGTERM with the rest: the status waits until they are gone (the sweep looks
+            # again) or were SIGKILLed after the grace (escalate_stop). The loop never waits.
+            if not run.killed and (left := run.dispatch.processes(spare_wrapper=True)):
+                run.pending, run.leftovers = status, left
+                return
+            if run.killed or run.leftovers:  # else nothing was left a moment ago
+                note = self.end_processes(run, 0.0, spare_wrapper=True)
+                if note:
+                    reason = f"{reason}; {note}" if reason else note
         self.record(rt, outcome, exit_code=code, sig=sig, reason=reason)
 
-    def lose(self, rt: AgentRuntime, reason: str) -> None:
-        """The attempt ended without a readable status (agent or tmux died)."""
+    def end_processes(self, run: Running, grace: float, *, spare_wrapper: bool = False) -> str:
+        """End what is left of a shell attempt before it is settled; a note for its reason."""
+        ended = run.dispatch.end(grace, spare_wrapper=spare_wrapper, also=run.leftovers)
+        note = ended.note()
+        if ended.survivors:
+            self.store.event(
+                "task.survivors",
+                f"{run.task.id} attempt {run.attempt.number}: {note}",
+                task_id=run.task.id,
+            )
+        return note
+
+    def lose(self, rt: AgentRuntime, reason: str, *, wait: bool = False) -> None:
+        """The attempt ended without a readable status (agent or tmux died).
+
+        What is left of it (a task that ignores SIGHUP, a daemon it started in a session of
+        its own) must not run beside its retry. Its wrapper is killed at once (SIGKILL: no
+        status it writes from then on would be the task's), the rest gets SIGCONT and
+        SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
+        (escalate_stop), or, with `wait`, after waiting here for them.
+        """
         run = rt.running
         if run is None:
             return
         if rt.ia is not None:
             self.record(rt, AttemptOutcome.LOST, reason=reason)
             return
+        if run.lost is not None and not run.killed and not wait:
+            return  # already being ended
         status = runner.read_rc(run.dispatch.rc_path)
-        pid = runner.read_pid(run.dispatch.pid_path)
-        if status is None and pid and health.wrapper_alive(pid, run.dispatch.script.name):
-            # A task that outlived its terminal (it ignores SIGHUP, or tmux hangs) must not
-            # run beside its retry: end what is left of this attempt first.
-            health.kill_tree(pid)
-            reason += "; its leftover processes were killed"
-            status = runner.read_rc(run.dispatch.rc_path)  # unless it finished just before
         if status is not None and status.rc != HANGUP_STATUS:
+            if run.lost is not None:  # it finished in the instant before its wrapper was killed
+                run.lost, run.killed = None, True
             self.complete(rt, status)  # it finished before the agent died
             return
-        if status is not None:
-            reason += " (the task was hung up: status 129)"
-        elif pid is None:
-            # The wrapper writes its pid before anything else; without it the task never
+        if status is None and runner.read_pid(run.dispatch.pid_path) is None:
+            # The wrapper writes its pid before the task starts; without it the task never
             # ran, so it goes back to the queue without using a try.
             self.record(rt, AttemptOutcome.RELEASED, reason=f"{reason}, before the task started")
             return
+        if run.lost is None and not run.killed and not wait:
+            rest = run.dispatch.abandon()
+            if rest:
+                health.signal_processes(rest, signal.SIGTERM)
+                run.lost, run.leftovers = reason, rest
+                run.stop_at = run.stop_at or time.time()
+                return
+        if run.killed:
+            grace = 0.0
+        else:
+            grace = STOP_GRACE if run.stop_at is None else run.stop_at + STOP_GRACE - time.time()
+        run.killed = True
+        note = self.end_processes(run, max(0.0, grace))
+        if note:
+            reason += f"; {note}"
+        if status is None:
+            status = runner.read_rc(run.dispatch.rc_path)  # unless it finished just before
+            if status is not None and status.rc != HANGUP_STATUS:
+                run.lost = None
+                self.complete(rt, status)
+                return
+        if status is not None:
+            reason += " (the task was hung up: status 129)"
         self.record(rt, AttemptOutcome.LOST, reason=reason)
+
+    def settle_ends(self) -> None:
+        """Record now the attempts whose leftover processes are still being ended.
+
+        For when no loop follows (shutdown): their grace is waited out here.
+        """
+        for rt in self.agents.values():
+            run = rt.running
+            if run is None or run.stop_at is None or run.killed:
+                continue
+            if run.lost is not None:
+                self.lose(rt, run.lost, wait=True)
+            elif run.pending is not None:
+                health.wait_gone(run.leftovers, run.stop_at + STOP_GRACE - time.time())
+                run.killed = True
+                self.complete(rt, run.pending)  # SIGKILL to what is left, then recorded
 
     def terminal_gone(self, rt: AgentRuntime) -> bool:
         """Whether the agent's shell, its pane or the whole tmux server has gone away."""
@@ -1361,12 +1429,8 @@ class Supervisor:
             if task is None:
                 continue
             current = task.state == TaskState.RUNNING and task.attempts == attempt.number
-            script, cmd_file, rc_path, pid_path = runner.attempt_paths(
-                self.run_dir, task.id, attempt.number
-            )
-            d = Dispatch(
-                task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path
-            )
+            d = Dispatch.of(self.run_dir, task.id, attempt.number, attempt.nonce)
+            script, rc_path, pid_path = d.script, d.rc_path, d.pid_path
             if not current or rt is None:
                 status = runner.read_rc(rc_path)
                 if current:
@@ -1425,6 +1489,10 @@ class Supervisor:
 
     def _finish_orphan(self, task: Task, attempt: Attempt, status: Status | None, why: str) -> None:
         if status is None:
+            # Whatever still runs of it must not run beside its retry.
+            d = Dispatch.of(self.run_dir, task.id, attempt.number, attempt.nonce)
+            note = d.end(STOP_GRACE).note()
+            why += f"; {note}" if note else ""
             queue.finish(
                 self.store,
                 task.id,
@@ -1619,27 +1687,29 @@ class Supervisor:
         Used when no supervisor loop runs (the CLI applying a command) or when the claim
         belongs to an agent this supervisor does not run.
         """
-        _, _, rc_path, pid_path = runner.attempt_paths(self.run_dir, task.id, task.attempts)
-        pgid = runner.read_pid(pid_path)
-        if pgid and health.alive(pgid):
-            health.signal_group(pgid, signal.SIGTERM)
+        d = Dispatch.latest(self.run_dir, task, self.store.attempts(task.id))
+        began = time.time()
+        if d.stop(signal.SIGTERM):  # as stop() and escalate_stop() do, in one go
             deadline = time.time() + STOP_GRACE
-            while time.time() < deadline and runner.read_rc(rc_path) is None:
+            while time.time() < deadline and runner.read_rc(d.rc_path) is None:
                 time.sleep(0.05)
-            if runner.read_rc(rc_path) is None:
-                health.kill_descendants(pgid)
+            if runner.read_rc(d.rc_path) is None:
+                d.stop(signal.SIGKILL)
                 deadline = time.time() + 2.0
-                while time.time() < deadline and runner.read_rc(rc_path) is None:
+                while time.time() < deadline and runner.read_rc(d.rc_path) is None:
                     time.sleep(0.05)
-        status = runner.read_rc(rc_path)
+        status = runner.read_rc(d.rc_path)
+        # Whatever is left (a daemon the task started, a wrapper that never reported).
+        note = d.end(max(0.0, began + STOP_GRACE - time.time())).note()
         outcome = AttemptOutcome.RELEASED if block_reason is None else AttemptOutcome.FAILED
+        reason = "released by operator" if block_reason is None else "stopped to block"
         queue.finish(
             self.store,
             task.id,
             task.attempts,
             outcome,
             exit_code=status.rc if status else None,
-            reason="released by operator" if block_reason is None else "stopped to block",
+            reason=f"{reason}; {note}" if note else reason,
             block_reason=block_reason,
             delay=self.config.retry.delay,
         )

@@ -6,6 +6,9 @@
 Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   kill9   kill -9 of the supervisor at random moments during a run (some during start-up)
   tmux    the tmux server killed under running tasks (kill-server, then SIGKILL)
+  leftovers  tasks that leave a daemon behind (double-forked, setsid, ignoring SIGHUP and
+          SIGTERM) ended by timeout, stall, release, pane and tmux deaths; tasks that stop
+          themselves (kill -TSTP 0) and time out; the cost of finding an attempt's processes
   hell    a 1 MB line, binary, escapes, progress bars, wide characters, a big flood
   soak    20 agents churning short tasks; RSS and open descriptors over time
   wipe    the state dir removed under a running supervisor (git clean -fdx), tasks in flight
@@ -32,6 +35,7 @@ from tests.faults import (
     Figures,
     dependency_scale,
     kill9_campaign,
+    leftover_campaign,
     output_from_hell,
     planted_links,
     soak,
@@ -40,7 +44,7 @@ from tests.faults import (
 )
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "hell", "soak", "wipe", "plant", "deps")
+SCENARIOS = ("kill9", "tmux", "leftovers", "hell", "soak", "wipe", "plant", "deps")
 
 
 def log(line: str) -> None:
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=200, help="tasks in the kill -9 run")
     parser.add_argument("--agents", type=int, default=6, help="agents in the kill -9 run")
     parser.add_argument("--tmux-kills", type=int, default=3, help="tmux deaths per mode")
+    parser.add_argument("--leftover-rounds", type=int, default=3, help="rounds of every way")
     parser.add_argument("--flood-mb", type=int, default=200, help="size of the output flood")
     parser.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak")
     parser.add_argument("--soak-agents", type=int, default=20)
@@ -132,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             show(results[-1])
+    if "leftovers" in chosen:
+        log(f"\ndaemons left behind, {args.leftover_rounds} round(s) of every way to end")
+        results.append(
+            run_in_project(
+                "leftovers",
+                lambda p: leftover_campaign(p, rounds=args.leftover_rounds, agents=4, log=log),
+            )
+        )
+        show(results[-1])
     if "hell" in chosen:
         log(f"\noutput from hell with a {args.flood_mb} MB flood")
         results.append(

@@ -8,6 +8,7 @@ tests assert it is empty and the benchmark prints it.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -392,6 +393,225 @@ def tmux_kill_campaign(
     fig.check(all(a.respawns >= kills for a in agents_now), "agents were not respawned")
     fig.check(project.store.integrity_check() == "ok", "integrity_check failed")
     return fig
+
+
+# -- processes that leave their attempt ----------------------------------------------------
+
+
+def daemon_lines(tag: str) -> str:
+    """Shell lines that start a worker the way a daemon or dev server does, then go on.
+
+    Double-forked (it is re-parented away from the task), in a session and process group of
+    its own (setsid), ignoring SIGHUP and SIGTERM, with no terminal: it writes its pid to
+    `<tag>.pid` and a heartbeat to `<tag>.beat` ten times a second until it is killed.
+    """
+    worker = (
+        f'trap "" HUP TERM; echo $$ > {tag}.pid; '
+        f"while :; do date +%s.%N > {tag}.beat; sleep 0.1; done"
+    )
+    return f"( setsid sh -c '{worker}' < /dev/null > /dev/null 2>&1 & )"
+
+
+def verdict_lines(tag: str, out: str) -> str:
+    """Shell lines that write to `out` whether the worker of daemon_lines(tag) still lives."""
+    return (
+        f"w=$(cat {tag}.pid 2>/dev/null); s=$(cut -d' ' -f3 /proc/$w/stat 2>/dev/null); "
+        f'if [ -n "$w" ] && [ -n "$s" ] && [ "$s" != Z ]; then echo alive > {out}; '
+        f"else echo gone > {out}; fi"
+    )
+
+
+def worker_pid(root: Path, tag: str) -> int | None:
+    """The pid the worker of daemon_lines(tag) wrote, once it has written it."""
+    try:
+        text = (root / f"{tag}.pid").read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+LEFTOVER_MODES = ("timeout", "stall", "release", "kill-pane", "kill-server")
+
+
+def leftover_campaign(
+    project: Project,
+    *,
+    rounds: int = 1,
+    agents: int = 3,
+    scan_processes: int = 200,
+    log: Log = _quiet,
+) -> Figures:
+    """Tasks that leave a daemon behind, ended every way an attempt can end without its exit.
+
+    Each round runs one task per agent for each way (timeout, stall, release by operator,
+    its pane killed, the tmux server killed), one way after the other; each task's first
+    attempt starts a worker (daemon_lines: double-forked, setsid, ignoring SIGHUP and
+    SIGTERM) and its retry records whether that worker still ran. Then tasks that stop
+    themselves (`kill -TSTP 0`) run into their timeout. Also measured: one scan of the
+    process table for an attempt's marker, with `scan_processes` extra processes running.
+    """
+    from agents import health, runner
+
+    waves: list[tuple[str, list[str]]] = []
+    lines = []
+    previous: list[str] = []
+    for r in range(rounds):
+        for mode in LEFTOVER_MODES:
+            ids = [f"r{r}-{mode}-{i}" for i in range(agents)]
+            waves.append((mode, ids))
+            for tid in ids:
+                # Ticking keeps a task from stalling; the stall tasks are silent.
+                wait = "sleep 60" if mode == "stall" else "while :; do echo tick; sleep 0.5; done"
+                run = (
+                    f'if [ "$OVERSEER_ATTEMPT" = 1 ]; then {daemon_lines(tid)}; {wait}; '
+                    f"else {verdict_lines(tid, tid + '.verdict')}; fi"
+                )
+                keys = ", timeout: 3" if mode == "timeout" else ""
+                deps = f", depends_on: [{', '.join(previous)}]" if previous else ""
+                lines.append(f"  - {{id: {tid}, run: {json.dumps(run)}{keys}{deps}}}")
+            previous = ids
+    stopped = [f"tstp-{i}" for i in range(agents)]
+    for tid in stopped:
+        run = "echo stopping; kill -TSTP 0; sleep 60"
+        lines.append(
+            f"  - {{id: {tid}, run: {json.dumps(run)}, timeout: 2, max_attempts: 1, "
+            f"depends_on: [{', '.join(previous)}]}}"
+        )
+    project.write(
+        f"agents:\n  - {{name: w, kind: shell, count: {agents}}}\ntasks:\n"
+        + "\n".join(lines)
+        + "\n",
+        retry={"max_attempts": 2, "backoff": 0, "backoff_max": 0},
+        max_parallel=agents,
+        stall_timeout=3,
+        on_stall="retry",
+    )
+    fig = Figures(f"processes that leave their attempt ({rounds} round(s), {agents} agents)")
+    proc = start_supervisor(project)
+    workers: dict[str, int] = {}
+    kills: list[float] = []
+
+    def started(ids: list[str]) -> bool:
+        for tid in ids:
+            if tid not in workers and (project.root / f"{tid}.beat").exists():
+                pid = worker_pid(project.root, tid)
+                if pid:
+                    workers[tid] = pid
+        return all(t in workers for t in ids)
+
+    t0 = time.time()
+    try:
+        for mode, ids in waves:
+            wait_until(lambda i=ids: started(i), timeout=60, message=f"{mode}: workers never ran")
+            if mode.startswith("kill-"):
+                # A third restart within 60 s would mark the agents dead (a respawn loop).
+                if len(kills) >= 2:
+                    time.sleep(max(0.0, kills[-2] + 61 - time.time()))
+                kills.append(time.time())
+            if mode == "release":
+                for tid in ids:
+                    r = project.cli("release", tid)
+                    fig.check(r.returncode == 0, f"release {tid}: {r.stderr}")
+            elif mode == "kill-pane":
+                for tid in ids:
+                    holder = project.store.task(tid).claimed_by  # type: ignore[union-attr]
+                    pane = project.store.agent(holder).pane_id if holder else None  # type: ignore[union-attr]
+                    if pane:
+                        project.tmux.run("kill-pane", "-t", pane, check=False)
+            elif mode == "kill-server":
+                project.tmux.run("kill-server", check=False)
+            wait_until(
+                lambda i=ids: all(project.task_state(t) == TaskState.DONE for t in i),
+                timeout=120,
+                message=f"{mode}: tasks did not finish",
+            )
+            log(f"  {mode}: {len(ids)} workers, all tasks done")
+        wait_until(
+            lambda: all(project.task_state(t) == TaskState.FAILED for t in stopped),
+            timeout=60,
+            message="the stopped tasks were never settled",
+        )
+    finally:
+        # A broken promise must not leave workers behind on the machine.
+        alive = [pid for pid in workers.values() if health.wrapper_alive(pid, ".beat")]
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+    fig["wall time (s)"] = round(time.time() - t0, 1)
+    fig["workers started"] = len(workers)
+    fig.check(not alive, f"{len(alive)} workers outlived their tasks")
+    store = project.store
+    beside: list[str] = []
+    after_settle: list[float] = []
+    by_mode: dict[str, Counter[str]] = {m: Counter() for m in LEFTOVER_MODES}
+    for mode, ids in waves:
+        for tid in ids:
+            verdict = (project.root / f"{tid}.verdict").read_text().strip()
+            if verdict != "gone":
+                beside.append(tid)
+            first = store.attempts(tid)[0]
+            by_mode[mode][first.outcome.value] += 1
+            # The worker's last heartbeat against the moment its attempt was recorded.
+            beat = (project.root / f"{tid}.beat").stat().st_mtime
+            if first.finished_at is not None:
+                after_settle.append(beat - first.finished_at)
+    fig["first attempts ended as"] = {m: dict(c) for m, c in by_mode.items()}
+    fig.check(not beside, f"a retry ran beside its attempt's worker: {beside}")
+    fig["retries that ran beside their worker"] = len(beside)
+    latest = max(after_settle, default=0.0)
+    fig["last worker heartbeat, relative to its attempt's end (s, max)"] = round(latest, 3)
+    # mtime comes from a coarser clock than time.time(): allow it a few milliseconds.
+    fig.check(latest <= 0.02, f"a worker still beat {latest:.3f}s after its attempt ended")
+    timeouts = [
+        a.finished_at - a.started_at - 3.0
+        for mode, ids in waves
+        if mode == "timeout"
+        for a in (store.attempts(t)[0] for t in ids)
+        if a.finished_at
+    ]
+    fig["timeout -> recorded, worker ignoring SIGTERM (s, max)"] = round(max(timeouts), 2)
+    tstp = [store.attempts(t)[0] for t in stopped]
+    fig["self-stopped tasks ended as"] = dict(
+        Counter(f"{a.outcome.value} {a.exit_code}" for a in tstp)
+    )
+    fig.check(
+        all(a.outcome == AttemptOutcome.TIMEOUT and a.exit_code == 143 for a in tstp),
+        f"a task that stopped itself was not recorded as a timeout: {[(a.outcome.value, a.reason) for a in tstp]}",
+    )
+    fig["self-stopped: timeout -> recorded (s, max)"] = round(
+        max((a.finished_at or 0.0) - a.started_at - 2.0 for a in tstp), 2
+    )
+    fig.check(proc.poll() is None, "the supervisor died")
+    fig.check(store.integrity_check() == "ok", "integrity_check failed")
+    fig.values.update(scan_cost(scan_processes, runner.attempt_mark("0" * 24)))
+    return fig
+
+
+def scan_cost(extra: int, mark: str, repeat: int = 30) -> dict[str, Any]:
+    """What finding an attempt's processes costs with `extra` more processes running."""
+    from agents import health
+
+    sleepers = [subprocess.Popen(["sleep", "120"], stdin=subprocess.DEVNULL) for _ in range(extra)]
+    try:
+        total = len(psutil.pids())
+        wall, cpu = [], []
+        for _ in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            health.attempt_processes(mark)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
+    wall.sort()
+    cpu.sort()
+    return {
+        f"marker scan, {total} processes: CPU (ms, median)": round(cpu[repeat // 2] * 1000, 2),
+        f"marker scan, {total} processes: wall (ms, median / max)": (
+            round(wall[repeat // 2] * 1000, 2),
+            round(wall[-1] * 1000, 2),
+        ),
+    }
 
 
 def running_now(project: Project) -> set[tuple[str, int]]:

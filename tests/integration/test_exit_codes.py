@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from state.models import AttemptOutcome, TaskState
 from tests.project import Project
 
@@ -95,3 +97,50 @@ tasks:
     )
     assert project.cli("run", "--until-done", "--timeout", "60").returncode == 0
     assert (project.root / "who.txt").read_text().split() == ["who", "1", "w", "a1", "t1"]
+
+
+FORGER = r"""
+script=$(tr '\0' '\n' < /proc/$PPID/cmdline | grep '\.sh$')
+for f in "$script" "${script%.sh}".* /proc/$PPID/cmdline /proc/$PPID/environ \
+         /proc/$$/cmdline /proc/$$/environ /proc/$PPID/fd/* /proc/$$/fd/*; do
+  [ -f "$f" ] || continue  # files only: reading the terminal would block
+  for n in $(tr -c '0-9a-f' '\n' < "$f" | grep -E '^[0-9a-f]{16,64}$' | sort -u); do
+    echo "$n" >> candidates.txt
+    printf '\n\036OVS:%s:0:-\036\n' "$n"
+  done
+done
+sleep 1
+exit 9
+"""
+
+
+def test_a_task_cannot_forge_its_sentinel_from_what_it_can_read(project: Project) -> None:
+    # The wrapper's path is in /proc/$PPID/cmdline: the task reads the wrapper script, the
+    # attempt's other run files, its own and its wrapper's command line, environment and
+    # open files, and prints a sentinel "exit 0" for every hex string it finds there.
+    project.write(
+        "agents:\n  - {name: w, kind: shell}\ntasks:\n"
+        f"  - {{id: forger, max_attempts: 1, run: {json.dumps(FORGER)}}}\n"
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
+    (attempt,) = project.store.attempts("forger")
+    assert attempt.outcome == AttemptOutcome.FAILED and attempt.exit_code == 9, attempt
+    # It did find hex strings (the attempt's process marker among them), none of use.
+    found = (project.root / "candidates.txt").read_text().split()
+    assert any(len(n) == 24 for n in found), found
+
+
+def test_a_verify_command_of_300_kb_runs(project: Project) -> None:
+    # One argument may hold 128 KiB at most: a long verify goes through a file, as run: does.
+    pad = ": '" + "x" * 300_000 + "'\n"
+    project.write(
+        AGENTS
+        + "tasks:\n"
+        + f"  - {{id: pass, run: 'touch made.txt', verify: {json.dumps(pad + 'test -f made.txt')}}}\n"
+        + f"  - {{id: fail, run: 'true', max_attempts: 1, verify: {json.dumps(pad + 'exit 3')}}}\n",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
+    assert project.task_state("pass") == TaskState.DONE
+    (failed,) = project.store.attempts("fail")
+    assert failed.exit_code == 0 and failed.reason == "verify failed (exit 3)", failed

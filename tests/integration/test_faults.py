@@ -15,6 +15,7 @@ from state.models import AgentState, AttemptOutcome, TaskState
 from tests.faults import (
     Figures,
     kill9_campaign,
+    leftover_campaign,
     output_from_hell,
     planted_links,
     soak,
@@ -48,6 +49,15 @@ def test_tmux_server_killed_mid_run(project: Project, mode: str) -> None:
     assert fig["how those ended"] == {"lost": 3}
     events = [e.kind for e in project.store.events()]
     assert "tmux.down" in events and "tmux.restarted" in events
+
+
+def test_daemons_and_stopped_groups_end_with_their_attempt(project: Project) -> None:
+    # Every way an attempt ends without its exit: the worker it left behind is gone before
+    # the retry starts; a task that stopped itself is recorded as timed out.
+    fig = leftover_campaign(project, rounds=1, agents=2, scan_processes=50)
+    report(fig)
+    assert fig["workers started"] == 10
+    assert fig["retries that ran beside their worker"] == 0
 
 
 def pane_of(project: Project, agent: str) -> str:
