@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from state.config import Config, load_config_text
@@ -321,9 +322,22 @@ def make_app(
     theme: str | None = None,
     live: bool = False,
     alive: bool = True,
+    died: bool = False,
 ) -> OverseerApp:
-    """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen."""
+    """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen.
+
+    alive=False: the supervisor stopped cleanly (its heartbeat cleared); died=True: it is
+    not running and never stopped (killed or crashed), having logged DEATH_LOG.
+    """
     state_dir = build(root, scenario)
+    if not alive and not died:
+        store = Store(state_dir / "state.db")
+        store.supervisor_stopped(4242)
+        store.close()
+    if died:
+        log = state_dir / "supervisor.log"
+        log.write_text("\n".join(DEATH_LOG) + "\n")
+        os.utime(log, (NOW, NOW))
     return OverseerApp(
         config(root),
         state_dir,
@@ -332,5 +346,12 @@ def make_app(
         usage=lambda pid: (3.0, 12 * 1024 * 1024),
         live=live,
         screen_source=lambda agent, pane: SCREEN if pane else None,
-        supervisor_alive=lambda: alive,
+        supervisor_alive=lambda: alive and not died,
     )
+
+
+DEATH_LOG = [
+    "overseer: the supervisor stopped: cannot write to the store: database or disk is full.",
+    "overseer: overseer run crashed (OSError: [Errno 28] No space left on device); "
+    "the traceback is in /srv/fleet/.overseer/logs/crash-20270115-083000-4242.log",
+]

@@ -31,7 +31,7 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="dialog-input")
             yield Label("Enter to confirm · Escape to cancel", id="dialog-hint")
 
@@ -58,7 +58,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, id="dialog-title")
+            yield Label(self.question, id="dialog-title", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -127,7 +127,7 @@ class DiffScreen(ModalScreen[None]):
         from rich.syntax import Syntax
 
         with VerticalScroll(id="diff"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Static(
                 Syntax(
                     self.text or "(no changes)",

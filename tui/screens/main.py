@@ -18,7 +18,14 @@ from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
 from tui.screens.dialogs import AskText, Confirm, DiffScreen
 from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
 from tui.widgets.format import palette
-from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable, show_once
+from tui.widgets.panels import (
+    DetailPanel,
+    EventLog,
+    StatusHeader,
+    SuggestionTable,
+    SupervisorBanner,
+    show_once,
+)
 from tui.widgets.tables import AgentTable, QueueTable
 
 if TYPE_CHECKING:
@@ -64,11 +71,12 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
+        yield SupervisorBanner(id="supervisor-banner")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield Label(" Agents", classes="panel-title", id="agents-title")
+                yield Label(" Agents", classes="panel-title", id="agents-title", markup=False)
                 yield AgentTable(id="agents")
-                yield Label(" Queue", classes="panel-title", id="queue-title")
+                yield Label(" Queue", classes="panel-title", id="queue-title", markup=False)
                 yield Input(
                     placeholder="filter: words, state:failed, agent:worker-1 (Enter: select, Esc: clear)",
                     id="filter",
@@ -77,7 +85,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="right"):
                 yield Label(" Suggestions  (enter: apply · d: dismiss)", classes="panel-title")
                 yield SuggestionTable(id="suggestions")
-                yield Label(" Detail", classes="panel-title", id="detail-title")
+                yield Label(" Detail", classes="panel-title", id="detail-title", markup=False)
                 with Vertical(id="detail-box"):
                     yield DetailPanel(id="detail")
                 yield Label(" Events", classes="panel-title")
@@ -128,6 +136,7 @@ class MainScreen(Screen[None]):
         pal = self.pal
         with self.app.batch_update():
             self.query_one(StatusHeader).show(snap, pal)
+            self.query_one(SupervisorBanner).show(snap, pal)
             self.query_one(AgentTable).show(snap.agents, snap, pal)
             self.query_one(QueueTable).show(snap.tasks, snap, pal)
             self.query_one(SuggestionTable).show(snap.suggestions, pal)
@@ -286,6 +295,14 @@ class MainScreen(Screen[None]):
 
     def command(self, verb: str, targets: list[str], args: dict[str, Any] | None = None) -> None:
         """Write operator commands (in a worker) and clear the marks they used."""
+        if self.snap is not None and self.snap.supervisor_died:
+            # Applying it here would look like success while nothing dispatches or watches.
+            self.notify(
+                f"{verb} not applied: the supervisor died; `overseer up` starts a new one",
+                severity="error",
+                timeout=6,
+            )
+            return
         self.send_commands(verb, list(targets), dict(args or {}))
         self.query_one(QueueTable).clear_marks()
         self.query_one(AgentTable).clear_marks()
