@@ -183,3 +183,56 @@ def test_attach_inside_tmux_without_a_popup_client_attaches_in_the_pane(
     assert "not in a popup: tmux display-popup: no current client" in toast
     tmux_server.send_keys(pane, "q")
     wait_until(lambda: "EXITED 0" in screen(tmux_server, pane), timeout=30, message="no exit")
+
+
+def test_triage_at_80x24_in_a_real_terminal(project: Project, tmux_server: TmuxServer) -> None:
+    """At 80x24 the waiting prompt is readable in full, tab reaches the events, y answers."""
+    prompt = "Ship release 2.4.1 to all three production regions now? [y/N] "
+    project.write(
+        f"""
+agents:
+  - {{name: w, kind: shell}}
+  - {{name: v, kind: shell}}
+tasks:
+  - {{id: ask, run: 'read -r -p "{prompt}" a; [ "$a" = y ] && echo shipped'}}
+  - {{id: broken, run: 'exit 7', max_attempts: 1}}
+""",
+    )
+    # The terminal's own size, not a COLUMNS/LINES the test runner's environment may carry.
+    cmd = (
+        f"cd {shlex.quote(str(project.root))} && env -u COLUMNS -u LINES "
+        f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m tui.cli up "
+        "-c overseer.yaml; echo EXITED $?; sleep 300"
+    )
+    env = {"TERM": "xterm-256color"}
+    pane = tmux_server.spawn_window(
+        "small", cmd, str(project.root), env, project.root / "ui.log", width=80, height=24
+    ).pane_id
+    size = tmux_server.run("display", "-p", "-t", pane, "#{pane_width}x#{pane_height}")
+    assert size.stdout.strip() == "80x24"
+
+    def flat() -> str:
+        return " ".join(screen(tmux_server, pane).split())
+
+    wait_until(
+        lambda: f"w waits at: {prompt.strip()}" in flat(),
+        timeout=60,
+        message="the waiting prompt was not shown in full at 80x24",
+    )
+    wait_until(lambda: "tab Panels" in flat(), timeout=20, message="the footer has no tab key")
+    tmux_server.send_keys(pane, "Tab", "Tab", "Tab")  # typed at once: suggestions, detail, events
+    wait_until(
+        lambda: "Events" in flat() and "broken attempt 1 failed: exit 7 -> failed" in flat(),
+        timeout=20,
+        message="tab did not bring the events panel",
+    )
+    tmux_server.send_keys(pane, "Tab", "Tab")  # agents, then the queue with `ask` selected
+    wait_until(
+        lambda: "Queue" in flat() and "Events" not in flat(),
+        timeout=20,
+        message="tab did not come back to the queue",
+    )
+    tmux_server.send_keys(pane, "y")
+    project.wait_task("ask", TaskState.DONE, timeout=30)
+    tmux_server.send_keys(pane, "q")
+    wait_until(lambda: "EXITED 0" in flat(), timeout=30, message="q did not quit")

@@ -22,10 +22,11 @@ agents:
 tasks: []
 """
 
+# Longer than any column at 80 or 100 columns: the dashboard must still show all of it.
+PROMPT = "Deploy build 4f2c1e to staging (3 services, 2 migrations pending)? [y/N]"
 SCREEN = (
     "worker-2$ bash /work/.overseer/run/build.1.sh\n"
-    "compiling module 1/3\ncompiling module 2/3\n"
-    "Deploy to staging? [y/N] "
+    "compiling module 1/3\ncompiling module 2/3\n" + PROMPT + " "
 )
 
 
@@ -229,7 +230,7 @@ def _fleet(c, scenario: str) -> None:
         beat=NOW - 3,
         since=NOW - 40 if waiting else NOW - 95,
         line="compiling module 2/3",
-        prompt="Deploy to staging? [y/N]" if waiting else None,
+        prompt=PROMPT if waiting else None,
         pane="%2",
     )
     _agent(
@@ -302,7 +303,7 @@ def _fleet(c, scenario: str) -> None:
             c,
             NOW - 40,
             "agent.waiting",
-            "worker-2: busy -> waiting (waiting at prompt: Deploy to staging? [y/N])",
+            f"worker-2: busy -> waiting (waiting at prompt: {PROMPT})",
             agent="worker-2",
         )
     if stalled:

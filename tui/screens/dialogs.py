@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.actions import ACTIONS, key_label
+from tui.widgets.format import NARROW
 
 
 class AskText(ModalScreen[str | None]):
@@ -80,24 +81,9 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 2), expand=True)
-        table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("action")
-        table.add_column("from the shell", style="italic", no_wrap=True)
-        for a in ACTIONS:
-            if a.id == "attach_enter" or (
-                a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
-            ):
-                continue
-            key = key_label(self.keys.get(a.id, a.key))
-            if a.id == "attach":
-                key += " / enter"
-            if a.id == "answer_1":
-                key = "1 … 9"
-            table.add_row(key, a.help, a.cli)
         with VerticalScroll(id="help"):
             yield Label("Overseer keys", id="dialog-title")
-            yield Static(table)
+            yield Static(id="help-keys")
             yield Static(
                 Text(
                     "Task keys act on the marked rows (space), else the selected task, or the "
@@ -108,6 +94,44 @@ class HelpScreen(ModalScreen[None]):
                     style="italic",
                 )
             )
+
+    def on_mount(self) -> None:
+        self.on_resize()
+
+    def on_resize(self) -> None:
+        # Under NARROW columns the shell column would squeeze the action to a word per line:
+        # the command line goes under its action instead.
+        narrow = self.app.size.width < NARROW
+        if getattr(self, "narrow", None) != narrow:
+            self.narrow = narrow
+            self.query_one("#help-keys", Static).update(self.keys_table(narrow))
+
+    def keys_table(self, narrow: bool) -> Table:
+        """Every key with what it does and the command line that does the same."""
+        table = Table(box=None, padding=(0, 2), expand=True)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action", ratio=1)
+        if not narrow:
+            table.add_column("from the shell", style="italic", no_wrap=True)
+        for a in ACTIONS:
+            if a.id == "attach_enter" or (
+                a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
+            ):
+                continue
+            key = key_label(self.keys.get(a.id, a.key))
+            if a.id == "attach":
+                key += " / enter"
+            if a.id == "answer_1":
+                key = "1 … 9"
+            # Text, not str: a Rich table reads a str cell as markup (keys come from keymap:).
+            if narrow:
+                action = Text(a.help)
+                if a.cli:
+                    action.append("\n" + a.cli, style="italic dim")
+                table.add_row(Text(key), action)
+            else:
+                table.add_row(Text(key), Text(a.help), Text(a.cli))
+        return table
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -24,6 +24,7 @@ TASK_SYMBOLS = {
     "blocked": "■",
 }
 SPARK = "▁▂▃▄▅▆▇█"
+NARROW = 110  # columns: below this the dashboard shows one column at a time
 
 
 def palette(theme: Theme | None) -> dict[str, str]:

@@ -63,7 +63,7 @@ class StatusHeader(Static):
             top.append(duration(beat), style=style)
         elif snap.supervisor_died:
             top.append(f"✗ died (pid {snap.supervisor_pid})", style=f"bold {pal['err']}")
-            top.append(" · keys do nothing until `overseer up` starts one", style=pal["dim"])
+            top.append(" · operator keys refused until `overseer up` starts one", style=pal["dim"])
         else:
             top.append("○ not running", style=f"bold {pal['err']}")
             top.append(" (commands are applied directly)", style=pal["dim"])
@@ -105,6 +105,29 @@ def supervisor_death(snap: Snapshot, pal: dict[str, str]) -> RenderableType:
     else:
         lines.append(Text(" (no log of it: it was not started by `overseer up`)", style=pal["dim"]))
     return Group(*lines)
+
+
+class PromptBar(Static):
+    """Above the footer in a narrow terminal: the prompt the selected agent waits at, in full."""
+
+    def show(self, row: AgentRow | None, keys: dict[str, str], pal: dict[str, str]) -> None:
+        prompt = row.prompt if row is not None else None
+        self.display = bool(prompt)
+        if row is not None and prompt:
+            key = (row.name, prompt, tuple(keys.items()), tuple(pal.items()))
+            show_once(self, key, lambda: prompt_text(row.name, prompt, keys, pal))
+
+
+def prompt_text(agent: str, prompt: str, keys: dict[str, str], pal: dict[str, str]) -> Text:
+    """`? worker-2 waits at: <prompt>   y yes · n no · i type · a attach`."""
+    text = Text(f"? {agent} waits at: ", style=f"bold {pal['accent']}")
+    text.append(prompt, style="bold")
+    text.append(
+        f"   {keys['answer_yes']} yes · {keys['answer_no']} no · {keys['send']} type · "
+        f"{keys['attach']} attach",
+        style=pal["dim"],
+    )
+    return text
 
 
 class SuggestionTable(DataTable[Any]):
