@@ -222,7 +222,7 @@ tasks:
     wait_until(lambda: "tab Panels" in flat(), timeout=20, message="the footer has no tab key")
     tmux_server.send_keys(pane, "Tab", "Tab", "Tab")  # typed at once: suggestions, detail, events
     wait_until(
-        lambda: "Events" in flat() and "broken attempt 1 failed: exit 7 -> failed" in flat(),
+        lambda: "Events" in flat() and "Suggestions" in flat() and "Queue" not in flat(),
         timeout=20,
         message="tab did not bring the events panel",
     )
@@ -232,6 +232,10 @@ tasks:
         timeout=20,
         message="tab did not come back to the queue",
     )
+    tmux_server.send_keys(pane, "/")
+    wait_until(lambda: "filter: words" in flat(), timeout=20, message="/ opened no filter")
+    tmux_server.send_keys(pane, "ask", "Enter")
+    wait_until(lambda: "Queue 1/2" in flat(), timeout=20, message="the filter did not apply")
     tmux_server.send_keys(pane, "y")
     project.wait_task("ask", TaskState.DONE, timeout=30)
     tmux_server.send_keys(pane, "q")

@@ -327,7 +327,11 @@ class MainScreen(Screen[None]):
 
     def need(self, targets: list[str], what: str) -> bool:
         if not targets:
-            self.notify(f"select a {what} first", severity="warning", timeout=3)
+            self.notify(
+                f"select {'an' if what[0] in 'aeiou' else 'a'} {what} first",
+                severity="warning",
+                timeout=3,
+            )
             return False
         return True
 
