@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from state.config import Config, UserConfig, effective_keymap
@@ -23,8 +24,10 @@ from tui.screens.dialogs import Confirm, HelpScreen
 from tui.screens.main import MainScreen
 from tui.snapshot import Clock, SnapshotReader, Usage
 from tui.themes import DEFAULT_THEME, load_themes, theme_dirs
+from tui.widgets.format import literal
 
 ScreenSource = Callable[[str, "str | None"], "str | None"]
+POPUP_TMUX = (3, 2)  # display-popup came with tmux 3.2
 
 
 class OverseerApp(App[None]):
@@ -84,6 +87,32 @@ class OverseerApp(App[None]):
         # The user's keymap with the project's on top (a key bound twice is a ConfigError).
         self.keymap = effective_keymap(user, config)
         self.gc_policy = GcPolicy()
+        self.crash: tuple[Exception, Path | None] | None = None  # what ended the app, its log
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in a handler: keep the traceback in a crash log, not on the user's terminal."""
+        from tui.crash import write_crash_log
+
+        if self.crash is None:
+            log = write_crash_log(error, self.state_dir, ["tui"])
+            self.crash = (error, log)
+        super()._handle_exception(error)
+        if self.crash[1] is not None:
+            # The caller prints one line naming the log; Textual would print the traceback.
+            self._exit_renderables.clear()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification shown as plain text: messages carry data (prompts, ids, reasons)."""
+        # `[y/N]` in a prompt would be read as markup and vanish, and `[/]` would crash.
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- start -----------------------------------------------------------------------
 
@@ -167,17 +196,46 @@ class OverseerApp(App[None]):
             self.notify(f"cannot select {agent}'s window: {exc}", severity="error")
             return
         attach = [*base, "attach-session", "-t", "=overseer"]
+        env = None
+        note = None
         if os.environ.get("TMUX"):
-            # Inside tmux: a popup on the user's own server shows the agent's server.
-            inner = "env -u TMUX " + shlex.join(attach)
-            subprocess.run(
+            why = self.popup(attach)
+            if why is None:
+                return
+            # Nested in the user's tmux (which refuses that while $TMUX is set): its prefix
+            # reaches the inner client when pressed twice.
+            env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+            attach += [";", "display-message", "nested in your tmux: detach with Ctrl-b Ctrl-b d"]
+            note = f"attached in this pane, not in a popup: {why}"
+        with self.suspend():
+            subprocess.run(attach, check=False, env=env)
+        if note:
+            self.notify(note, severity="warning", timeout=10)
+
+    def popup(self, attach: list[str]) -> str | None:
+        """Run `attach` in a popup of the user's own tmux; None when it ran, else why it did not."""
+        from agents.tmux import TmuxError, tmux_version
+
+        try:
+            version = tmux_version()
+        except TmuxError as exc:
+            return str(exc)
+        if version < POPUP_TMUX:
+            return "popups need tmux 3.2, this is {}.{}".format(*version)
+        inner = "env -u TMUX " + shlex.join(attach)
+        try:
+            proc = subprocess.run(
                 ["tmux", "display-popup", "-E", "-w", "90%", "-h", "90%", inner],
-                check=False,
+                capture_output=True,
+                text=True,
                 timeout=None,
             )
-            return
-        with self.suspend():
-            subprocess.run(attach, check=False)
+        except OSError as exc:
+            return str(exc)
+        if proc.returncode != 0:  # e.g. "no current client": this pane is in no attached session
+            said = " ".join((proc.stderr or proc.stdout).split())
+            return f"tmux display-popup: {said or f'exit status {proc.returncode}'}"
+        return None
 
     def apply_suggestion(self, item: dict[str, Any], screen: MainScreen) -> None:
         """Apply a suggestion through the same operator command as the key for it."""
@@ -260,10 +318,10 @@ class OverseerApp(App[None]):
             if method is None:
                 continue
             key = actions.key_label(self.keymap.get(a.id, a.key))
+            # The palette reads titles as markup: "Filter [/]" would be a closing tag.
+            title, text = literal(f"{a.description} [{key}]"), literal(a.help)
             if "(" in a.action:
                 arg = a.action.split("(", 1)[1].rstrip(")").strip("'\"")
-                yield SystemCommand(
-                    f"{a.description} [{key}]", a.help, lambda m=method, x=arg: m(x)
-                )
+                yield SystemCommand(title, text, lambda m=method, x=arg: m(x))
             else:
-                yield SystemCommand(f"{a.description} [{key}]", a.help, method)
+                yield SystemCommand(title, text, method)

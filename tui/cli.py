@@ -783,7 +783,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         code = EXIT_OK
+    except Exception as exc:  # a bug: one line here, the traceback in a private log
+        code = report_crash(exc, args, argv)
     return code
+
+
+def report_crash(error: Exception, args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Log an unexpected error's traceback, print one line that names the log; EXIT_CRASH."""
+    import traceback
+
+    from tui.crash import EXIT_CRASH, crash_message, write_crash_log
+
+    log = write_crash_log(error, state_dir_of(args), argv)
+    if log is None:  # nowhere to write it: the traceback is better on the terminal than lost
+        traceback.print_exception(error, file=sys.stderr)
+    print(f"overseer: {crash_message(f'overseer {args.cmd}', error, log)}", file=sys.stderr)
+    return EXIT_CRASH
+
+
+def state_dir_of(args: argparse.Namespace) -> Path:
+    """The state dir a command's arguments name, found without reading any file (as resolve)."""
+    if getattr(args, "state_dir", None):
+        return Path(args.state_dir).absolute()
+    if getattr(args, "config", None) and not getattr(args, "demo", False):
+        return Path(args.config).absolute().parent / ".overseer"
+    return Path.cwd() / ".overseer"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import itertools
 import os
 import subprocess
 import sys
@@ -25,13 +26,25 @@ from tui.cli import (
     resolve,
     supervisor_alive,
 )
+from tui.crash import EXIT_CRASH, SUPERVISOR_LOG, crash_message, log_tail
 
-START_WAIT = 20.0
+START_WAIT = 60.0  # seconds to wait for a new supervisor's first loop heartbeat
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def need_terminal(hint: str) -> None:
+    """Refuse to draw the dashboard without a terminal (it would write escape codes and hang)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(f"the dashboard needs a terminal (stdin and stdout are not one); {hint}")
 
 
 def start_supervisor(project: Project, demo: bool, trust_state: bool = False) -> int | None:
-    """Start `overseer run` detached (it outlives the dashboard); return its pid, or None if one
-    runs. Two `overseer up` at once take turns, so the second attaches to the first's."""
+    """Start `overseer run` detached (it outlives the dashboard); its pid, or None if one runs.
+
+    Two `overseer up` at once take turns, so the second attaches to the first's. Returns once
+    the new supervisor's loop has beaten; if it dies first, raises CliError with what it wrote
+    to its log and its exit status.
+    """
     check_tree(project.state_dir)
     ensure_private_dir(project.state_dir)
     turn = open_private(project.state_dir / "up.lock", os.O_RDWR | os.O_CREAT)
@@ -45,7 +58,7 @@ def start_supervisor(project: Project, demo: bool, trust_state: bool = False) ->
 
 
 def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
-    log_path = project.state_dir / "supervisor.log"
+    log_path = project.state_dir / SUPERVISOR_LOG
     cmd = [sys.executable, "-m", "tui.cli", "run", "-q", "--state-dir", str(project.state_dir)]
     if demo:
         cmd.append("--demo")
@@ -53,8 +66,10 @@ def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
         cmd += ["-c", str(project.config.path)]
     if trust_state:
         cmd.append("--trust-state")
+    since = last_event_id(project.state_dir)
     fd = open_private(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
+        offset = os.fstat(fd).st_size  # what this run writes starts here
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -65,24 +80,71 @@ def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
         )
     finally:
         os.close(fd)
+    spin = sys.stderr.isatty()
     deadline = time.monotonic() + START_WAIT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            if supervisor_alive(project.state_dir):
-                return None  # one started by hand at the same moment won: attach to it
-            tail = log_path.read_text(errors="replace").splitlines()[-5:]
-            raise CliError(
-                f"the supervisor exited with status {proc.returncode}:\n  " + "\n  ".join(tail),
-                proc.returncode if proc.returncode in (2, 3) else EXIT_ENV,
-            )
-        if supervisor_alive(project.state_dir) and (project.state_dir / DB_NAME).exists():
-            beat = Store(project.state_dir / DB_NAME).supervisor()
-            if beat.pid == proc.pid and beat.heartbeat_at:
+    try:
+        for frame in itertools.cycle(SPINNER):
+            if proc.poll() is not None:
+                if supervisor_alive(project.state_dir):
+                    return None  # one started by hand at the same moment won: attach to it
+                code = proc.returncode
+                said = log_tail(log_path, since=offset) or ["(it wrote nothing)"]
+                raise CliError(
+                    f"the supervisor exited with status {code} before its first heartbeat:\n  "
+                    + "\n  ".join(said)
+                    + f"\n(log: {log_path})",
+                    code if code > 0 else EXIT_ENV,
+                )
+            if first_beat(project.state_dir, proc.pid, since):
                 return proc.pid
-        time.sleep(0.05)
-    raise CliError(
-        f"the supervisor did not start within {START_WAIT:.0f}s; see {log_path}", EXIT_ENV
-    )
+            if time.monotonic() >= deadline:
+                print(
+                    f"overseer: the supervisor (pid {proc.pid}) is still starting after "
+                    f"{START_WAIT:.0f}s; opening the dashboard anyway (log: {log_path})",
+                    file=sys.stderr,
+                )
+                return proc.pid
+            if spin:
+                sys.stderr.write(f"\r{frame} starting the supervisor (pid {proc.pid})…")
+                sys.stderr.flush()
+            time.sleep(0.08)
+    finally:
+        if spin:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+    raise AssertionError("unreachable")
+
+
+def last_event_id(state_dir: Path) -> int:
+    """The id of the store's newest event (0 without a store)."""
+    if not (state_dir / DB_NAME).exists():
+        return 0
+    store = Store(state_dir / DB_NAME)
+    try:
+        return int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+    finally:
+        store.close()
+
+
+def first_beat(state_dir: Path, pid: int, since: int) -> bool:
+    """Whether supervisor `pid` finished starting: its loop beat after its start event.
+
+    The supervisor also records a heartbeat as it begins, before tmux is even looked for, so a
+    heartbeat alone does not prove it got going. `since`: the newest event id before it started.
+    """
+    if not supervisor_alive(state_dir) or not (state_dir / DB_NAME).exists():
+        return False
+    store = Store(state_dir / DB_NAME)
+    try:
+        beat = store.supervisor()
+        if beat.pid != pid or not beat.heartbeat_at:
+            return False
+        row = store.conn.execute(
+            "SELECT MAX(ts) FROM events WHERE id > ? AND kind = 'supervisor.start'", (since,)
+        ).fetchone()
+        return row[0] is not None and beat.heartbeat_at >= row[0]
+    finally:
+        store.close()
 
 
 def run_dashboard(project: Project, theme: str | None) -> int:
@@ -90,21 +152,26 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 
     if not (project.state_dir / DB_NAME).exists():
         raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")
+    need_terminal("watch from a script with `overseer status --json` or `overseer events -f`")
     app = OverseerApp(project.config, project.state_dir, theme=theme, user=load_user_config())
     app.run()
+    if app.crash is not None:
+        error, log = app.crash
+        raise CliError(crash_message("the dashboard", error, log), EXIT_CRASH)
     return EXIT_OK
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     project = resolve(args)
     project.need_config()
+    need_terminal("`overseer run` runs the supervisor without one")
     if args.reset:
         reset_demo(project)
     check_drift(project, sync=args.sync_config, ask=True)
     pid = start_supervisor(project, demo=bool(args.demo), trust_state=args.trust_state)
     if pid is not None:
         print(
-            f"supervisor started (pid {pid}); log: {project.state_dir / 'supervisor.log'}",
+            f"supervisor started (pid {pid}); log: {project.state_dir / SUPERVISOR_LOG}",
             file=sys.stderr,
         )
     return run_dashboard(project, args.theme)

@@ -16,6 +16,7 @@ from typing import Any
 from agents.health import tree_usage
 from state.models import Event, Task, TaskState
 from state.store import Store
+from tui.crash import SUPERVISOR_LOG, log_tail
 
 Clock = Callable[[], float]
 Usage = Callable[[int | None], tuple[float | None, int | None]]
@@ -89,6 +90,10 @@ class Snapshot:
     alert: float
     data_version: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Not running, yet it never stopped cleanly (a stop clears its heartbeat): it crashed or
+    # was killed. The last lines `overseer up` logged from it, if it started it.
+    supervisor_died: bool = False
+    supervisor_log: tuple[str, ...] = ()
 
 
 class ProcessUsage:
@@ -306,6 +311,7 @@ class SnapshotReader:
                 spark[idx] += 1
         recent = sum(1 for ts in done_times if now - ts <= THROUGHPUT_WINDOW)
         alive = self.supervisor_alive()
+        died = not alive and sup.pid is not None and sup.heartbeat_at is not None
         return Snapshot(
             now=now,
             project=self.project,
@@ -322,7 +328,18 @@ class SnapshotReader:
             warn=self.warn,
             alert=self.alert,
             data_version=version,
+            supervisor_died=died,
+            supervisor_log=self._supervisor_log(sup.started_at) if died else (),
         )
+
+    def _supervisor_log(self, started_at: float | None) -> tuple[str, ...]:
+        """The last lines of the supervisor's log, if written since that supervisor started."""
+        log = self.store.path.parent / SUPERVISOR_LOG
+        try:
+            fresh = started_at is not None and log.stat().st_mtime >= started_at
+        except OSError:
+            return ()
+        return tuple(log_tail(log, lines=6)) if fresh else ()
 
     def _task_rows(self, now: float, changed: set[str], reshaped: bool) -> list[TaskRow]:
         """Every task's row in queue order, rebuilding only rows that can differ.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from state.config import Config, UserConfig, load_config_text
@@ -21,10 +22,11 @@ agents:
 tasks: []
 """
 
+# Longer than any column at 80 or 100 columns: the dashboard must still show all of it.
+PROMPT = "Deploy build 4f2c1e to staging (3 services, 2 migrations pending)? [y/N]"
 SCREEN = (
     "worker-2$ bash /work/.overseer/run/build.1.sh\n"
-    "compiling module 1/3\ncompiling module 2/3\n"
-    "Deploy to staging? [y/N] "
+    "compiling module 1/3\ncompiling module 2/3\n" + PROMPT + " "
 )
 
 
@@ -228,7 +230,7 @@ def _fleet(c, scenario: str) -> None:
         beat=NOW - 3,
         since=NOW - 40 if waiting else NOW - 95,
         line="compiling module 2/3",
-        prompt="Deploy to staging? [y/N]" if waiting else None,
+        prompt=PROMPT if waiting else None,
         pane="%2",
     )
     _agent(
@@ -301,7 +303,7 @@ def _fleet(c, scenario: str) -> None:
             c,
             NOW - 40,
             "agent.waiting",
-            "worker-2: busy -> waiting (waiting at prompt: Deploy to staging? [y/N])",
+            f"worker-2: busy -> waiting (waiting at prompt: {PROMPT})",
             agent="worker-2",
         )
     if stalled:
@@ -322,9 +324,22 @@ def make_app(
     live: bool = False,
     alive: bool = True,
     user: UserConfig | None = None,
+    died: bool = False,
 ) -> OverseerApp:
-    """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen."""
+    """A dashboard on a fixture store: fixed clock, fixed CPU/RSS, canned pane screen.
+
+    alive=False: the supervisor stopped cleanly (its heartbeat cleared); died=True: it is
+    not running and never stopped (killed or crashed), having logged DEATH_LOG.
+    """
     state_dir = build(root, scenario)
+    if not alive and not died:
+        store = Store(state_dir / "state.db")
+        store.supervisor_stopped(4242)
+        store.close()
+    if died:
+        log = state_dir / "supervisor.log"
+        log.write_text("\n".join(DEATH_LOG) + "\n")
+        os.utime(log, (NOW, NOW))
     return OverseerApp(
         config(root),
         state_dir,
@@ -333,6 +348,13 @@ def make_app(
         usage=lambda pid: (3.0, 12 * 1024 * 1024),
         live=live,
         screen_source=lambda agent, pane: SCREEN if pane else None,
-        supervisor_alive=lambda: alive,
+        supervisor_alive=lambda: alive and not died,
         user=user,
     )
+
+
+DEATH_LOG = [
+    "overseer: the supervisor stopped: cannot write to the store: database or disk is full.",
+    "overseer: overseer run crashed (OSError: [Errno 28] No space left on device); "
+    "the traceback is in /srv/fleet/.overseer/logs/crash-20270115-083000-4242.log",
+]

@@ -9,7 +9,7 @@ from textual.widgets import Button, TextArea
 
 from state.config import UserConfig
 from state.store import Store
-from tests.tui.fixtures import NOW, _attempt, _task, make_app
+from tests.tui.fixtures import NOW, PROMPT, _attempt, _task, make_app
 from tests.tui.test_keys import _commands, settle, store_of
 from tui.screens.dialogs import Confirm, EditText, HelpScreen
 from tui.screens.main import MainScreen
@@ -136,7 +136,7 @@ async def test_c_copies_the_id_and_C_the_prompt(tmp_path: Path) -> None:
         agents.focus()
         agents.select_key("worker-2")
         await pilot.press("C")
-        assert app.clipboard == "Deploy to staging? [y/N]"
+        assert app.clipboard == PROMPT
         await pilot.press("c")
         assert app.clipboard == "worker-2"
 

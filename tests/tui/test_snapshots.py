@@ -49,6 +49,32 @@ def test_busy_fleet_80x24(snap_compare: Any, tmp_path: Path) -> None:
     snap(snap_compare, make_app(tmp_path, "busy"), (80, 24))
 
 
+def test_busy_fleet_100x30(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (100, 30))
+
+
+def test_side_panels_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # tab from the queue: suggestions, detail and events take the whole width.
+    snap(snap_compare, make_app(tmp_path, "busy"), (80, 24), "down", "tab")
+
+
+def test_detail_100x30(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "waiting"), (100, 30), "down", "tab", "tab")
+
+
+def test_waiting_prompt_in_full_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # The queue's build task runs in worker-2, which waits: its whole prompt above the footer.
+    snap(snap_compare, make_app(tmp_path, "waiting"), (80, 24), "down")
+
+
+def test_help_screen_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy"), (80, 24), "question_mark")
+
+
+def test_supervisor_died(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "busy", died=True), (120, 30))
+
+
 def test_stalled_agent(snap_compare: Any, tmp_path: Path) -> None:
     snap(snap_compare, make_app(tmp_path, "stalled"), (160, 45))
 

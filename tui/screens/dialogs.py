@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from tui.actions import ACTIONS, key_label
+from tui.widgets.format import NARROW
 
 
 class AskText(ModalScreen[str | None]):
@@ -36,7 +37,7 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="dialog-input")
             yield Label("Enter to confirm · Escape to cancel", id="dialog-hint")
 
@@ -116,7 +117,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, id="dialog-title")
+            yield Label(self.question, id="dialog-title", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -141,28 +142,9 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, padding=(0, 1), expand=True)
-        table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("id (keymap:)", no_wrap=True)
-        table.add_column("what it does · from the shell", ratio=1)
-        for a in ACTIONS:
-            if a.id == "attach_enter" or (
-                a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
-            ):
-                continue
-            key = key_label(self.keys.get(a.id, a.key))
-            if a.id == "attach":
-                key += " / enter"
-            shown_id = a.id
-            if a.id == "answer_1":
-                key, shown_id = "1 … 9", "answer_1 … answer_9"
-            what = Text(a.help)
-            if a.cli:
-                what.append(f" · {a.cli}", style="italic dim")
-            table.add_row(key, shown_id, what)
         with VerticalScroll(id="help"):
             yield Label("Overseer keys", id="dialog-title")
-            yield Static(table)
+            yield Static(id="help-keys")
             yield Static(
                 Text(
                     "Task keys act on the marked rows (space), else the selected task, or the "
@@ -174,6 +156,50 @@ class HelpScreen(ModalScreen[None]):
                     style="italic",
                 )
             )
+
+    def on_mount(self) -> None:
+        self.on_resize()
+
+    def on_resize(self) -> None:
+        # Under NARROW columns the shell column would squeeze the action to a word per line:
+        # the command line goes under its action instead.
+        narrow = self.app.size.width < NARROW
+        if getattr(self, "narrow", None) != narrow:
+            self.narrow = narrow
+            self.query_one("#help-keys", Static).update(self.keys_table(narrow))
+
+    def keys_table(self, narrow: bool) -> Table:
+        """Every key with its action id (what `keymap:` takes), what it does and the command
+        line that does the same; under NARROW columns the id and the command line go below it."""
+        table = Table(box=None, padding=(0, 2), expand=True)
+        table.add_column("key", style="bold", no_wrap=True)
+        if not narrow:
+            table.add_column("id (keymap:)", no_wrap=True)
+        table.add_column("action" if narrow else "action · from the shell", ratio=1)
+        for a in ACTIONS:
+            if a.id == "attach_enter" or (
+                a.id.startswith("answer_") and a.id[-1].isdigit() and a.id != "answer_1"
+            ):
+                continue
+            key = key_label(self.keys.get(a.id, a.key))
+            if a.id == "attach":
+                key += " / enter"
+            shown_id = a.id
+            if a.id == "answer_1":
+                key, shown_id = "1 … 9", "answer_1 … answer_9"
+            # Text, not str: a Rich table reads a str cell as markup (keys come from keymap:).
+            if narrow:
+                action = Text(a.help)
+                action.append("\n" + shown_id, style="dim")
+                if a.cli:
+                    action.append(" · " + a.cli, style="italic dim")
+                table.add_row(Text(key), action)
+            else:
+                action = Text(a.help)
+                if a.cli:
+                    action.append(" · " + a.cli, style="italic dim")
+                table.add_row(Text(key), Text(shown_id), action)
+        return table
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -193,7 +219,7 @@ class DiffScreen(ModalScreen[None]):
         from rich.syntax import Syntax
 
         with VerticalScroll(id="diff"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Static(
                 Syntax(
                     self.text or "(no changes)",

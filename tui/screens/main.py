@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import DescendantFocus
+from textual.screen import ActiveBinding, Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from tui.actions import bindings
+from tui.actions import BY_ID, bindings, key_label
 from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
 from tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText
 from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
-from tui.widgets.format import palette
-from tui.widgets.panels import DetailPanel, EventLog, StatusHeader, SuggestionTable, show_once
+from tui.widgets.format import NARROW, palette
+from tui.widgets.panels import (
+    DetailPanel,
+    EventLog,
+    PromptBar,
+    StatusHeader,
+    SuggestionTable,
+    SupervisorBanner,
+    show_once,
+)
 from tui.widgets.tables import AgentTable, QueueTable
 
 if TYPE_CHECKING:
@@ -50,7 +60,7 @@ class MainScreen(Screen[None]):
         self.stop = threading.Event()
         self.detail_reader: SnapshotReader | None = None
         self.detail_lock = threading.Lock()
-        self.focus_order = ["agents", "queue", "suggestions", "events"]
+        self.focus_order = ["agents", "queue", "suggestions", "detail-box", "events"]
         self.last_table = "queue"
 
     @property
@@ -64,11 +74,12 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
+        yield SupervisorBanner(id="supervisor-banner")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield Label(" Agents", classes="panel-title", id="agents-title")
+                yield Label(" Agents", classes="panel-title", id="agents-title", markup=False)
                 yield AgentTable(id="agents")
-                yield Label(" Queue", classes="panel-title", id="queue-title")
+                yield Label(" Queue", classes="panel-title", id="queue-title", markup=False)
                 yield Input(
                     placeholder="filter: words, state:failed, agent:worker-1 (Enter: select, Esc: clear)",
                     id="filter",
@@ -77,11 +88,12 @@ class MainScreen(Screen[None]):
             with Vertical(id="right"):
                 yield Label(" Suggestions  (enter: apply · d: dismiss)", classes="panel-title")
                 yield SuggestionTable(id="suggestions")
-                yield Label(" Detail", classes="panel-title", id="detail-title")
-                with Vertical(id="detail-box"):
+                yield Label(" Detail", classes="panel-title", id="detail-title", markup=False)
+                with VerticalScroll(id="detail-box"):
                     yield DetailPanel(id="detail")
                 yield Label(" Events", classes="panel-title")
                 yield EventLog(id="events")
+        yield PromptBar(id="prompt-bar")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -94,8 +106,30 @@ class MainScreen(Screen[None]):
         self.stop.set()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 110, "narrow")
+        narrow = self.size.width < NARROW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self.refresh_bindings()  # the footer leads with the panel key when narrow
+            self.update_prompt_bar()
         self.set_class(self.size.height < 30, "short")
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        # Narrow: the column holding the focused panel is the one on screen.
+        right = self.query_one("#right")
+        self.set_class(right in event.widget.ancestors_with_self, "side")
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The footer's keys; in a narrow terminal, first the key that reaches hidden panels."""
+        found = super().active_bindings
+        if not self.has_class("narrow"):
+            return found
+        lead = {
+            key: active._replace(binding=replace(active.binding, show=True, description="Panels"))
+            for key, active in found.items()
+            if active.binding.id == "next_panel"
+        }
+        return {**lead, **{k: v for k, v in found.items() if k not in lead}}
 
     @property
     def pal(self) -> dict[str, str]:
@@ -128,6 +162,7 @@ class MainScreen(Screen[None]):
         pal = self.pal
         with self.app.batch_update():
             self.query_one(StatusHeader).show(snap, pal)
+            self.query_one(SupervisorBanner).show(snap, pal)
             self.query_one(AgentTable).show(snap.agents, snap, pal)
             self.query_one(QueueTable).show(snap.tasks, snap, pal)
             self.query_one(SuggestionTable).show(snap.suggestions, pal)
@@ -184,6 +219,7 @@ class MainScreen(Screen[None]):
         return "task", self.query_one(QueueTable).selected_row()
 
     def refresh_detail(self) -> None:
+        self.update_prompt_bar()
         kind, row = self.current()
         if row is None:
             return
@@ -191,6 +227,19 @@ class MainScreen(Screen[None]):
         self.load_detail(key, row)
         if isinstance(row, AgentRow):
             self.capture_pane(row.name, row.pane_id)
+
+    def update_prompt_bar(self) -> None:
+        """Narrow terminals: the prompt the selected agent (or the selected task's) waits at."""
+        row: AgentRow | TaskRow | None = None
+        if self.has_class("narrow"):
+            _, row = self.current()
+            if isinstance(row, TaskRow):
+                row = self.query_one(AgentTable).rows_by_key.get(row.claimed_by or "")
+        keys = {
+            a: key_label(self.oapp.keymap.get(a, BY_ID[a].key))
+            for a in ("answer_yes", "answer_no", "send", "attach")
+        }
+        self.query_one(PromptBar).show(row if isinstance(row, AgentRow) else None, keys, self.pal)
 
     @work(thread=True, exclusive=True, group="detail")
     def load_detail(self, key: str, row: AgentRow | TaskRow) -> None:
@@ -278,7 +327,11 @@ class MainScreen(Screen[None]):
 
     def need(self, targets: list[str], what: str) -> bool:
         if not targets:
-            self.notify(f"select a {what} first", severity="warning", timeout=3)
+            self.notify(
+                f"select {'an' if what[0] in 'aeiou' else 'a'} {what} first",
+                severity="warning",
+                timeout=3,
+            )
             return False
         return True
 
@@ -286,6 +339,14 @@ class MainScreen(Screen[None]):
 
     def command(self, verb: str, targets: list[str], args: dict[str, Any] | None = None) -> None:
         """Write operator commands (in a worker) and clear the marks they used."""
+        if self.snap is not None and self.snap.supervisor_died:
+            # Applying it here would look like success while nothing dispatches or watches.
+            self.notify(
+                f"{verb} not applied: the supervisor died; `overseer up` starts a new one",
+                severity="error",
+                timeout=6,
+            )
+            return
         self.send_commands(verb, list(targets), dict(args or {}))
         self.query_one(QueueTable).clear_marks()
         self.query_one(AgentTable).clear_marks()
@@ -573,14 +634,12 @@ class MainScreen(Screen[None]):
             self.resort(table)
 
     def action_next_panel(self) -> None:
-        order = [
-            w
-            for w in self.focus_order
-            if self.query_one(f"#{w}").display and self.query_one(f"#{w}").region.width > 0
-        ]
+        """Focus the next panel; in a narrow terminal its column comes on screen with it."""
+        order = [w for w in self.focus_order if self.query_one(f"#{w}").display]
         current = self.focused.id if self.focused is not None else None
         nxt = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
-        self.query_one(f"#{nxt}").focus()
+        # Now, not after this message (Widget.focus): a second tab typed at once moves on from it.
+        self.set_focus(self.query_one(f"#{nxt}"))
 
     def restyle(self) -> None:
         """Re-render every row with the current theme's colours."""

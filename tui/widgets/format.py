@@ -28,6 +28,7 @@ TASK_SYMBOLS = {
     "blocked": "■",
 }
 SPARK = "▁▂▃▄▅▆▇█"
+NARROW = 110  # columns: below this the dashboard shows one column at a time
 
 
 def palette(theme: Theme | None) -> dict[str, str]:
@@ -100,3 +101,11 @@ def clip(text: str, width: int) -> str:
     """One line of at most `width` characters."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
+
+
+def literal(text: str) -> str:
+    """Text that Textual's content markup shows exactly as written (for palette titles).
+
+    Textual's own `escape` skips `[K]` (upper case), which then vanishes as a style tag.
+    """
+    return text.replace("[", "\\[")

@@ -61,6 +61,9 @@ class StatusHeader(Static):
             top.append(f"● running pid {snap.supervisor_pid}", style=f"bold {pal['ok']}")
             top.append(" · loop heartbeat ")
             top.append(duration(beat), style=style)
+        elif snap.supervisor_died:
+            top.append(f"✗ died (pid {snap.supervisor_pid})", style=f"bold {pal['err']}")
+            top.append(" · operator keys refused until `overseer up` starts one", style=pal["dim"])
         else:
             top.append("○ not running", style=f"bold {pal['err']}")
             top.append(" (commands are applied directly)", style=pal["dim"])
@@ -74,6 +77,57 @@ class StatusHeader(Static):
         line2.append(sparkline(snap.spark), style=pal["ok"])
         # Text compares by text and styled spans; the header's height is fixed (no layout).
         show_once(self, (top, line2), lambda: Group(top, line2), layout=False)
+
+
+class SupervisorBanner(Static):
+    """Shown only while the supervisor is dead: what it last wrote to its log."""
+
+    def show(self, snap: Snapshot, pal: dict[str, str]) -> None:
+        self.display = snap.supervisor_died
+        if not snap.supervisor_died:
+            return
+        key = (snap.supervisor_pid, snap.supervisor_log, tuple(pal.items()))
+        show_once(self, key, lambda: supervisor_death(snap, pal))
+
+
+def supervisor_death(snap: Snapshot, pal: dict[str, str]) -> RenderableType:
+    """Why nothing moves: the supervisor died, its last words, and what to do."""
+    head = Text(f" The supervisor (pid {snap.supervisor_pid}) died", style=f"bold {pal['err']}")
+    head.append(
+        "; nothing is dispatched or watched, and keys are not applied. "
+        "`overseer up` starts a new one (it picks up where this one stopped).",
+        style="",
+    )
+    lines = [head]
+    if snap.supervisor_log:
+        lines.append(Text(" last lines of .overseer/supervisor.log:", style=pal["dim"]))
+        lines.extend(Text("   " + line, style=pal["warn"]) for line in snap.supervisor_log)
+    else:
+        lines.append(Text(" (no log of it: it was not started by `overseer up`)", style=pal["dim"]))
+    return Group(*lines)
+
+
+class PromptBar(Static):
+    """Above the footer in a narrow terminal: the prompt the selected agent waits at, in full."""
+
+    def show(self, row: AgentRow | None, keys: dict[str, str], pal: dict[str, str]) -> None:
+        prompt = row.prompt if row is not None else None
+        self.display = bool(prompt)
+        if row is not None and prompt:
+            key = (row.name, prompt, tuple(keys.items()), tuple(pal.items()))
+            show_once(self, key, lambda: prompt_text(row.name, prompt, keys, pal))
+
+
+def prompt_text(agent: str, prompt: str, keys: dict[str, str], pal: dict[str, str]) -> Text:
+    """`? worker-2 waits at: <prompt>   y yes · n no · i type · a attach`."""
+    text = Text(f"? {agent} waits at: ", style=f"bold {pal['accent']}")
+    text.append(prompt, style="bold")
+    text.append(
+        f"   {keys['answer_yes']} yes · {keys['answer_no']} no · {keys['send']} type · "
+        f"{keys['attach']} attach",
+        style=pal["dim"],
+    )
+    return text
 
 
 class SuggestionTable(DataTable[Any]):
@@ -110,11 +164,11 @@ class SuggestionTable(DataTable[Any]):
         self.signature = signature
         self.clear()
         for n, item in enumerate(items, 1):
-            self.add_row(
-                str(n),
+            self.add_row(  # Text, not str: a DataTable reads a str cell as markup ("[y/N]")
+                Text(str(n)),
                 Text(str(item.get("action", "")), style=f"bold {pal['accent']}"),
-                target_text(item),
-                clip(str(item.get("reason", "")), 120),
+                Text(target_text(item)),
+                Text(clip(str(item.get("reason", "")), 120)),
                 key=self.key(item),
             )
         if selected is not None:

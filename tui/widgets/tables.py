@@ -79,6 +79,10 @@ class KeyedTable(DataTable[Any], Generic[R]):
     def search_text(self, row: R) -> str:
         raise NotImplementedError
 
+    def row_cells(self, row: R, snap: Snapshot) -> tuple[Any, ...]:
+        """render_row with plain strings made Text: a DataTable reads a str cell as markup."""
+        return tuple(Text(c) if isinstance(c, str) else c for c in self.render_row(row, snap))
+
     # -- updating -------------------------------------------------------------------
 
     @property
@@ -148,7 +152,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
             old_cells = self.cells.get(key)
             if old_cells is None:
                 continue  # filtered out
-            cells = (old_cells[0], *self.render_row(row, snap))
+            cells = (old_cells[0], *self.row_cells(row, snap))
             for col, value, was in zip(columns, cells, old_cells, strict=True):
                 if value != was:
                     self.update_cell(key, col, value)
@@ -182,7 +186,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
                 continue  # same data, same colours: nothing to render
             cells = (
                 Text(MARK if key in self.marked else " ", style=pal.get("accent", "")),
-                *self.render_row(row, snap),
+                *self.row_cells(row, snap),
             )
             if old is None:
                 self.add_row(*cells, key=key)
@@ -194,7 +198,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
         if keys != self.order:
             position = {k: i for i, k in enumerate(keys)}
             if len(keys) > 1:
-                self.sort(self.ID_COLUMN, key=lambda value: position.get(value, 0))
+                self.sort(self.ID_COLUMN, key=lambda value: position.get(str(value), 0))
             self.order = keys
 
     def refresh_marks(self) -> None:
