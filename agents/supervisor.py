@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 from agents import health, runner, worktree
@@ -28,10 +29,11 @@ from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
 from agents.interactive import InteractiveAgent
 from agents.lock import SupervisorLock
 from agents.notify import Notifier
-from agents.profiles import AI_KINDS, Profile, match_prompt, profile
+from agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
 from agents.runner import Dispatch, Status
 from agents.stream import LogStream, LogWatcher, to_text
 from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
+from agents.wakeup import Wakeup
 from state import queue
 from state.config import AgentSpec, Config
 from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
@@ -149,7 +151,7 @@ class Supervisor:
         self.agents: dict[str, AgentRuntime] = {}
         self.changed: set[str] = set()
         self.changed_lock = threading.Lock()
-        self.wake = threading.Event()
+        self.wake = Wakeup()
         self.stop_requested = False
         self.kill_agents_on_exit = False
         self.started_at = time.time()
@@ -188,6 +190,16 @@ class Supervisor:
             f"supervisor {os.getpid()} started (tmux -L {self.server.label})",
             data={"pid": os.getpid(), "tmux_label": self.server.label},
         )
+        if self.config.notify is not None:
+            # From here on: what re-adoption and recovery find (results that came in while
+            # no supervisor ran, agents waiting at a prompt) is notified too.
+            self.notifier = Notifier(
+                self.config.notify,
+                self.store,
+                self.state_dir,
+                cwd=self.config.base_dir,
+                project=self.config.name,
+            )
         for name, spec in self.config.agent_instances():
             self.store.upsert_agent(name, spec.kind)
             rt = AgentRuntime(
@@ -203,14 +215,6 @@ class Supervisor:
             self.agents[name] = rt
             self.adopt_or_spawn(rt)
         self.recover()
-        if self.config.notify is not None:
-            self.notifier = Notifier(
-                self.config.notify,
-                self.store,
-                self.state_dir,
-                cwd=self.config.base_dir,
-                project=self.config.name,
-            )
         self.watcher = LogWatcher(self.logs_dir, self.on_logs_changed)
         self.watcher.start()
 
@@ -242,6 +246,12 @@ class Supervisor:
         # `overseer status` after the run shows the last word.
         self.refresh_insights(time.time(), force=True)
         if self.notifier is not None:
+            # The last events (the failure that ended --until-done, one just before
+            # `overseer down`) are told before the supervisor goes.
+            try:
+                self.notifier.flush()
+            except Exception:  # a hook problem must never stop the shutdown
+                log.exception("notify flush failed")
             self.notifier.close()
         if self.server is not None:
             self.server.close_control()
@@ -263,45 +273,54 @@ class Supervisor:
 
         Raises StoreError, after stopping cleanly, when state cannot be persisted.
         """
-        try:
-            self.start()
-        except PERSIST_ERRORS as exc:
-            self.halt(exc)
-        deadline = time.time() + timeout if timeout else None
-        handler = self._on_signal
-        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         failure: BaseException | None = None
-        try:
-            while not self.stop_requested:
-                self.step()
-                if on_step is not None:
-                    on_step()
-                if until_done and queue.settled(self.store):
-                    break
-                if until_done and self.fleet_unavailable():
-                    self.store.event(
-                        "supervisor.no-agents",
-                        "no agent can take work (all paused or dead) and nothing is running",
-                    )
-                    break
-                if deadline is not None and time.time() >= deadline:
-                    self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
-                    break
-                self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
-                self.wake.clear()
-        except PERSIST_ERRORS as exc:
-            failure = exc
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
-            if failure is None:
-                self.shutdown()
+        signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        # The handlers are in place from start-up until shutdown is over: a signal during
+        # either only asks for a stop, and a second one cannot cut shutdown short.
+        with self.wake.catching(signals, self._on_signal):
+            try:
+                self.start()
+            except PERSIST_ERRORS as exc:
+                self.halt(exc)
+            deadline = time.time() + timeout if timeout else None
+            try:
+                self.loop(until_done, deadline, timeout, on_step)
+            except PERSIST_ERRORS as exc:
+                failure = exc
+            finally:
+                if failure is None:
+                    self.shutdown()
         if failure is not None:
             self.halt(failure)
         counts = self.store.task_counts()
         if until_done or deadline is not None:
             return 0 if counts["done"] == sum(counts.values()) else 1
         return 0
+
+    def loop(
+        self,
+        until_done: bool,
+        deadline: float | None,
+        timeout: float | None,
+        on_step: Callable[[], None] | None,
+    ) -> None:
+        """Step until asked to stop, the work is settled (until-done) or the deadline passes."""
+        while not self.stop_requested:
+            self.step()
+            if on_step is not None:
+                on_step()
+            if until_done and queue.settled(self.store):
+                break
+            if until_done and self.fleet_unavailable():
+                self.store.event(
+                    "supervisor.no-agents",
+                    "no agent can take work (all paused or dead) and nothing is running",
+                )
+                break
+            if deadline is not None and time.time() >= deadline:
+                self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
+                break
+            self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
@@ -329,9 +348,9 @@ class Supervisor:
             return False
         return self.store.task_counts()["ready"] > 0
 
-    def _on_signal(self, signum: int, frame: object) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag: the interpreter has already written to the wake-up pipe.
         self.stop_requested = True
-        self.wake.set()
 
     def on_logs_changed(self, paths: set[Path]) -> None:
         """Called from the watcher thread: remember which agents have new output."""
@@ -408,7 +427,7 @@ class Supervisor:
         pane = self.tmux.window_pane(rt.name)
         if pane is not None and not pane.dead:
             self.tmux.repipe(pane.pane_id, self.log_path(rt.name))
-            rt.stream.seek(rt.stream.size())
+            self.catch_up(rt)
             rt.pane_id, rt.pid = pane.pane_id, pane.pid
             rt.heartbeat_at = time.time()
             if rt.ia is not None:
@@ -418,6 +437,33 @@ class Supervisor:
             self.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
             return
         self.spawn(rt, pane)
+
+    def catch_up(self, rt: AgentRuntime) -> None:
+        """Read what a re-adopted pane printed while no supervisor ran, and when it last did.
+
+        The last ring's worth of the log is read (prompts, the tail of a task's output, a
+        sentinel), but not stamped with the time of reading: tmux appended it while nobody
+        read, so the log's mtime is when the pane last printed. Silence is measured from
+        there, never from the restart.
+        """
+        size = rt.stream.size()
+        if rt.ia is not None:
+            rt.stream.seek(size)  # its screen is rebuilt from capture-pane instead
+        else:
+            rt.stream.seek(max(0, size - rt.stream.ring.capacity))
+            while data := rt.stream.read_new():
+                rt.scanner.feed(data)
+            rt.scanner.trim()
+        try:
+            mtime = os.stat(rt.stream.path).st_mtime
+        except OSError:
+            return
+        if size:
+            rt.last_output_at = min(mtime, time.time())
+
+    def screen_prompt(self, rt: AgentRuntime) -> PromptMatch | None:
+        """A prompt for a person at the end of a shell agent's output (its cursor line)."""
+        return match_prompt(rt.stream.partial_line(), rt.stream.last_line())
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn) the agent's pane."""
@@ -486,17 +532,20 @@ class Supervisor:
             self.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
             return
         quiet = now - max(rt.last_output_at or 0.0, run.started)
-        if rt.state == AgentState.BUSY and quiet >= self.config.stall_timeout:
+        if rt.state != AgentState.BUSY or quiet < rt.profile.quiet_before_waiting:
+            return
+        # A prompt on screen is a person's turn, however long ago it was printed: it is
+        # looked for before silence counts as a stall.
+        m = self.screen_prompt(rt)
+        if m is not None:
+            rt.prompt = mask(m.text)
+            self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
+        elif quiet >= self.config.stall_timeout:
             detail = f"stalled: no output for {quiet:.0f}s"
             if rt.cpu_rate >= CPU_ACTIVE_RATE:
                 detail += f"; {CPU_NOTE}"  # silent but working: insights tell the difference
             self.set_state(rt, AgentState.STALLED, detail)
             self.on_stall(rt, detail)
-        elif rt.state == AgentState.BUSY and quiet >= rt.profile.quiet_before_waiting:
-            m = match_prompt(rt.stream.partial_line(), rt.stream.last_line())
-            if m is not None:
-                rt.prompt = mask(m.text)
-                self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
 
     # -- interactive agents (AI CLIs, REPLs) ------------------------------------------
 
@@ -516,6 +565,9 @@ class Supervisor:
         )
         if state == AgentState.WAITING:
             rt.prompt, rt.choices = mask(verdict.detail), verdict.choices
+        if rt.last_output_at is not None:
+            # No progress can have been shown after the pane last printed.
+            rt.ia.signature_since = min(rt.ia.signature_since, rt.last_output_at)
         self.set_state(rt, state, f"re-adopted pane ({verdict.rule})")
 
     def observe_interactive(self, rt: AgentRuntime) -> None:
@@ -1226,12 +1278,15 @@ class Supervisor:
                 if current:
                     self._finish_orphan(task, attempt, status, "agent no longer configured")
                 continue
+            # Output the catch-up read since the attempt began belongs to it.
+            ring = rt.stream.ring
+            since = rt.stream.offset - attempt.log_offset
             rt.running = Running(
                 task=task,
                 attempt=attempt,
                 dispatch=d,
                 started=attempt.started_at,
-                mark=rt.stream.ring.total,
+                mark=ring.total - min(len(ring), since) if since >= 0 else ring.total,
                 deadline=attempt.started_at + task.timeout if task.timeout else None,
                 # A pane started afresh by this supervisor is not the one the task ran in.
                 shell_pid=None if rt.state == AgentState.STARTING else rt.pid,
@@ -1267,7 +1322,16 @@ class Supervisor:
             ):
                 self.lose(rt, "lost while the supervisor was down")
                 continue
-            self.set_state(rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}")
+            m = None
+            if time.time() - (rt.last_output_at or 0.0) >= rt.profile.quiet_before_waiting:
+                m = self.screen_prompt(rt)  # it waited for a person all along
+            if m is not None:
+                rt.prompt = mask(m.text)
+                self.set_state(rt, AgentState.WAITING, f"re-adopted at prompt: {m.text}")
+            else:
+                self.set_state(
+                    rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}"
+                )
             self.store.event(
                 "task.readopted",
                 f"{task.id} attempt {attempt.number} still running in {rt.name}; re-adopted",

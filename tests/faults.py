@@ -555,3 +555,103 @@ def soak(
     fig.check(fig["tasks failed"] == 0, f"{fig['tasks failed']} short tasks failed")
     fig.check(proc.poll() is None, "the supervisor died")
     return fig
+
+
+# -- a supervisor restart after a long downtime ----------------------------------------------
+
+
+def stop_supervisor(project: Project, proc: subprocess.Popen[str], how: str) -> None:
+    """End a supervisor by `kill -9` or by `overseer down` (the agents keep running)."""
+    if how == "kill9":
+        proc.send_signal(signal.SIGKILL)
+    else:
+        down = project.cli("down")
+        assert down.returncode == 0, down.stdout + down.stderr
+    proc.wait(timeout=30)
+
+
+def restart_after_downtime(
+    project: Project,
+    *,
+    how: str = "kill9",
+    stall_timeout: float = 6.0,
+    downtime: float = 10.0,
+    log: Log = _quiet,
+) -> Figures:
+    """The supervisor is down for longer than stall_timeout while a task prints, one waits at
+    a `[y/N]` prompt and one is silent: after the restart the printing task keeps running,
+    the waiting one stays waiting, and only the silent one is stalled."""
+    every = 2.0  # the printing task's pace: slower than the loop, well within stall_timeout
+    ticks = int((downtime + stall_timeout + 12) / every)
+    project.write(
+        f"""
+agents:
+  - {{name: w, kind: shell, count: 3}}
+tasks:
+  - {{id: printing, agent: w-1, run: 'for i in $(seq 1 {ticks}); do echo "tick $i"; sleep {every:g}; done'}}
+  - {{id: asking, agent: w-2, run: 'read -r -p "Deploy? [y/N] " a; [ "$a" = y ] && echo deployed'}}
+  - {{id: silent, agent: w-3, run: 'echo started; sleep 600'}}
+""",
+        stall_timeout=stall_timeout,
+        on_stall="retry",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    fig = Figures(f"supervisor down {downtime:g}s > stall_timeout {stall_timeout:g}s ({how})")
+    proc = start_supervisor(project)
+    wait_until(
+        lambda: (
+            project.store.task_counts()["running"] == 3 and project.agent_state("w-2") == "waiting"
+        ),
+        timeout=60,
+        message="the three tasks never all ran (with w-2 at its prompt)",
+    )
+    stop_supervisor(project, proc, how)
+    stopped_at = time.time()
+    log(f"  supervisor stopped ({how}); down for {downtime:g}s")
+    time.sleep(downtime)  # the fault itself: no supervisor runs meanwhile
+    since = max((e.id for e in project.store.recent_events(1)), default=0)
+    proc = start_supervisor(project)
+    restarted = time.time()
+    fig["downtime (s)"] = round(restarted - stopped_at, 1)
+
+    def ended(task_id: str) -> Any:
+        attempts = project.store.attempts(task_id)
+        return attempts and attempts[0].outcome != AttemptOutcome.RUNNING and attempts[0]
+
+    silent = wait_until(
+        lambda: ended("silent"), timeout=stall_timeout + 30, message="silent task never ended"
+    )
+    fig["silent task"] = (
+        f"{silent.outcome.value} {silent.finished_at - restarted:.1f}s after restart"
+    )
+    fig.check(silent.outcome == AttemptOutcome.STALLED, f"silent task ended {silent.outcome}")
+    # The waiting task must stay waiting for longer than stall_timeout after the restart.
+    wait_until(lambda: time.time() >= restarted + stall_timeout + 2, timeout=stall_timeout + 5)
+    asking = project.store.attempts("asking")[0]
+    state = project.agent_state("w-2")
+    fig["waiting task, stall_timeout after restart"] = f"agent {state}, attempt {asking.outcome}"
+    fig.check(
+        state == "waiting" and asking.outcome == AttemptOutcome.RUNNING,
+        f"the task at its prompt was not left waiting: agent {state}, attempt {asking.outcome}",
+    )
+    answer = project.cli("answer", "w-2", "y")
+    fig.check(answer.returncode == 0, f"answer failed: {answer.stdout}{answer.stderr}")
+    for task_id in ("asking", "printing"):
+        done = wait_until(
+            lambda t=task_id: ended(t), timeout=ticks * every + 30, message=f"{task_id} never ended"
+        )
+        fig[f"{task_id} task"] = f"{done.outcome.value} exit {done.exit_code}"
+        fig.check(
+            done.outcome == AttemptOutcome.OK and len(project.store.attempts(task_id)) == 1,
+            f"{task_id}: {[(a.outcome.value, a.exit_code, a.reason) for a in project.store.attempts(task_id)]}",
+        )
+    stalls = [
+        e.message
+        for e in project.store.events(since=since)
+        if e.kind == "agent.stalled" and e.agent in ("w-1", "w-2")
+    ]
+    fig.check(not stalls, f"healthy work called stalled after the restart: {stalls}")
+    tail = project.store.attempts("printing")[0].output_tail
+    fig.check(f"tick {ticks}" in tail, "the printing task's last line is not in its output")
+    fig.check(proc.poll() is None, "the supervisor died")
+    return fig
