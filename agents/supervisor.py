@@ -24,7 +24,7 @@ from typing import NoReturn
 
 from agents import health, runner, worktree
 from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
-from agents.explain import rules_for
+from agents.explain import ExplainError, rules_for
 from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
 from agents.interactive import InteractiveAgent
 from agents.lock import SupervisorLock
@@ -123,6 +123,7 @@ class AgentRuntime:
     ia: InteractiveAgent | None = None  # interactive agents: virtual screen + verdicts
     choices: tuple[str, ...] = ()  # the menu an interactive agent shows while waiting
     flushed: tuple[object, ...] = ()
+    retiring: bool = False  # no longer configured: finish what runs, take no work, close
 
 
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
@@ -202,21 +203,79 @@ class Supervisor:
             )
         for name, spec in self.config.agent_instances():
             self.store.upsert_agent(name, spec.kind)
-            rt = AgentRuntime(
-                name=name,
-                spec=spec,
-                profile=profile(spec.kind),
-                stream=LogStream(self.log_path(name), start_at_end=True),
-            )
-            if spec.takes_prompts:
-                rules = rules_for(spec.kind, spec)
-                assert rules is not None
-                rt.ia = InteractiveAgent(AI_KINDS[spec.kind], rules, clock=time.time)
+            rt = self.new_runtime(name, spec)
             self.agents[name] = rt
             self.adopt_or_spawn(rt)
+        self.adopt_unconfigured()
         self.recover()
+        self.retire_finished()
         self.watcher = LogWatcher(self.logs_dir, self.on_logs_changed)
         self.watcher.start()
+
+    def new_runtime(self, name: str, spec: AgentSpec) -> AgentRuntime:
+        """The in-memory runtime of one agent pane (with its screen reader if it takes prompts)."""
+        rt = AgentRuntime(
+            name=name,
+            spec=spec,
+            profile=profile(spec.kind),
+            stream=LogStream(self.log_path(name), start_at_end=True),
+        )
+        if spec.takes_prompts:
+            rules = rules_for(spec.kind, spec)
+            assert rules is not None
+            rt.ia = InteractiveAgent(AI_KINDS[spec.kind], rules, clock=time.time)
+        return rt
+
+    def adopt_unconfigured(self) -> None:
+        """Panes and claims of agents the config no longer names (count shrunk, renamed).
+
+        An attempt still running there is re-adopted and watched to its end like any other
+        (recover() decides), never requeued to run beside itself; the pane is closed once it
+        has ended (retire_finished). Their idle panes are closed now.
+        """
+        claimed = {a.agent for a in self.store.running_attempts()} - set(self.agents)
+        panes = {p.window: p for p in self.tmux.list_panes() if p.window not in self.agents}
+        for name in sorted(claimed):
+            row = self.store.agent(name)
+            spec = AgentSpec(name=name, kind=row.kind if row is not None else "shell")
+            try:
+                rt = self.new_runtime(name, spec)
+            except ExplainError:  # a custom kind's patterns went with its config
+                rt = self.new_runtime(name, AgentSpec(name=name))
+            rt.retiring = True
+            self.agents[name] = rt
+            pane = panes.get(name)
+            if pane is not None and not pane.dead:
+                self.adopt_or_spawn(rt)  # a live pane: re-adopted, never respawned
+        for name in sorted(set(panes) - claimed):
+            pane = panes[name]
+            if not pane.dead and health.has_children(pane.pid):
+                # Not ours to end: someone runs something there (`overseer clean --force`).
+                self.store.event(
+                    "agent.unconfigured",
+                    f"{name}: no longer configured, but a program runs in its pane; left open",
+                    agent=name,
+                )
+                continue
+            self.retire(name)
+        for row in self.store.agents():
+            if row.name not in self.agents and row.name not in panes:
+                self.store.remove_agent(row.name)
+
+    def retire_finished(self) -> None:
+        """Close the panes of unconfigured agents whose last attempt has ended."""
+        for rt in [rt for rt in self.agents.values() if rt.retiring and rt.running is None]:
+            del self.agents[rt.name]
+            self.retire(rt.name)
+
+    def retire(self, name: str) -> None:
+        """Close the window of an agent no longer configured and forget it."""
+        with contextlib.suppress(TmuxError):
+            self.tmux.kill_window(name)
+        self.store.remove_agent(name)
+        self.store.event(
+            "agent.retired", f"{name}: no longer configured; its pane was closed", agent=name
+        )
 
     def seed_tasks(self) -> None:
         """Insert the config's tasks that the store does not have yet."""
@@ -373,6 +432,7 @@ class Supervisor:
             self.check_agent(rt, now)
         if self.work_hint or names:
             self.dispatch()
+        self.retire_finished()
 
     def read_changed(self) -> set[str]:
         """Read the new output of the agents the watcher reported; return their names."""
@@ -938,7 +998,7 @@ class Supervisor:
         ).fetchone()[0]
         slots = self.config.max_parallel - running
         for rt in self.agents.values():
-            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused:
+            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused or rt.retiring:
                 continue
             if slots <= 0 or not queue.claimable(self.store):
                 return
@@ -1186,6 +1246,8 @@ class Supervisor:
         self.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
         if rt.running is not None:
             self.lose(rt, f"agent died: {why}")
+        if rt.retiring:
+            return  # no longer configured: closed, not respawned
         now = time.time()
         rt.respawn_times = [t for t in rt.respawn_times if now - t < rt.profile.respawn_window]
         if len(rt.respawn_times) >= rt.profile.respawn_limit:
@@ -1274,10 +1336,7 @@ class Supervisor:
                 task.id, attempt.number, attempt.nonce, script, cmd_file, rc_path, pid_path
             )
             if not current or rt is None:
-                status = runner.read_rc(rc_path)
-                if current:
-                    self._finish_orphan(task, attempt, status, "agent no longer configured")
-                continue
+                continue  # (every claimed agent has a runtime: see adopt_unconfigured)
             # Output the catch-up read since the attempt began belongs to it.
             ring = rt.stream.ring
             since = rt.stream.offset - attempt.log_offset
@@ -1340,29 +1399,6 @@ class Supervisor:
             )
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s)
-
-    def _finish_orphan(self, task: Task, attempt: Attempt, status: Status | None, why: str) -> None:
-        if status is None:
-            queue.finish(
-                self.store,
-                task.id,
-                attempt.number,
-                AttemptOutcome.LOST,
-                reason=why,
-                delay=self.config.retry.delay,
-            )
-        else:
-            outcome, code, sig, reason = runner.judge(status, task.verify)
-            queue.finish(
-                self.store,
-                task.id,
-                attempt.number,
-                outcome,
-                exit_code=code,
-                signal=sig,
-                reason=reason,
-                delay=self.config.retry.delay,
-            )
 
     # -- operator commands ----------------------------------------------------------
 
@@ -1464,6 +1500,8 @@ class Supervisor:
                 self.set_state(rt, AgentState.IDLE, "resumed by operator")
             return f"{rt.name} resumed"
         if cmd.verb == "respawn":
+            if rt.retiring:
+                raise ValueError(f"{rt.name} is no longer configured; it closes after its task")
             if rt.running is not None:
                 self.lose(rt, "agent respawned by operator")
             rt.respawn_times.clear()

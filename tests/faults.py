@@ -655,3 +655,66 @@ tasks:
     fig.check(f"tick {ticks}" in tail, "the printing task's last line is not in its output")
     fig.check(proc.poll() is None, "the supervisor died")
     return fig
+
+
+# -- the agent count shrunk while the supervisor was down ------------------------------------
+
+
+def shrink_campaign(
+    project: Project,
+    *,
+    before: int = 3,
+    task_seconds: float = 6.0,
+    tasks: int = 6,
+    log: Log = _quiet,
+) -> Figures:
+    """`before` agents w-1..w-N run long tasks; kill -9; the config now has one agent `w`.
+
+    What still runs in the panes of agents no longer configured is watched to its end, never
+    run again beside itself, and those panes are closed.
+    """
+    # Tasks that succeed, with a try to spare: a rerun beside itself would show as a second
+    # side effect, not as a failure.
+    codes = {f"k{i}": 0 for i in range(tasks)}
+
+    def config(count: int) -> None:
+        project.write(
+            f"agents:\n  - {{name: w, kind: shell, count: {count}}}\ntasks:\n"
+            + "\n".join(effect_task(t, c, task_seconds) for t, c in codes.items())
+            + "\n",
+            retry={"max_attempts": 2, "backoff": 0, "backoff_max": 0},
+            max_parallel=before,
+        )
+
+    config(before)
+    fig = Figures(f"agent count {before} -> 1 while the supervisor was down")
+    proc = start_supervisor(project)
+    wait_until(
+        lambda: len(read_effects(project.root)) >= before,
+        timeout=60,
+        message="the agents never all started a task",
+    )
+    in_flight = running_now(project)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    config(1)
+    log(f"  killed with {len(in_flight)} attempts in flight; now 1 agent")
+    t0 = time.time()
+    final = project.cli("run", "--until-done", "--timeout", str(60 + tasks * task_seconds * 2))
+    fig["wall time after restart (s)"] = round(time.time() - t0, 1)
+    fig.check(final.returncode in (0, 1), f"final run exited {final.returncode}: {final.stderr}")
+    fig["attempts in flight at the kill"] = len(in_flight)
+    ends = {(a.task_id, a.number): a for a in project.store.attempts()}
+    fig["how those ended"] = dict(Counter(ends[k].outcome.value for k in in_flight))
+    events = project.store.events()
+    fig["re-adopted in unconfigured panes"] = sum(
+        e.kind == "task.readopted" and e.agent != "w" for e in events
+    )
+    fig["unconfigured panes closed"] = sum(e.kind == "agent.retired" for e in events)
+    check_exactly_once(project, codes, fig)
+    windows = sorted(p.window for p in project.tmux.list_panes())
+    fig["windows left"] = windows
+    fig.check(windows == ["w"], f"windows of agents no longer configured were left: {windows}")
+    rows = sorted(a.name for a in project.store.agents())
+    fig.check(rows == ["w"], f"agents no longer configured still listed: {rows}")
+    return fig
