@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
 import signal
 import socket
 import sqlite3
@@ -168,6 +169,7 @@ class Supervisor:
             tmux_label=server_label(config.name, self.state_dir),
         )
         self.notifier: Notifier | None = None
+        self.suspects: set[str] = set()  # tasks a tmux server death cut off: they run alone
         self.insights_failed_at = 0.0
         self.insights_due = 0.0
         self.trim_due = 0.0
@@ -181,6 +183,7 @@ class Supervisor:
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.seed_tasks()
         queue.promote(self.store)
+        self.suspects = queue.suspects(self.store)
         self.server = TmuxServer(
             server_label(self.config.name, self.state_dir), binary=self.tmux_binary
         )
@@ -471,6 +474,10 @@ class Supervisor:
             command = AI_KINDS[rt.spec.kind].command
         else:
             command = runner.shell_command(runner.agent_rcfile(self.run_dir, rt.name))
+        # tmux puts its socket in every pane's TMUX (and the pane in TMUX_PANE): a task
+        # would reach Overseer's own server with a bare `tmux kill-server`. The pane's
+        # program starts without them (env then sh execs it, as tmux itself would).
+        command = f"exec env -u TMUX -u TMUX_PANE /bin/sh -c {shlex.quote(command)}"
         return command, self.agent_cwd(rt), env
 
     def agent_cwd(self, rt: AgentRuntime) -> str:
@@ -857,7 +864,10 @@ class Supervisor:
             return
         if status.rc == HANGUP_STATUS and self.terminal_gone(rt):
             # The terminal went away under the task: that is the agent dying, not a result.
-            self.lose(rt, "agent died under the task")
+            if not self.tmux.alive():
+                self.tmux_down("the server died under a task")  # it settles every attempt
+            else:
+                self.lose(rt, "agent died under the task")
             return
         outcome, code, sig, reason = runner.judge(status, run.task.verify)
         if run.release:
@@ -866,13 +876,21 @@ class Supervisor:
             outcome, reason = run.stop_outcome, run.stop_detail
         self.record(rt, outcome, exit_code=code, sig=sig, reason=reason)
 
-    def lose(self, rt: AgentRuntime, reason: str) -> None:
-        """The attempt ended without a readable status (agent or tmux died)."""
+    def lose(
+        self, rt: AgentRuntime, reason: str, lost: AttemptOutcome = AttemptOutcome.LOST
+    ) -> None:
+        """The attempt ended without a readable status (agent or tmux died).
+
+        `lost` is how it is recorded then: INTERRUPTED for one a tmux server death cut off
+        (see cut_off).
+        """
         run = rt.running
         if run is None:
             return
+        if lost == AttemptOutcome.INTERRUPTED:
+            reason += "; no try used"
         if rt.ia is not None:
-            self.record(rt, AttemptOutcome.LOST, reason=reason)
+            self.record(rt, lost, reason=reason)
             return
         status = runner.read_rc(run.dispatch.rc_path)
         pid = runner.read_pid(run.dispatch.pid_path)
@@ -892,7 +910,19 @@ class Supervisor:
             # ran, so it goes back to the queue without using a try.
             self.record(rt, AttemptOutcome.RELEASED, reason=f"{reason}, before the task started")
             return
-        self.record(rt, AttemptOutcome.LOST, reason=reason)
+        self.record(rt, lost, reason=reason)
+
+    def cut_off(self, task_ids: list[str]) -> AttemptOutcome:
+        """How the attempts a tmux server death cut off are recorded; marks the suspects.
+
+        Any task may have killed the server (`tmux kill-server` from a task), so the tasks
+        in flight all become suspects and their attempts use no try (INTERRUPTED). A
+        suspect then runs alone (see dispatch): if the server dies again while it runs
+        alone, no other task can be blamed and its attempt is LOST, using a try.
+        """
+        alone = len(task_ids) == 1 and task_ids[0] in self.suspects
+        self.suspects.update(task_ids)
+        return AttemptOutcome.LOST if alone else AttemptOutcome.INTERRUPTED
 
     def terminal_gone(self, rt: AgentRuntime) -> bool:
         """Whether the agent's shell, its pane or the whole tmux server has gone away."""
@@ -934,11 +964,21 @@ class Supervisor:
             result=result,
         )
         self.work_hint = True
+        if outcome not in (
+            AttemptOutcome.LOST,
+            AttemptOutcome.INTERRUPTED,
+            AttemptOutcome.RELEASED,
+        ):
+            self.suspects.discard(run.task.id)  # it ran to an end of its own
         if new is None:
             pass
         elif outcome == AttemptOutcome.OK:
             rt.consecutive_failures = 0
-        elif outcome not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST):
+        elif outcome not in (
+            AttemptOutcome.RELEASED,
+            AttemptOutcome.LOST,
+            AttemptOutcome.INTERRUPTED,
+        ):
             rt.consecutive_failures += 1
         rt.prompt = None
         limit = self.config.pause_after
@@ -997,6 +1037,8 @@ class Supervisor:
             "SELECT COUNT(*) FROM tasks WHERE state='running'"
         ).fetchone()[0]
         slots = self.config.max_parallel - running
+        if self.suspects and self.dispatch_suspect(running):
+            return
         for rt in self.agents.values():
             if rt.state != AgentState.IDLE or rt.running is not None or rt.paused or rt.retiring:
                 continue
@@ -1019,6 +1061,44 @@ class Supervisor:
             # now rather than after the whole round (and loop again at once if one did).
             if self.read_changed() and self.work_hint:
                 self.wake.set()
+
+    def dispatch_suspect(self, running: int) -> bool:
+        """Run a task a tmux server death cut off alone; True when nothing else may start.
+
+        While a suspect runs nothing starts beside it; while one is ready the fleet drains,
+        then it starts on its own. A suspect no idle agent can take holds nothing up.
+        """
+        if any(
+            rt.running is not None and rt.running.task.id in self.suspects
+            for rt in self.agents.values()
+        ):
+            return True
+        tasks = [t for t in map(self.store.task, self.suspects) if t is not None]
+        ready = [
+            t.id
+            for t in sorted(tasks, key=lambda t: (-t.priority, t.seq))  # the queue's order
+            if t.state == TaskState.READY and (t.retry_at or 0) <= time.time()
+        ]
+        if not ready:
+            return False
+        if running:
+            return True
+        for rt in self.agents.values():
+            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused or rt.retiring:
+                continue
+            for task_id in ready:
+                claim = queue.claim(
+                    self.store,
+                    rt.name,
+                    self.lease_s,
+                    task_id=task_id,
+                    kind="prompt" if rt.ia is not None else "run",
+                    names=(rt.spec.name, rt.name),
+                )
+                if claim is not None:
+                    self.start_attempt(rt, claim.task, claim.attempt)
+                    return True
+        return False
 
     def start_attempt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
         """Write the wrapper and type it into the agent's pane."""
@@ -1055,7 +1135,8 @@ class Supervisor:
             self.tmux.send_keys(rt.pane_id, "C-e", "C-u")
             self.tmux.send_text(rt.pane_id, d.typed_line)
         except (TmuxError, AssertionError) as exc:
-            self.record(rt, AttemptOutcome.LOST, reason=f"could not type into the pane: {exc}")
+            # Nothing ran unless the wrapper wrote its pid: then no try is used (lose()).
+            self.lose(rt, f"could not type into the pane: {exc}")
             return
         self.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
 
@@ -1170,7 +1251,7 @@ class Supervisor:
         """
         if rt.awaiting_tmux:  # the server is back (restarted by us or someone else)
             rt.awaiting_tmux = False
-            self.agent_died(rt, pane, "tmux server died")
+            self.agent_died(rt, pane, "tmux server died", own_fault=False)
             return
         if rt.state == AgentState.DEAD:
             return
@@ -1241,8 +1322,14 @@ class Supervisor:
             else:
                 self.lose(rt, "the wrapper ended without a status")
 
-    def agent_died(self, rt: AgentRuntime, pane: PaneInfo | None, why: str) -> None:
-        """Count the running attempt as lost and respawn the agent (rate-limited)."""
+    def agent_died(
+        self, rt: AgentRuntime, pane: PaneInfo | None, why: str, *, own_fault: bool = True
+    ) -> None:
+        """Count the running attempt as lost and respawn the agent (rate-limited).
+
+        A respawn after a tmux server death (not `own_fault`) does not count toward the
+        respawn-loop limit: the agent did nothing wrong.
+        """
         self.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
         if rt.running is not None:
             self.lose(rt, f"agent died: {why}")
@@ -1257,7 +1344,8 @@ class Supervisor:
             )
             self.set_state(rt, AgentState.DEAD, rt.reason)
             return
-        rt.respawn_times.append(now)
+        if own_fault:
+            rt.respawn_times.append(now)
         rt.respawns += 1
         try:
             self.spawn(rt, pane)
@@ -1271,9 +1359,12 @@ class Supervisor:
         if self.tmux_down_since is None:
             self.tmux_down_since = now
             self.store.event("tmux.down", f"tmux server unreachable: {why}")
+            lost = self.cut_off(
+                [rt.running.task.id for rt in self.agents.values() if rt.running is not None]
+            )
             for rt in self.agents.values():
                 if rt.running is not None:
-                    self.lose(rt, "tmux server died")
+                    self.lose(rt, "tmux server died", lost)
                 if rt.state != AgentState.DEAD:
                     # No pane to type into until the server is back: never dispatch to it.
                     rt.awaiting_tmux = True
@@ -1288,7 +1379,7 @@ class Supervisor:
         for rt in self.agents.values():
             if rt.awaiting_tmux:
                 rt.awaiting_tmux = False
-                self.agent_died(rt, None, "tmux server died")
+                self.agent_died(rt, None, "tmux server died", own_fault=False)
 
     def flush_agents(self) -> None:
         """Write heartbeats, last output times and last lines of changed agents in one go."""
