@@ -1066,7 +1066,7 @@ class Supervisor:
         """Run a task a tmux server death cut off alone; True when nothing else may start.
 
         While a suspect runs nothing starts beside it; while one is ready the fleet drains,
-        then it starts on its own. A suspect no idle agent can take holds nothing up.
+        then it starts on its own (when no idle agent can take it, the rest start as usual).
         """
         if any(
             rt.running is not None and rt.running.task.id in self.suspects
@@ -1074,6 +1074,8 @@ class Supervisor:
         ):
             return True
         tasks = [t for t in map(self.store.task, self.suspects) if t is not None]
+        # Done, failed or blocked meanwhile (by an operator, say): no longer held apart.
+        self.suspects = {t.id for t in tasks if t.state in (TaskState.READY, TaskState.RUNNING)}
         ready = [
             t.id
             for t in sorted(tasks, key=lambda t: (-t.priority, t.seq))  # the queue's order

@@ -8,6 +8,10 @@ Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   tmux    the tmux server killed under running tasks (kill-server, then SIGKILL)
   hell    a 1 MB line, binary, escapes, progress bars, wide characters, a big flood
   soak    20 agents churning short tasks; RSS and open descriptors over time
+  restart the supervisor down longer than stall_timeout (kill -9, then `overseer down`)
+          while a task prints, one waits at a [y/N] prompt and one is silent
+  shrink  kill -9 with 3 agents busy, restart with the config cut to 1 agent
+  tmux-task  a task kills Overseer's tmux server on every try, beside innocent tasks
 Every scenario checks its promises and lists any it saw broken; the exit status is 1 then.
 """
 
@@ -25,10 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from agents.tmux import tmux_version
-from tests.faults import Figures, kill9_campaign, output_from_hell, soak, tmux_kill_campaign
+from tests.faults import (
+    Figures,
+    kill9_campaign,
+    output_from_hell,
+    restart_after_downtime,
+    shrink_campaign,
+    soak,
+    task_kills_tmux,
+    tmux_kill_campaign,
+)
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "hell", "soak")
+SCENARIOS = ("kill9", "tmux", "hell", "soak", "restart", "shrink", "tmux-task")
 
 
 def log(line: str) -> None:
@@ -77,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flood-mb", type=int, default=200, help="size of the output flood")
     parser.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak")
     parser.add_argument("--soak-agents", type=int, default=20)
+    parser.add_argument("--downtime", type=float, default=40.0, help="restart: seconds down")
+    parser.add_argument("--stall-timeout", type=float, default=8.0, help="restart: stall_timeout")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -138,6 +153,43 @@ def main(argv: list[str] | None = None) -> int:
                     every=max(5.0, seconds / 30),
                     log=log,
                 ),
+            )
+        )
+        show(results[-1])
+
+    if "restart" in chosen:
+        for how in ("kill9", "down"):
+            log(
+                f"\nsupervisor stopped by {how}, down {args.downtime:g}s "
+                f"(stall_timeout {args.stall_timeout:g}s)"
+            )
+            results.append(
+                run_in_project(
+                    "restart",
+                    lambda p, h=how: restart_after_downtime(
+                        p,
+                        how=h,
+                        stall_timeout=args.stall_timeout,
+                        downtime=args.downtime,
+                        log=log,
+                    ),
+                )
+            )
+            show(results[-1])
+    if "shrink" in chosen:
+        log("\nagent count 3 -> 1 while the supervisor was down (kill -9)")
+        results.append(
+            run_in_project(
+                "shrink", lambda p: shrink_campaign(p, before=3, task_seconds=8.0, tasks=9, log=log)
+            )
+        )
+        show(results[-1])
+    if "tmux-task" in chosen:
+        log("\na task kills the tmux server on every try, 8 innocent tasks beside it")
+        results.append(
+            run_in_project(
+                "tmuxtask",
+                lambda p: task_kills_tmux(p, innocents=8, agents=4, task_seconds=3.0, log=log),
             )
         )
         show(results[-1])
