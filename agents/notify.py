@@ -1,6 +1,6 @@
 """The `notify:` hook: run a command for events that need a person, never blocking the loop.
 
-The supervisor calls `Notifier.poll()` once a sweep. It reads the event log from where it
+The supervisor calls `Notifier.poll()` once a sweep, and `flush()` before it exits. It reads the event log from where it
 left off, picks the subscribed kinds (task.blocked, agent.waiting, ...), rate-limits them
 per event and target, and starts the hook with `subprocess.Popen` (its own session, output
 appended to `.overseer/notify.log`). Later polls reap finished hooks, kill ones that run too
@@ -30,6 +30,7 @@ log = logging.getLogger("overseer.notify")
 MAX_RUNNING = 2  # hooks at once; more wait in the queue
 QUEUE_MAX = 32  # queued notifications beyond this drop the oldest
 HOOK_TIMEOUT = 30.0  # seconds before a hook is killed
+FLUSH_TIMEOUT = 5.0  # at exit: how long the last notifications may hold the supervisor up
 LOG_MAX = 1 << 20  # notify.log is truncated when it grows past this
 _PARENS = re.compile(r"\((?P<inner>.*)\)\s*$")
 
@@ -229,6 +230,15 @@ class Notifier:
             agent=note.agent or None,
             data={"event_id": note.event_id},
         )
+
+    def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
+        """Before the supervisor exits: notify the events not taken yet, waiting at most
+        `timeout` seconds for the hooks to start and finish (the rest finish on their own)."""
+        deadline = time.monotonic() + timeout
+        self.poll()
+        while (self.queue or self.running) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.poll()
 
     def close(self) -> None:
         """Reap what has finished; hooks still running are left to finish on their own."""

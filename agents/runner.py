@@ -212,6 +212,7 @@ def prepare(
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
         # wrapper lives on to report the status.
         "trap ':' INT TERM HUP",
+        "unset TMUX TMUX_PANE",  # the task never gets the control socket of Overseer's tmux
     ]
     for name, value in exports.items():
         if ENV_NAME.match(name):

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
 import signal
 import socket
 import sqlite3
@@ -19,21 +20,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import psutil
 
 from agents import health, runner, worktree
 from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
-from agents.explain import rules_for
+from agents.explain import ExplainError, rules_for
 from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
 from agents.interactive import InteractiveAgent
 from agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner, tmux_owner
 from agents.notify import Notifier
-from agents.profiles import AI_KINDS, Profile, match_prompt, profile
+from agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
 from agents.runner import Dispatch, Status
 from agents.stream import LogStream, LogWatcher, to_text
 from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
+from agents.wakeup import Wakeup
 from state import queue
 from state.config import AgentSpec, Config
 from state.drift import task_specs
@@ -95,6 +98,7 @@ class Running:
     # A loss whose leftover processes are being ended (settled by escalate_stop), a
     # stopped attempt's status held back until they are gone, and those processes.
     lost: str | None = None
+    lost_as: AttemptOutcome = AttemptOutcome.LOST  # how a loss being settled is recorded
     pending: Status | None = None
     leftovers: list[psutil.Process] = field(default_factory=list)
     shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
@@ -140,6 +144,7 @@ class AgentRuntime:
     ia: InteractiveAgent | None = None  # interactive agents: virtual screen + verdicts
     choices: tuple[str, ...] = ()  # the menu an interactive agent shows while waiting
     flushed: tuple[object, ...] = ()
+    retiring: bool = False  # no longer configured: finish what runs, take no work, close
 
 
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
@@ -171,7 +176,7 @@ class Supervisor:
         self.agents: dict[str, AgentRuntime] = {}
         self.changed: set[str] = set()
         self.changed_lock = threading.Lock()
-        self.wake = threading.Event()
+        self.wake = Wakeup()
         self.stop_requested = False
         self.kill_agents_on_exit = False
         self.started_at = time.time()
@@ -187,6 +192,7 @@ class Supervisor:
             tmux_label=server_label(config.name, self.state_dir),
         )
         self.notifier: Notifier | None = None
+        self.suspects: set[str] = set()  # tasks a tmux server death cut off: they run alone
         self.insights_failed_at = 0.0
         self.insights_due = 0.0
         self.trim_due = 0.0
@@ -224,6 +230,7 @@ class Supervisor:
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.seed_tasks()
         queue.promote(self.store)
+        self.suspects = queue.suspects(self.store)
         self.server = TmuxServer(
             server_label(self.config.name, self.state_dir), binary=self.tmux_binary
         )
@@ -235,22 +242,9 @@ class Supervisor:
             f"supervisor {os.getpid()} started (tmux -L {self.server.label})",
             data={"pid": os.getpid(), "tmux_label": self.server.label},
         )
-        for name, spec in self.config.agent_instances():
-            self.store.upsert_agent(name, spec.kind)
-            rt = AgentRuntime(
-                name=name,
-                spec=spec,
-                profile=profile(spec.kind),
-                stream=LogStream(self.log_path(name), start_at_end=True),
-            )
-            if spec.takes_prompts:
-                rules = rules_for(spec.kind, spec)
-                assert rules is not None
-                rt.ia = InteractiveAgent(AI_KINDS[spec.kind], rules, clock=time.time)
-            self.agents[name] = rt
-            self.adopt_or_spawn(rt)
-        self.recover()
         if self.config.notify is not None:
+            # From here on: what re-adoption and recovery find (results that came in while
+            # no supervisor ran, agents waiting at a prompt) is notified too.
             self.notifier = Notifier(
                 self.config.notify,
                 self.store,
@@ -258,8 +252,81 @@ class Supervisor:
                 cwd=self.config.base_dir,
                 project=self.config.name,
             )
+        for name, spec in self.config.agent_instances():
+            self.store.upsert_agent(name, spec.kind)
+            rt = self.new_runtime(name, spec)
+            self.agents[name] = rt
+            self.adopt_or_spawn(rt)
+        self.adopt_unconfigured()
+        self.recover()
+        self.retire_finished()
         self.watcher = LogWatcher(self.logs_dir, self.on_logs_changed)
         self.watcher.start()
+
+    def new_runtime(self, name: str, spec: AgentSpec) -> AgentRuntime:
+        """The in-memory runtime of one agent pane (with its screen reader if it takes prompts)."""
+        rt = AgentRuntime(
+            name=name,
+            spec=spec,
+            profile=profile(spec.kind),
+            stream=LogStream(self.log_path(name), start_at_end=True),
+        )
+        if spec.takes_prompts:
+            rules = rules_for(spec.kind, spec)
+            assert rules is not None
+            rt.ia = InteractiveAgent(AI_KINDS[spec.kind], rules, clock=time.time)
+        return rt
+
+    def adopt_unconfigured(self) -> None:
+        """Panes and claims of agents the config no longer names (count shrunk, renamed).
+
+        An attempt still running there is re-adopted and watched to its end like any other
+        (recover() decides), never requeued to run beside itself; the pane is closed once it
+        has ended (retire_finished). Their idle panes are closed now.
+        """
+        claimed = {a.agent for a in self.store.running_attempts()} - set(self.agents)
+        panes = {p.window: p for p in self.tmux.list_panes() if p.window not in self.agents}
+        for name in sorted(claimed):
+            row = self.store.agent(name)
+            spec = AgentSpec(name=name, kind=row.kind if row is not None else "shell")
+            try:
+                rt = self.new_runtime(name, spec)
+            except ExplainError:  # a custom kind's patterns went with its config
+                rt = self.new_runtime(name, AgentSpec(name=name))
+            rt.retiring = True
+            self.agents[name] = rt
+            pane = panes.get(name)
+            if pane is not None and not pane.dead:
+                self.adopt_or_spawn(rt)  # a live pane: re-adopted, never respawned
+        for name in sorted(set(panes) - claimed):
+            pane = panes[name]
+            if not pane.dead and health.has_children(pane.pid):
+                # Not ours to end: someone runs something there (`overseer clean --force`).
+                self.store.event(
+                    "agent.unconfigured",
+                    f"{name}: no longer configured, but a program runs in its pane; left open",
+                    agent=name,
+                )
+                continue
+            self.retire(name)
+        for row in self.store.agents():
+            if row.name not in self.agents and row.name not in panes:
+                self.store.remove_agent(row.name)
+
+    def retire_finished(self) -> None:
+        """Close the panes of unconfigured agents whose last attempt has ended."""
+        for rt in [rt for rt in self.agents.values() if rt.retiring and rt.running is None]:
+            del self.agents[rt.name]
+            self.retire(rt.name)
+
+    def retire(self, name: str) -> None:
+        """Close the window of an agent no longer configured and forget it."""
+        with contextlib.suppress(TmuxError):
+            self.tmux.kill_window(name)
+        self.store.remove_agent(name)
+        self.store.event(
+            "agent.retired", f"{name}: no longer configured; its pane was closed", agent=name
+        )
 
     def seed_tasks(self) -> None:
         """Insert the config's tasks that the store does not have yet."""
@@ -368,6 +435,12 @@ class Supervisor:
         # `overseer status` after the run shows the last word.
         self.refresh_insights(time.time(), force=True)
         if self.notifier is not None:
+            # The last events (the failure that ended --until-done, one just before
+            # `overseer down`) are told before the supervisor goes.
+            try:
+                self.notifier.flush()
+            except Exception:  # a hook problem must never stop the shutdown
+                log.exception("notify flush failed")
             self.notifier.close()
         if self.server is not None:
             clear_tmux_owner(self.server)
@@ -390,41 +463,25 @@ class Supervisor:
 
         Raises StoreError, after stopping cleanly, when state cannot be persisted.
         """
-        try:
-            self.start()
-        except UnsafeStateDir:
-            raise  # refused before anything ran: the message says why
-        except PERSIST_ERRORS as exc:
-            self.halt(exc)
-        deadline = time.time() + timeout if timeout else None
-        handler = self._on_signal
-        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         failure: BaseException | None = None
-        try:
-            while not self.stop_requested:
-                self.step()
-                if on_step is not None:
-                    on_step()
-                if until_done and queue.settled(self.store):
-                    break
-                if until_done and self.fleet_unavailable():
-                    self.store.event(
-                        "supervisor.no-agents",
-                        "no agent can take work (all paused or dead) and nothing is running",
-                    )
-                    break
-                if deadline is not None and time.time() >= deadline:
-                    self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
-                    break
-                self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
-                self.wake.clear()
-        except PERSIST_ERRORS as exc:
-            failure = exc
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
-            if failure is None:
-                self.shutdown()
+        signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        # The handlers are in place from start-up until shutdown is over: a signal during
+        # either only asks for a stop, and a second one cannot cut shutdown short.
+        with self.wake.catching(signals, self._on_signal):
+            try:
+                self.start()
+            except UnsafeStateDir:
+                raise  # refused before anything ran: the message says why
+            except PERSIST_ERRORS as exc:
+                self.halt(exc)
+            deadline = time.time() + timeout if timeout else None
+            try:
+                self.loop(until_done, deadline, timeout, on_step)
+            except PERSIST_ERRORS as exc:
+                failure = exc
+            finally:
+                if failure is None:
+                    self.shutdown()
         if failure is not None:
             self.halt(failure)
         if self.orphaned is not None:
@@ -437,6 +494,31 @@ class Supervisor:
         if until_done or deadline is not None:
             return 0 if counts["done"] == sum(counts.values()) else 1
         return 0
+
+    def loop(
+        self,
+        until_done: bool,
+        deadline: float | None,
+        timeout: float | None,
+        on_step: Callable[[], None] | None,
+    ) -> None:
+        """Step until asked to stop, the work is settled (until-done) or the deadline passes."""
+        while not self.stop_requested:
+            self.step()
+            if on_step is not None:
+                on_step()
+            if until_done and queue.settled(self.store):
+                break
+            if until_done and self.fleet_unavailable():
+                self.store.event(
+                    "supervisor.no-agents",
+                    "no agent can take work (all paused or dead) and nothing is running",
+                )
+                break
+            if deadline is not None and time.time() >= deadline:
+                self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
+                break
+            self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
@@ -466,9 +548,9 @@ class Supervisor:
             return False
         return self.store.task_counts()["ready"] > 0
 
-    def _on_signal(self, signum: int, frame: object) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag: the interpreter has already written to the wake-up pipe.
         self.stop_requested = True
-        self.wake.set()
 
     def on_logs_changed(self, paths: set[Path]) -> None:
         """Called from the watcher thread: remember which agents have new output."""
@@ -496,6 +578,7 @@ class Supervisor:
             self.check_agent(rt, now)
         if self.work_hint or names:
             self.dispatch()
+        self.retire_finished()
 
     def read_changed(self) -> set[str]:
         """Read the new output of the agents the watcher reported; return their names."""
@@ -534,6 +617,10 @@ class Supervisor:
             command = AI_KINDS[rt.spec.kind].command
         else:
             command = runner.shell_command(runner.agent_rcfile(self.run_dir, rt.name))
+        # tmux puts its socket in every pane's TMUX (and the pane in TMUX_PANE): a task
+        # would reach Overseer's own server with a bare `tmux kill-server`. The pane's
+        # program starts without them (env then sh execs it, as tmux itself would).
+        command = f"exec env -u TMUX -u TMUX_PANE /bin/sh -c {shlex.quote(command)}"
         return command, self.agent_cwd(rt), env
 
     def agent_cwd(self, rt: AgentRuntime) -> str:
@@ -550,7 +637,7 @@ class Supervisor:
         pane = self.tmux.window_pane(rt.name)
         if pane is not None and not pane.dead:
             self.tmux.repipe(pane.pane_id, self.log_path(rt.name))
-            rt.stream.seek(rt.stream.size())
+            self.catch_up(rt)
             rt.pane_id, rt.pid = pane.pane_id, pane.pid
             rt.heartbeat_at = time.time()
             if rt.ia is not None:
@@ -560,6 +647,33 @@ class Supervisor:
             self.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
             return
         self.spawn(rt, pane)
+
+    def catch_up(self, rt: AgentRuntime) -> None:
+        """Read what a re-adopted pane printed while no supervisor ran, and when it last did.
+
+        The last ring's worth of the log is read (prompts, the tail of a task's output, a
+        sentinel), but not stamped with the time of reading: tmux appended it while nobody
+        read, so the log's mtime is when the pane last printed. Silence is measured from
+        there, never from the restart.
+        """
+        size = rt.stream.size()
+        if rt.ia is not None:
+            rt.stream.seek(size)  # its screen is rebuilt from capture-pane instead
+        else:
+            rt.stream.seek(max(0, size - rt.stream.ring.capacity))
+            while data := rt.stream.read_new():
+                rt.scanner.feed(data)
+            rt.scanner.trim()
+        try:
+            mtime = os.stat(rt.stream.path).st_mtime
+        except OSError:
+            return
+        if size:
+            rt.last_output_at = min(mtime, time.time())
+
+    def screen_prompt(self, rt: AgentRuntime) -> PromptMatch | None:
+        """A prompt for a person at the end of a shell agent's output (its cursor line)."""
+        return match_prompt(rt.stream.partial_line(), rt.stream.last_line())
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn) the agent's pane."""
@@ -628,17 +742,20 @@ class Supervisor:
             self.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
             return
         quiet = now - max(rt.last_output_at or 0.0, run.started)
-        if rt.state == AgentState.BUSY and quiet >= self.config.stall_timeout:
+        if rt.state != AgentState.BUSY or quiet < rt.profile.quiet_before_waiting:
+            return
+        # A prompt on screen is a person's turn, however long ago it was printed: it is
+        # looked for before silence counts as a stall.
+        m = self.screen_prompt(rt)
+        if m is not None:
+            rt.prompt = mask(m.text)
+            self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
+        elif quiet >= self.config.stall_timeout:
             detail = f"stalled: no output for {quiet:.0f}s"
             if rt.cpu_rate >= CPU_ACTIVE_RATE:
                 detail += f"; {CPU_NOTE}"  # silent but working: insights tell the difference
             self.set_state(rt, AgentState.STALLED, detail)
             self.on_stall(rt, detail)
-        elif rt.state == AgentState.BUSY and quiet >= rt.profile.quiet_before_waiting:
-            m = match_prompt(rt.stream.partial_line(), rt.stream.last_line())
-            if m is not None:
-                rt.prompt = mask(m.text)
-                self.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
 
     # -- interactive agents (AI CLIs, REPLs) ------------------------------------------
 
@@ -658,6 +775,9 @@ class Supervisor:
         )
         if state == AgentState.WAITING:
             rt.prompt, rt.choices = mask(verdict.detail), verdict.choices
+        if rt.last_output_at is not None:
+            # No progress can have been shown after the pane last printed.
+            rt.ia.signature_since = min(rt.ia.signature_since, rt.last_output_at)
         self.set_state(rt, state, f"re-adopted pane ({verdict.rule})")
 
     def observe_interactive(self, rt: AgentRuntime) -> None:
@@ -883,7 +1003,10 @@ class Supervisor:
             return  # a loss whose processes are being ended: escalate_stop records it
         if status.rc == HANGUP_STATUS and self.terminal_gone(rt):
             # The terminal went away under the task: that is the agent dying, not a result.
-            self.lose(rt, "agent died under the task")
+            if not self.tmux.alive():
+                self.tmux_down("the server died under a task")  # it settles every attempt
+            else:
+                self.lose(rt, "agent died under the task")
             return
         outcome, code, sig, reason = runner.judge(status, run.task.verify)
         if run.release:
@@ -915,20 +1038,32 @@ class Supervisor:
             )
         return note
 
-    def lose(self, rt: AgentRuntime, reason: str, *, wait: bool = False) -> None:
+    def lose(
+        self,
+        rt: AgentRuntime,
+        reason: str,
+        lost: AttemptOutcome = AttemptOutcome.LOST,
+        *,
+        wait: bool = False,
+    ) -> None:
         """The attempt ended without a readable status (agent or tmux died).
 
-        What is left of it (a task that ignores SIGHUP, a daemon it started in a session of
-        its own) must not run beside its retry. Its wrapper is killed at once (SIGKILL: no
-        status it writes from then on would be the task's), the rest gets SIGCONT and
-        SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
+        `lost` is how it is recorded then: INTERRUPTED for one a tmux server death cut off
+        (see cut_off). What is left of it (a task that ignores SIGHUP, a daemon it started in
+        a session of its own) must not run beside its retry. Its wrapper is killed at once
+        (SIGKILL: no status it writes from then on would be the task's), the rest gets SIGCONT
+        and SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
         (escalate_stop), or, with `wait`, after waiting here for them.
         """
         run = rt.running
         if run is None:
             return
+        if run.lost is not None:
+            lost = run.lost_as  # settling a loss begun earlier: record it as it was begun
+        elif lost == AttemptOutcome.INTERRUPTED:
+            reason += "; no try used"
         if rt.ia is not None:
-            self.record(rt, AttemptOutcome.LOST, reason=reason)
+            self.record(rt, lost, reason=reason)
             return
         if run.lost is not None and not run.killed and not wait:
             return  # already being ended
@@ -947,7 +1082,7 @@ class Supervisor:
             rest = run.dispatch.abandon()
             if rest:
                 health.signal_processes(rest, signal.SIGTERM)
-                run.lost, run.leftovers = reason, rest
+                run.lost, run.lost_as, run.leftovers = reason, lost, rest
                 run.stop_at = run.stop_at or time.time()
                 return
         if run.killed:
@@ -966,7 +1101,19 @@ class Supervisor:
                 return
         if status is not None:
             reason += " (the task was hung up: status 129)"
-        self.record(rt, AttemptOutcome.LOST, reason=reason)
+        self.record(rt, lost, reason=reason)
+
+    def cut_off(self, task_ids: list[str]) -> AttemptOutcome:
+        """How the attempts a tmux server death cut off are recorded; marks the suspects.
+
+        Any task may have killed the server (`tmux kill-server` from a task), so the tasks
+        in flight all become suspects and their attempts use no try (INTERRUPTED). A
+        suspect then runs alone (see dispatch): if the server dies again while it runs
+        alone, no other task can be blamed and its attempt is LOST, using a try.
+        """
+        alone = len(task_ids) == 1 and task_ids[0] in self.suspects
+        self.suspects.update(task_ids)
+        return AttemptOutcome.LOST if alone else AttemptOutcome.INTERRUPTED
 
     def settle_ends(self) -> None:
         """Record now the attempts whose leftover processes are still being ended.
@@ -1024,11 +1171,21 @@ class Supervisor:
             result=result,
         )
         self.work_hint = True
+        if outcome not in (
+            AttemptOutcome.LOST,
+            AttemptOutcome.INTERRUPTED,
+            AttemptOutcome.RELEASED,
+        ):
+            self.suspects.discard(run.task.id)  # it ran to an end of its own
         if new is None:
             pass
         elif outcome == AttemptOutcome.OK:
             rt.consecutive_failures = 0
-        elif outcome not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST) and not run.by_operator:
+        elif (
+            outcome
+            not in (AttemptOutcome.RELEASED, AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED)
+            and not run.by_operator
+        ):
             rt.consecutive_failures += 1
         rt.prompt = None
         limit = self.config.pause_after
@@ -1089,8 +1246,10 @@ class Supervisor:
             "SELECT COUNT(*) FROM tasks WHERE state='running'"
         ).fetchone()[0]
         slots = self.config.max_parallel - running
+        if self.suspects and self.dispatch_suspect(running):
+            return
         for rt in self.agents.values():
-            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused:
+            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused or rt.retiring:
                 continue
             if slots <= 0 or not queue.claimable(self.store):
                 return
@@ -1111,6 +1270,46 @@ class Supervisor:
             # now rather than after the whole round (and loop again at once if one did).
             if self.read_changed() and self.work_hint:
                 self.wake.set()
+
+    def dispatch_suspect(self, running: int) -> bool:
+        """Run a task a tmux server death cut off alone; True when nothing else may start.
+
+        While a suspect runs nothing starts beside it; while one is ready the fleet drains,
+        then it starts on its own (when no idle agent can take it, the rest start as usual).
+        """
+        if any(
+            rt.running is not None and rt.running.task.id in self.suspects
+            for rt in self.agents.values()
+        ):
+            return True
+        tasks = [t for t in map(self.store.task, self.suspects) if t is not None]
+        # Done, failed or blocked meanwhile (by an operator, say): no longer held apart.
+        self.suspects = {t.id for t in tasks if t.state in (TaskState.READY, TaskState.RUNNING)}
+        ready = [
+            t.id
+            for t in sorted(tasks, key=lambda t: (-t.priority, t.seq))  # the queue's order
+            if t.state == TaskState.READY and (t.retry_at or 0) <= time.time()
+        ]
+        if not ready:
+            return False
+        if running:
+            return True
+        for rt in self.agents.values():
+            if rt.state != AgentState.IDLE or rt.running is not None or rt.paused or rt.retiring:
+                continue
+            for task_id in ready:
+                claim = queue.claim(
+                    self.store,
+                    rt.name,
+                    self.lease_s,
+                    task_id=task_id,
+                    kind="prompt" if rt.ia is not None else "run",
+                    names=(rt.spec.name, rt.name),
+                )
+                if claim is not None:
+                    self.start_attempt(rt, claim.task, claim.attempt)
+                    return True
+        return False
 
     def start_attempt(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
         """Write the wrapper and type it into the agent's pane."""
@@ -1147,7 +1346,8 @@ class Supervisor:
             self.tmux.send_keys(rt.pane_id, "C-e", "C-u")
             self.tmux.send_text(rt.pane_id, d.typed_line)
         except (TmuxError, AssertionError) as exc:
-            self.record(rt, AttemptOutcome.LOST, reason=f"could not type into the pane: {exc}")
+            # Nothing ran unless the wrapper wrote its pid: then no try is used (lose()).
+            self.lose(rt, f"could not type into the pane: {exc}")
             return
         self.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
 
@@ -1272,7 +1472,7 @@ class Supervisor:
         """
         if rt.awaiting_tmux:  # the server is back (restarted by us or someone else)
             rt.awaiting_tmux = False
-            self.agent_died(rt, pane, "tmux server died")
+            self.agent_died(rt, pane, "tmux server died", own_fault=False)
             return
         if rt.state == AgentState.DEAD:
             return
@@ -1343,11 +1543,19 @@ class Supervisor:
             else:
                 self.lose(rt, "the wrapper ended without a status")
 
-    def agent_died(self, rt: AgentRuntime, pane: PaneInfo | None, why: str) -> None:
-        """Count the running attempt as lost and respawn the agent (rate-limited)."""
+    def agent_died(
+        self, rt: AgentRuntime, pane: PaneInfo | None, why: str, *, own_fault: bool = True
+    ) -> None:
+        """Count the running attempt as lost and respawn the agent (rate-limited).
+
+        A respawn after a tmux server death (not `own_fault`) does not count toward the
+        respawn-loop limit: the agent did nothing wrong.
+        """
         self.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
         if rt.running is not None:
             self.lose(rt, f"agent died: {why}")
+        if rt.retiring:
+            return  # no longer configured: closed, not respawned
         now = time.time()
         rt.respawn_times = [t for t in rt.respawn_times if now - t < rt.profile.respawn_window]
         if len(rt.respawn_times) >= rt.profile.respawn_limit:
@@ -1357,7 +1565,8 @@ class Supervisor:
             )
             self.set_state(rt, AgentState.DEAD, rt.reason)
             return
-        rt.respawn_times.append(now)
+        if own_fault:
+            rt.respawn_times.append(now)
         rt.respawns += 1
         try:
             self.spawn(rt, pane)
@@ -1371,9 +1580,12 @@ class Supervisor:
         if self.tmux_down_since is None:
             self.tmux_down_since = now
             self.store.event("tmux.down", f"tmux server unreachable: {why}")
+            lost = self.cut_off(
+                [rt.running.task.id for rt in self.agents.values() if rt.running is not None]
+            )
             for rt in self.agents.values():
                 if rt.running is not None:
-                    self.lose(rt, "tmux server died")
+                    self.lose(rt, "tmux server died", lost)
                 if rt.state != AgentState.DEAD:
                     # No pane to type into until the server is back: never dispatch to it.
                     rt.awaiting_tmux = True
@@ -1388,7 +1600,7 @@ class Supervisor:
         for rt in self.agents.values():
             if rt.awaiting_tmux:
                 rt.awaiting_tmux = False
-                self.agent_died(rt, None, "tmux server died")
+                self.agent_died(rt, None, "tmux server died", own_fault=False)
 
     def flush_agents(self) -> None:
         """Write heartbeats, last output times and last lines of changed agents in one go."""
@@ -1432,16 +1644,16 @@ class Supervisor:
             d = Dispatch.of(self.run_dir, task.id, attempt.number, attempt.nonce)
             script, rc_path, pid_path = d.script, d.rc_path, d.pid_path
             if not current or rt is None:
-                status = runner.read_rc(rc_path)
-                if current:
-                    self._finish_orphan(task, attempt, status, "agent no longer configured")
-                continue
+                continue  # (every claimed agent has a runtime: see adopt_unconfigured)
+            # Output the catch-up read since the attempt began belongs to it.
+            ring = rt.stream.ring
+            since = rt.stream.offset - attempt.log_offset
             rt.running = Running(
                 task=task,
                 attempt=attempt,
                 dispatch=d,
                 started=attempt.started_at,
-                mark=rt.stream.ring.total,
+                mark=ring.total - min(len(ring), since) if since >= 0 else ring.total,
                 deadline=attempt.started_at + task.timeout if task.timeout else None,
                 # A pane started afresh by this supervisor is not the one the task ran in.
                 shell_pid=None if rt.state == AgentState.STARTING else rt.pid,
@@ -1477,7 +1689,16 @@ class Supervisor:
             ):
                 self.lose(rt, "lost while the supervisor was down")
                 continue
-            self.set_state(rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}")
+            m = None
+            if time.time() - (rt.last_output_at or 0.0) >= rt.profile.quiet_before_waiting:
+                m = self.screen_prompt(rt)  # it waited for a person all along
+            if m is not None:
+                rt.prompt = mask(m.text)
+                self.set_state(rt, AgentState.WAITING, f"re-adopted at prompt: {m.text}")
+            else:
+                self.set_state(
+                    rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}"
+                )
             self.store.event(
                 "task.readopted",
                 f"{task.id} attempt {attempt.number} still running in {rt.name}; re-adopted",
@@ -1486,33 +1707,6 @@ class Supervisor:
             )
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s)
-
-    def _finish_orphan(self, task: Task, attempt: Attempt, status: Status | None, why: str) -> None:
-        if status is None:
-            # Whatever still runs of it must not run beside its retry.
-            d = Dispatch.of(self.run_dir, task.id, attempt.number, attempt.nonce)
-            note = d.end(STOP_GRACE).note()
-            why += f"; {note}" if note else ""
-            queue.finish(
-                self.store,
-                task.id,
-                attempt.number,
-                AttemptOutcome.LOST,
-                reason=why,
-                delay=self.config.retry.delay,
-            )
-        else:
-            outcome, code, sig, reason = runner.judge(status, task.verify)
-            queue.finish(
-                self.store,
-                task.id,
-                attempt.number,
-                outcome,
-                exit_code=code,
-                signal=sig,
-                reason=reason,
-                delay=self.config.retry.delay,
-            )
 
     # -- operator commands ----------------------------------------------------------
 
@@ -1625,6 +1819,8 @@ class Supervisor:
                 self.set_state(rt, AgentState.IDLE, "resumed by operator")
             return f"{rt.name} resumed"
         if cmd.verb == "respawn":
+            if rt.retiring:
+                raise ValueError(f"{rt.name} is no longer configured; it closes after its task")
             if rt.running is not None:
                 self.lose(rt, "agent respawned by operator")
             rt.respawn_times.clear()

@@ -14,6 +14,10 @@ Scenarios (tests/faults.py, shared with the test suite, which runs them small):
   wipe    the state dir removed under a running supervisor (git clean -fdx), tasks in flight
   plant   links and other users' files planted in the state dir, a copied state.db
   deps    a chain of 5,000 dependent tasks; a supervisor holding 4,999 pending on a failed one
+  restart the supervisor down longer than stall_timeout (kill -9, then `overseer down`)
+          while a task prints, one waits at a [y/N] prompt and one is silent
+  shrink  kill -9 with 3 agents busy, restart with the config cut to 1 agent
+  tmux-task  a task kills Overseer's tmux server on every try, beside innocent tasks
 Every scenario checks its promises and lists any it saw broken; the exit status is 1 then.
 """
 
@@ -38,13 +42,28 @@ from tests.faults import (
     leftover_campaign,
     output_from_hell,
     planted_links,
+    restart_after_downtime,
+    shrink_campaign,
     soak,
+    task_kills_tmux,
     tmux_kill_campaign,
     wiped_state_dir,
 )
 from tests.project import Project
 
-SCENARIOS = ("kill9", "tmux", "leftovers", "hell", "soak", "wipe", "plant", "deps")
+SCENARIOS = (
+    "kill9",
+    "tmux",
+    "leftovers",
+    "hell",
+    "soak",
+    "wipe",
+    "plant",
+    "deps",
+    "restart",
+    "shrink",
+    "tmux-task",
+)
 
 
 def log(line: str) -> None:
@@ -96,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-agents", type=int, default=20)
     parser.add_argument("--wipes", type=int, default=3, help="state dir wipes (default 3)")
     parser.add_argument("--deps", type=int, default=5000, help="tasks in the dependency run")
+    parser.add_argument("--downtime", type=float, default=40.0, help="restart: seconds down")
+    parser.add_argument("--stall-timeout", type=float, default=8.0, help="restart: stall_timeout")
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="run only these")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -182,10 +203,47 @@ def main(argv: list[str] | None = None) -> int:
     if "plant" in chosen:
         log("\nlinks and foreign files planted in the state dir")
         results.append(run_in_project("plant", lambda p: planted_links(p, log=log)))
+        show(results[-1])
     if "deps" in chosen:
         log(f"\ndependencies: a chain of {args.deps}, then {args.deps - 1} pending on a failure")
         results.append(
             run_in_project("deps", lambda p: dependency_scale(p, tasks=args.deps, log=log))
+        )
+        show(results[-1])
+    if "restart" in chosen:
+        for how in ("kill9", "down"):
+            log(
+                f"\nsupervisor stopped by {how}, down {args.downtime:g}s "
+                f"(stall_timeout {args.stall_timeout:g}s)"
+            )
+            results.append(
+                run_in_project(
+                    "restart",
+                    lambda p, h=how: restart_after_downtime(
+                        p,
+                        how=h,
+                        stall_timeout=args.stall_timeout,
+                        downtime=args.downtime,
+                        log=log,
+                    ),
+                )
+            )
+            show(results[-1])
+    if "shrink" in chosen:
+        log("\nagent count 3 -> 1 while the supervisor was down (kill -9)")
+        results.append(
+            run_in_project(
+                "shrink", lambda p: shrink_campaign(p, before=3, task_seconds=8.0, tasks=9, log=log)
+            )
+        )
+        show(results[-1])
+    if "tmux-task" in chosen:
+        log("\na task kills the tmux server on every try, 8 innocent tasks beside it")
+        results.append(
+            run_in_project(
+                "tmuxtask",
+                lambda p: task_kills_tmux(p, innocents=8, agents=4, task_seconds=3.0, log=log),
+            )
         )
         show(results[-1])
 

@@ -47,6 +47,9 @@ class AttemptOutcome(enum.StrEnum):
     LOST = "lost"  # the agent or tmux died; no exit code could be read
     RELEASED = "released"  # an operator released the claim
     STALE = "stale"  # a result that arrived for a superseded attempt
+    # Cut off by a tmux server death it is not known to have caused: no try used (the task
+    # then runs alone until it ends; a death while it runs alone counts as LOST).
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)

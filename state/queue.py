@@ -192,7 +192,8 @@ def finish(
     """Record how attempt `number` ended and move the task on; None when the result is stale.
 
     OK makes the task done. A failing outcome returns it to ready after a backoff while tries
-    remain, else fails it. RELEASED returns it to ready at once without using a try.
+    remain, else fails it. RELEASED and INTERRUPTED return it to ready at once without using
+    a try.
     `block_reason` parks the task as blocked instead.
     """
     now = _now(now)
@@ -244,7 +245,7 @@ def finish(
             blocked = mask(block_reason)
         elif outcome == AttemptOutcome.OK:
             new = TaskState.DONE
-        elif outcome == AttemptOutcome.RELEASED:
+        elif outcome in (AttemptOutcome.RELEASED, AttemptOutcome.INTERRUPTED):
             new = TaskState.READY
         elif _tries_used(c, task_id) < task.max_attempts:
             new = TaskState.READY
@@ -299,6 +300,27 @@ def _make_ready(
             )
             promoted.append(task.id)
     return promoted
+
+
+def suspects(store: Store) -> set[str]:
+    """Open tasks whose last attempt a tmux server death cut off (see INTERRUPTED).
+
+    A task stays one after a LOST attempt that followed an interruption: it was running
+    alone when the server died again.
+    """
+    last: dict[str, str] = {}
+    seen: set[str] = set()
+    for task_id, outcome in store.conn.execute(
+        "SELECT a.task_id, a.outcome FROM attempts a JOIN tasks t ON t.id = a.task_id "
+        "WHERE t.state IN ('ready', 'running') AND a.outcome NOT IN ('running', ?, ?) "
+        "ORDER BY a.task_id, a.number",
+        (AttemptOutcome.RELEASED.value, AttemptOutcome.STALE.value),
+    ):
+        last[task_id] = outcome
+        if outcome == AttemptOutcome.INTERRUPTED.value:
+            seen.add(task_id)
+    cut = (AttemptOutcome.INTERRUPTED.value, AttemptOutcome.LOST.value)
+    return {t for t in seen if last[t] in cut}
 
 
 def promote(store: Store, now: float | None = None) -> list[str]:

@@ -31,8 +31,13 @@ from state.statedir import StoreError as StoreError
 from state.statedir import check_path, command_origin, origin_record
 
 SCHEMA_VERSION = 5
-# Outcomes that do not use up one of a task's tries (released claims, superseded results).
-FREE_OUTCOMES = (AttemptOutcome.RELEASED.value, AttemptOutcome.STALE.value)
+# Outcomes that do not use up one of a task's tries (released claims, superseded results,
+# attempts cut off by a tmux death that is not charged to them).
+FREE_OUTCOMES = (
+    AttemptOutcome.RELEASED.value,
+    AttemptOutcome.STALE.value,
+    AttemptOutcome.INTERRUPTED.value,
+)
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = "state.db"
 

@@ -359,21 +359,23 @@ def tmux_kill_campaign(
     fig["detection latency max (s)"] = round(max(latencies), 2)
     fig["detection latency mean (s)"] = round(sum(latencies) / len(latencies), 2)
     attempts = project.store.attempts()
-    lost = [a for a in attempts if a.outcome == AttemptOutcome.LOST]
+    cut = (AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED)
+    lost = [a for a in attempts if a.outcome in cut]
     hit_ends = Counter(a.outcome.value for a in attempts if (a.task_id, a.number) in in_flight)
     fig["attempts in flight at the kills"] = len(in_flight)
-    fig["attempts lost"] = len(lost)
+    fig["attempts cut off"] = len(lost)
     fig["how those ended"] = dict(hit_ends)
     # An attempt that finished in the instant before the kill is rightly "ok"; none of them
-    # may carry an exit code that the kill caused.
+    # may carry an exit code that the kill caused. They use no try ("interrupted") unless
+    # one ran alone after an earlier death (then "lost": see Supervisor.cut_off).
     fig.check(
-        set(hit_ends) <= {"lost", "released", "ok"}
-        and hit_ends["lost"] + hit_ends["released"] >= kills,
+        set(hit_ends) <= {"interrupted", "lost", "released", "ok"}
+        and hit_ends["interrupted"] + hit_ends["lost"] + hit_ends["released"] >= kills,
         f"attempts in flight at the kills ended as {dict(hit_ends)}",
     )
     fig.check(
         all(a.exit_code is None and "died" in (a.reason or "") for a in lost),
-        f"lost attempts carry an exit code or another reason: {[(a.exit_code, a.reason) for a in lost]}",
+        f"cut-off attempts carry an exit code or another reason: {[(a.exit_code, a.reason) for a in lost]}",
     )
     fig.check(
         not any(a.outcome == AttemptOutcome.FAILED for a in attempts),
@@ -1052,4 +1054,245 @@ def dependency_scale(
     finally:
         for sub in subs:
             sub.close()
+
+
+# -- a supervisor restart after a long downtime ----------------------------------------------
+
+
+def stop_supervisor(project: Project, proc: subprocess.Popen[str], how: str) -> None:
+    """End a supervisor by `kill -9` or by `overseer down` (the agents keep running)."""
+    if how == "kill9":
+        proc.send_signal(signal.SIGKILL)
+    else:
+        down = project.cli("down")
+        assert down.returncode == 0, down.stdout + down.stderr
+    proc.wait(timeout=30)
+
+
+def restart_after_downtime(
+    project: Project,
+    *,
+    how: str = "kill9",
+    stall_timeout: float = 6.0,
+    downtime: float = 10.0,
+    log: Log = _quiet,
+) -> Figures:
+    """The supervisor is down for longer than stall_timeout while a task prints, one waits at
+    a `[y/N]` prompt and one is silent: after the restart the printing task keeps running,
+    the waiting one stays waiting, and only the silent one is stalled."""
+    every = 2.0  # the printing task's pace: slower than the loop, well within stall_timeout
+    ticks = int((downtime + stall_timeout + 12) / every)
+    project.write(
+        f"""
+agents:
+  - {{name: w, kind: shell, count: 3}}
+tasks:
+  - {{id: printing, agent: w-1, run: 'for i in $(seq 1 {ticks}); do echo "tick $i"; sleep {every:g}; done'}}
+  - {{id: asking, agent: w-2, run: 'read -r -p "Deploy? [y/N] " a; [ "$a" = y ] && echo deployed'}}
+  - {{id: silent, agent: w-3, run: 'echo started; sleep 600'}}
+""",
+        stall_timeout=stall_timeout,
+        on_stall="retry",
+        retry={"max_attempts": 1, "backoff": 0, "backoff_max": 0},
+    )
+    fig = Figures(f"supervisor down {downtime:g}s > stall_timeout {stall_timeout:g}s ({how})")
+    proc = start_supervisor(project)
+    wait_until(
+        lambda: (
+            project.store.task_counts()["running"] == 3 and project.agent_state("w-2") == "waiting"
+        ),
+        timeout=60,
+        message="the three tasks never all ran (with w-2 at its prompt)",
+    )
+    stop_supervisor(project, proc, how)
+    stopped_at = time.time()
+    log(f"  supervisor stopped ({how}); down for {downtime:g}s")
+    time.sleep(downtime)  # the fault itself: no supervisor runs meanwhile
+    since = max((e.id for e in project.store.recent_events(1)), default=0)
+    proc = start_supervisor(project)
+    restarted = time.time()
+    fig["downtime (s)"] = round(restarted - stopped_at, 1)
+
+    def ended(task_id: str) -> Any:
+        attempts = project.store.attempts(task_id)
+        return attempts and attempts[0].outcome != AttemptOutcome.RUNNING and attempts[0]
+
+    silent = wait_until(
+        lambda: ended("silent"), timeout=stall_timeout + 30, message="silent task never ended"
+    )
+    fig["silent task"] = (
+        f"{silent.outcome.value} {silent.finished_at - restarted:.1f}s after restart"
+    )
+    fig.check(silent.outcome == AttemptOutcome.STALLED, f"silent task ended {silent.outcome}")
+    # The waiting task must stay waiting for longer than stall_timeout after the restart.
+    wait_until(lambda: time.time() >= restarted + stall_timeout + 2, timeout=stall_timeout + 5)
+    asking = project.store.attempts("asking")[0]
+    state = project.agent_state("w-2")
+    fig["waiting task, stall_timeout after restart"] = f"agent {state}, attempt {asking.outcome}"
+    fig.check(
+        state == "waiting" and asking.outcome == AttemptOutcome.RUNNING,
+        f"the task at its prompt was not left waiting: agent {state}, attempt {asking.outcome}",
+    )
+    answer = project.cli("answer", "w-2", "y")
+    fig.check(answer.returncode == 0, f"answer failed: {answer.stdout}{answer.stderr}")
+    for task_id in ("asking", "printing"):
+        done = wait_until(
+            lambda t=task_id: ended(t), timeout=ticks * every + 30, message=f"{task_id} never ended"
+        )
+        fig[f"{task_id} task"] = f"{done.outcome.value} exit {done.exit_code}"
+        fig.check(
+            done.outcome == AttemptOutcome.OK and len(project.store.attempts(task_id)) == 1,
+            f"{task_id}: {[(a.outcome.value, a.exit_code, a.reason) for a in project.store.attempts(task_id)]}",
+        )
+    stalls = [
+        e.message
+        for e in project.store.events(since=since)
+        if e.kind == "agent.stalled" and e.agent in ("w-1", "w-2")
+    ]
+    fig.check(not stalls, f"healthy work called stalled after the restart: {stalls}")
+    tail = project.store.attempts("printing")[0].output_tail
+    fig.check(f"tick {ticks}" in tail, "the printing task's last line is not in its output")
+    fig.check(proc.poll() is None, "the supervisor died")
+    return fig
+
+
+# -- the agent count shrunk while the supervisor was down ------------------------------------
+
+
+def shrink_campaign(
+    project: Project,
+    *,
+    before: int = 3,
+    task_seconds: float = 6.0,
+    tasks: int = 6,
+    log: Log = _quiet,
+) -> Figures:
+    """`before` agents w-1..w-N run long tasks; kill -9; the config now has one agent `w`.
+
+    What still runs in the panes of agents no longer configured is watched to its end, never
+    run again beside itself, and those panes are closed.
+    """
+    # Tasks that succeed, with a try to spare: a rerun beside itself would show as a second
+    # side effect, not as a failure.
+    codes = {f"k{i}": 0 for i in range(tasks)}
+
+    def config(count: int) -> None:
+        project.write(
+            f"agents:\n  - {{name: w, kind: shell, count: {count}}}\ntasks:\n"
+            + "\n".join(effect_task(t, c, task_seconds) for t, c in codes.items())
+            + "\n",
+            retry={"max_attempts": 2, "backoff": 0, "backoff_max": 0},
+            max_parallel=before,
+        )
+
+    config(before)
+    fig = Figures(f"agent count {before} -> 1 while the supervisor was down")
+    proc = start_supervisor(project)
+    wait_until(
+        lambda: len(read_effects(project.root)) >= before,
+        timeout=60,
+        message="the agents never all started a task",
+    )
+    in_flight = running_now(project)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    config(1)
+    log(f"  killed with {len(in_flight)} attempts in flight; now 1 agent")
+    t0 = time.time()
+    final = project.cli("run", "--until-done", "--timeout", str(60 + tasks * task_seconds * 2))
+    fig["wall time after restart (s)"] = round(time.time() - t0, 1)
+    fig.check(final.returncode in (0, 1), f"final run exited {final.returncode}: {final.stderr}")
+    fig["attempts in flight at the kill"] = len(in_flight)
+    ends = {(a.task_id, a.number): a for a in project.store.attempts()}
+    fig["how those ended"] = dict(Counter(ends[k].outcome.value for k in in_flight))
+    events = project.store.events()
+    fig["re-adopted in unconfigured panes"] = sum(
+        e.kind == "task.readopted" and e.agent != "w" for e in events
+    )
+    fig["unconfigured panes closed"] = sum(e.kind == "agent.retired" for e in events)
+    check_exactly_once(project, codes, fig)
+    windows = sorted(p.window for p in project.tmux.list_panes())
+    fig["windows left"] = windows
+    fig.check(windows == ["w"], f"windows of agents no longer configured were left: {windows}")
+    rows = sorted(a.name for a in project.store.agents())
+    fig.check(rows == ["w"], f"agents no longer configured still listed: {rows}")
+    return fig
+
+
+# -- a task kills the tmux server -------------------------------------------------------------
+
+
+def task_kills_tmux(
+    project: Project,
+    *,
+    innocents: int = 5,
+    agents: int = 3,
+    task_seconds: float = 3.0,
+    log: Log = _quiet,
+) -> Figures:
+    """One task runs `tmux kill-server` on Overseer's own server (it sets TMUX as a pane
+    would have it), again on every try; the innocent tasks beside it use no try."""
+    socket = f'"${{TMUX_TMPDIR:-/tmp}}/tmux-$(id -u)/{project.label},1,0"'
+    body = ["agents:", f"  - {{name: w, kind: shell, count: {agents}}}", "tasks:"]
+    ids = [f"i{n}" for n in range(innocents)]
+    for n, task_id in enumerate(ids):
+        if n == agents - 1:  # in the first wave, beside the first innocents
+            body += [
+                "  - id: culprit",
+                "    run: |",
+                '      echo "$OVERSEER_ATTEMPT" >> culprit.txt',
+                "      sleep 1",
+                f"      TMUX={socket} tmux kill-server",
+                "      sleep 30",
+            ]
+        body += [
+            f"  - id: {task_id}",
+            "    run: |",
+            '      echo "$OVERSEER_TASK $OVERSEER_ATTEMPT start" >> effects.txt',
+            f"      sleep {task_seconds:g}",
+            '      echo "$OVERSEER_TASK end" >> effects.txt',
+        ]
+    project.write(
+        "\n".join(body) + "\n",
+        retry={"max_attempts": 2, "backoff": 0, "backoff_max": 0},
+        max_parallel=agents,
+    )
+    fig = Figures("a task kills the tmux server on every try")
+    proc = start_supervisor(project)
+    t0 = time.time()
+    wait_until(
+        lambda: (
+            project.task_state("culprit") == TaskState.FAILED
+            and all(project.task_state(t) == TaskState.DONE for t in ids)
+        ),
+        timeout=120 + innocents * task_seconds * 2,
+        message="the work did not settle",
+    )
+    fig["wall time (s)"] = round(time.time() - t0, 1)
+    events = project.store.events()
+    fig["tmux deaths"] = sum(e.kind == "tmux.down" for e in events)
+    fig["culprit tries"] = len((project.root / "culprit.txt").read_text().split())
+    culprit = [(a.outcome.value, a.reason) for a in project.store.attempts("culprit")]
+    fig["culprit attempts"] = [o for o, _ in culprit]
+    fig.check(
+        [o for o, _ in culprit if o == "lost"] == ["lost", "lost"],
+        f"the culprit was not charged its two tries: {culprit}",
+    )
+    ends: Counter[str] = Counter()
+    for task_id in ids:
+        attempts = project.store.attempts(task_id)
+        ends.update(a.outcome.value for a in attempts)
+        used = [a.outcome.value for a in attempts if a.outcome.value in ("lost", "failed")]
+        fig.check(not used, f"{task_id} used a try for the culprit's doing: {used}")
+    fig["innocent attempts"] = dict(ends)
+    fig.check(ends["interrupted"] >= 1, "no innocent task was in flight at a tmux death")
+    finished = Counter(
+        line.split()[0]
+        for line in (project.root / "effects.txt").read_text().splitlines()
+        if line.endswith(" end")
+    )
+    fig.check(finished == Counter(ids), f"innocent tasks ended twice or never: {finished}")
+    fig["agents dead"] = [a.name for a in project.store.agents() if a.state.value == "dead"]
+    fig.check(not fig["agents dead"], "agents were left dead after the tmux deaths")
+    fig.check(proc.poll() is None, "the supervisor died")
     return fig

@@ -291,7 +291,7 @@ def test_tmux_that_cannot_restart_burns_no_tries(project: Project, tmp_path: Pat
     )
     attempts = project.store.attempts()
     assert len(attempts) == 2, [(a.task_id, a.outcome, a.reason) for a in attempts]
-    assert all(a.outcome == AttemptOutcome.LOST for a in attempts)
+    assert all(a.outcome == AttemptOutcome.INTERRUPTED for a in attempts)
     block.unlink()
     wait_until(
         lambda: project.store.task_counts()["done"] + project.store.task_counts()["failed"] == 6,
@@ -299,7 +299,7 @@ def test_tmux_that_cannot_restart_burns_no_tries(project: Project, tmp_path: Pat
         message="work did not resume when tmux came back",
     )
     assert proc.poll() is None
-    # The two lost attempts were retried (those tasks' effects ran twice: they were cut off).
+    # The two interrupted attempts were retried (their effects ran twice: they were cut off).
     store = project.store
     for task_id, code in codes.items():
         task = store.task(task_id)
