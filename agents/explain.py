@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.classify import ScreenRules, Verdict, classify, compile_rules
-from agents.profiles import AI_KINDS, match_prompt
-from agents.screen import screen_from_capture
-from state.config import AgentSpec
-from state.redact import mask
-from state.statedir import open_private
-from state.store import ensure_private_dir
+from overseer.agents.classify import ScreenRules, Verdict, classify, compile_rules
+from overseer.agents.profiles import AI_KINDS, match_prompt
+from overseer.agents.screen import screen_from_capture
+from overseer.state.config import AgentSpec
+from overseer.state.redact import mask
+from overseer.state.statedir import open_private
+from overseer.state.store import ensure_private_dir
 
 
 class ExplainError(Exception):

@@ -22,9 +22,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from agents.profiles import match_prompt
-from state import queue
-from state.models import (
+from overseer.agents.profiles import match_prompt
+from overseer.state import queue
+from overseer.state.models import (
     SUGGESTION_ACTIONS,
     Agent,
     AgentState,
@@ -34,8 +34,8 @@ from state.models import (
     Task,
     TaskState,
 )
-from state.redact import mask
-from state.store import Store
+from overseer.state.redact import mask
+from overseer.state.store import Store
 
 # Appended by the supervisor to a stall's reason when the silent task still used CPU.
 CPU_NOTE = "its processes still use CPU"
@@ -1182,7 +1182,7 @@ class Insights:
 
     def _worktrees(self, agents: tuple[Agent, ...], now: float) -> dict[str, Any]:
         """git state of the agents that have a worktree, re-read at most every WORKTREE_TTL."""
-        from agents import worktree
+        from overseer.agents import worktree
 
         out: dict[str, Any] = {}
         for agent in agents:

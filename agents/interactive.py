@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agents.classify import BUSY, IDLE, UNKNOWN, ScreenRules, Verdict, classify, progress_signature
-from agents.profiles import AgentKind
-from agents.screen import VirtualScreen
+from overseer.agents.classify import (
+    BUSY,
+    IDLE,
+    UNKNOWN,
+    ScreenRules,
+    Verdict,
+    classify,
+    progress_signature,
+)
+from overseer.agents.profiles import AgentKind
+from overseer.agents.screen import VirtualScreen
 
 CHANGING_IS_BUSY = 2.0  # an unmatched screen that changed this recently counts as busy
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import psutil
 
-from agents.tmux import TmuxError, TmuxServer
-from state.statedir import open_private
+from overseer.agents.tmux import TmuxError, TmuxServer
+from overseer.state.statedir import open_private
 
 SUPERVISOR = "supervisor"  # the role of `overseer run`; others ("apply", "cleanup") are short
 APPLY_WAIT = 30.0  # how long a start waits for a short holder (an offline command) to finish

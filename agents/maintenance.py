@@ -19,15 +19,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import health as proc
-from agents import runner
-from agents.lock import LockHeld, SupervisorLock, is_held
-from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label, tmux_binary, tmux_version
-from state import queue
-from state.config import Config
-from state.drift import describe, drift
-from state.models import AgentState, AttemptOutcome, Task, TaskState
-from state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
+from overseer.agents import health as proc
+from overseer.agents import runner
+from overseer.agents.lock import LockHeld, SupervisorLock, is_held
+from overseer.agents.tmux import (
+    PaneInfo,
+    TmuxError,
+    TmuxServer,
+    server_label,
+    tmux_binary,
+    tmux_version,
+)
+from overseer.state import queue
+from overseer.state.config import Config
+from overseer.state.drift import describe, drift
+from overseer.state.models import AgentState, AttemptOutcome, Task, TaskState
+from overseer.state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RECOMMENDED_TMUX = (3, 6)
@@ -665,7 +672,7 @@ def _clean_worktrees(
 ) -> list[Action]:
     """Agents' git worktrees: removed when their agent is not running and they are clean
     (nothing uncommitted, no commit the base lacks), or with --force."""
-    from agents import worktree
+    from overseer.agents import worktree
 
     parent = state_dir / "worktrees"
     if not parent.is_dir():
@@ -785,7 +792,7 @@ def recover(config: Config, state_dir: Path) -> list[str]:
 
     Raises LockHeld when a supervisor runs (it reconciles continuously by itself).
     """
-    from agents.supervisor import Supervisor
+    from overseer.agents.supervisor import Supervisor
 
     sup = Supervisor(config, state_dir)
     store = sup.store

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from state.config import NotifyConfig
-from state.models import Event
-from state.redact import mask, mask_env
-from state.store import Store
+from overseer.state.config import NotifyConfig
+from overseer.state.models import Event
+from overseer.state.redact import mask, mask_env
+from overseer.state.store import Store
 
 log = logging.getLogger("overseer.notify")
 

@@ -73,7 +73,7 @@ def profile(kind: str) -> Profile:
 
 # -- interactive AI agents -------------------------------------------------------------------
 
-from agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
+from overseer.agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
 
 
 def _r(name: str, state: str, rx: str, where: str = "bottom") -> Rule:

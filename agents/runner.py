@@ -25,8 +25,8 @@ from pathlib import Path
 
 import psutil
 
-from agents import health
-from state.models import Attempt, AttemptOutcome, Task
+from overseer.agents import health
+from overseer.state.models import Attempt, AttemptOutcome, Task
 
 SENTINEL_RE = re.compile(rb"\x1eOVS:([0-9a-f]{8,64}):(\d{1,3}):(\d{1,3}|-)\x1e")
 READY_RE = re.compile(rb"\x1eOVS-READY:([0-9a-f]{8,64})\x1e")

@@ -25,24 +25,30 @@ from typing import NoReturn
 
 import psutil
 
-from agents import health, runner, worktree
-from agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
-from agents.explain import ExplainError, rules_for
-from agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
-from agents.interactive import InteractiveAgent
-from agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner, tmux_owner
-from agents.notify import Notifier
-from agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
-from agents.runner import Dispatch, Status
-from agents.stream import LogStream, LogWatcher, to_text
-from agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
-from agents.wakeup import Wakeup
-from state import queue
-from state.config import AgentSpec, Config
-from state.drift import task_specs
-from state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
-from state.redact import mask
-from state.statedir import (
+from overseer.agents import health, runner, worktree
+from overseer.agents.classify import BUSY, IDLE, UNKNOWN, WAITING, choice_parts
+from overseer.agents.explain import ExplainError, rules_for
+from overseer.agents.insights import CPU_ACTIVE_RATE, CPU_NOTE, Insights
+from overseer.agents.interactive import InteractiveAgent
+from overseer.agents.lock import (
+    LockHeld,
+    SupervisorLock,
+    clear_tmux_owner,
+    set_tmux_owner,
+    tmux_owner,
+)
+from overseer.agents.notify import Notifier
+from overseer.agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
+from overseer.agents.runner import Dispatch, Status
+from overseer.agents.stream import LogStream, LogWatcher, to_text
+from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
+from overseer.agents.wakeup import Wakeup
+from overseer.state import queue
+from overseer.state.config import AgentSpec, Config
+from overseer.state.drift import task_specs
+from overseer.state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
+from overseer.state.redact import mask
+from overseer.state.statedir import (
     UnsafeStateDir,
     check_tree,
     command_origin,
@@ -50,7 +56,7 @@ from state.statedir import (
     foreign,
     origin_record,
 )
-from state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
+from overseer.state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
 
 log = logging.getLogger("overseer.supervisor")
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from state.statedir import check_path, write_private
-from state.store import ensure_private_dir
+from overseer.state.statedir import check_path, write_private
+from overseer.state.store import ensure_private_dir
 
 __all__ = [
     "BRANCH_PREFIX",

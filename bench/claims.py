@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CLEANUP, REPO, Goal, Result, Row, Scale, child_env, stop_process
-from state import queue
-from state.models import AttemptOutcome
-from state.store import Store
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome
+from overseer.state.store import Store
 
 LEASE_S = 30.0
 

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import psutil
 
-from agents.tmux import TmuxServer, server_label
-from state.store import Store
+from overseer.agents.tmux import TmuxServer, server_label
+from overseer.state.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Goal, Result, Row, Scale, summary
-from state.config import load_config_text
-from state.store import Store
+from overseer.state.config import load_config_text
+from overseer.state.store import Store
 
 SIZE = (160, 45)
 WAIT_S = 10.0  # a change not on screen by then counts as WAIT_S
@@ -35,14 +35,14 @@ STATES = ("done", "done", "done", "ready", "ready", "pending", "failed", "blocke
 
 def available() -> str | None:
     """Why the dashboard cannot be measured, or None when it can."""
-    if importlib.util.find_spec("tui.app") is None:
-        return "tui.app does not exist yet"
+    if importlib.util.find_spec("overseer.tui.app") is None:
+        return "overseer.tui.app does not exist yet"
     try:
-        module = importlib.import_module("tui.app")
+        module = importlib.import_module("overseer.tui.app")
     except Exception as exc:  # a dashboard being written may not import yet
-        return f"tui.app does not import: {exc}"
+        return f"overseer.tui.app does not import: {exc}"
     if not hasattr(module, "OverseerApp"):
-        return "tui.app has no OverseerApp"
+        return "overseer.tui.app has no OverseerApp"
     return None
 
 
@@ -151,7 +151,7 @@ def build_store(state_dir: Path, agents: list[str], n_tasks: int) -> None:
 
 def make_app(root: Path, n_agents: int, n_tasks: int) -> tuple[Any, list[str]]:
     """The dashboard on a freshly built store (canned pane screens, no tmux)."""
-    module = importlib.import_module("tui.app")
+    module = importlib.import_module("overseer.tui.app")
     config = load_config_text(
         f"name: bench\nagents:\n  - {{name: worker, kind: shell, count: {n_agents}}}\n",
         path=str(root / "overseer.yaml"),
@@ -221,7 +221,7 @@ async def wait(pilot: Any, box: list[float], timeout: float) -> float | None:
 
 async def measure(scale: Scale, root: Path) -> dict[str, Any]:
     """Run the app under Pilot and take both kinds of samples."""
-    tables = importlib.import_module("tui.widgets.tables")
+    tables = importlib.import_module("overseer.tui.widgets.tables")
     app, agents = make_app(root, scale.dash_agents, scale.dash_tasks)
     first = agents[0]
     rng = random.Random(3)

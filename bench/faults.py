@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents.tmux import tmux_version
+from overseer.agents.tmux import tmux_version
 from tests.faults import (
     Figures,
     dependency_scale,

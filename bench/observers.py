@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from agents.tmux import TmuxServer
 from bench.common import child_env, parse_markers
+from overseer.agents.tmux import TmuxServer
 
 
 class Stop(Exception):

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents import stream
-from agents.supervisor import Supervisor
 from bench.common import MARK_RE
-from state import queue
-from state.config import load_config
+from overseer.agents import stream
+from overseer.agents.supervisor import Supervisor
+from overseer.state import queue
+from overseer.state.config import load_config
 
 
 class Probe:

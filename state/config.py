@@ -17,7 +17,7 @@ from typing import Protocol
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from state.keymap import ACTION_IDS, clashes
+from overseer.state.keymap import ACTION_IDS, clashes
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SAFE_ID_RULE = (
@@ -1228,7 +1228,7 @@ def load_tasks_text(
 
 def demo_config() -> Config:
     """The embedded demo (state/data/demo.yaml), with the current directory as base."""
-    text = importlib.resources.files("state").joinpath("data/demo.yaml").read_text("utf-8")
+    text = importlib.resources.files("overseer.state").joinpath("data/demo.yaml").read_text("utf-8")
     return load_config_text(text, "demo.yaml", Path.cwd())
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from state.config import Config
-from state.queue import EDITABLE
-from state.store import Store
+from overseer.state.config import Config
+from overseer.state.queue import EDITABLE
+from overseer.state.store import Store
 
 
 def task_specs(config: Config) -> list[dict[str, Any]]:

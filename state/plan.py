@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from state.config import TaskSpec, cycle_in_run_order
+from overseer.state.config import TaskSpec, cycle_in_run_order
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from state.config import cycle_in_run_order
-from state.models import Attempt, AttemptOutcome, Task, TaskState
-from state.redact import mask
-from state.store import FREE_OUTCOMES, Store, _attempt, _task
+from overseer.state.config import cycle_in_run_order
+from overseer.state.models import Attempt, AttemptOutcome, Task, TaskState
+from overseer.state.redact import mask
+from overseer.state.store import FREE_OUTCOMES, Store, _attempt, _task
 
 FAILING = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.STALLED, AttemptOutcome.LOST}

@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from state.models import (
+from overseer.state.models import (
     Agent,
     AgentState,
     Attempt,
@@ -26,9 +26,9 @@ from state.models import (
     Task,
     TaskState,
 )
-from state.redact import mask, mask_data
-from state.statedir import StoreError as StoreError
-from state.statedir import check_path, command_origin, origin_record
+from overseer.state.redact import mask, mask_data
+from overseer.state.statedir import StoreError as StoreError
+from overseer.state.statedir import check_path, command_origin, origin_record
 
 SCHEMA_VERSION = 5
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,

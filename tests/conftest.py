@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from agents.tmux import TmuxServer
+from overseer.agents.tmux import TmuxServer
 from tests.helpers import wait_until
 
 __all__ = ["wait_until"]

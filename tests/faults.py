@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 
@@ -80,7 +80,7 @@ def start_supervisor(
         if umask is not None:
             os.umask(umask)
 
-    cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), "-q", *args]
+    cmd = [sys.executable, "-m", "overseer.tui.cli", "run", "-c", str(project.config), "-q", *args]
     proc = subprocess.Popen(
         cmd,
         cwd=project.root,
@@ -452,7 +452,7 @@ def leftover_campaign(
     themselves (`kill -TSTP 0`) run into their timeout. Also measured: one scan of the
     process table for an attempt's marker, with `scan_processes` extra processes running.
     """
-    from agents import health, runner
+    from overseer.agents import health, runner
 
     waves: list[tuple[str, list[str]]] = []
     lines = []
@@ -590,7 +590,7 @@ def leftover_campaign(
 
 def scan_cost(extra: int, mark: str, repeat: int = 30) -> dict[str, Any]:
     """What finding an attempt's processes costs with `extra` more processes running."""
-    from agents import health
+    from overseer.agents import health
 
     sleepers = [subprocess.Popen(["sleep", "120"], stdin=subprocess.DEVNULL) for _ in range(extra)]
     try:
@@ -792,8 +792,8 @@ def wiped_state_dir(
     run` must refuse, with no state dir or with a state dir made anew; no task may run twice,
     and it must write nothing into the new state dir.
     """
-    from agents.lock import tmux_owner
-    from state.store import Store
+    from overseer.agents.lock import tmux_owner
+    from overseer.state.store import Store
 
     lines = [
         f'  - {{id: s{i}, run: \'echo "$OVERSEER_TASK start" >> effects.txt; sleep {seconds:g}; '
@@ -879,7 +879,7 @@ PLANTS = (
 def planted_links(project: Project, *, log: Log = _quiet) -> Figures:
     """A state dir that came with a clone or a copy: every plant is refused with exit 3 and a
     message naming it, nothing runs, and the user's files stay exactly as they were."""
-    from state.store import Store
+    from overseer.state.store import Store
 
     fig = Figures("links and foreign files planted in the state dir")
     project.write(

@@ -12,9 +12,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from agents.tmux import TmuxServer, server_label
-from state.models import TaskState
-from state.store import Store
+from overseer.agents.tmux import TmuxServer, server_label
+from overseer.state.models import TaskState
+from overseer.state.store import Store
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         """Run `overseer ARGS -c overseer.yaml` and return the finished process."""
         sub, *rest = args
-        cmd = [sys.executable, "-m", "tui.cli", sub, "-c", str(self.config), *rest]
+        cmd = [sys.executable, "-m", "overseer.tui.cli", sub, "-c", str(self.config), *rest]
         proc = subprocess.run(
             cmd, cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout
         )
@@ -74,7 +74,7 @@ class Project:
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start `overseer run` in the background."""
-        cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(self.config), "-q", *args]
+        cmd = [sys.executable, "-m", "overseer.tui.cli", "run", "-c", str(self.config), "-q", *args]
         proc = subprocess.Popen(
             cmd,
             cwd=self.root,
@@ -158,7 +158,7 @@ class Project:
 
     def stop_detached_supervisor(self) -> None:
         """Stop a supervisor this test did not start itself (`overseer up` detaches one)."""
-        from agents.lock import holder, is_held
+        from overseer.agents.lock import holder, is_held
 
         if not self.state_dir.exists() or not is_held(self.state_dir):
             return

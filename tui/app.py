@@ -15,16 +15,16 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from state.config import Config, UserConfig, effective_keymap
-from state.store import DB_NAME, Store
-from tui import actions
-from tui.commands import Outcome, send
-from tui.gcpolicy import GcPolicy
-from tui.screens.dialogs import Confirm, HelpScreen
-from tui.screens.main import MainScreen
-from tui.snapshot import Clock, SnapshotReader, Usage
-from tui.themes import DEFAULT_THEME, load_themes, theme_dirs
-from tui.widgets.format import literal
+from overseer.state.config import Config, UserConfig, effective_keymap
+from overseer.state.store import DB_NAME, Store
+from overseer.tui import actions
+from overseer.tui.commands import Outcome, send
+from overseer.tui.gcpolicy import GcPolicy
+from overseer.tui.screens.dialogs import Confirm, HelpScreen
+from overseer.tui.screens.main import MainScreen
+from overseer.tui.snapshot import Clock, SnapshotReader, Usage
+from overseer.tui.themes import DEFAULT_THEME, load_themes, theme_dirs
+from overseer.tui.widgets.format import literal
 
 ScreenSource = Callable[[str, "str | None"], "str | None"]
 POPUP_TMUX = (3, 2)  # display-popup came with tmux 3.2
@@ -91,7 +91,7 @@ class OverseerApp(App[None]):
 
     def _handle_exception(self, error: Exception) -> None:
         """A bug in a handler: keep the traceback in a crash log, not on the user's terminal."""
-        from tui.crash import write_crash_log
+        from overseer.tui.crash import write_crash_log
 
         if self.crash is None:
             log = write_crash_log(error, self.state_dir, ["tui"])
@@ -138,7 +138,7 @@ class OverseerApp(App[None]):
 
     def make_reader(self) -> SnapshotReader:
         """A store reader for a worker thread (its own connection)."""
-        from agents.lock import is_held
+        from overseer.agents.lock import is_held
 
         cfg = self.config
         kw: dict[str, Any] = {}
@@ -156,7 +156,7 @@ class OverseerApp(App[None]):
 
     @property
     def tmux_label(self) -> str | None:
-        from agents.tmux import server_label
+        from overseer.agents.tmux import server_label
 
         return server_label(self.config.name, self.state_dir) if self.config else None
 
@@ -167,7 +167,7 @@ class OverseerApp(App[None]):
         label = self.tmux_label
         if not label or not pane_id:
             return None
-        from agents.tmux import TmuxError, TmuxServer
+        from overseer.agents.tmux import TmuxError, TmuxServer
 
         try:
             return TmuxServer(label).capture(pane_id, escapes=True)
@@ -214,7 +214,7 @@ class OverseerApp(App[None]):
 
     def popup(self, attach: list[str]) -> str | None:
         """Run `attach` in a popup of the user's own tmux; None when it ran, else why it did not."""
-        from agents.tmux import TmuxError, tmux_version
+        from overseer.agents.tmux import TmuxError, tmux_version
 
         try:
             version = tmux_version()

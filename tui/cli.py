@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from state.config import (
+from overseer.state.config import (
     Config,
     ConfigError,
     demo_config,
@@ -28,9 +28,9 @@ from state.config import (
     load_config_text,
     load_tasks_file,
 )
-from state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
-from tui.commands import COMMAND_WAIT, wait_for
-from tui.durations import countdown, duration
+from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
+from overseer.tui.commands import COMMAND_WAIT, wait_for
+from overseer.tui.durations import countdown, duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
 
@@ -144,7 +144,7 @@ def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
 
 def supervisor_alive(state_dir: Path) -> bool:
     """Whether a supervisor (not a short offline command) holds this state dir's lock now."""
-    from agents.lock import supervisor_running
+    from overseer.agents.lock import supervisor_running
 
     return supervisor_running(state_dir)
 
@@ -154,9 +154,9 @@ def orphan_owner(project: Project) -> str | None:
     gone (its state dir was removed under it); None when there is none."""
     if project.config is None:
         return None
-    from agents.lock import tmux_owner
-    from agents.supervisor import orphan_message
-    from agents.tmux import TmuxError, TmuxServer, server_label
+    from overseer.agents.lock import tmux_owner
+    from overseer.agents.supervisor import orphan_message
+    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
     try:
         owner = tmux_owner(TmuxServer(server_label(project.config.name, project.state_dir)))
@@ -169,9 +169,9 @@ def orphan_owner(project: Project) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agents.lock import LockHeld
-    from agents.supervisor import Supervisor
-    from agents.tmux import TmuxError
+    from overseer.agents.lock import LockHeld
+    from overseer.agents.supervisor import Supervisor
+    from overseer.agents.tmux import TmuxError
 
     project = resolve(args, stored=False)
     config = project.need_config()
@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
     """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
     `ask` asks whether to on a terminal (No unless answered yes)."""
-    from state.drift import describe, drift, sync_edits
+    from overseer.state.drift import describe, drift, sync_edits
 
     config = project.config
     if config is None or not (project.state_dir / DB_NAME).exists():
@@ -244,7 +244,7 @@ def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
 
 def reset_demo(project: Project) -> None:
     """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
-    from agents.tmux import TmuxError, TmuxServer, server_label
+    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
     config = project.need_config()
     db = project.state_dir / DB_NAME
@@ -308,7 +308,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         return EXIT_OK
     stopped = stop_orphan(project)
     if args.kill_agents:
-        from agents.tmux import TmuxError, TmuxServer, server_label
+        from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
         config = project.need_config()
         try:
@@ -332,8 +332,8 @@ def stop_orphan(project: Project) -> bool:
     so its lock) was removed; True if there was one."""
     if project.config is None:
         return False
-    from agents.lock import tmux_owner
-    from agents.tmux import TmuxError, TmuxServer, server_label
+    from overseer.agents.lock import tmux_owner
+    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
     try:
         server = TmuxServer(server_label(project.config.name, project.state_dir))
@@ -355,7 +355,7 @@ def stop_orphan(project: Project) -> bool:
 
 def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
     """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
-    from tui.commands import send
+    from overseer.tui.commands import send
 
     project.store().close()  # a clear error when there is no state yet
     outcome = send(project.state_dir, project.config, verb, target, args)
@@ -380,7 +380,7 @@ def cmd_agent_verb(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from state.config import task_spec_from_mapping
+    from overseer.state.config import task_spec_from_mapping
 
     project = resolve(args)
     if args.file:
@@ -450,8 +450,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 def status_json(project: Project) -> dict[str, Any]:
     """The contract of `overseer status --json`."""
-    from agents.tmux import server_label
-    from state.queue import task_json
+    from overseer.agents.tmux import server_label
+    from overseer.state.queue import task_json
 
     store = project.store()
     now = time.time()
@@ -580,7 +580,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from state.plan import format_plan, make_plan
+    from overseer.state.plan import format_plan, make_plan
 
     project = resolve(args, stored=False)
     config = project.need_config()
@@ -718,7 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_events)
     for name in EXTENSIONS:
         importlib.import_module(name).register(sub, common)
-    from tui.cli_help import add_examples
+    from overseer.tui.cli_help import add_examples
 
     add_examples(sub)
     return parser
@@ -734,18 +734,18 @@ def version() -> str:
 
 # Modules that add their own subcommands: each has `register(sub, common)`.
 EXTENSIONS: list[str] = [
-    "tui.cli_dashboard",
-    "tui.cli_insights",
-    "tui.cli_agents",
-    "tui.cli_ops",
-    "tui.cli_completion",
+    "overseer.tui.cli_dashboard",
+    "overseer.tui.cli_insights",
+    "overseer.tui.cli_agents",
+    "overseer.tui.cli_ops",
+    "overseer.tui.cli_completion",
 ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `overseer` console script."""
-    from agents.tmux import TmuxError
-    from agents.worktree import WorktreeError
+    from overseer.agents.tmux import TmuxError
+    from overseer.agents.worktree import WorktreeError
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -756,7 +756,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, command = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
     if args.cmd is None:
-        from tui.cli_help import SHORT_USAGE
+        from overseer.tui.cli_help import SHORT_USAGE
 
         print(SHORT_USAGE, file=sys.stderr)
         return EXIT_USAGE
@@ -792,7 +792,7 @@ def report_crash(error: Exception, args: argparse.Namespace, argv: Sequence[str]
     """Log an unexpected error's traceback, print one line that names the log; EXIT_CRASH."""
     import traceback
 
-    from tui.crash import EXIT_CRASH, crash_message, write_crash_log
+    from overseer.tui.crash import EXIT_CRASH, crash_message, write_crash_log
 
     log = write_crash_log(error, state_dir_of(args), argv)
     if log is None:  # nowhere to write it: the traceback is better on the terminal than lost
@@ -813,6 +813,6 @@ def state_dir_of(args: argparse.Namespace) -> Path:
 if __name__ == "__main__":
     # Run the importable module's main, not this __main__ copy: the subcommand modules raise
     # tui.cli.CliError, which must be the class main() catches.
-    from tui.cli import main as _main
+    from overseer.tui.cli import main as _main
 
     sys.exit(_main())

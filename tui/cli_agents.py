@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
+from overseer.tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from agents.explain import ExplainError, explain_screen, save_bundle
+    from overseer.agents.explain import ExplainError, explain_screen, save_bundle
 
     if args.screen:
         if not args.kind:
@@ -46,7 +46,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CliError(f"no agent named {args.agent!r} (agents: {names})")
     store = project.store()
     row = store.agent(args.agent)
-    from agents.tmux import TmuxError, TmuxServer, server_label
+    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
     raw = ""
     if row is not None and row.pane_id:

@@ -205,7 +205,7 @@ GENERATORS: dict[str, Callable[[argparse.ArgumentParser], str]] = {
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    from tui.cli import build_parser
+    from overseer.tui.cli import build_parser
 
     print(GENERATORS[args.shell](build_parser()), end="")
     return 0

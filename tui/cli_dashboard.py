@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from state.config import load_user_config
-from state.statedir import check_tree, open_private
-from state.store import DB_NAME, Store, ensure_private_dir
-from tui.cli import (
+from overseer.state.config import load_user_config
+from overseer.state.statedir import check_tree, open_private
+from overseer.state.store import DB_NAME, Store, ensure_private_dir
+from overseer.tui.cli import (
     EXIT_ENV,
     EXIT_OK,
     CliError,
@@ -26,7 +26,7 @@ from tui.cli import (
     resolve,
     supervisor_alive,
 )
-from tui.crash import EXIT_CRASH, SUPERVISOR_LOG, crash_message, log_tail
+from overseer.tui.crash import EXIT_CRASH, SUPERVISOR_LOG, crash_message, log_tail
 
 START_WAIT = 60.0  # seconds to wait for a new supervisor's first loop heartbeat
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -59,7 +59,15 @@ def start_supervisor(project: Project, demo: bool, trust_state: bool = False) ->
 
 def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
     log_path = project.state_dir / SUPERVISOR_LOG
-    cmd = [sys.executable, "-m", "tui.cli", "run", "-q", "--state-dir", str(project.state_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "overseer.tui.cli",
+        "run",
+        "-q",
+        "--state-dir",
+        str(project.state_dir),
+    ]
     if demo:
         cmd.append("--demo")
     elif project.config is not None and project.config.path is not None:
@@ -148,7 +156,7 @@ def first_beat(state_dir: Path, pid: int, since: int) -> bool:
 
 
 def run_dashboard(project: Project, theme: str | None) -> int:
-    from tui.app import OverseerApp
+    from overseer.tui.app import OverseerApp
 
     if not (project.state_dir / DB_NAME).exists():
         raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")

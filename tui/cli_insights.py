@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tui import cli
+from overseer.tui import cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,8 +36,8 @@ def current(project: cli.Project) -> list[dict[str, Any]]:
     """The ranked suggestions; recomputed from the store when no supervisor keeps them fresh."""
     store = project.store()
     if not cli.supervisor_alive(project.state_dir):
-        from agents.insights import Insights
-        from agents.tmux import server_label
+        from overseer.agents.insights import Insights
+        from overseer.agents.tmux import server_label
 
         config = project.config
         insights = Insights(

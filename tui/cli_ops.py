@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from state.config import Config, ConfigError
-from tui import cli
+from overseer.state.config import Config, ConfigError
+from overseer.tui import cli
 
 Handler = Callable[[argparse.Namespace], int]
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
@@ -47,7 +47,7 @@ def _resolve_leniently(args: argparse.Namespace) -> tuple[Config | None, Path, s
 
 @_errors
 def cmd_health(args: argparse.Namespace) -> int:
-    from agents.maintenance import failed, health
+    from overseer.agents.maintenance import failed, health
 
     config, state_dir, error = _resolve_leniently(args)
     checks = health(state_dir, config, config_error=error)
@@ -64,7 +64,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 @_errors
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from agents.maintenance import cleanup
+    from overseer.agents.maintenance import cleanup
 
     project = cli.resolve(args)
     config = project.need_config()
@@ -84,8 +84,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 @_errors
 def cmd_recover(args: argparse.Namespace) -> int:
-    from agents.lock import LockHeld
-    from agents.maintenance import recover
+    from overseer.agents.lock import LockHeld
+    from overseer.agents.maintenance import recover
 
     project = cli.resolve(args)
     config = project.need_config()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from state.config import Config
-from state.store import DB_NAME, Store
+from overseer.state.config import Config
+from overseer.state.store import DB_NAME, Store
 
 COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
@@ -47,8 +47,8 @@ def send(
     wait: float = COMMAND_WAIT,
 ) -> Outcome:
     """Queue a command; a running supervisor applies it, otherwise apply it here and now."""
-    from agents.lock import LockHeld, supervisor_running
-    from agents.supervisor import Supervisor
+    from overseer.agents.lock import LockHeld, supervisor_running
+    from overseer.agents.supervisor import Supervisor
 
     store = Store(state_dir / DB_NAME)
     try:

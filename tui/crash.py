@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from state.redact import mask
+from overseer.state.redact import mask
 
 EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): a fault of Overseer's, not of the user's input
 SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supervisor's output

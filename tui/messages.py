@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tui.snapshot import Snapshot
+from overseer.tui.snapshot import Snapshot
 
 
 @dataclass

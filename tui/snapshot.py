@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.health import tree_usage
-from state.models import Event, Task, TaskState
-from state.store import Store
-from tui.crash import SUPERVISOR_LOG, log_tail
+from overseer.agents.health import tree_usage
+from overseer.state.models import Event, Task, TaskState
+from overseer.state.store import Store
+from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 
 Clock = Callable[[], float]
 Usage = Callable[[int | None], tuple[float | None, int | None]]

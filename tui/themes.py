@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ COLOR_KEYS = (
     "boost",
 )
 OTHER_KEYS = ("name", "dark", "luminosity_spread", "text_alpha", "variables")
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / "themes"
+# The shipped themes: the `overseer.themes` package (a folder of YAML files).
+PACKAGE_DIR = Path(str(importlib.resources.files("overseer.themes")))
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from agents import worktree
+from overseer.agents import worktree
 from tests.project import Project
 
 GIT_ENV = {

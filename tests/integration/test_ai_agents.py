@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.fakes import FAKE_CLI
 from tests.helpers import wait_until
 from tests.project import Project

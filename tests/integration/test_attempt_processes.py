@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import health, runner
-from state.models import AttemptOutcome, TaskState
+from overseer.agents import health, runner
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.faults import daemon_lines, verdict_lines, worker_pid
 from tests.helpers import wait_until
 from tests.integration.test_ops import expire_leases

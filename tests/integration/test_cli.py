@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from state.models import TaskState
+from overseer.state.models import TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 
@@ -204,7 +204,15 @@ def test_missing_tmux_is_a_clear_error(project: Project) -> None:
     import sys
 
     r = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), "--until-done"],
+        [
+            sys.executable,
+            "-m",
+            "overseer.tui.cli",
+            "run",
+            "-c",
+            str(project.config),
+            "--until-done",
+        ],
         cwd=project.root,
         env=env,
         capture_output=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from state.store import Store
+from overseer.state.store import Store
 from tests.project import Project
 
 # `overseer status` with a bug planted in it: the real main(), the real error path, no test hook
 # in the product. The message carries a secret, which the crash log must mask.
 BROKEN_STATUS = """
 import sys
-import tui.cli as cli
-
+import overseer.tui.cli as cli
 def broken(args):
     raise KeyError("status broke; password=hunter2")
 
@@ -28,7 +27,7 @@ def overseer(
     project: Project, *args: str, code: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run overseer (or `code` standing in for it) with no terminal: stdin, stdout are pipes."""
-    head = ["-c", code] if code else ["-m", "tui.cli"]
+    head = ["-c", code] if code else ["-m", "overseer.tui.cli"]
     return subprocess.run(
         [sys.executable, *head, *args],
         cwd=project.root,

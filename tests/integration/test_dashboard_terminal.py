@@ -5,10 +5,10 @@ from __future__ import annotations
 import shlex
 import sys
 
-from agents.lock import is_held
-from agents.tmux import TmuxServer
-from state.models import TaskState
-from state.store import Store
+from overseer.agents.lock import is_held
+from overseer.agents.tmux import TmuxServer
+from overseer.state.models import TaskState
+from overseer.state.store import Store
 from tests.helpers import wait_until
 from tests.project import ROOT, Project
 

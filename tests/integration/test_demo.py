@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.tmux import TmuxServer, server_label
-from state.models import AttemptOutcome, TaskState
-from state.store import Store
+from overseer.agents.tmux import TmuxServer, server_label
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import Store
 from tests.project import ROOT
 
 
@@ -23,7 +23,7 @@ def test_demo_until_done(tmp_path: Path) -> None:
     server = TmuxServer(server_label("demo", state_dir))
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "run", "--demo", "--until-done"],
+            [sys.executable, "-m", "overseer.tui.cli", "run", "--demo", "--until-done"],
             cwd=tmp_path,
             env={
                 "PATH": "/usr/local/bin:/usr/bin:/bin",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from state.models import AgentState, AttemptOutcome, TaskState
+from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

@@ -7,9 +7,9 @@ import json
 import shlex
 import sys
 
-from agents.runner import read_pid
-from agents.tmux import TmuxServer
-from state.models import AgentState, AttemptOutcome, TaskState
+from overseer.agents.runner import read_pid
+from overseer.agents.tmux import TmuxServer
+from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import ROOT, Project
 

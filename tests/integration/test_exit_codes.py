@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.project import Project
 
 AGENTS = """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.tmux import TmuxServer
+from overseer.agents.tmux import TmuxServer
 from tests.fakes import FAKE_CLI
 from tests.helpers import wait_until
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from state.models import AgentState, AttemptOutcome, TaskState
+from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from tests.faults import (
     Figures,
     kill9_campaign,
@@ -135,7 +135,7 @@ def test_soak_keeps_descriptors_and_memory_flat(project: Project) -> None:
 
 def test_two_supervisors_started_at_once_one_wins(project: Project) -> None:
     project.write("agents:\n  - {name: w, kind: shell}\ntasks: []\n")
-    cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), "-q"]
+    cmd = [sys.executable, "-m", "overseer.tui.cli", "run", "-c", str(project.config), "-q"]
     procs = [
         subprocess.Popen(
             cmd,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.runner import read_pid
-from state.models import AttemptOutcome, TaskState
+from overseer.agents.runner import read_pid
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.faults import Figures, check_exactly_once, effect_task, finish, start_supervisor
 from tests.helpers import wait_until
 from tests.project import Project
@@ -118,7 +118,7 @@ def test_locked_database_waits_then_stops_with_a_clear_error(project: Project) -
     conn = hold_write_lock(db)
     try:
         cli = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "retry", "a00", "-c", str(project.config)],
+            [sys.executable, "-m", "overseer.tui.cli", "retry", "a00", "-c", str(project.config)],
             cwd=project.root,
             env=project.env(),
             stdout=subprocess.PIPE,
@@ -219,7 +219,16 @@ def test_read_only_state_is_a_clear_error(
         subprocess.run(["mount", "-o", "remount,ro", str(ro_mount)], check=True)
     else:
         db.chmod(0o400)
-    cmd = [*prefix, sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), *extra]
+    cmd = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "overseer.tui.cli",
+        "run",
+        "-c",
+        str(project.config),
+        *extra,
+    ]
     r = subprocess.run(
         [*cmd, "--until-done", "--timeout", "30"],
         cwd=project.root,
@@ -257,7 +266,7 @@ def test_tmux_that_cannot_restart_burns_no_tries(project: Project, tmp_path: Pat
     bindir = tmp_path / "bin"
     bindir.mkdir()
     env = project.env() | tmux_shim(bindir, block)
-    cmd = [sys.executable, "-m", "tui.cli", "run", "-c", str(project.config), "-q"]
+    cmd = [sys.executable, "-m", "overseer.tui.cli", "run", "-c", str(project.config), "-q"]
     proc = subprocess.Popen(
         cmd, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.runner import read_pid
-from state.models import TaskState
+from overseer.agents.runner import read_pid
+from overseer.state.models import TaskState
 from tests.faults import start_supervisor
 from tests.helpers import wait_until
 from tests.project import Project

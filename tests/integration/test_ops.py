@@ -8,8 +8,8 @@ import sqlite3
 import time
 from typing import Any
 
-from agents.runner import read_pid
-from state.models import AttemptOutcome, TaskState
+from overseer.agents.runner import read_pid
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

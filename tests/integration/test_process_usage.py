@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from agents.health import tree_cpu, tree_usage
+from overseer.agents.health import tree_cpu, tree_usage
+from overseer.tui.snapshot import ProcessUsage
 from tests.helpers import wait_until
-from tui.snapshot import ProcessUsage
 
 SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from state import queue
-from state.models import AttemptOutcome, TaskState
-from state.store import Store
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import Store
 
 TASKS = 1000
 WORKERS = 8

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from state.models import AttemptOutcome, TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from tests.fakes import FAKE_CLI
 from tests.faults import Figures, restart_after_downtime, shrink_campaign
 from tests.helpers import wait_until

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from state.models import TaskState
-from state.store import Store
+from overseer.state.models import TaskState
+from overseer.state.store import Store
 from tests.project import Project
 
 OLD = time.time() - 30 * 86400

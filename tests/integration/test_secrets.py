@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from state.models import AgentState, TaskState
+from overseer.state.models import AgentState, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from state.models import TaskState
+from overseer.state.models import TaskState
 from tests.faults import start_supervisor
 from tests.helpers import wait_until
 from tests.project import Project

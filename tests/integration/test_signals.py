@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.lock import is_held
+from overseer.agents.lock import is_held
 from tests.faults import start_supervisor
 from tests.helpers import wait_until
 from tests.project import Project
@@ -85,8 +85,8 @@ tasks:
 CHILD = """
 import os, signal, sys, threading, time
 from pathlib import Path
-from agents.supervisor import Supervisor
-from state.config import load_config_text
+from overseer.agents.supervisor import Supervisor
+from overseer.state.config import load_config_text
 
 sup = Supervisor(load_config_text("name: sig\\nagents: [{name: w}]\\ntasks: []\\n"), Path(sys.argv[1]))
 signal.signal(signal.SIGTERM, sup._on_signal)

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from agents.lock import OWNER_OPTION, read_holder, set_tmux_owner, tmux_owner
-from state.models import CommandStatus, TaskState
-from state.statedir import origin_record
-from state.store import Store
+from overseer.agents.lock import OWNER_OPTION, read_holder, set_tmux_owner, tmux_owner
+from overseer.state.models import CommandStatus, TaskState
+from overseer.state.statedir import origin_record
+from overseer.state.store import Store
 from tests.faults import beating, finish, start_supervisor
 from tests.helpers import wait_until
 from tests.integration.test_agent_worktrees import git, make_repo
@@ -140,8 +140,8 @@ tasks:
 
 UP = """
 import argparse, sys
-from tui.cli import resolve
-from tui.cli_dashboard import start_supervisor
+from overseer.tui.cli import resolve
+from overseer.tui.cli_dashboard import start_supervisor
 args = argparse.Namespace(config=sys.argv[1], state_dir=None, demo=False)
 print(start_supervisor(resolve(args), demo=False))
 """
@@ -186,7 +186,7 @@ tasks:
     wait_until(lambda: (project.root / "effects.txt").exists(), message="task never started")
     project.kill9(first)
     release = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "release", "slow", "-c", str(project.config)],
+        [sys.executable, "-m", "overseer.tui.cli", "release", "slow", "-c", str(project.config)],
         cwd=project.root,
         env=project.env(),
         stdout=subprocess.PIPE,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.tmux import TmuxServer, server_label
-from state.models import TaskState
-from state.store import Store
+from overseer.agents.tmux import TmuxServer, server_label
+from overseer.state.models import TaskState
+from overseer.state.store import Store
 from tests.helpers import wait_until
 from tests.project import ROOT, Project
 
@@ -66,7 +66,7 @@ def demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("TMUX", None)
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "run", "--demo", "-q", *args],
+        [sys.executable, "-m", "overseer.tui.cli", "run", "--demo", "-q", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -97,7 +97,7 @@ def test_demo_reset_replays_the_demo_from_the_start(tmp_path: Path) -> None:
         other.mkdir()
         (other / "overseer.yaml").write_text("agents: [{name: w}]\ntasks: []\n")
         r = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "run", "--reset", "-c", "overseer.yaml"],
+            [sys.executable, "-m", "overseer.tui.cli", "run", "--reset", "-c", "overseer.yaml"],
             cwd=other,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
             capture_output=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.stream import LogStream, LogWatcher
-from agents.tmux import TmuxServer
+from overseer.agents.stream import LogStream, LogWatcher
+from overseer.agents.tmux import TmuxServer
 from tests.helpers import wait_until
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import agents.tmux as tmux_mod
-from agents.stream import LogStream, to_text
-from agents.tmux import (
+import overseer.agents.tmux as tmux_mod
+from overseer.agents.stream import LogStream, to_text
+from overseer.agents.tmux import (
     PaneInfo,
     TmuxError,
     TmuxMissing,

@@ -3,7 +3,7 @@ uses only its own tries."""
 
 from __future__ import annotations
 
-from state.models import TaskState
+from overseer.state.models import TaskState
 from tests.faults import Figures, task_kills_tmux
 from tests.project import Project
 

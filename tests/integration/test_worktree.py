@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.worktree import (
+from overseer.agents.worktree import (
     WorktreeError,
     branch_name,
     diff,

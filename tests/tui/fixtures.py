@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from state.config import Config, UserConfig, load_config_text
-from state.store import Store
-from tui.app import OverseerApp
+from overseer.state.config import Config, UserConfig, load_config_text
+from overseer.state.store import Store
+from overseer.tui.app import OverseerApp
 
 T0 = 1_800_000_000.0  # every timestamp is T0 + offset
 NOW = T0 + 600.0

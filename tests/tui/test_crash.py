@@ -12,12 +12,12 @@ from rich.console import Console
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Label
 
-from state.models import TaskState
+from overseer.state.models import TaskState
+from overseer.tui.screens.dialogs import Confirm
+from overseer.tui.screens.main import MainScreen
+from overseer.tui.widgets.panels import StatusHeader, SuggestionTable, SupervisorBanner
 from tests.tui.fixtures import make_app
 from tests.tui.test_keys import _commands, settle, store_of
-from tui.screens.dialogs import Confirm
-from tui.screens.main import MainScreen
-from tui.widgets.panels import StatusHeader, SuggestionTable, SupervisorBanner
 
 
 def plain(widget: Any) -> str:

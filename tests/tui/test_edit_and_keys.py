@@ -7,13 +7,13 @@ from pathlib import Path
 
 from textual.widgets import Button, TextArea
 
-from state.config import UserConfig
-from state.store import Store
+from overseer.state.config import UserConfig
+from overseer.state.store import Store
+from overseer.tui.screens.dialogs import Confirm, EditText, HelpScreen
+from overseer.tui.screens.main import MainScreen
+from overseer.tui.widgets.tables import AgentTable, KeyedTable, QueueTable
 from tests.tui.fixtures import NOW, PROMPT, _attempt, _task, make_app
 from tests.tui.test_keys import _commands, settle, store_of
-from tui.screens.dialogs import Confirm, EditText, HelpScreen
-from tui.screens.main import MainScreen
-from tui.widgets.tables import AgentTable, KeyedTable, QueueTable
 
 
 def rendered(table: KeyedTable) -> list[str]:  # type: ignore[type-arg]

@@ -6,8 +6,8 @@ import gc
 import time
 from pathlib import Path
 
+from overseer.tui.gcpolicy import GcPolicy
 from tests.tui.fixtures import make_app
-from tui.gcpolicy import GcPolicy
 
 
 async def test_first_snapshot_freezes_and_quitting_releases(tmp_path: Path) -> None:
@@ -43,8 +43,8 @@ async def test_header_is_replaced_only_when_what_it_says_changes(tmp_path: Path)
     theme's colours are."""
     from rich.console import Group
 
+    from overseer.tui.widgets.panels import StatusHeader
     from tests.tui.test_keys import reload, settle
-    from tui.widgets.panels import StatusHeader
 
     def header_text(app) -> str:  # type: ignore[no-untyped-def]
         content = app.screen.query_one(StatusHeader).content

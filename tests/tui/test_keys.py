@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from state.models import CommandStatus, TaskState
-from state.store import Store
+from overseer.state.models import CommandStatus, TaskState
+from overseer.state.store import Store
+from overseer.tui.screens.dialogs import AskText, Confirm, HelpScreen
+from overseer.tui.screens.main import MainScreen
+from overseer.tui.widgets.tables import AgentTable, QueueTable
 from tests.tui.fixtures import make_app
-from tui.screens.dialogs import AskText, Confirm, HelpScreen
-from tui.screens.main import MainScreen
-from tui.widgets.tables import AgentTable, QueueTable
 
 
 async def settle(app, pilot, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]

@@ -8,12 +8,12 @@ import pytest
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
+from overseer.tui.screens.dialogs import HelpScreen
+from overseer.tui.widgets.panels import PromptBar
+from overseer.tui.widgets.tables import QueueTable
 from tests.tui.fixtures import PROMPT, make_app
 from tests.tui.test_crash import plain
 from tests.tui.test_keys import _commands, settle, store_of
-from tui.screens.dialogs import HelpScreen
-from tui.widgets.panels import PromptBar
-from tui.widgets.tables import QueueTable
 
 
 def footer_keys(app) -> list[str]:  # type: ignore[no-untyped-def]

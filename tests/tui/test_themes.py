@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from overseer.tui.themes import PACKAGE_DIR, load_themes, parse_theme
 from tests.tui.fixtures import make_app
-from tui.themes import PACKAGE_DIR, load_themes, parse_theme
 
 
 def test_shipped_themes_load() -> None:

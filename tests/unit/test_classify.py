@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.classify import UNKNOWN, classify, compile_rules, progress_signature
-from agents.profiles import AI_KINDS
-from agents.screen import VirtualScreen, screen_from_capture
+from overseer.agents.classify import UNKNOWN, classify, compile_rules, progress_signature
+from overseer.agents.profiles import AI_KINDS
+from overseer.agents.screen import VirtualScreen, screen_from_capture
 from tests.helpers import shared_screens
 
 SCREENS = shared_screens()
@@ -130,7 +130,7 @@ def test_virtual_screen_follows_redraws() -> None:
 
 
 def test_menu_choices_split_into_number_and_text() -> None:
-    from agents.classify import choice_parts
+    from overseer.agents.classify import choice_parts
 
     trust = verdict_of(SCREENS / "gemini-0.61.0-trust-dialog.waiting.ansi")
     assert [choice_parts(c) for c in trust.choices] == [

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from state.store import Store
+from overseer.state.store import Store
+from overseer.tui.cli import build_parser, main, version
+from overseer.tui.cli_completion import GENERATORS, commands
 from tests.project import ROOT
-from tui.cli import build_parser, main, version
-from tui.cli_completion import GENERATORS, commands
 
 
 def overseer(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "overseer.tui.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -112,7 +112,14 @@ def test_a_broken_user_config_stops_the_dashboard_with_file_and_line(tmp_path: P
     (tmp_path / "overseer" / "config.yaml").write_text("keymap:\n  retry: R\n  sort: R\n")
     Store(tmp_path / ".overseer" / "state.db").close()
     r = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "tui", "--state-dir", str(tmp_path / ".overseer")],
+        [
+            sys.executable,
+            "-m",
+            "overseer.tui.cli",
+            "tui",
+            "--state-dir",
+            str(tmp_path / ".overseer"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

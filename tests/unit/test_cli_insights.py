@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from state import queue
-from state.models import AttemptOutcome, TaskState
-from state.store import Store
-from tui import cli
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import Store
+from overseer.tui import cli
 
 
 @pytest.fixture

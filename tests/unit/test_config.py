@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from state.config import (
+from overseer.state.config import (
     AGENT_KINDS,
     ON_STALL,
     SAFE_ID,

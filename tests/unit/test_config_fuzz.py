@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from state.config import (
+from overseer.state.config import (
     Config,
     ConfigError,
     TaskSpec,

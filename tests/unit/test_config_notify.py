@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from state.config import NOTIFY_EVENTS, Config, ConfigError, NotifyConfig, load_config_text
+from overseer.state.config import NOTIFY_EVENTS, Config, ConfigError, NotifyConfig, load_config_text
 
 AGENTS = "agents: [{name: w}]\n"
 

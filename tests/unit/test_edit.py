@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from state import queue
-from state.config import load_config_text
-from state.drift import describe, drift, sync_edits, task_specs
-from state.models import AttemptOutcome, TaskState
-from state.store import Store
+from overseer.state import queue
+from overseer.state.config import load_config_text
+from overseer.state.drift import describe, drift, sync_edits, task_specs
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import Store
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.maintenance import command_word
-from state.store import Store, StoreError, ensure_private_dir, explain
+from overseer.agents.maintenance import command_word
+from overseer.state.store import Store, StoreError, ensure_private_dir, explain
 
 
 @pytest.mark.parametrize(

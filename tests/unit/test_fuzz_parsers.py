@@ -15,8 +15,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from agents.runner import Scanner, Status, find_ready, find_sentinel
-from agents.stream import LogStream, RingBuffer, strip_ansi, to_text
+from overseer.agents.runner import Scanner, Status, find_ready, find_sentinel
+from overseer.agents.stream import LogStream, RingBuffer, strip_ansi, to_text
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

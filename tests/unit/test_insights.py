@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agents import insights
-from agents.insights import CPU_NOTE, Disk, Snapshot, suggest
-from state.models import (
+from overseer.agents import insights
+from overseer.agents.insights import CPU_NOTE, Disk, Snapshot, suggest
+from overseer.state.models import (
     SUGGESTION_ACTIONS,
     Agent,
     AgentState,
@@ -670,7 +670,7 @@ def test_evidence_hash_changes_with_the_evidence_only() -> None:
 def _tree(**kw):  # type: ignore[no-untyped-def]
     from pathlib import Path
 
-    from agents.worktree import WorktreeStatus
+    from overseer.agents.worktree import WorktreeStatus
 
     base = dict(
         path=Path("/x"),
@@ -691,8 +691,8 @@ def _tree(**kw):  # type: ignore[no-untyped-def]
 
 
 def test_done_agent_with_uncommitted_changes_gets_a_review_suggestion() -> None:
-    from agents.insights import Snapshot, rule_worktree_changes
-    from state.models import Agent, AgentState
+    from overseer.agents.insights import Snapshot, rule_worktree_changes
+    from overseer.state.models import Agent, AgentState
 
     agent = Agent(name="w", kind="shell", state=AgentState.IDLE)
     snap = Snapshot(now=100.0, agents=(agent,), worktrees={"w": _tree(dirty=3)})
@@ -709,8 +709,8 @@ def test_done_agent_with_uncommitted_changes_gets_a_review_suggestion() -> None:
 
 
 def test_conflicting_branch_needs_attention() -> None:
-    from agents.insights import Snapshot, rule_worktree_conflicts
-    from state.models import Agent, AgentState
+    from overseer.agents.insights import Snapshot, rule_worktree_conflicts
+    from overseer.state.models import Agent, AgentState
 
     agent = Agent(name="w", kind="codex", state=AgentState.BUSY)
     snap = Snapshot(

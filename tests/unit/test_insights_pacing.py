@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import agents.supervisor as supervisor_module
-from agents.supervisor import Supervisor
-from state.config import demo_config
+import overseer.agents.supervisor as supervisor_module
+from overseer.agents.supervisor import Supervisor
+from overseer.state.config import demo_config
 
 
 class Clock:
@@ -60,11 +60,11 @@ def test_a_fast_refresh_runs_at_most_once_a_sweep(
 def test_rules_run_again_at_once_on_a_change_and_rarely_while_only_the_clock_moves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agents.insights as insights_module
-    from agents.insights import QUIET_EVAL, Insights
-    from state import queue
-    from state.models import AttemptOutcome
-    from state.store import Store
+    import overseer.agents.insights as insights_module
+    from overseer.agents.insights import QUIET_EVAL, Insights
+    from overseer.state import queue
+    from overseer.state.models import AttemptOutcome
+    from overseer.state.store import Store
 
     store = Store(tmp_path / "state.db")
     store.upsert_tasks(

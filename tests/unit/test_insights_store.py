@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.insights import Insights
-from state import queue
-from state.models import AgentState, AttemptOutcome, TaskState
-from state.store import MIGRATIONS, SCHEMA_VERSION, Store
+from overseer.agents.insights import Insights
+from overseer.state import queue
+from overseer.state.models import AgentState, AttemptOutcome, TaskState
+from overseer.state.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 @pytest.fixture
@@ -166,8 +166,8 @@ def test_a_renewed_lease_is_seen_between_full_reads(store: Store, tmp_path: Path
 
 
 def test_working_set_is_bounded_by_open_work_not_history(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from state import queue
-    from state.models import AttemptOutcome
+    from overseer.state import queue
+    from overseer.state.models import AttemptOutcome
 
     store = Store(tmp_path / "state.db")
     store.upsert_tasks([{"id": f"old{i}", "command": "true"} for i in range(60)])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agents.interactive import InteractiveAgent
-from agents.profiles import AI_KINDS
+from overseer.agents.interactive import InteractiveAgent
+from overseer.agents.profiles import AI_KINDS
 
 
 class Clock:

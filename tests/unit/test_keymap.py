@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from textual.keys import _character_to_key
 
-from state import keymap
-from state.config import (
+from overseer.state import keymap
+from overseer.state.config import (
     ConfigError,
     UserConfig,
     effective_keymap,
@@ -19,7 +19,7 @@ from state.config import (
     load_user_config,
     user_config_path,
 )
-from tui.actions import ACTIONS
+from overseer.tui.actions import ACTIONS
 
 AGENTS = "agents: [{name: w}]\n"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import notify
-from agents.notify import Notifier
-from state.config import NOTIFY_EVENTS, NotifyConfig
-from state.store import Store
+from overseer.agents import notify
+from overseer.agents.notify import Notifier
+from overseer.state.config import NOTIFY_EVENTS, NotifyConfig
+from overseer.state.store import Store
 from tests.helpers import wait_until
 
 HOOK = (

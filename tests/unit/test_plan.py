@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from state.config import TaskSpec, demo_config
-from state.plan import format_plan, make_plan
+from overseer.state.config import TaskSpec, demo_config
+from overseer.state.plan import format_plan, make_plan
 
 
 def t(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from state import queue
-from state.models import AttemptOutcome, TaskState
-from state.store import SCHEMA_VERSION, Store, StoreError
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import SCHEMA_VERSION, Store, StoreError
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from state import queue
-from state.models import AttemptOutcome, TaskState
-from state.store import Store
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.store import Store
 
 
 def vm_steps(store: Store, action: object) -> int:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from state.redact import MASK, mask, mask_env
+from overseer.state.redact import MASK, mask, mask_env
 
 # Fake credentials of the real shapes (none of them is valid anywhere).
 OPENAI = "sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"

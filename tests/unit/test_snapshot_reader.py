@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from state import queue
-from state.models import AttemptOutcome
-from state.store import Store
-from tui.snapshot import Snapshot, SnapshotReader
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome
+from overseer.state.store import Store
+from overseer.tui.snapshot import Snapshot, SnapshotReader
 
 
 class Clock:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.lock import LockHeld, SupervisorLock, is_held, read_holder, supervisor_running
-from state.statedir import (
+from overseer.agents.lock import LockHeld, SupervisorLock, is_held, read_holder, supervisor_running
+from overseer.state.statedir import (
     UnsafeStateDir,
     check_tree,
     ensure_gitignore,
@@ -19,7 +19,7 @@ from state.statedir import (
     origin_record,
     write_private,
 )
-from state.store import Store, ensure_private_dir
+from overseer.state.store import Store, ensure_private_dir
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file away")
 

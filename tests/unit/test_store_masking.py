@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from state import queue
-from state.models import AgentState, AttemptOutcome
-from state.store import Store
+from overseer.state import queue
+from overseer.state.models import AgentState, AttemptOutcome
+from overseer.state.store import Store
 
 SECRET = "ghp_" + "Q" * 36
 

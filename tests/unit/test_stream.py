@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.stream import LogStream, RingBuffer, strip_ansi, to_text
+from overseer.agents.stream import LogStream, RingBuffer, strip_ansi, to_text
 from tests.helpers import shared_screens
 
 SCREENS = shared_screens()

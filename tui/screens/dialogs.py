@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from tui.actions import ACTIONS, key_label
-from tui.widgets.format import NARROW
+from overseer.tui.actions import ACTIONS, key_label
+from overseer.tui.widgets.format import NARROW
 
 
 class AskText(ModalScreen[str | None]):

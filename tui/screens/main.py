@@ -15,12 +15,12 @@ from textual.events import DescendantFocus
 from textual.screen import ActiveBinding, Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from tui.actions import BY_ID, bindings, key_label
-from tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
-from tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText
-from tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
-from tui.widgets.format import NARROW, palette
-from tui.widgets.panels import (
+from overseer.tui.actions import BY_ID, bindings, key_label
+from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
+from overseer.tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText
+from overseer.tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
+from overseer.tui.widgets.format import NARROW, palette
+from overseer.tui.widgets.panels import (
     DetailPanel,
     EventLog,
     PromptBar,
@@ -29,10 +29,10 @@ from tui.widgets.panels import (
     SupervisorBanner,
     show_once,
 )
-from tui.widgets.tables import AgentTable, QueueTable
+from overseer.tui.widgets.tables import AgentTable, QueueTable
 
 if TYPE_CHECKING:
-    from tui.app import OverseerApp
+    from overseer.tui.app import OverseerApp
 
 # Events that want a person's attention: a notification and the terminal bell.
 ALERT_KINDS = frozenset(
@@ -65,7 +65,7 @@ class MainScreen(Screen[None]):
 
     @property
     def oapp(self) -> OverseerApp:
-        from tui.app import OverseerApp
+        from overseer.tui.app import OverseerApp
 
         assert isinstance(self.app, OverseerApp)
         return self.app
@@ -254,7 +254,7 @@ class MainScreen(Screen[None]):
                 attempts: list[Any] = []
                 tree = self.oapp.state_dir / "worktrees" / row.name
                 if tree.exists():
-                    from agents import worktree
+                    from overseer.agents import worktree
 
                     try:
                         attempts = [worktree.status(tree)]
@@ -487,7 +487,7 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="diff")
     def load_diff(self, agent: str) -> None:
         """git diff of the agent's worktree, read in a worker."""
-        from agents import worktree
+        from overseer.agents import worktree
 
         path = self.oapp.state_dir / "worktrees" / agent
         if not path.exists():

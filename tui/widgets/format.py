@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.theme import Theme
 
 # Re-exported: `overseer status` uses them without importing Textual.
-from tui.durations import countdown as countdown
-from tui.durations import duration as duration
+from overseer.tui.durations import countdown as countdown
+from overseer.tui.durations import duration as duration
 
 AGENT_SYMBOLS = {
     "starting": "…",

@@ -12,10 +12,10 @@ from rich.text import Text
 from textual.binding import BindingType
 from textual.widgets import DataTable, RichLog, Static
 
-from state.models import Event
-from tui.actions import bindings
-from tui.snapshot import AgentRow, Snapshot, TaskRow
-from tui.widgets.format import (
+from overseer.state.models import Event
+from overseer.tui.actions import bindings
+from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
+from overseer.tui.widgets.format import (
     AGENT_SYMBOLS,
     TASK_SYMBOLS,
     clip,

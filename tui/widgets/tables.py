@@ -11,9 +11,9 @@ from textual.binding import BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from tui.actions import bindings
-from tui.snapshot import AgentRow, Snapshot, TaskRow
-from tui.widgets.format import (
+from overseer.tui.actions import bindings
+from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
+from overseer.tui.widgets.format import (
     AGENT_SYMBOLS,
     TASK_SYMBOLS,
     age_text,
