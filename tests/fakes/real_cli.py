@@ -346,6 +346,7 @@ class Run:
 
     def stop(self) -> None:
         """Kill the tmux server and every process left from this HOME (Codex's app-server)."""
+        sock = self.tmux("display-message", "-p", "#{socket_path}", check=False).strip()
         self.tmux("kill-server", check=False)
         deadline = time.monotonic() + 10
         while (left := list(processes_with_home(self.home))) and time.monotonic() < deadline:
@@ -353,6 +354,13 @@ class Run:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
+        # The server's socket file can outlive it when its panes are killed under it.
+        if (
+            sock
+            and Path(sock).exists()
+            and subprocess.run(["tmux", "-S", sock, "ls"], capture_output=True).returncode
+        ):
+            Path(sock).unlink(missing_ok=True)
 
 
 def processes_with_home(home: Path) -> Iterator[int]:
