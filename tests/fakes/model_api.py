@@ -62,7 +62,7 @@ class Rule:
     text: str = "Answer to: {prompt}"  # reply text; {prompt}, {command}, {output}, {n} expand
     command: str = "{command}"  # shell command of a tool call
     after: str = "Ran {command}."  # final text once the tool's result came back
-    delay: float = 0.0  # seconds of silence inside a started stream before the answer
+    delay: float = 0.0  # seconds of silence in the stream before answering (-1: N of "work N")
     times: int = 0  # how many requests it answers; 0 = no limit
     retry_after: int = 1  # the Retry-After header of a 429
     input_tokens: int = 0  # usage reported; 0 = estimated from the request's size
