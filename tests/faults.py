@@ -1054,6 +1054,7 @@ def dependency_scale(
     finally:
         for sub in subs:
             sub.close()
+    return fig
 
 
 # -- a supervisor restart after a long downtime ----------------------------------------------

@@ -160,8 +160,9 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 
     if not (project.state_dir / DB_NAME).exists():
         raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")
+    user = load_user_config()  # a broken user config says so, terminal or not
     need_terminal("watch from a script with `overseer status --json` or `overseer events -f`")
-    app = OverseerApp(project.config, project.state_dir, theme=theme, user=load_user_config())
+    app = OverseerApp(project.config, project.state_dir, theme=theme, user=user)
     app.run()
     if app.crash is not None:
         error, log = app.crash
@@ -172,6 +173,8 @@ def run_dashboard(project: Project, theme: str | None) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     project = resolve(args)
     project.need_config()
+    check_tree(project.state_dir)  # a state dir that cannot be trusted says so first
+    load_user_config()
     need_terminal("`overseer run` runs the supervisor without one")
     if args.reset:
         reset_demo(project)
