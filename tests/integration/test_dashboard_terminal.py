@@ -28,7 +28,7 @@ tasks:
     )
     cmd = (
         f"cd {shlex.quote(str(project.root))} && PYTHONPATH={shlex.quote(str(ROOT))} "
-        f"{shlex.quote(sys.executable)} -m tui.cli up -c overseer.yaml; echo DASHBOARD-EXITED $?; sleep 300"
+        f"{shlex.quote(sys.executable)} -m overseer.tui.cli up -c overseer.yaml; echo DASHBOARD-EXITED $?; sleep 300"
     )
     pane = tmux_server.spawn_window(
         "ui",
@@ -111,7 +111,7 @@ def test_up_reports_a_supervisor_that_dies_at_start(
     project.write("agents:\n  - {name: w, kind: shell}\ntasks: []\n")
     python = shlex.quote(sys.executable)
     pane = terminal(
-        tmux_server, project, f"PATH=/nonexistent {python} -m tui.cli up -c overseer.yaml"
+        tmux_server, project, f"PATH=/nonexistent {python} -m overseer.tui.cli up -c overseer.yaml"
     )
     wait_until(
         lambda: "EXITED" in screen(tmux_server, pane),
@@ -131,9 +131,9 @@ def test_a_dashboard_crash_prints_one_line_naming_its_log(
     project.write("agents:\n  - {name: w, kind: shell}\ntasks: []\n")
     Store(project.state_dir / "state.db").close()
     code = (
-        "import sys, tui.screens.main as m; "
+        "import sys, overseer.tui.screens.main as m; "
         "m.MainScreen.action_retry = lambda self: 1 / 0; "
-        "from tui.cli import main; sys.exit(main(sys.argv[1:]))"
+        "from overseer.tui.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     python = shlex.quote(sys.executable)
     pane = terminal(tmux_server, project, f"{python} -c {shlex.quote(code)} tui -c overseer.yaml")
@@ -159,7 +159,7 @@ def test_attach_inside_tmux_without_a_popup_client_attaches_in_the_pane(
         "tasks:\n  - {id: mark, run: 'echo ATTACH-MARK-42; sleep 300'}\n"
     )
     python = shlex.quote(sys.executable)
-    pane = terminal(tmux_server, project, f"{python} -m tui.cli up -c overseer.yaml")
+    pane = terminal(tmux_server, project, f"{python} -m overseer.tui.cli up -c overseer.yaml")
     wait_until(
         lambda: "running" in screen(tmux_server, pane) and "mark" in screen(tmux_server, pane),
         timeout=60,
@@ -201,7 +201,7 @@ tasks:
     # The terminal's own size, not a COLUMNS/LINES the test runner's environment may carry.
     cmd = (
         f"cd {shlex.quote(str(project.root))} && env -u COLUMNS -u LINES "
-        f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m tui.cli up "
+        f"PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} -m overseer.tui.cli up "
         "-c overseer.yaml; echo EXITED $?; sleep 300"
     )
     env = {"TERM": "xterm-256color"}

@@ -143,7 +143,7 @@ def test_up_offers_the_configs_version_before_the_dashboard_opens(
     project.write(ONE + "tasks:\n  - {id: a, run: 'echo two'}\n")
     cmd = (
         f"cd {shlex.quote(str(project.root))} && PYTHONPATH={shlex.quote(str(ROOT))} "
-        f"{shlex.quote(sys.executable)} -m tui.cli up -c overseer.yaml; echo UP-EXITED $?; "
+        f"{shlex.quote(sys.executable)} -m overseer.tui.cli up -c overseer.yaml; echo UP-EXITED $?; "
         "sleep 300"
     )
     pane = tmux_server.spawn_window(
