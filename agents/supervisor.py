@@ -38,6 +38,7 @@ from overseer.agents.lock import (
     tmux_owner,
 )
 from overseer.agents.notify import Notifier
+from overseer.agents.operator import check_answer
 from overseer.agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
 from overseer.agents.runner import Dispatch, Status
 from overseer.agents.stream import LogStream, LogWatcher, to_text
@@ -1796,6 +1797,13 @@ class Supervisor:
             )
         rt = self.agent_of(cmd.target)
         if cmd.verb == "send":
+            if args.get("expect_prompt") is not None:  # an answer a suggestion built
+                state: AgentState | None = rt.state
+                prompt = rt.prompt
+                if self.offline:  # no runtime state: the store has what the last one saw
+                    row = self.store.agent(rt.name)
+                    state, prompt = (row.state, row.prompt) if row else (None, None)
+                check_answer(rt.name, state, prompt, str(args["expect_prompt"]))
             if not rt.pane_id:
                 raise TmuxError(f"{rt.name} has no pane")
             self.tmux.send_text(

@@ -15,7 +15,9 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from overseer.agents.operator import Refused, about, suggestion_command
 from overseer.state.config import Config, UserConfig, effective_keymap
+from overseer.state.models import Agent
 from overseer.state.store import DB_NAME, Store
 from overseer.tui import actions
 from overseer.tui.commands import Outcome, send
@@ -244,13 +246,16 @@ class OverseerApp(App[None]):
         if action == "attach" and "agent" in target:
             self.attach(str(target["agent"]))
             return
-        command = item.get("apply")
-        if not isinstance(command, dict) or not command.get("verb"):
+        try:
+            command = suggestion_command(item, self.agent_row(item))
+        except Refused as exc:
+            self.notify(str(exc), title="not applied", severity="error", timeout=8)
+            return
+        if command is None:
             howto = item.get("howto") or item.get("reason", "")
             self.notify(f"{action}: {howto}", title="needs a person", timeout=8)
             return
-        verb, name = str(command["verb"]), str(command.get("target", ""))
-        args = dict(command.get("args") or {})
+        verb, name, args = command
 
         def go(yes: bool | None = True) -> None:
             if yes:
@@ -260,6 +265,17 @@ class OverseerApp(App[None]):
             self.push_screen(Confirm(f"{action} {name}? {item.get('reason', '')}"), go)
         else:
             go()
+
+    def agent_row(self, item: dict[str, Any]) -> Agent | None:
+        """The stored row of the agent an answer suggestion types into (None otherwise)."""
+        target = about(item)
+        if item.get("action") != "answer" or not target:
+            return None
+        store = Store(self.state_dir / DB_NAME)
+        try:
+            return store.agent(str(target))
+        finally:
+            store.close()
 
     def dismiss_suggestion(self, item: dict[str, Any]) -> None:
         """Hide a suggestion until its evidence changes (a small write, done in a worker)."""

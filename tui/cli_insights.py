@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from overseer.agents.operator import Refused, about, suggestion_command
 from overseer.tui import cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -117,25 +118,6 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 # -- apply ------------------------------------------------------------------------------------
 
 
-def _still_waiting(project: cli.Project, item: dict[str, Any]) -> None:
-    """An answer is typed only into an agent still waiting at the prompt it was meant for."""
-    agent = project.store().agent(item["apply"]["target"])
-    prompt = next(
-        (e[len("prompt: ") :] for e in item.get("evidence") or () if e.startswith("prompt: ")), None
-    )
-    shown = " ".join((agent.prompt or "").split())[:150] if agent is not None else ""
-    if (
-        agent is None
-        or agent.state.value != "waiting"
-        or (prompt is not None and shown != prompt[:150])
-    ):
-        raise cli.CliError(
-            f"{item['apply']['target']} is no longer waiting at that prompt; nothing typed "
-            "(see `overseer suggest` for what is current)",
-            cli.EXIT_FAILED,
-        )
-
-
 def _confirm(question: str) -> bool:
     try:
         answer = input(f"{question} [y/N] ")
@@ -159,16 +141,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"{head}: {item['reason']}")
             print(f"This needs a person: {howto}")
         return cli.EXIT_OK
-    spec = item["apply"]
-    if spec["verb"] == "send":
-        _still_waiting(project, item)
+    try:
+        command = suggestion_command(item, project.store().agent(about(item) or ""))
+    except Refused as exc:
+        raise cli.CliError(str(exc), cli.EXIT_FAILED) from exc
+    assert command is not None
+    verb, target, payload = command
     ask = bool(item.get("destructive")) and not args.yes and sys.stdin.isatty()
     if ask and not _confirm(f"{head}: run `{line}`?"):
         print("not applied")
         return cli.EXIT_FAILED
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer) if args.json else contextlib.nullcontext():
-        code = cli.submit(project, spec["verb"], spec["target"], dict(spec.get("args") or {}))
+        code = cli.submit(project, verb, target, payload)
     if args.json:
         out = {
             "applied": True,

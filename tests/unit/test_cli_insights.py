@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from overseer.agents.operator import suggestion_command
 from overseer.state import queue
-from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.config import load_config
+from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from overseer.state.store import Store
-from overseer.tui import cli
+from overseer.tui import cli, cli_insights
+from overseer.tui.commands import send
 
 
 @pytest.fixture
@@ -80,3 +83,54 @@ def test_dismiss_and_unknown_numbers(project: Path, capsys: pytest.CaptureFixtur
     assert "no suggestions" in capsys.readouterr().out
     assert run(project, "apply", "1") == 2
     assert "no suggestion '1': there are none right now" in capsys.readouterr().err
+
+
+def waiting_answer(project: Path) -> Store:
+    """Agent w waits at a [y/N] prompt; the stored suggestions say to answer it."""
+    store = Store(project.parent / ".overseer" / "state.db")
+    store.upsert_agent("w", "shell")
+    store.update_agent("w", state=AgentState.WAITING, prompt="Deploy to staging? [y/N]")
+    assert run(project, "suggest") == 0
+    items = [s for s in store.suggestions() if s["action"] == "answer"]
+    assert items and items[0]["apply"]["verb"] == "send"
+    store.set_suggestions(items)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("state", "prompt"),
+    [(AgentState.WAITING, "Password for deploy@staging:"), (AgentState.BUSY, None)],
+)
+def test_apply_refuses_an_answer_the_agent_no_longer_waits_for(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    state: AgentState,
+    prompt: str | None,
+) -> None:
+    store = waiting_answer(project)
+    capsys.readouterr()
+    store.update_agent("w", state=state, prompt=prompt)  # after the list was computed
+    # The list a running supervisor stored (it is not recomputed here).
+    monkeypatch.setattr(cli_insights, "current", lambda p: p.store().suggestions())
+    assert run(project, "apply", "1", "--yes") == 1
+    assert "no longer waiting at that prompt; nothing typed" in capsys.readouterr().err
+    assert store.conn.execute("SELECT COUNT(*) FROM commands").fetchone()[0] == 0
+
+
+def test_an_answer_is_checked_again_when_it_is_applied(project: Path) -> None:
+    """What a suggestion queued is refused if the agent stopped waiting before it was applied."""
+    store = waiting_answer(project)
+    item = store.suggestions()[0]
+    command = suggestion_command(item, store.agent("w"))
+    assert command is not None
+    verb, target, args = command
+    assert args["expect_prompt"] == "Deploy to staging? [y/N]"
+    store.update_agent("w", state=AgentState.WAITING, prompt="Password for deploy@staging:")
+    outcome = send(project.parent / ".overseer", load_config(project), verb, target, args)
+    assert outcome.status == "rejected"
+    assert "no longer waiting at that prompt; nothing typed" in outcome.result
+    store.update_agent("w", state=AgentState.WAITING, prompt="Password:")
+    args["expect_prompt"] = "Password:"  # even one written for the secret prompt itself
+    outcome = send(project.parent / ".overseer", load_config(project), verb, target, args)
+    assert outcome.status == "rejected" and "asks for a secret" in outcome.result
