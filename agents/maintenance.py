@@ -9,19 +9,21 @@ once on demand, without dispatching any work.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from overseer.agents import health as proc
 from overseer.agents import runner
 from overseer.agents.lock import LockHeld, SupervisorLock, is_held
+from overseer.agents.recovery import record, settle_orphan
 from overseer.agents.tmux import (
     PaneInfo,
     TmuxError,
@@ -30,15 +32,13 @@ from overseer.agents.tmux import (
     tmux_binary,
     tmux_version,
 )
-from overseer.state import queue
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
-from overseer.state.models import AgentState, AttemptOutcome, Task, TaskState
+from overseer.state.models import AgentState, Task, TaskState
 from overseer.state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RECOMMENDED_TMUX = (3, 6)
-HANGUP_STATUS = 129  # what a task reports when its terminal disappears (128 + SIGHUP)
 DISK_FAIL_BYTES = 100 << 20  # below this the store can no longer be trusted to write
 DISK_WARN_BYTES = 1 << 30
 DISK_WARN_FRACTION = 0.05
@@ -49,9 +49,6 @@ AGENT_RC = re.compile(r"^agent-(?P<agent>.+)\.bashrc$")
 SHELL_WORDS = frozenset({"exec", "env", "command", "nohup", "nice"})
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "fish", "-sh", "-bash"})
 NOISE = frozenset({"supervisor.start", "supervisor.stop"})
-
-# Records how an attempt whose lease expired ended.
-Settle = Callable[[Store, Config], None]
 
 
 @dataclass(frozen=True)
@@ -549,9 +546,7 @@ def _clean_leases(
             out.append(Action("lease", task.id, where, False, busy_note))
             continue
         d = runner.Dispatch.latest(run_dir, task, store.attempts(task.id))
-        status = runner.read_rc(d.rc_path)
-        pid = runner.read_pid(d.pid_path)
-        if status is None and d.wrapper() is not None and not force:
+        if runner.read_rc(d.rc_path) is None and d.wrapper() is not None and not force:
             out.append(
                 Action(
                     "lease",
@@ -562,20 +557,16 @@ def _clean_leases(
                 )
             )
             continue
-        if status is not None and status.rc == HANGUP_STATUS and _shell_gone(store, task, panes):
-            status = None  # its terminal went away under it: that is a loss, not a result
-        note = ""
-        if status is None and pid is not None and not dry_run:
-            # Recorded lost: nothing of it (a daemon it started included) may run beside
-            # its retry.
-            note = d.end(proc.TERM_GRACE).note()
-            status = runner.read_rc(d.rc_path)  # unless it finished just before
-            if status is not None and status.rc == HANGUP_STATUS:
-                status = None
-        detail, settle = _settlement(task, status, pid, note)
+        settled = settle_orphan(
+            d,
+            task,
+            why="lease expired with no supervisor running (cleanup)",
+            shell_gone=functools.partial(_shell_gone, store, task, panes),
+            end=not dry_run,
+        )
         if not dry_run:
-            settle(store, config)
-        out.append(Action("lease", task.id, f"{where}: {detail}", not dry_run))
+            record(store, task, settled, delay=config.retry.delay)
+        out.append(Action("lease", task.id, f"{where}: {settled.detail}", not dry_run))
     return out
 
 
@@ -586,53 +577,6 @@ def _shell_gone(store: Store, task: Task, panes: dict[str, PaneInfo] | None) -> 
         return True
     pane = (panes or {}).get(agent.name)
     return pane is None or pane.dead or pane.pid != agent.pid
-
-
-def _settlement(
-    task: Task, status: runner.Status | None, pid: int | None, note: str = ""
-) -> tuple[str, Settle]:
-    if status is not None:
-        outcome, code, sig, reason = runner.judge(status, task.verify)
-
-        def record(store: Store, config: Config) -> None:
-            queue.finish(
-                store,
-                task.id,
-                task.attempts,
-                outcome,
-                exit_code=code,
-                signal=sig,
-                reason=reason,
-                delay=config.retry.delay,
-            )
-
-        return f"finished with exit {code} (from its rc file)", record
-    if pid is None:
-
-        def release(store: Store, config: Config) -> None:
-            queue.finish(
-                store,
-                task.id,
-                task.attempts,
-                AttemptOutcome.RELEASED,
-                reason="never started (cleanup)",
-                delay=config.retry.delay,
-            )
-
-        return "never started: requeued without using a try", release
-
-    def lose(store: Store, config: Config) -> None:
-        queue.finish(
-            store,
-            task.id,
-            task.attempts,
-            AttemptOutcome.LOST,
-            reason="lease expired and the wrapper is gone (cleanup)"
-            + (f"; {note}" if note else ""),
-            delay=config.retry.delay,
-        )
-
-    return "ended without a status: recorded lost" + (f" ({note})" if note else ""), lose
 
 
 def _clean_logs(

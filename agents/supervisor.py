@@ -40,6 +40,8 @@ from overseer.agents.lock import (
 from overseer.agents.notify import Notifier
 from overseer.agents.operator import check_answer
 from overseer.agents.profiles import AI_KINDS, Profile, PromptMatch, match_prompt, profile
+from overseer.agents.recovery import Settlement, hung_up, loss_reason, stop_orphan
+from overseer.agents.recovery import record as record_settlement
 from overseer.agents.runner import Dispatch, Status
 from overseer.agents.stream import LogStream, LogWatcher, to_text
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
@@ -77,7 +79,6 @@ SILENT_TURN = 3.0
 LIMIT_RULES = frozenset(
     {"rate-limit", "context-limit"}
 )  # verdicts that end a turn as failed  # a submitted prompt with no busy screen counts as done after this much idle
-HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
 TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
 # Failures to persist state (disk full, read-only, locked or corrupt database): the
 # supervisor stops with a clear message, and the next start recovers as after a kill -9.
@@ -1008,7 +1009,7 @@ class Supervisor:
         run = rt.running
         if run is None or (run.lost is not None and not run.killed):
             return  # a loss whose processes are being ended: escalate_stop records it
-        if status.rc == HANGUP_STATUS and self.terminal_gone(rt):
+        if hung_up(status) and self.terminal_gone(rt):
             # The terminal went away under the task: that is the agent dying, not a result.
             if not self.tmux.alive():
                 self.tmux_down("the server died under a task")  # it settles every attempt
@@ -1075,7 +1076,7 @@ class Supervisor:
         if run.lost is not None and not run.killed and not wait:
             return  # already being ended
         status = runner.read_rc(run.dispatch.rc_path)
-        if status is not None and status.rc != HANGUP_STATUS:
+        if status is not None and not hung_up(status):
             if run.lost is not None:  # it finished in the instant before its wrapper was killed
                 run.lost, run.killed = None, True
             self.complete(rt, status)  # it finished before the agent died
@@ -1098,17 +1099,13 @@ class Supervisor:
             grace = STOP_GRACE if run.stop_at is None else run.stop_at + STOP_GRACE - time.time()
         run.killed = True
         note = self.end_processes(run, max(0.0, grace))
-        if note:
-            reason += f"; {note}"
         if status is None:
             status = runner.read_rc(run.dispatch.rc_path)  # unless it finished just before
-            if status is not None and status.rc != HANGUP_STATUS:
+            if status is not None and not hung_up(status):
                 run.lost = None
                 self.complete(rt, status)
                 return
-        if status is not None:
-            reason += " (the task was hung up: status 129)"
-        self.record(rt, lost, reason=reason)
+        self.record(rt, lost, reason=loss_reason(reason, note, hangup=status is not None))
 
     def cut_off(self, task_ids: list[str]) -> AttemptOutcome:
         """How the attempts a tmux server death cut off are recorded; marks the suspects.
@@ -1898,30 +1895,17 @@ class Supervisor:
         belongs to an agent this supervisor does not run.
         """
         d = Dispatch.latest(self.run_dir, task, self.store.attempts(task.id))
-        began = time.time()
-        if d.stop(signal.SIGTERM):  # as stop() and escalate_stop() do, in one go
-            deadline = time.time() + STOP_GRACE
-            while time.time() < deadline and runner.read_rc(d.rc_path) is None:
-                time.sleep(0.05)
-            if runner.read_rc(d.rc_path) is None:
-                d.stop(signal.SIGKILL)
-                deadline = time.time() + 2.0
-                while time.time() < deadline and runner.read_rc(d.rc_path) is None:
-                    time.sleep(0.05)
-        status = runner.read_rc(d.rc_path)
-        # Whatever is left (a daemon the task started, a wrapper that never reported).
-        note = d.end(max(0.0, began + STOP_GRACE - time.time())).note()
-        outcome = AttemptOutcome.RELEASED if block_reason is None else AttemptOutcome.FAILED
+        status, note = stop_orphan(d, STOP_GRACE)  # as stop() and escalate_stop() do, in one go
         reason = "released by operator" if block_reason is None else "stopped to block"
-        queue.finish(
-            self.store,
-            task.id,
-            task.attempts,
-            outcome,
-            exit_code=status.rc if status else None,
-            reason=f"{reason}; {note}" if note else reason,
-            block_reason=block_reason,
-            delay=self.config.retry.delay,
+        settled = Settlement(
+            AttemptOutcome.RELEASED if block_reason is None else AttemptOutcome.FAILED,
+            status.rc if status else None,
+            None,
+            f"{reason}; {note}" if note else reason,
+            "",
+        )
+        record_settlement(
+            self.store, task, settled, delay=self.config.retry.delay, block_reason=block_reason
         )
         if block_reason is None:
             return f"{task.id}: attempt {task.attempts} stopped, claim released"

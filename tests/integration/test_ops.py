@@ -8,6 +8,9 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
+
+from overseer.agents.recovery import HUNG_UP
 from overseer.agents.runner import read_pid
 from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
@@ -185,3 +188,26 @@ def test_recover_settles_what_happened_while_no_supervisor_ran(project: Project)
     project.start()
     r = project.cli("recover")
     assert r.returncode == 2 and "already running" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("verb", ["cleanup", "recover"])
+def test_cleanup_and_recover_settle_a_hung_up_attempt_alike(project: Project, verb: str) -> None:
+    """One settlement: a task hung up by its shell's death is lost, and the record says so."""
+    project.write(TWO + "tasks:\n  - {id: left, run: 'sleep 60', max_attempts: 2}\n")
+    proc = project.start()
+    project.wait_task("left", TaskState.RUNNING)
+    run = project.state_dir / "run"
+    wait_until(lambda: read_pid(run / "left.1.pid") is not None, message="left never started")
+    project.kill9(proc)
+    holder = project.store.task("left").claimed_by  # type: ignore[union-attr]
+    pane = project.store.agent(holder).pane_id  # type: ignore[union-attr]
+    pid = int(project.tmux.run("display-message", "-p", "-t", pane, "#{pane_pid}").stdout)
+    os.kill(pid, 9)  # the agent's shell dies; its task is hung up
+    wait_until(lambda: (run / "left.1.rc").exists(), message="left was not hung up")
+    expire_leases(project)
+    r = project.cli(verb)
+    assert r.returncode == 0, r.stderr
+    (attempt,) = project.store.attempts("left")
+    assert attempt.outcome == AttemptOutcome.LOST and attempt.exit_code is None, r.stdout
+    assert attempt.reason is not None and HUNG_UP in attempt.reason, attempt.reason
+    assert project.task_state("left") == TaskState.READY
