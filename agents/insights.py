@@ -34,6 +34,7 @@ from overseer.state.models import (
     Task,
     TaskState,
 )
+from overseer.state.paths import StatePaths
 from overseer.state.redact import mask
 from overseer.state.store import Store
 
@@ -1114,7 +1115,7 @@ class Insights:
             disk = None
         logs: dict[str, int] = {}
         try:
-            with os.scandir(self.state_dir / "logs") as entries:
+            with os.scandir(StatePaths(self.state_dir).logs) as entries:
                 for entry in entries:
                     if entry.name.endswith(".log"):
                         logs[entry.name[:-4]] = entry.stat().st_size
@@ -1186,7 +1187,7 @@ class Insights:
 
         out: dict[str, Any] = {}
         for agent in agents:
-            path = self.state_dir / "worktrees" / agent.name
+            path = StatePaths(self.state_dir).worktree(agent.name)
             if not path.is_dir():
                 continue
             cached = self._trees.get(agent.name)

@@ -23,13 +23,14 @@ from pathlib import Path
 import psutil
 
 from overseer.agents.tmux import TmuxError, TmuxServer
+from overseer.state import paths
 from overseer.state.statedir import open_private
 
 SUPERVISOR = "supervisor"  # the role of `overseer run`; others ("apply", "cleanup") are short
 APPLY_WAIT = 30.0  # how long a start waits for a short holder (an offline command) to finish
 HANDOVER_WAIT = 2.0  # a holder that just exited may keep the kernel lock for an instant
 OWNER_OPTION = "@overseer-owner"
-LOCK_NAME = "supervisor.lock"
+LOCK_NAME = paths.LOCK_NAME
 
 
 @dataclass(frozen=True)

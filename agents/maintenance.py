@@ -35,7 +35,8 @@ from overseer.agents.tmux import (
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
 from overseer.state.models import AgentState, Task, TaskState
-from overseer.state.store import DB_NAME, SCHEMA_VERSION, Store, StoreError, explain
+from overseer.state.paths import StatePaths
+from overseer.state.store import SCHEMA_VERSION, Store, StoreError, explain
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RECOMMENDED_TMUX = (3, 6)
@@ -155,7 +156,7 @@ def health(
     checks: list[Check] = [_check_config(config, config_error)]
     checks += _check_tmux()
     store: Store | None = None
-    db = state_dir / DB_NAME
+    db = StatePaths(state_dir).db
     if not db.exists():
         checks.append(
             Check("store", WARN, f"no state yet in {state_dir} (`overseer run` makes it)")
@@ -347,7 +348,7 @@ def _leftover_wrappers(state_dir: Path, store: Store | None) -> list[str]:
         return []
     running = {(a.task_id, a.number) for a in store.running_attempts()}
     out = []
-    for pid_file in (state_dir / "run").glob("*.pid"):
+    for pid_file in StatePaths(state_dir).run.glob("*.pid"):
         m = RUN_FILE.match(pid_file.name)
         if m is None or (m["task"], int(m["n"])) in running:
             continue
@@ -373,7 +374,7 @@ def _check_disk(state_dir: Path) -> Check:
 
 
 def _check_logs(state_dir: Path, config: Config | None, now: float) -> Check:
-    logs = sorted((state_dir / "logs").glob("*.log"))
+    logs = sorted(StatePaths(state_dir).logs.glob("*.log"))
     if not logs:
         return Check("logs", OK, "no logs yet")
     sizes = {p: p.stat().st_size for p in logs if p.exists()}
@@ -439,7 +440,8 @@ def cleanup(
             owned = False
     supervised = not owned and is_held(state_dir)
     busy_note = "a supervisor is running; it settles this itself"
-    store = Store(state_dir / DB_NAME) if (state_dir / DB_NAME).exists() else None
+    db = StatePaths(state_dir).db
+    store = Store(db) if db.exists() else None
     try:
         actions += _clean_windows(config, state_dir, panes, names, dry_run, force)
         if store is not None:
@@ -537,7 +539,7 @@ def _clean_leases(
     busy_note: str,
 ) -> list[Action]:
     out = []
-    run_dir = state_dir / "run"
+    run_dir = StatePaths(state_dir).run
     for task in store.tasks([TaskState.RUNNING]):
         if task.lease_expires_at is None or task.lease_expires_at >= now:
             continue
@@ -589,7 +591,7 @@ def _clean_logs(
     force: bool,
 ) -> list[Action]:
     out = []
-    for log in sorted((state_dir / "logs").glob("*.log")):
+    for log in sorted(StatePaths(state_dir).logs.glob("*.log")):
         try:
             age = now - log.stat().st_mtime
         except OSError:
@@ -618,7 +620,7 @@ def _clean_worktrees(
     (nothing uncommitted, no commit the base lacks), or with --force."""
     from overseer.agents import worktree
 
-    parent = state_dir / "worktrees"
+    parent = StatePaths(state_dir).worktrees
     if not parent.is_dir():
         return []
     try:
@@ -698,7 +700,7 @@ def _clean_run_files(
     dry_run: bool,
     force: bool,
 ) -> list[Action]:
-    run_dir = state_dir / "run"
+    run_dir = StatePaths(state_dir).run
     if not run_dir.is_dir():
         return []
     running = {(a.task_id, a.number) for a in store.running_attempts()} if store else set()
@@ -740,7 +742,7 @@ def recover(config: Config, state_dir: Path) -> list[str]:
 
     sup = Supervisor(config, state_dir)
     store = sup.store
-    since = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+    since = store.last_event_id()
     before = {a.name: a.state for a in store.agents()}
     try:
         sup.start()

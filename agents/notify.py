@@ -22,6 +22,7 @@ from pathlib import Path
 
 from overseer.state.config import NotifyConfig
 from overseer.state.models import Event
+from overseer.state.paths import StatePaths
 from overseer.state.redact import mask, mask_env
 from overseer.state.store import Store
 
@@ -97,7 +98,7 @@ class Notifier:
     ) -> None:
         self.config = config
         self.store = store
-        self.log_path = Path(state_dir) / "notify.log"
+        self.log_path = StatePaths(Path(state_dir)).notify_log
         self.cwd = cwd
         self.project = project
         self.clock = clock

@@ -50,6 +50,7 @@ from overseer.state import queue
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, Attempt, AttemptOutcome, Command, Task, TaskState
+from overseer.state.paths import StatePaths
 from overseer.state.redact import mask
 from overseer.state.statedir import (
     UnsafeStateDir,
@@ -174,9 +175,10 @@ class Supervisor:
         check_tree(Path(state_dir))  # before anything is created, changed or opened in it
         self.state_dir = ensure_private_dir(Path(state_dir))
         ensure_gitignore(self.state_dir)
-        self.logs_dir = ensure_private_dir(self.state_dir / "logs")
-        self.run_dir = ensure_private_dir(self.state_dir / "run")
-        self.store = Store(self.state_dir / "state.db")
+        self.paths = StatePaths(self.state_dir)
+        self.logs_dir = ensure_private_dir(self.paths.logs)
+        self.run_dir = ensure_private_dir(self.paths.run)
+        self.store = Store(self.paths.db)
         self.lock = SupervisorLock(self.state_dir)
         self.tmux_binary = tmux_binary
         self.server: TmuxServer | None = None
@@ -602,7 +604,7 @@ class Supervisor:
 
     def log_path(self, name: str) -> Path:
         """The append-only output log of one agent."""
-        return self.logs_dir / f"{name}.log"
+        return self.paths.log(name)
 
     @property
     def tmux(self) -> TmuxServer:
@@ -637,7 +639,7 @@ class Supervisor:
         if not rt.spec.worktree:
             return cwd
         repo = worktree.repo_root(Path(cwd))
-        path = worktree.ensure_worktree(repo, rt.name, self.state_dir / "worktrees")
+        path = worktree.ensure_worktree(repo, rt.name, self.paths.worktrees)
         return str(path)
 
     def adopt_or_spawn(self, rt: AgentRuntime) -> None:
@@ -1246,9 +1248,7 @@ class Supervisor:
         self.work_hint = False
         if self.state_dir_lost():
             return
-        running = self.store.conn.execute(
-            "SELECT COUNT(*) FROM tasks WHERE state='running'"
-        ).fetchone()[0]
+        running = self.store.running_count()
         slots = self.config.max_parallel - running
         if self.suspects and self.dispatch_suspect(running):
             return

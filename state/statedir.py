@@ -16,10 +16,8 @@ import socket
 import stat
 from pathlib import Path
 
-GITIGNORE = ".gitignore"
-# Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
-# git checkouts (only the directory entries under worktrees/ are Overseer's).
-OWN_SUBDIRS = frozenset({"logs", "run", "explain", "worktrees"})
+from overseer.state.paths import GITIGNORE, OWN_SUBDIRS
+
 _IGNORE_TEXT = "# Overseer's state: private to this machine and user, never committed\n*\n"
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from overseer.state import paths
 from overseer.state.models import (
     Agent,
     AgentState,
@@ -39,7 +40,7 @@ FREE_OUTCOMES = (
     AttemptOutcome.INTERRUPTED.value,
 )
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
-DB_NAME = "state.db"
+DB_NAME = paths.DB_NAME
 
 # Each entry migrates from version i to i+1; index 0 creates the first schema.
 MIGRATIONS: list[str] = [
@@ -547,6 +548,10 @@ class Store:
         ).fetchone()[0]
         return {"events": int(events), "commands": int(commands)}
 
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when there is none)."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
     def recent_events(self, limit: int = 200) -> list[Event]:
         """The newest events, oldest first."""
         rows = self.conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
@@ -694,6 +699,12 @@ class Store:
         for state, n in self.conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state"):
             counts[state] = n
         return counts
+
+    def running_count(self) -> int:
+        """How many tasks are running (claimed and not yet ended)."""
+        return int(
+            self.conn.execute("SELECT COUNT(*) FROM tasks WHERE state='running'").fetchone()[0]
+        )
 
     # -- attempts -------------------------------------------------------------------
 

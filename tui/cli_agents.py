@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from overseer.state.paths import StatePaths
 from overseer.tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
 
 
@@ -92,7 +93,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             for e in store.events(agent=args.agent)[-50:]
         ]
         path = (
-            project.state_dir / "explain" / f"{args.agent}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"
+            StatePaths(project.state_dir).explain
+            / f"{args.agent}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"
         )
         save_bundle(
             path,

@@ -9,10 +9,11 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from overseer.state.paths import SUPERVISOR_LOG as SUPERVISOR_LOG
+from overseer.state.paths import StatePaths
 from overseer.state.redact import mask
 
 EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): a fault of Overseer's, not of the user's input
-SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supervisor's output
 
 
 def crash_dir(state_dir: Path | None) -> Path:
@@ -22,7 +23,7 @@ def crash_dir(state_dir: Path | None) -> Path:
     effect, so it goes to the per-user state directory the XDG spec names for such logs.
     """
     if state_dir is not None and state_dir.is_dir():
-        return state_dir / "logs"
+        return StatePaths(state_dir).logs
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "overseer"
 
