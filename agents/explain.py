@@ -12,36 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from overseer.agents.classify import ScreenRules, Verdict, classify, compile_rules
-from overseer.agents.profiles import AI_KINDS, match_prompt
+from overseer.agents.classify import Verdict, classify
+from overseer.agents.kinds import KindError, rules_for
+from overseer.agents.profiles import match_prompt
 from overseer.agents.screen import screen_from_capture
 from overseer.state.config import AgentSpec
 from overseer.state.redact import mask
 from overseer.state.statedir import open_private
 from overseer.state.store import ensure_private_dir
 
-
-class ExplainError(Exception):
-    """A kind or screen that cannot be explained (message says why)."""
-
-
-def rules_for(kind: str, spec: AgentSpec | None = None) -> ScreenRules | None:
-    """The screen rules of a kind (custom: from the agent's config); None for shell agents."""
-    if kind == "custom":
-        if spec is None or not spec.patterns:
-            raise ExplainError("kind 'custom' takes its patterns from an agent in the config")
-        return compile_rules("custom", dict(spec.patterns))
-    if kind == "shell":
-        return None
-    known = AI_KINDS.get(kind)
-    if known is None or known.screen is None:
-        raise ExplainError(f"unknown kind {kind!r}; known: shell, {', '.join(AI_KINDS)}")
-    rules = known.screen
-    if spec is not None and not spec.version_check:
-        rules = ScreenRules(
-            rules.kind, rules.rules, rules.depth, rules.menus, None, (), rules.source
-        )
-    return rules
+ExplainError = KindError  # a kind or screen that cannot be explained (message says why)
 
 
 def shell_verdict(lines: list[str]) -> Verdict:

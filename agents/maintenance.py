@@ -751,7 +751,7 @@ def recover(config: Config, state_dir: Path) -> list[str]:
         raise
     try:
         for rt in sup.agents.values():
-            sup.read_output(rt)
+            rt.driver.read(rt)
         sup.sweep(time.time())
     finally:
         sup.shutdown()

@@ -66,11 +66,6 @@ class Profile:
 PROFILES: dict[str, Profile] = {"shell": Profile("shell")}
 
 
-def profile(kind: str) -> Profile:
-    """The profile of an agent kind (config validation guarantees it exists)."""
-    return PROFILES[kind]
-
-
 # -- interactive AI agents -------------------------------------------------------------------
 
 from overseer.agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
@@ -186,8 +181,3 @@ AI_KINDS: dict[str, AgentKind] = {
 
 for _kind in AI_KINDS:
     PROFILES.setdefault(_kind, Profile(_kind, quiet_before_waiting=0.0))
-
-
-def interactive(kind: str) -> bool:
-    """Whether agents of this kind take prompts (not shell commands)."""
-    return kind in AI_KINDS

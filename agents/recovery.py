@@ -1,32 +1,35 @@
-"""Settling attempts that no agent runtime watches: one implementation for the supervisor
-(an attempt stopped without its runtime), `overseer cleanup` and `overseer recover`."""
+"""Start-up reconciliation and the settlement of attempts no agent runtime watches.
+
+A supervisor that starts (and `overseer recover`, which runs the same once) re-adopts the
+panes and attempts an earlier one left, catches up on what they printed meanwhile, retires
+agents the config no longer names, and settles what ended. `settle_orphan` is the one
+judgement of an attempt from its files alone, used by the supervisor and `overseer cleanup`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from overseer.agents import health, runner
-from overseer.agents.runner import Dispatch, Status
+from overseer.agents.drivers.base import AgentRuntime, Running
+from overseer.agents.kinds import KindError
+from overseer.agents.runner import HANGUP_STATUS as HANGUP_STATUS
+from overseer.agents.runner import HUNG_UP as HUNG_UP
+from overseer.agents.runner import Dispatch, Status, hung_up, loss_reason
+from overseer.agents.tmux import TmuxError
 from overseer.state import queue
-from overseer.state.models import AttemptOutcome, Task
+from overseer.state.config import AgentSpec
+from overseer.state.models import AgentState, AttemptOutcome, Task, TaskState
 from overseer.state.store import Store
 
-HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
-HUNG_UP = f"the task was hung up: status {HANGUP_STATUS}"
-
-
-def hung_up(status: Status | None) -> bool:
-    """Whether a reported status is the hang-up of a task whose terminal went away."""
-    return status is not None and status.rc == HANGUP_STATUS
-
-
-def loss_reason(why: str, note: str = "", hangup: bool = False) -> str:
-    """The reason a loss is recorded with: why, what was ended of it, and a hang-up."""
-    reason = f"{why}; {note}" if note else why
-    return f"{reason} ({HUNG_UP})" if hangup else reason
+if TYPE_CHECKING:
+    from overseer.agents.supervisor import Supervisor
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,111 @@ def record(
         delay=delay,
         block_reason=block_reason,
     )
+
+
+# -- start-up reconciliation -------------------------------------------------------------
+
+
+def reconcile(sup: Supervisor) -> None:
+    """After the configured agents are adopted or spawned: the rest of what was left."""
+    adopt_unconfigured(sup)
+    readopt_attempts(sup)
+    retire_finished(sup)
+
+
+def catch_up(rt: AgentRuntime) -> None:
+    """Read what a re-adopted pane printed while no supervisor ran, and when it last did.
+
+    What was read is not stamped with the time of reading: tmux appended it while nobody
+    read, so the log's mtime is when the pane last printed. Silence is measured from
+    there, never from the restart.
+    """
+    size = rt.stream.size()
+    rt.driver.catch_up(rt, size)
+    try:
+        mtime = os.stat(rt.stream.path).st_mtime
+    except OSError:
+        return
+    if size:
+        rt.last_output_at = min(mtime, time.time())
+
+
+def adopt_unconfigured(sup: Supervisor) -> None:
+    """Panes and claims of agents the config no longer names (count shrunk, renamed).
+
+    An attempt still running there is re-adopted and watched to its end like any other
+    (readopt_attempts decides), never requeued to run beside itself; the pane is closed
+    once it has ended (retire_finished). Their idle panes are closed now.
+    """
+    claimed = {a.agent for a in sup.store.running_attempts()} - set(sup.agents)
+    panes = {p.window: p for p in sup.tmux.list_panes() if p.window not in sup.agents}
+    for name in sorted(claimed):
+        row = sup.store.agent(name)
+        spec = AgentSpec(name=name, kind=row.kind if row is not None else "shell")
+        try:
+            rt = sup.new_runtime(name, spec)
+        except KindError:  # a custom kind's patterns went with its config
+            rt = sup.new_runtime(name, AgentSpec(name=name))
+        rt.retiring = True
+        sup.agents[name] = rt
+        pane = panes.get(name)
+        if pane is not None and not pane.dead:
+            sup.adopt_or_spawn(rt)  # a live pane: re-adopted, never respawned
+    for name in sorted(set(panes) - claimed):
+        pane = panes[name]
+        if not pane.dead and health.has_children(pane.pid):
+            # Not ours to end: someone runs something there (`overseer clean --force`).
+            sup.store.event(
+                "agent.unconfigured",
+                f"{name}: no longer configured, but a program runs in its pane; left open",
+                agent=name,
+            )
+            continue
+        retire(sup, name)
+    for row in sup.store.agents():
+        if row.name not in sup.agents and row.name not in panes:
+            sup.store.remove_agent(row.name)
+
+
+def retire_finished(sup: Supervisor) -> None:
+    """Close the panes of unconfigured agents whose last attempt has ended."""
+    for rt in [rt for rt in sup.agents.values() if rt.retiring and rt.running is None]:
+        del sup.agents[rt.name]
+        retire(sup, rt.name)
+
+
+def retire(sup: Supervisor, name: str) -> None:
+    """Close the window of an agent no longer configured and forget it."""
+    with contextlib.suppress(TmuxError):
+        sup.tmux.kill_window(name)
+    sup.store.remove_agent(name)
+    sup.store.event(
+        "agent.retired", f"{name}: no longer configured; its pane was closed", agent=name
+    )
+
+
+def readopt_attempts(sup: Supervisor) -> None:
+    """Re-adopt attempts still running in panes and record those that ended meanwhile."""
+    for attempt in sup.store.running_attempts():
+        task = sup.store.task(attempt.task_id)
+        rt = sup.agents.get(attempt.agent)
+        if task is None or rt is None:
+            continue  # (every claimed agent has a runtime: see adopt_unconfigured)
+        if task.state != TaskState.RUNNING or task.attempts != attempt.number:
+            continue
+        # Output the catch-up read since the attempt began belongs to it.
+        ring = rt.stream.ring
+        since = rt.stream.offset - attempt.log_offset
+        rt.running = Running(
+            task=task,
+            attempt=attempt,
+            dispatch=Dispatch.of(sup.paths.run, task.id, attempt.number, attempt.nonce),
+            started=attempt.started_at,
+            mark=ring.total - min(len(ring), since) if since >= 0 else ring.total,
+            deadline=attempt.started_at + task.timeout if task.timeout else None,
+            # A pane started afresh by this supervisor is not the one the task ran in.
+            shell_pid=None if rt.state == AgentState.STARTING else rt.pid,
+        )
+        rt.driver.readopt(rt)
+    live = [rt.name for rt in sup.agents.values() if rt.running is not None]
+    queue.renew_agent_leases(sup.store, live, sup.lease_s)

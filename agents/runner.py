@@ -134,6 +134,21 @@ class Dispatch:
         )
 
 
+HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
+HUNG_UP = f"the task was hung up: status {HANGUP_STATUS}"
+
+
+def hung_up(status: Status | None) -> bool:
+    """Whether a reported status is the hang-up of a task whose terminal went away."""
+    return status is not None and status.rc == HANGUP_STATUS
+
+
+def loss_reason(why: str, note: str = "", hangup: bool = False) -> str:
+    """The reason a loss is recorded with: why, what was ended of it, and a hang-up."""
+    reason = f"{why}; {note}" if note else why
+    return f"{reason} ({HUNG_UP})" if hangup else reason
+
+
 @dataclass(frozen=True)
 class Status:
     """An exit status as the wrapper reported it."""

@@ -154,8 +154,8 @@ def orphan_owner(project: Project) -> str | None:
     gone (its state dir was removed under it); None when there is none."""
     if project.config is None:
         return None
+    from overseer.agents.guard import orphan_message
     from overseer.agents.lock import tmux_owner
-    from overseer.agents.supervisor import orphan_message
     from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from overseer.state.config import Config
-from overseer.state.store import DB_NAME, Store
+from overseer.state.paths import StatePaths
+from overseer.state.store import Store
 
 COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
@@ -48,18 +49,14 @@ def send(
 ) -> Outcome:
     """Queue a command; a running supervisor applies it, otherwise apply it here and now."""
     from overseer.agents.lock import LockHeld, supervisor_running
-    from overseer.agents.supervisor import Supervisor
+    from overseer.agents.operator import apply_offline
 
-    store = Store(state_dir / DB_NAME)
+    store = Store(StatePaths(state_dir).db)
     try:
         cid = store.enqueue_command(verb, target, args or {})
         if config is not None and not supervisor_running(state_dir):
             try:
-                sup = Supervisor(config, state_dir)
-                try:
-                    sup.apply_offline()  # waits for another offline command to finish
-                finally:
-                    sup.store.close()
+                apply_offline(config, state_dir)  # waits for another offline command to finish
             except LockHeld as exc:
                 if not supervisor_running(state_dir):
                     # Nobody will apply it (a supervisor whose state dir was removed, or an

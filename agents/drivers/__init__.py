@@ -1,0 +1,1 @@
+"""Agent drivers: how one kind of agent is started, read, given work and stopped."""

@@ -1,0 +1,293 @@
+"""The driver interface, the host a driver acts through, and what it knows of an agent.
+
+A driver never imports the supervisor or the operator: everything it changes beyond its own
+agent (the agent's state row, the attempt's record, events, tmux) goes through `Host`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import psutil
+
+from overseer.agents import health
+from overseer.agents.profiles import Profile
+from overseer.agents.runner import Dispatch, Status
+from overseer.agents.stream import LogStream
+from overseer.agents.tmux import PaneInfo, TmuxServer
+from overseer.state.config import AgentSpec
+from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
+from overseer.state.paths import StatePaths
+from overseer.state.store import Store
+
+TAIL_CHARS = 4000  # of an attempt's output kept with its record
+STOP_GRACE = health.TERM_GRACE  # a stopped attempt gets this long before the harder step
+STOP_GIVE_UP = 10.0  # after that: no status by then => attempt lost
+
+
+@dataclass
+class Running:
+    """An attempt in flight in one agent."""
+
+    task: Task
+    attempt: Attempt
+    dispatch: Dispatch
+    started: float
+    mark: int  # ring position when dispatched: output after it belongs to this attempt
+    deadline: float | None
+    stop_outcome: AttemptOutcome | None = None
+    stop_detail: str | None = None
+    block_reason: str | None = None
+    release: bool = False
+    by_operator: bool = False  # a person interrupted or stopped it: not the agent's failure
+    stop_at: float | None = None
+    killed: bool = False
+    wrapper_seen: bool = False
+    # A loss whose leftover processes are being ended (settled by escalate_stop), a
+    # stopped attempt's status held back until they are gone, and those processes.
+    lost: str | None = None
+    lost_as: AttemptOutcome = AttemptOutcome.LOST  # how a loss being settled is recorded
+    pending: Status | None = None
+    leftovers: list[psutil.Process] = field(default_factory=list)
+    shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
+    # Interactive agents: when Enter was pressed, whether the agent took the prompt, and
+    # whether it was ever seen working on it.
+    enter_at: float = 0.0
+    enter_retries: int = 0
+    submitted_at: float | None = None
+    saw_busy: bool = False
+    screen_at_enter: int = 0
+
+
+@dataclass
+class AgentRuntime:
+    """What the supervisor knows of one agent between store writes."""
+
+    name: str
+    spec: AgentSpec
+    profile: Profile
+    stream: LogStream
+    driver: AgentDriver
+    state: AgentState = AgentState.STARTING
+    state_since: float = field(default_factory=time.time)
+    pane_id: str | None = None
+    pid: int | None = None
+    running: Running | None = None
+    last_output_at: float | None = None
+    heartbeat_at: float | None = None
+    cpu_seconds: float = 0.0
+    cpu_rate: float = 0.0  # share of a core the pane's processes used since the last sweep
+    cpu_sampled_at: float | None = None
+    respawn_times: list[float] = field(default_factory=list)
+    respawns: int = 0
+    consecutive_failures: int = 0
+    paused: bool = False
+    reason: str | None = None
+    prompt: str | None = None
+    last_line: str = ""
+    written: bool = False  # the state row has been written at least once
+    awaiting_tmux: bool = False  # its pane went with the tmux server; respawn when it is back
+    flushed: tuple[object, ...] = ()
+    retiring: bool = False  # no longer configured: finish what runs, take no work, close
+
+    def set_state(self, store: Store, state: AgentState, why: str, now: float) -> None:
+        """Change the agent's state (in memory and in the store) with an event."""
+        if state == self.state and self.written:
+            return
+        old = self.state
+        self.state, self.state_since = state, now
+        if state != AgentState.WAITING:
+            self.prompt = None
+        if state not in (AgentState.PAUSED, AgentState.DEAD):
+            self.reason = why if state in (AgentState.STALLED, AgentState.UNKNOWN) else None
+        run = self.running
+        with store.tx() as c:
+            store.update_agent_in(
+                c,
+                self.name,
+                state=state,
+                state_since=self.state_since,
+                task_id=run.task.id if run else None,
+                attempt_id=run.attempt.id if run else None,
+                pane_id=self.pane_id,
+                pid=self.pid,
+                reason=self.reason,
+                prompt=self.prompt,
+                respawns=self.respawns,
+                consecutive_failures=self.consecutive_failures,
+            )
+            store.add_event(
+                c,
+                f"agent.{state.value}",
+                f"{self.name}: {old.value} -> {state.value} ({why})"
+                if old != state
+                else f"{self.name}: {state.value} ({why})",
+                agent=self.name,
+                task_id=run.task.id if run else None,
+            )
+        self.written = True
+
+
+class Host(Protocol):
+    """What a driver may use of the supervisor that runs it."""
+
+    store: Store
+    paths: StatePaths
+
+    @property
+    def tmux(self) -> TmuxServer:
+        """The project's private tmux server."""
+        ...
+
+    @property
+    def stall_timeout(self) -> float:
+        """Seconds without progress after which a busy agent counts as stalled."""
+        ...
+
+    def clock(self) -> float:
+        """Wall-clock seconds (a fake host sets the time)."""
+        ...
+
+    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
+        """Change an agent's state, in memory and in the store, with an event."""
+        ...
+
+    def record(
+        self,
+        rt: AgentRuntime,
+        outcome: AttemptOutcome,
+        *,
+        exit_code: int | None = None,
+        sig: int | None = None,
+        reason: str | None = None,
+        result: str | None = None,
+    ) -> None:
+        """Write the end of the agent's running attempt and move its task on."""
+        ...
+
+    def stop(self, rt: AgentRuntime, outcome: AttemptOutcome, detail: str) -> None:
+        """Stop the running attempt, to be recorded with `outcome` once it has stopped."""
+        ...
+
+    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
+        """Apply the configured stall policy to a stalled agent."""
+        ...
+
+    def event(
+        self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
+    ) -> None:
+        """Add an event to the log."""
+        ...
+
+    def hint(self) -> None:
+        """Say that work may have become dispatchable (an agent became free)."""
+        ...
+
+    def tmux_down(self, why: str) -> None:
+        """The tmux server is gone: settle every attempt and bring it back."""
+        ...
+
+
+class AgentDriver(ABC):
+    """How one kind of agent is started, read, given work and stopped (one per agent)."""
+
+    task_kind: ClassVar[str]  # the kind of task it takes from the queue
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.ready_nonce = ""
+
+    def launch_env(self) -> dict[str, str]:
+        """Environment the pane's program starts with: a fresh ready nonce."""
+        self.ready_nonce = secrets.token_hex(8)
+        return {"OVERSEER_READY_NONCE": self.ready_nonce}
+
+    @abstractmethod
+    def command(self, rt: AgentRuntime) -> str:
+        """The program the pane runs when the config names none."""
+
+    @abstractmethod
+    def spawned(self, rt: AgentRuntime) -> None:
+        """A fresh pane: forget what the old one showed."""
+
+    @abstractmethod
+    def catch_up(self, rt: AgentRuntime, size: int) -> None:
+        """A re-adopted pane: read what it printed (`size` bytes of log) while no one watched."""
+
+    @abstractmethod
+    def adopt(self, rt: AgentRuntime, pane: PaneInfo) -> None:
+        """A live pane left by an earlier supervisor: set the agent's state from it."""
+
+    @abstractmethod
+    def feed(self, rt: AgentRuntime, data: bytes) -> None:
+        """New output of the pane."""
+
+    def caught_up(self, rt: AgentRuntime) -> None:
+        """All new output has been read."""
+        return None  # nothing to do for most kinds
+
+    def read(self, rt: AgentRuntime) -> None:
+        """Read the pane's new output (its log) and feed it to the driver."""
+        while data := rt.stream.read_new():
+            rt.last_output_at = rt.heartbeat_at = self.host.clock()
+            self.feed(rt, data)
+        self.caught_up(rt)
+
+    @abstractmethod
+    def check(self, rt: AgentRuntime, now: float) -> None:
+        """Timeouts, stalls, prompts and stop escalation (called every loop, cheap)."""
+
+    @abstractmethod
+    def start(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
+        """Give a claimed task to the idle agent."""
+
+    @abstractmethod
+    def interrupt(self, rt: AgentRuntime, run: Running) -> None:
+        """Ask the running attempt to stop (the host escalates through check)."""
+
+    @abstractmethod
+    def lose(
+        self,
+        rt: AgentRuntime,
+        reason: str,
+        lost: AttemptOutcome = AttemptOutcome.LOST,
+        *,
+        wait: bool = False,
+    ) -> None:
+        """The attempt ended without a readable result (its agent or tmux died)."""
+
+    def settle_end(self, rt: AgentRuntime) -> None:
+        """No loop follows (shutdown): record now an attempt still being ended."""
+        return None  # nothing to do for most kinds
+
+    @abstractmethod
+    def output_tail(self, rt: AgentRuntime, run: Running) -> str:
+        """What the attempt showed, kept with its record."""
+
+    @abstractmethod
+    def sweep(self, rt: AgentRuntime, pane: PaneInfo) -> None:
+        """Once a second, a look at the agent's live pane."""
+
+    def poll(self, rt: AgentRuntime, now: float) -> None:
+        """Once a second: results the output did not show (the safety net)."""
+        return None  # nothing to do for most kinds
+
+    @abstractmethod
+    def readopt(self, rt: AgentRuntime) -> None:
+        """At start-up: the agent's attempt, recorded as running, is rebuilt (rt.running)."""
+
+    @abstractmethod
+    def still_running(self, rt: AgentRuntime, pane: PaneInfo) -> bool:
+        """Whether the attempt in a live pane goes on (read only, for a draining supervisor)."""
+
+    @abstractmethod
+    def last_line(self, rt: AgentRuntime) -> str:
+        """The line shown for the agent in the dashboard."""
+
+    def menu_key(self, rt: AgentRuntime, answer: str) -> str | None:
+        """The key that picks `answer` in a menu the agent shows (None: no menu)."""
+        return None

@@ -1,0 +1,393 @@
+"""Shell agents: a task is a command typed into the pane's shell, run by a wrapper that
+reports its exit status twice (a sentinel in the output and an rc file)."""
+
+from __future__ import annotations
+
+import signal
+from typing import ClassVar
+
+from overseer.agents import health, runner
+from overseer.agents.drivers.base import (
+    STOP_GIVE_UP,
+    STOP_GRACE,
+    TAIL_CHARS,
+    AgentDriver,
+    AgentRuntime,
+    Host,
+    Running,
+)
+from overseer.agents.insights import CPU_ACTIVE_RATE, CPU_NOTE
+from overseer.agents.profiles import PromptMatch, match_prompt
+from overseer.agents.runner import Status, hung_up, loss_reason
+from overseer.agents.stream import to_text
+from overseer.agents.tmux import PaneInfo, TmuxError
+from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
+from overseer.state.redact import mask
+
+WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
+STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
+
+
+class ShellDriver(AgentDriver):
+    """Wrapper, sentinel, rc files, ready marker and prompts of shell tasks."""
+
+    task_kind: ClassVar[str] = "run"
+
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.scanner = runner.Scanner()
+        self.last_line_of: tuple[int, int] = (0, -1)  # (ring, bytes seen) of the last line
+
+    def command(self, rt: AgentRuntime) -> str:
+        return runner.shell_command(runner.agent_rcfile(self.host.paths.run, rt.name))
+
+    def spawned(self, rt: AgentRuntime) -> None:
+        self.scanner.reset()
+
+    def catch_up(self, rt: AgentRuntime, size: int) -> None:
+        # The last ring's worth: prompts, the tail of a task's output, a sentinel.
+        rt.stream.seek(max(0, size - rt.stream.ring.capacity))
+        while data := rt.stream.read_new():
+            self.scanner.feed(data)
+        self.scanner.trim()
+
+    def adopt(self, rt: AgentRuntime, pane: PaneInfo) -> None:
+        busy = health.has_children(pane.pid)
+        self.host.set_state(rt, AgentState.BUSY if busy else AgentState.IDLE, "re-adopted pane")
+
+    # -- output --------------------------------------------------------------------
+
+    def feed(self, rt: AgentRuntime, data: bytes) -> None:
+        self.scanner.feed(data)
+        if rt.state == AgentState.STARTING and self.scanner.ready(self.ready_nonce):
+            self.host.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "ready")
+            self.host.hint()
+        run = rt.running
+        if run is None:
+            return
+        status = self.scanner.sentinel(run.dispatch.nonce)
+        if status is not None:
+            self.complete(rt, status)
+        elif rt.state in (AgentState.STALLED, AgentState.WAITING) and run.stop_at is None:
+            self.host.set_state(rt, AgentState.BUSY, "output resumed")
+
+    def caught_up(self, rt: AgentRuntime) -> None:
+        self.scanner.trim()
+
+    def screen_prompt(self, rt: AgentRuntime) -> PromptMatch | None:
+        """A prompt for a person at the end of the agent's output (its cursor line)."""
+        return match_prompt(rt.stream.partial_line(), rt.stream.last_line())
+
+    def last_line(self, rt: AgentRuntime) -> str:
+        ring = rt.stream.ring
+        if (id(ring), ring.total) != self.last_line_of:  # decode only after new output
+            rt.last_line = mask(rt.stream.last_line()[-200:])
+            self.last_line_of = (id(ring), ring.total)
+        return rt.last_line
+
+    def output_tail(self, rt: AgentRuntime, run: Running) -> str:
+        """The attempt's output, cleaned, without the echo of the typed line and the sentinel."""
+        ring = rt.stream.ring
+        n = max(0, ring.total - run.mark)
+        raw = ring.data()
+        raw = raw[-n:] if n < len(raw) else raw
+        raw = runner.SENTINEL_RE.sub(b"", raw)
+        lines = to_text(raw).splitlines()
+        if lines and str(run.dispatch.script) in lines[0]:
+            lines = lines[1:]
+        while lines and (not lines[-1].strip() or lines[-1].strip() == f"{rt.name}$"):
+            lines.pop()
+        return "\n".join(lines)[-TAIL_CHARS:]
+
+    # -- work ----------------------------------------------------------------------
+
+    def start(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
+        """Write the wrapper and type it into the agent's pane."""
+        d = runner.prepare(
+            self.host.paths.run,
+            task_id=task.id,
+            number=attempt.number,
+            nonce=attempt.nonce,
+            command=task.command,
+            agent=rt.name,
+            cwd=task.cwd,
+            env=task.env,
+            verify=task.verify,
+        )
+        now = self.host.clock()
+        rt.running = Running(
+            task=task,
+            attempt=attempt,
+            dispatch=d,
+            started=now,
+            mark=rt.stream.ring.total,
+            deadline=now + task.timeout if task.timeout else None,
+            shell_pid=rt.pid,
+        )
+        self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        try:
+            assert rt.pane_id is not None
+            # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
+            # typed; the shell's line holds those replies now. Clear it, or they would run
+            # as commands in front of the wrapper.
+            self.host.tmux.send_keys(rt.pane_id, "C-e", "C-u")
+            self.host.tmux.send_text(rt.pane_id, d.typed_line)
+        except (TmuxError, AssertionError) as exc:
+            # Nothing ran unless the wrapper wrote its pid: then no try is used (lose()).
+            self.lose(rt, f"could not type into the pane: {exc}")
+            return
+        self.host.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
+
+    def check(self, rt: AgentRuntime, now: float) -> None:
+        if (
+            rt.state == AgentState.STARTING
+            and rt.spec.command
+            and now - rt.state_since >= STARTING_FALLBACK
+        ):
+            self.host.set_state(rt, AgentState.IDLE, "no ready marker; assuming idle")
+            self.host.hint()
+        run = rt.running
+        if run is None:
+            return
+        if run.stop_at is not None:
+            self.escalate_stop(rt, run, now)
+            return
+        if run.deadline is not None and now >= run.deadline:
+            self.host.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
+            return
+        quiet = now - max(rt.last_output_at or 0.0, run.started)
+        if rt.state != AgentState.BUSY or quiet < rt.profile.quiet_before_waiting:
+            return
+        # A prompt on screen is a person's turn, however long ago it was printed: it is
+        # looked for before silence counts as a stall.
+        m = self.screen_prompt(rt)
+        if m is not None:
+            rt.prompt = mask(m.text)
+            self.host.set_state(rt, AgentState.WAITING, f"waiting at prompt: {m.text}")
+        elif quiet >= self.host.stall_timeout:
+            detail = f"stalled: no output for {quiet:.0f}s"
+            if rt.cpu_rate >= CPU_ACTIVE_RATE:
+                detail += f"; {CPU_NOTE}"  # silent but working: insights tell the difference
+            self.host.set_state(rt, AgentState.STALLED, detail)
+            self.host.on_stall(rt, detail)
+
+    def sweep(self, rt: AgentRuntime, pane: PaneInfo) -> None:
+        if rt.state == AgentState.BUSY and rt.running is None and not health.has_children(pane.pid):
+            self.host.set_state(
+                rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "job ended"
+            )
+            self.host.hint()
+
+    def still_running(self, rt: AgentRuntime, pane: PaneInfo) -> bool:
+        return health.has_children(pane.pid)
+
+    def readopt(self, rt: AgentRuntime) -> None:
+        run = rt.running
+        assert run is not None
+        task, attempt = run.task, run.attempt
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None:
+            self.host.event(
+                "task.recovered",
+                f"{task.id} attempt {attempt.number} finished while the supervisor was down",
+                task_id=task.id,
+                agent=rt.name,
+            )
+            self.complete(rt, status)
+            return
+        pid = runner.read_pid(run.dispatch.pid_path)
+        if rt.state == AgentState.STARTING or (
+            pid is not None and not health.wrapper_alive(pid, run.dispatch.script.name)
+        ):
+            self.lose(rt, "lost while the supervisor was down")
+            return
+        m = None
+        if self.host.clock() - (rt.last_output_at or 0.0) >= rt.profile.quiet_before_waiting:
+            m = self.screen_prompt(rt)  # it waited for a person all along
+        if m is not None:
+            rt.prompt = mask(m.text)
+            self.host.set_state(rt, AgentState.WAITING, f"re-adopted at prompt: {m.text}")
+        else:
+            self.host.set_state(
+                rt, AgentState.BUSY, f"re-adopted {task.id} attempt {attempt.number}"
+            )
+        self.host.event(
+            "task.readopted",
+            f"{task.id} attempt {attempt.number} still running in {rt.name}; re-adopted",
+            task_id=task.id,
+            agent=rt.name,
+        )
+
+    # -- ends ----------------------------------------------------------------------
+
+    def interrupt(self, rt: AgentRuntime, run: Running) -> None:
+        # With SIGCONT first: a stopped group (Ctrl-Z, `kill -TSTP 0`) would hold SIGTERM.
+        if not run.dispatch.stop(signal.SIGTERM) and rt.pane_id:
+            self.host.tmux.interrupt(rt.pane_id)
+
+    def escalate_stop(self, rt: AgentRuntime, run: Running, now: float) -> None:
+        """SIGKILL what survived SIGTERM; give up on a status that never comes."""
+        assert run.stop_at is not None
+        if not run.killed and now - run.stop_at >= STOP_GRACE:
+            run.killed = True
+            if run.lost is not None:
+                self.lose(rt, run.lost)  # SIGKILL to what is left, then the loss is recorded
+                return
+            run.dispatch.stop(signal.SIGKILL)
+            if run.pending is not None:
+                self.complete(rt, run.pending)
+        elif run.killed and now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
+            self.lose(rt, f"{run.stop_detail}; no status after SIGKILL")
+
+    def poll(self, rt: AgentRuntime, now: float) -> None:
+        """Take a status from the rc file when the sentinel was missed; notice lost wrappers."""
+        run = rt.running
+        if run is None:
+            return
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None:
+            self.read(rt)  # the sentinel may be in unread output: prefer that path
+            if rt.running is run:
+                self.complete(rt, status)
+            return
+        pid = runner.read_pid(run.dispatch.pid_path)
+        if pid is None:
+            if now - run.started >= WRAPPER_START_GRACE and not health.has_children(rt.pid):
+                # Nothing ran, so no side effect happened: requeue without using a try.
+                self.host.record(
+                    rt, AttemptOutcome.RELEASED, reason="the task never started in the pane"
+                )
+            return
+        run.wrapper_seen = True
+        if not health.wrapper_alive(pid, run.dispatch.script.name):
+            status = runner.read_rc(run.dispatch.rc_path)
+            if status is not None:
+                self.complete(rt, status)
+            else:
+                self.lose(rt, "the wrapper ended without a status")
+
+    def complete(self, rt: AgentRuntime, status: Status) -> None:
+        """Record a reported exit status for the agent's running attempt."""
+        run = rt.running
+        if run is None or (run.lost is not None and not run.killed):
+            return  # a loss whose processes are being ended: escalate_stop records it
+        if hung_up(status) and self.terminal_gone(rt):
+            # The terminal went away under the task: that is the agent dying, not a result.
+            if not self.host.tmux.alive():
+                self.host.tmux_down("the server died under a task")  # it settles every attempt
+            else:
+                self.lose(rt, "agent died under the task")
+            return
+        outcome, code, sig, reason = runner.judge(status, run.task.verify)
+        if run.release:
+            outcome, reason = AttemptOutcome.RELEASED, "released by operator"
+        elif run.stop_outcome is not None and outcome != AttemptOutcome.OK:
+            outcome, reason = run.stop_outcome, run.stop_detail
+        if run.stop_at is not None:
+            # A stopped attempt's processes that outlived its task (a daemon it started) had
+            # SIGTERM with the rest: the status waits until they are gone (the sweep looks
+            # again) or were SIGKILLed after the grace (escalate_stop). The loop never waits.
+            if not run.killed and (left := run.dispatch.processes(spare_wrapper=True)):
+                run.pending, run.leftovers = status, left
+                return
+            if run.killed or run.leftovers:  # else nothing was left a moment ago
+                note = self.end_processes(run, 0.0, spare_wrapper=True)
+                if note:
+                    reason = f"{reason}; {note}" if reason else note
+        self.host.record(rt, outcome, exit_code=code, sig=sig, reason=reason)
+
+    def end_processes(self, run: Running, grace: float, *, spare_wrapper: bool = False) -> str:
+        """End what is left of an attempt before it is settled; a note for its reason."""
+        ended = run.dispatch.end(grace, spare_wrapper=spare_wrapper, also=run.leftovers)
+        note = ended.note()
+        if ended.survivors:
+            self.host.event(
+                "task.survivors",
+                f"{run.task.id} attempt {run.attempt.number}: {note}",
+                task_id=run.task.id,
+            )
+        return note
+
+    def lose(
+        self,
+        rt: AgentRuntime,
+        reason: str,
+        lost: AttemptOutcome = AttemptOutcome.LOST,
+        *,
+        wait: bool = False,
+    ) -> None:
+        """The attempt ended without a readable status (agent or tmux died).
+
+        `lost` is how it is recorded then: INTERRUPTED for one a tmux server death cut off.
+        What is left of it (a task that ignores SIGHUP, a daemon it started in a session of
+        its own) must not run beside its retry. Its wrapper is killed at once (SIGKILL: no
+        status it writes from then on would be the task's), the rest gets SIGCONT and
+        SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
+        (escalate_stop), or, with `wait`, after waiting here for them.
+        """
+        run = rt.running
+        if run is None:
+            return
+        if run.lost is not None:
+            lost = run.lost_as  # settling a loss begun earlier: record it as it was begun
+        elif lost == AttemptOutcome.INTERRUPTED:
+            reason += "; no try used"
+        if run.lost is not None and not run.killed and not wait:
+            return  # already being ended
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None and not hung_up(status):
+            if run.lost is not None:  # it finished in the instant before its wrapper was killed
+                run.lost, run.killed = None, True
+            self.complete(rt, status)  # it finished before the agent died
+            return
+        if status is None and runner.read_pid(run.dispatch.pid_path) is None:
+            # The wrapper writes its pid before the task starts; without it the task never
+            # ran, so it goes back to the queue without using a try.
+            self.host.record(
+                rt, AttemptOutcome.RELEASED, reason=f"{reason}, before the task started"
+            )
+            return
+        if run.lost is None and not run.killed and not wait:
+            rest = run.dispatch.abandon()
+            if rest:
+                health.signal_processes(rest, signal.SIGTERM)
+                run.lost, run.lost_as, run.leftovers = reason, lost, rest
+                run.stop_at = run.stop_at or self.host.clock()
+                return
+        if run.killed:
+            grace = 0.0
+        else:
+            now = self.host.clock()
+            grace = STOP_GRACE if run.stop_at is None else run.stop_at + STOP_GRACE - now
+        run.killed = True
+        note = self.end_processes(run, max(0.0, grace))
+        if status is None:
+            status = runner.read_rc(run.dispatch.rc_path)  # unless it finished just before
+            if status is not None and not hung_up(status):
+                run.lost = None
+                self.complete(rt, status)
+                return
+        self.host.record(rt, lost, reason=loss_reason(reason, note, hangup=status is not None))
+
+    def settle_end(self, rt: AgentRuntime) -> None:
+        run = rt.running
+        if run is None or run.stop_at is None or run.killed:
+            return
+        if run.lost is not None:
+            self.lose(rt, run.lost, wait=True)
+        elif run.pending is not None:
+            health.wait_gone(run.leftovers, run.stop_at + STOP_GRACE - self.host.clock())
+            run.killed = True
+            self.complete(rt, run.pending)  # SIGKILL to what is left, then recorded
+
+    def terminal_gone(self, rt: AgentRuntime) -> bool:
+        """Whether the agent's shell, its pane or the whole tmux server has gone away."""
+        if rt.running is not None and rt.running.shell_pid != rt.pid:
+            return True  # the attempt's shell was replaced (respawned while we were down)
+        if not health.alive(rt.pid):
+            return True
+        try:
+            pane = self.host.tmux.window_pane(rt.name)
+        except TmuxError:
+            return True
+        return pane is None or pane.dead or pane.pane_id != rt.pane_id

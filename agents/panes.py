@@ -1,0 +1,64 @@
+"""Starting an agent's pane: its program, working directory and environment."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Protocol
+
+from overseer.agents import worktree
+from overseer.agents.drivers.base import AgentRuntime
+from overseer.agents.tmux import PaneInfo, TmuxServer
+from overseer.state.config import Config
+from overseer.state.models import AgentState
+from overseer.state.paths import StatePaths
+
+
+class Starter(Protocol):
+    """What starting a pane needs: the config, the state dir, tmux and the state row."""
+
+    config: Config
+    paths: StatePaths
+
+    @property
+    def tmux(self) -> TmuxServer:
+        """The project's private tmux server."""
+        ...
+
+    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
+        """Change an agent's state, in memory and in the store, with an event."""
+        ...
+
+
+def launch(host: Starter, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
+    """Command, cwd and environment of an agent's pane."""
+    env = {**rt.spec.env, **rt.driver.launch_env(), "OVERSEER_AGENT_NAME": rt.name}
+    command = rt.spec.command or rt.driver.command(rt)
+    # tmux puts its socket in every pane's TMUX (and the pane in TMUX_PANE): a task
+    # would reach Overseer's own server with a bare `tmux kill-server`. The pane's
+    # program starts without them (env then sh execs it, as tmux itself would).
+    command = f"exec env -u TMUX -u TMUX_PANE /bin/sh -c {shlex.quote(command)}"
+    return command, agent_cwd(host, rt), env
+
+
+def agent_cwd(host: Starter, rt: AgentRuntime) -> str:
+    """Where the agent works: its own git worktree (`worktree: true`) or its cwd."""
+    cwd = rt.spec.cwd or str(host.config.base_dir)
+    if not rt.spec.worktree:
+        return cwd
+    repo = worktree.repo_root(Path(cwd))
+    return str(worktree.ensure_worktree(repo, rt.name, host.paths.worktrees))
+
+
+def spawn(host: Starter, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
+    """Start (or respawn, in `pane`) the agent's pane."""
+    command, cwd, env = launch(host, rt)
+    log_path = host.paths.log(rt.name)
+    rt.stream.seek(rt.stream.size())
+    rt.driver.spawned(rt)
+    if pane is not None:
+        info = host.tmux.respawn(pane.pane_id, command, cwd, env, log_path)
+    else:
+        info = host.tmux.spawn_window(rt.name, command, cwd, env, log_path)
+    rt.pane_id, rt.pid = info.pane_id, info.pid
+    host.set_state(rt, AgentState.STARTING, "pane started")
