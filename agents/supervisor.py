@@ -3,8 +3,10 @@
 It is the only writer of task and agent state and the only code that changes tmux. Output
 arrives by push (pipe-pane logs, inotify) and goes to each agent's driver (agents/drivers/);
 a sweep of `list-panes -a` once a second is the safety net for dead panes, lost sentinels
-(rc files) and leases. Operator commands are in agents/operator.py, start-up reconciliation
-in agents/recovery.py, the state-dir and tmux-owner guard in agents/guard.py.
+(rc files) and leases. Around it: operator commands (agents/operator.py), start-up
+reconciliation (agents/recovery.py), pane and tmux deaths (agents/deaths.py), the state-dir
+and tmux-owner guard (agents/guard.py), pane start-up (agents/panes.py) and the sweep's
+housekeeping (agents/housekeeping.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import logging
 import os
 import signal
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +23,10 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from overseer.agents import guard, health, kinds, operator, panes, recovery
+from overseer.agents import deaths, guard, health, housekeeping, kinds, operator, panes, recovery
 from overseer.agents.drivers.base import AgentRuntime, Running
-from overseer.agents.insights import CPU_ACTIVE_RATE, Insights
+from overseer.agents.housekeeping import PERSIST_ERRORS
+from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
 from overseer.agents.notify import Notifier
 from overseer.agents.stream import LogStream, LogWatcher
@@ -33,7 +35,7 @@ from overseer.agents.wakeup import Wakeup
 from overseer.state import queue
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
-from overseer.state.models import AgentState, AttemptOutcome, TaskState
+from overseer.state.models import AgentState, AttemptOutcome
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import UnsafeStateDir, check_tree, command_origin, ensure_gitignore
 from overseer.state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
@@ -42,15 +44,8 @@ log = logging.getLogger("overseer.supervisor")
 
 LEASE_S = 30.0  # a claim lives this long without renewal
 SWEEP_INTERVAL = 1.0
-TRIM_EVERY = 300.0  # seconds between trims of the event and command logs
-TRIM_SOON = 1.0  # after a full batch
-TRIM_BATCH = 5000
 PROMOTE_EVERY = 60.0  # seconds between safety-net passes over every pending task
-INSIGHTS_MIN_GAP = 1.0  # suggestions are recomputed at most once a sweep
 TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
-# Failures to persist state (disk full, read-only, locked or corrupt database): the
-# supervisor stops with a clear message, and the next start recovers as after a kill -9.
-PERSIST_ERRORS = (StoreError, sqlite3.Error, OSError)
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
 
 __all__ = ["AgentRuntime", "Running", "Supervisor"]
@@ -142,6 +137,14 @@ class Supervisor:
     def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
         """Change an agent's state (in memory and in the store) with an event."""
         rt.set_state(self.store, state, why, time.time())
+
+    def tmux_down(self, why: str) -> None:
+        """The tmux server is unreachable: settle what ran, bring it back (agents/deaths.py)."""
+        deaths.tmux_down(self, why)
+
+    def refresh_insights(self, now: float, force: bool = False) -> None:
+        """Recompute the stored suggestions, spaced out (agents/housekeeping.py)."""
+        housekeeping.refresh_insights(self, now, force)
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -514,7 +517,7 @@ class Supervisor:
             return
         running = self.store.running_count()
         slots = self.config.max_parallel - running
-        if self.suspects and self.dispatch_suspect(running):
+        if self.suspects and deaths.dispatch_suspect(self, running):
             return
         for rt in self.agents.values():
             if not self.free(rt):
@@ -528,34 +531,6 @@ class Supervisor:
             # now rather than after the whole round (and loop again at once if one did).
             if self.read_changed() and self.work_hint:
                 self.wake.set()
-
-    def dispatch_suspect(self, running: int) -> bool:
-        """Run a task a tmux server death cut off alone; True when nothing else may start.
-
-        While a suspect runs nothing starts beside it; while one is ready the fleet drains,
-        then it starts on its own (when no idle agent can take it, the rest start as usual).
-        """
-        if any(
-            rt.running is not None and rt.running.task.id in self.suspects
-            for rt in self.agents.values()
-        ):
-            return True
-        tasks = [t for t in map(self.store.task, self.suspects) if t is not None]
-        # Done, failed or blocked meanwhile (by an operator, say): no longer held apart.
-        self.suspects = {t.id for t in tasks if t.state in (TaskState.READY, TaskState.RUNNING)}
-        ready = [
-            t.id
-            for t in sorted(tasks, key=lambda t: (-t.priority, t.seq))  # the queue's order
-            if t.state == TaskState.READY and (t.retry_at or 0) <= time.time()
-        ]
-        if not ready:
-            return False
-        if running:
-            return True
-        for rt in self.agents.values():
-            if self.free(rt) and any(self.claim(rt, task_id=task_id) for task_id in ready):
-                return True
-        return False
 
     # -- the sweep ------------------------------------------------------------------
 
@@ -603,9 +578,9 @@ class Supervisor:
                 self.work_hint = True
         if queue.claimable(self.store, now):
             self.work_hint = True
-        self.flush_agents()
+        housekeeping.flush_agents(self)
         self.refresh_insights(now)
-        self.trim_history(now)
+        housekeeping.trim_history(self, now)
         if self.notifier is not None:
             try:
                 self.notifier.poll()
@@ -626,13 +601,13 @@ class Supervisor:
         """
         if rt.awaiting_tmux:  # the server is back (restarted by us or someone else)
             rt.awaiting_tmux = False
-            self.agent_died(rt, pane, "tmux server died", own_fault=False)
+            deaths.agent_died(self, rt, pane, "tmux server died", own_fault=False)
             return
         if rt.state == AgentState.DEAD:
             return
         if pane is None or pane.dead or not health.alive(pane.pid):
             why = "pane gone" if pane is None else f"shell exited (status {pane.dead_status})"
-            self.agent_died(rt, pane, why)
+            deaths.agent_died(self, rt, pane, why)
             return
         rt.pid = pane.pid
         if not rt.stream.path.exists():
@@ -660,144 +635,3 @@ class Supervisor:
         if cpu > rt.cpu_seconds:
             rt.heartbeat_at = now
         rt.cpu_seconds = cpu
-
-    def agent_died(
-        self, rt: AgentRuntime, pane: PaneInfo | None, why: str, *, own_fault: bool = True
-    ) -> None:
-        """Count the running attempt as lost and respawn the agent (rate-limited).
-
-        A respawn after a tmux server death (not `own_fault`) does not count toward the
-        respawn-loop limit: the agent did nothing wrong.
-        """
-        self.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
-        if rt.running is not None:
-            rt.driver.lose(rt, f"agent died: {why}")
-        if rt.retiring:
-            return  # no longer configured: closed, not respawned
-        now = time.time()
-        rt.respawn_times = [t for t in rt.respawn_times if now - t < rt.profile.respawn_window]
-        if len(rt.respawn_times) >= rt.profile.respawn_limit:
-            rt.reason = (
-                f"respawn loop: {len(rt.respawn_times)} restarts in "
-                f"{rt.profile.respawn_window:.0f}s; last: {why}"
-            )
-            self.set_state(rt, AgentState.DEAD, rt.reason)
-            return
-        if own_fault:
-            rt.respawn_times.append(now)
-        rt.respawns += 1
-        try:
-            self.spawn(rt, pane)
-        except TmuxError as exc:
-            rt.reason = f"respawn failed: {exc}"
-            self.set_state(rt, AgentState.DEAD, rt.reason)
-
-    def tmux_down(self, why: str) -> None:
-        """The tmux server is unreachable: count running attempts as lost, bring it back.
-
-        Any task may have killed the server (`tmux kill-server` from a task), so the tasks
-        in flight all become suspects and their attempts use no try (INTERRUPTED). A
-        suspect then runs alone (see dispatch_suspect): if the server dies again while it
-        runs alone, no other task can be blamed and its attempt is LOST, using a try.
-        """
-        now = time.time()
-        if self.tmux_down_since is None:
-            self.tmux_down_since = now
-            self.store.event("tmux.down", f"tmux server unreachable: {why}")
-            cut = [rt.running.task.id for rt in self.agents.values() if rt.running is not None]
-            alone = len(cut) == 1 and cut[0] in self.suspects
-            self.suspects.update(cut)
-            lost = AttemptOutcome.LOST if alone else AttemptOutcome.INTERRUPTED
-            for rt in self.agents.values():
-                if rt.running is not None:
-                    rt.driver.lose(rt, "tmux server died", lost)
-                if rt.state != AgentState.DEAD:
-                    # No pane to type into until the server is back: never dispatch to it.
-                    rt.awaiting_tmux = True
-                    rt.reason = "tmux server unreachable"
-                    self.set_state(rt, AgentState.DEAD, rt.reason)
-        try:
-            self.tmux.ensure_server()
-        except TmuxError as exc:
-            log.warning("cannot restart tmux: %s", exc)
-            return
-        self.store.event("tmux.restarted", "tmux server restarted; respawning agents")
-        for rt in self.agents.values():
-            if rt.awaiting_tmux:
-                rt.awaiting_tmux = False
-                self.agent_died(rt, None, "tmux server died", own_fault=False)
-
-    def flush_agents(self) -> None:
-        """Write heartbeats, last output times and last lines of changed agents in one go."""
-        rows = []
-        for rt in self.agents.values():
-            last = rt.driver.last_line(rt)
-            snap = (rt.state, rt.heartbeat_at, rt.last_output_at, last, rt.prompt)
-            if snap != rt.flushed:
-                rows.append(rt)
-                rt.flushed = snap
-        if not rows:
-            return
-        with self.store.tx() as c:
-            for rt in rows:
-                self.store.update_agent_in(
-                    c,
-                    rt.name,
-                    heartbeat_at=rt.heartbeat_at,
-                    last_output_at=rt.last_output_at,
-                    last_line=rt.last_line,
-                    prompt=rt.prompt,
-                    pid=rt.pid,
-                    pane_id=rt.pane_id,
-                )
-
-    # -- housekeeping ---------------------------------------------------------------
-
-    def trim_history(self, now: float) -> None:
-        """Keep the event log and the command log within `retention` (a batch at a time)."""
-        if now < self.trim_due:
-            return
-        cfg = self.config
-        gone = self.store.trim_history(
-            now - cfg.retention_seconds, cfg.retention_events, TRIM_BATCH
-        )
-        # A full batch means there is more: take the next one soon, not all in one go.
-        full = max(gone.values()) >= TRIM_BATCH
-        self.trim_due = now + (TRIM_SOON if full else TRIM_EVERY)
-        if any(gone.values()):
-            log.info("trimmed %(events)d events and %(commands)d commands", gone)
-
-    def refresh_insights(self, now: float, force: bool = False) -> None:
-        """Recompute the stored suggestions (a bug in a rule is logged, never fatal).
-
-        A refresh over a big store can take a while: the next one waits ten times as long
-        as this one took, so suggestions never take more than a tenth of the loop.
-        """
-        if not force and now < self.insights_due:
-            return
-        began = time.monotonic()
-        try:
-            self.insights.refresh(
-                now,
-                supervisor_alive=True,
-                cpu_active=frozenset(
-                    rt.name
-                    for rt in self.agents.values()
-                    if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
-                ),
-                stopping=frozenset(
-                    rt.name
-                    for rt in self.agents.values()
-                    if rt.running is not None and rt.running.stop_at is not None
-                ),
-                events=True,
-            )
-        except PERSIST_ERRORS:
-            raise  # the store itself failed: the loop stops cleanly (see run)
-        except Exception as exc:
-            log.exception("insights refresh failed")
-            if now - self.insights_failed_at >= 60.0:
-                self.insights_failed_at = now
-                self.store.event("insights.error", f"suggestions not refreshed: {exc!r}")
-        finally:
-            self.insights_due = now + max(INSIGHTS_MIN_GAP, 10 * (time.monotonic() - began))

@@ -1,0 +1,258 @@
+"""The agent drivers on a fake host: bytes and screens in, states and records out (no tmux)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from overseer.agents import kinds
+from overseer.agents.drivers.base import AgentRuntime
+from overseer.agents.drivers.prompt import PromptDriver
+from overseer.agents.drivers.shell import ShellDriver
+from overseer.agents.stream import LogStream
+from overseer.state import config, queue
+from overseer.state.config import AgentSpec
+from overseer.state.models import AgentState, AttemptOutcome
+from overseer.state.paths import StatePaths
+from overseer.state.store import Store
+from tests.helpers import shared_screens
+
+SCREENS = shared_screens()
+
+
+class FakeTmux:
+    """What a driver types into its pane, kept instead of typed."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, ...]] = []
+        self.pasted: list[str] = []
+        self.typed: list[str] = []
+
+    def send_keys(self, pane: str, *keys: str) -> None:
+        self.keys.append(keys)
+
+    def paste(self, pane: str, text: str, path: Path) -> None:
+        self.pasted.append(text)
+
+    def send_text(self, pane: str, text: str, enter: bool = True) -> None:
+        self.typed.append(text)
+
+    def alive(self) -> bool:
+        return True
+
+
+class FakeHost:
+    """The driver's host: a clock set by the test, a real store, and a record of calls."""
+
+    stall_timeout = 60.0
+
+    def __init__(self, root: Path) -> None:
+        self.now = 1000.0
+        self.paths = StatePaths(root)
+        self.paths.run.mkdir(parents=True)
+        self.paths.logs.mkdir()
+        self.store = Store(self.paths.db)
+        self.fake = FakeTmux()
+        self.records: list[tuple[AttemptOutcome, int | None, str | None]] = []
+        self.events: list[str] = []
+        self.stalls: list[str] = []
+
+    @property
+    def tmux(self) -> Any:
+        return self.fake
+
+    def clock(self) -> float:
+        return self.now
+
+    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
+        rt.set_state(self.store, state, why, self.now)
+
+    def record(
+        self,
+        rt: AgentRuntime,
+        outcome: AttemptOutcome,
+        *,
+        exit_code: int | None = None,
+        sig: int | None = None,
+        reason: str | None = None,
+        result: str | None = None,
+    ) -> None:
+        self.records.append((outcome, exit_code, reason))
+        rt.running = None
+
+    def stop(self, rt: AgentRuntime, outcome: AttemptOutcome, detail: str) -> None:
+        raise AssertionError(f"unexpected stop: {detail}")
+
+    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
+        self.stalls.append(detail)
+
+    def event(
+        self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
+    ) -> None:
+        self.events.append(kind)
+
+    def hint(self) -> None:
+        pass
+
+    def tmux_down(self, why: str) -> None:
+        raise AssertionError(f"unexpected tmux death: {why}")
+
+
+def agent(host: FakeHost, kind: str) -> AgentRuntime:
+    """An agent of `kind` with its pane (a fake one) started."""
+    spec = AgentSpec(name="w", kind=kind)
+    host.paths.log("w").touch()
+    rt = AgentRuntime(
+        name="w",
+        spec=spec,
+        profile=kinds.kind(kind).profile,
+        stream=LogStream(host.paths.log("w"), start_at_end=True),
+        driver=kinds.driver(host, spec),
+        pane_id="%1",
+    )
+    rt.driver.launch_env()
+    rt.driver.spawned(rt)
+    host.store.upsert_agent("w", kind)
+    return rt
+
+
+def claim(host: FakeHost, command: str, kind: str = "run") -> Any:
+    spec: dict[str, Any] = {"id": "t", "command": command, "max_attempts": 2}
+    if kind == "prompt":
+        spec["kind"] = "prompt"
+    host.store.upsert_tasks([spec])
+    got = queue.claim(host.store, "w", 30, kind=kind)
+    assert got is not None
+    return got
+
+
+def printed(host: FakeHost, rt: AgentRuntime, data: bytes) -> None:
+    """The pane prints `data` (tmux appends it to the agent's log); the driver reads it."""
+    with open(host.paths.log("w"), "ab") as fh:
+        fh.write(data)
+    rt.driver.read(rt)
+
+
+def test_the_registry_knows_every_configurable_kind() -> None:
+    assert set(kinds.KINDS) == set(config.AGENT_KINDS)
+    prompt = {name for name, k in kinds.KINDS.items() if k.task_kind == "prompt"}
+    assert prompt == set(config.PROMPT_KINDS)
+
+
+# -- shell ------------------------------------------------------------------------------
+
+
+def test_a_shell_agent_is_ready_then_reports_the_sentinel_status(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "shell")
+    assert isinstance(rt.driver, ShellDriver)
+    printed(host, rt, b"w$ \x1eOVS-READY:" + rt.driver.ready_nonce.encode() + b"\x1e\r\n")
+    assert rt.state == AgentState.IDLE
+    c = claim(host, "make")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert rt.state == AgentState.BUSY and rt.running is not None
+    assert host.fake.typed == [rt.running.dispatch.typed_line]
+    printed(host, rt, b"building\r\n\x1eOVS:" + c.attempt.nonce.encode() + b":3:-\x1e\r\nw$ ")
+    assert host.records == [(AttemptOutcome.FAILED, 3, None)]
+
+
+def test_a_shell_task_quiet_at_a_prompt_waits_for_a_person(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "shell")
+    rt.state = AgentState.IDLE
+    c = claim(host, "./deploy")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(host, rt, b"Deploy to staging? [y/N] ")
+    host.now += 5.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.WAITING and rt.prompt == "Deploy to staging? [y/N]"
+    assert host.records == [] and host.stalls == []
+
+
+# -- prompt -----------------------------------------------------------------------------
+
+
+def screen(name: str) -> bytes:
+    text = (SCREENS / name).read_text(encoding="utf-8")
+    return b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode()
+
+
+def codex_screen(*lines: str) -> bytes:
+    return ("\x1b[H\x1b[2J" + "\r\n".join([">_ OpenAI Codex (v0.169.0)", "", *lines])).encode()
+
+
+def idle_codex(host: FakeHost) -> AgentRuntime:
+    rt = agent(host, "codex")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    printed(host, rt, screen("codex-0.169.0-prompt.idle.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.IDLE
+    return rt
+
+
+def test_a_prompt_is_submitted_worked_on_and_its_turn_recorded(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert host.fake.pasted == ["write the docs"] and host.fake.keys == [("Enter",)]
+    assert rt.state == AgentState.BUSY
+    printed(host, rt, screen("codex-0.169.0-working.busy.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.running is not None and rt.running.submitted_at == host.now
+    printed(host, rt, screen("codex-0.169.0-prompt.idle.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert host.records == [(AttemptOutcome.OK, None, "the agent returned to its prompt")]
+    assert rt.running is None
+
+
+def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(host, rt, screen("codex-0.169.0-working.busy.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    printed(host, rt, codex_screen("■ You've hit your usage limit. Try again in 3 hours."))
+    host.now += 2.0
+    rt.driver.check(rt, host.now)
+    ((outcome, _, reason),) = host.records
+    assert outcome == AttemptOutcome.FAILED and reason is not None
+    assert reason.startswith("rate-limit: ")
+    assert rt.paused and rt.reason == f"paused: {reason}"
+
+
+def test_a_prompt_left_in_the_input_box_gets_enter_once_more_then_is_lost(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    still = codex_screen("› write the docs", "  GPT-6.1-Sol default")
+    printed(host, rt, still)
+    host.now += 7.0
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == [("Enter",), ("Enter",)] and host.events == ["task.resubmit"]
+    assert host.records == []
+    host.now += 7.0
+    rt.driver.check(rt, host.now)
+    assert host.records == [
+        (AttemptOutcome.LOST, None, "the prompt was not submitted: still in the input box")
+    ]
+
+
+@pytest.mark.parametrize(("answer", "key"), [("y", "1"), ("n", "3"), ("2", "2")])
+def test_a_menu_takes_the_key_of_the_choice(tmp_path: Path, answer: str, key: str) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    rt.driver.ia.resize(110, 35)  # type: ignore[attr-defined]
+    printed(host, rt, screen("gemini-0.61.0-trust-dialog.waiting.ansi"))
+    assert rt.driver.menu_key(rt, answer) == key
