@@ -8,6 +8,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from overseer.agents.drivers.base import LIVE_FIELDS
 from overseer.agents.insights import CPU_ACTIVE_RATE
 from overseer.state.store import StoreError
 
@@ -38,16 +39,7 @@ def flush_agents(sup: Supervisor) -> None:
         return
     with sup.store.tx() as c:
         for rt in rows:
-            sup.store.update_agent_in(
-                c,
-                rt.name,
-                heartbeat_at=rt.heartbeat_at,
-                last_output_at=rt.last_output_at,
-                last_line=rt.last_line,
-                prompt=rt.prompt,
-                pid=rt.pid,
-                pane_id=rt.pane_id,
-            )
+            sup.store.update_agent_in(c, rt.name, **rt.fields(LIVE_FIELDS))
 
 
 def trim_history(sup: Supervisor, now: float) -> None:

@@ -416,6 +416,28 @@ def failed(checks: Iterable[Check]) -> bool:
 # -- cleanup ----------------------------------------------------------------------------
 
 
+BUSY_NOTE = "a supervisor is running; it settles this itself"
+
+
+@dataclass(frozen=True)
+class Clean:
+    """One clean-up run: the project, its panes, and how far it may go."""
+
+    config: Config
+    paths: StatePaths
+    panes: dict[str, PaneInfo] | None
+    names: set[str]  # the configured agents
+    now: float
+    dry_run: bool
+    force: bool
+    supervised: bool  # a supervisor runs: what it settles itself is left to it
+
+    @property
+    def keep(self) -> float:
+        """Seconds logs, run files and history are kept."""
+        return self.config.retention_seconds
+
+
 def cleanup(
     state_dir: Path,
     config: Config,
@@ -425,11 +447,6 @@ def cleanup(
     now: float | None = None,
 ) -> list[Action]:
     """Remove what no agent or attempt uses any more; with dry_run only say what would go."""
-    now = time.time() if now is None else now
-    actions: list[Action] = []
-    names = {name for name, _ in config.agent_instances()}
-    keep = config.retention_seconds
-    panes = _panes(_server(config, state_dir))
     lock = SupervisorLock(state_dir, role="cleanup")
     owned = False
     if not dry_run:
@@ -438,21 +455,27 @@ def cleanup(
             owned = True
         except LockHeld:
             owned = False
-    supervised = not owned and is_held(state_dir)
-    busy_note = "a supervisor is running; it settles this itself"
-    db = StatePaths(state_dir).db
-    store = Store(db) if db.exists() else None
+    c = Clean(
+        config,
+        StatePaths(state_dir),
+        _panes(_server(config, state_dir)),
+        {name for name, _ in config.agent_instances()},
+        time.time() if now is None else now,
+        dry_run,
+        force,
+        supervised=not owned and is_held(state_dir),
+    )
+    store = Store(c.paths.db) if c.paths.db.exists() else None
+    actions: list[Action] = []
     try:
-        actions += _clean_windows(config, state_dir, panes, names, dry_run, force)
+        actions += _clean_windows(c)
         if store is not None:
-            actions += _clean_history(store, config, now, dry_run)
-            actions += _clean_agent_rows(store, panes, names, dry_run, supervised, busy_note)
-            actions += _clean_leases(
-                store, state_dir, config, panes, now, dry_run, force, supervised, busy_note
-            )
-        actions += _clean_logs(state_dir, panes, names, keep, now, dry_run, force)
-        actions += _clean_worktrees(config, state_dir, panes, dry_run, force)
-        actions += _clean_run_files(state_dir, store, names, keep, now, dry_run, force)
+            actions += _clean_history(c, store)
+            actions += _clean_agent_rows(c, store)
+            actions += _clean_leases(c, store)
+        actions += _clean_logs(c)
+        actions += _clean_worktrees(c)
+        actions += _clean_run_files(c, store)
     finally:
         if store is not None:
             store.close()
@@ -461,59 +484,45 @@ def cleanup(
     return actions
 
 
-def _clean_windows(
-    config: Config,
-    state_dir: Path,
-    panes: dict[str, PaneInfo] | None,
-    names: set[str],
-    dry_run: bool,
-    force: bool,
-) -> list[Action]:
-    if panes is None:
+def _clean_windows(c: Clean) -> list[Action]:
+    if c.panes is None:
         return []
-    server = _server(config, state_dir)
+    server = _server(c.config, c.paths.root)
     out = []
-    for window, pane in sorted(panes.items()):
-        if window in names:
+    for window, pane in sorted(c.panes.items()):
+        if window in c.names:
             continue
         busy = not pane.dead and (proc.has_children(pane.pid) or pane.current_command not in SHELLS)
         detail = f"window {window!r} ({pane.pane_id}) belongs to no agent"
-        if busy and not force:
+        if busy and not c.force:
             out.append(Action("window", window, detail, False, "a program runs in it (--force)"))
             continue
-        if not dry_run and server is not None:
+        if not c.dry_run and server is not None:
             server.run("kill-window", "-t", pane.pane_id, check=False)
-        out.append(Action("window", window, detail, not dry_run))
+        out.append(Action("window", window, detail, not c.dry_run))
     return out
 
 
-def _clean_agent_rows(
-    store: Store,
-    panes: dict[str, PaneInfo] | None,
-    names: set[str],
-    dry_run: bool,
-    supervised: bool,
-    busy_note: str,
-) -> list[Action]:
+def _clean_agent_rows(c: Clean, store: Store) -> list[Action]:
     out = []
     for agent in store.agents():
-        pane = (panes or {}).get(agent.name)
-        if agent.name not in names:
+        pane = (c.panes or {}).get(agent.name)
+        if agent.name not in c.names:
             if pane is not None and not pane.dead:
                 continue  # its window is handled above; the row goes once the pane is gone
             detail = f"agent {agent.name} is no longer in the config and has no pane"
-            if supervised:
-                out.append(Action("agent-row", agent.name, detail, False, busy_note))
+            if c.supervised:
+                out.append(Action("agent-row", agent.name, detail, False, BUSY_NOTE))
                 continue
-            if not dry_run:
+            if not c.dry_run:
                 store.remove_agent(agent.name)
-            out.append(Action("agent-row", agent.name, detail, not dry_run))
+            out.append(Action("agent-row", agent.name, detail, not c.dry_run))
         elif (pane is None or pane.dead) and agent.state != AgentState.DEAD:
             detail = f"agent {agent.name} is recorded {agent.state.value} but has no pane"
-            if supervised:
-                out.append(Action("agent-row", agent.name, detail, False, busy_note))
+            if c.supervised:
+                out.append(Action("agent-row", agent.name, detail, False, BUSY_NOTE))
                 continue
-            if not dry_run:
+            if not c.dry_run:
                 store.update_agent(
                     agent.name,
                     state=AgentState.DEAD,
@@ -523,32 +532,22 @@ def _clean_agent_rows(
                     attempt_id=None,
                 )
                 store.event("agent.dead", f"{agent.name}: no pane (cleanup)", agent=agent.name)
-            out.append(Action("agent-row", agent.name, detail + ": marked dead", not dry_run))
+            out.append(Action("agent-row", agent.name, detail + ": marked dead", not c.dry_run))
     return out
 
 
-def _clean_leases(
-    store: Store,
-    state_dir: Path,
-    config: Config,
-    panes: dict[str, PaneInfo] | None,
-    now: float,
-    dry_run: bool,
-    force: bool,
-    supervised: bool,
-    busy_note: str,
-) -> list[Action]:
+def _clean_leases(c: Clean, store: Store) -> list[Action]:
     out = []
-    run_dir = StatePaths(state_dir).run
+    run_dir = c.paths.run
     for task in store.tasks([TaskState.RUNNING]):
-        if task.lease_expires_at is None or task.lease_expires_at >= now:
+        if task.lease_expires_at is None or task.lease_expires_at >= c.now:
             continue
-        where = f"{task.id} attempt {task.attempts} (lease expired {_age(now - task.lease_expires_at)} ago)"
-        if supervised:
-            out.append(Action("lease", task.id, where, False, busy_note))
+        where = f"{task.id} attempt {task.attempts} (lease expired {_age(c.now - task.lease_expires_at)} ago)"
+        if c.supervised:
+            out.append(Action("lease", task.id, where, False, BUSY_NOTE))
             continue
         d = runner.Dispatch.latest(run_dir, task, store.attempts(task.id))
-        if runner.read_rc(d.rc_path) is None and d.wrapper() is not None and not force:
+        if runner.read_rc(d.rc_path) is None and d.wrapper() is not None and not c.force:
             out.append(
                 Action(
                     "lease",
@@ -563,12 +562,12 @@ def _clean_leases(
             d,
             task,
             why="lease expired with no supervisor running (cleanup)",
-            shell_gone=functools.partial(_shell_gone, store, task, panes),
-            end=not dry_run,
+            shell_gone=functools.partial(_shell_gone, store, task, c.panes),
+            end=not c.dry_run,
         )
-        if not dry_run:
-            record(store, task, settled, delay=config.retry.delay)
-        out.append(Action("lease", task.id, f"{where}: {settled.detail}", not dry_run))
+        if not c.dry_run:
+            record(store, task, settled, delay=c.config.retry.delay)
+        out.append(Action("lease", task.id, f"{where}: {settled.detail}", not c.dry_run))
     return out
 
 
@@ -581,50 +580,36 @@ def _shell_gone(store: Store, task: Task, panes: dict[str, PaneInfo] | None) -> 
     return pane is None or pane.dead or pane.pid != agent.pid
 
 
-def _clean_logs(
-    state_dir: Path,
-    panes: dict[str, PaneInfo] | None,
-    names: set[str],
-    keep: float,
-    now: float,
-    dry_run: bool,
-    force: bool,
-) -> list[Action]:
+def _clean_logs(c: Clean) -> list[Action]:
     out = []
-    for log in sorted(StatePaths(state_dir).logs.glob("*.log")):
+    for log in sorted(c.paths.logs.glob("*.log")):
         try:
-            age = now - log.stat().st_mtime
+            age = c.now - log.stat().st_mtime
         except OSError:
             continue
-        if age <= keep:
+        if age <= c.keep:
             continue
-        pane = (panes or {}).get(log.stem)
+        pane = (c.panes or {}).get(log.stem)
         detail = f"log {log.name}, last written {_age(age)} ago"
-        if pane is not None and not pane.dead and not force:
+        if pane is not None and not pane.dead and not c.force:
             out.append(Action("log", log.name, detail, False, "its pane still writes it (--force)"))
             continue
-        if not dry_run:
+        if not c.dry_run:
             log.unlink(missing_ok=True)
-        out.append(Action("log", log.name, detail, not dry_run))
+        out.append(Action("log", log.name, detail, not c.dry_run))
     return out
 
 
-def _clean_worktrees(
-    config: Config,
-    state_dir: Path,
-    panes: dict[str, PaneInfo] | None,
-    dry_run: bool,
-    force: bool,
-) -> list[Action]:
+def _clean_worktrees(c: Clean) -> list[Action]:
     """Agents' git worktrees: removed when their agent is not running and they are clean
     (nothing uncommitted, no commit the base lacks), or with --force."""
     from overseer.agents import worktree
 
-    parent = StatePaths(state_dir).worktrees
+    parent = c.paths.worktrees
     if not parent.is_dir():
         return []
     try:
-        repo = worktree.repo_root(config.base_dir)
+        repo = worktree.repo_root(c.config.base_dir)
         trees = worktree.list_worktrees(repo)
     except worktree.WorktreeError as exc:
         return [Action("worktree", str(parent), "cannot list worktrees", False, str(exc))]
@@ -634,9 +619,9 @@ def _clean_worktrees(
         if path.resolve().parent != root:
             continue
         agent = path.name
-        pane = (panes or {}).get(agent)
+        pane = (c.panes or {}).get(agent)
         detail = f"worktree {path} ({branch})"
-        if pane is not None and not pane.dead and not force:
+        if pane is not None and not pane.dead and not c.force:
             out.append(
                 Action(
                     "worktree",
@@ -652,15 +637,15 @@ def _clean_worktrees(
         except worktree.WorktreeError as exc:
             out.append(Action("worktree", agent, detail, False, str(exc)))
             continue
-        if not st.clean and not force:
+        if not st.clean and not c.force:
             why = f"{st.dirty} uncommitted file(s), {st.ahead} commit(s) not in {st.base}"
             out.append(Action("worktree", agent, detail, False, f"{why} (--force)"))
             continue
-        if dry_run:
+        if c.dry_run:
             out.append(Action("worktree", agent, detail, False))
             continue
         try:
-            done = worktree.remove_worktree(repo, path, force=force)
+            done = worktree.remove_worktree(repo, path, force=c.force)
         except worktree.WorktreeError as exc:
             out.append(Action("worktree", agent, detail, False, str(exc)))
             continue
@@ -668,11 +653,11 @@ def _clean_worktrees(
     return out
 
 
-def _clean_history(store: Store, config: Config, now: float, dry_run: bool) -> list[Action]:
+def _clean_history(c: Clean, store: Store) -> list[Action]:
     """Events and applied commands past `retention` (a running supervisor does this too)."""
-    before = now - config.retention_seconds
-    keep = config.retention_events
-    if dry_run:
+    before = c.now - c.config.retention_seconds
+    keep = c.config.retention_events
+    if c.dry_run:
         gone = store.trimmable_history(before, keep)
     else:
         gone = {"events": 0, "commands": 0}
@@ -686,21 +671,13 @@ def _clean_history(store: Store, config: Config, now: float, dry_run: bool) -> l
         return []
     detail = (
         f"{gone['events']} event(s) and {gone['commands']} operator command(s) older than "
-        f"{config.retention_days:g} days or beyond the newest {keep:,} events"
+        f"{c.config.retention_days:g} days or beyond the newest {keep:,} events"
     )
-    return [Action("history", "store", detail, not dry_run)]
+    return [Action("history", "store", detail, not c.dry_run)]
 
 
-def _clean_run_files(
-    state_dir: Path,
-    store: Store | None,
-    names: set[str],
-    keep: float,
-    now: float,
-    dry_run: bool,
-    force: bool,
-) -> list[Action]:
-    run_dir = StatePaths(state_dir).run
+def _clean_run_files(c: Clean, store: Store | None) -> list[Action]:
+    run_dir = c.paths.run
     if not run_dir.is_dir():
         return []
     running = {(a.task_id, a.number) for a in store.running_attempts()} if store else set()
@@ -712,21 +689,21 @@ def _clean_run_files(
             if (m["task"], int(m["n"])) in running or store is None:
                 continue  # a live attempt, or no store to say it is finished
             try:
-                age = now - path.stat().st_mtime
+                age = c.now - path.stat().st_mtime
             except OSError:
                 continue
-            if age > keep or force or m["task"] not in tasks_known:
+            if age > c.keep or c.force or m["task"] not in tasks_known:
                 grouped.setdefault(f"{m['task']} attempt {m['n']}", []).append(path)
             continue
         a = AGENT_RC.match(path.name)
-        if a is not None and a["agent"] not in names:
+        if a is not None and a["agent"] not in c.names:
             grouped.setdefault(f"start-up file of agent {a['agent']}", []).append(path)
     out = []
     for what, paths in grouped.items():
-        if not dry_run:
+        if not c.dry_run:
             for p in paths:
                 p.unlink(missing_ok=True)
-        out.append(Action("run-files", what, f"{len(paths)} file(s) of {what}", not dry_run))
+        out.append(Action("run-files", what, f"{len(paths)} file(s) of {what}", not c.dry_run))
     return out
 
 

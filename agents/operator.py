@@ -8,10 +8,10 @@ import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from overseer.agents import guard, kinds, panes
-from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime
+from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
 from overseer.agents.insights import Insights
 from overseer.agents.lock import SupervisorLock
 from overseer.agents.profiles import match_prompt
@@ -94,42 +94,17 @@ TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})
 AGENT_VERBS = frozenset({"send", "answer", "interrupt", "pause", "resume", "respawn"})
 
 
-class Fleet(Protocol):
-    """What applying a command needs: the supervisor, or an offline stand-in for it."""
+class Fleet(Host):
+    """The drivers' host as operator commands see it: the supervisor, or Offline."""
 
-    config: Config
-    store: Store
-    paths: StatePaths
     origin: str
     agents: dict[str, AgentRuntime]
     stop_requested: bool
     kill_agents_on_exit: bool
-    work_hint: bool
-
-    @property
-    def tmux(self) -> TmuxServer:
-        """The project's private tmux server."""
-        ...
-
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        """Change an agent's state, in memory and in the store, with an event."""
-        ...
-
-    def stop(
-        self,
-        rt: AgentRuntime,
-        outcome: AttemptOutcome,
-        detail: str,
-        *,
-        block_reason: str | None = None,
-        release: bool = False,
-    ) -> None:
-        """Stop the agent's running attempt."""
-        ...
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
-        """Start (or respawn) the agent's pane."""
-        ...
+        """Start (or respawn, in `pane`) the agent's pane."""
+        panes.spawn(self, rt, pane)
 
 
 def apply_commands(fleet: Fleet) -> None:
@@ -336,12 +311,12 @@ def add_tasks(store: Store, specs: list[dict[str, object]]) -> str:
 # -- without a supervisor ----------------------------------------------------------------
 
 
-class Offline:
+class Offline(Fleet):
     """The fleet as the store and tmux show it, for applying commands while no supervisor
     runs (`overseer` commands then apply their own command at once).
 
     It is also the drivers' host for what a command asks of them; no attempt runs under
-    it, so recording or stopping one is never asked.
+    it, so none is ever recorded here.
     """
 
     def __init__(self, config: Config, state_dir: Path) -> None:
@@ -356,51 +331,14 @@ class Offline:
             self.server = TmuxServer(server_label(config.name, state_dir))
         self.stop_requested = self.kill_agents_on_exit = self.work_hint = False
 
-    @property
-    def tmux(self) -> TmuxServer:
-        """The project's private tmux server."""
-        if self.server is None:
-            raise TmuxError("tmux cannot be run here")
-        return self.server
-
-    @property
-    def stall_timeout(self) -> float:
-        """As configured (no agent is checked here)."""
-        return self.config.stall_timeout
-
-    def clock(self) -> float:
-        """Wall-clock seconds."""
-        return time.time()
-
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        """Write the agent's new state and an event."""
-        rt.set_state(self.store, state, why, time.time())
-
-    def event(
-        self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
-    ) -> None:
-        """Add an event to the log."""
-        self.store.event(kind, message, task_id=task_id, agent=agent)
-
-    def hint(self) -> None:
-        """Nothing is dispatched here."""
-        self.work_hint = True
-
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn) the agent's pane; the next supervisor adopts it."""
         ensure_private_dir(self.paths.logs)
-        panes.spawn(self, rt, pane)
+        super().spawn(rt, pane)
 
-    def record(self, rt: AgentRuntime, outcome: AttemptOutcome, **kw: Any) -> None:
+    def record(self, rt: AgentRuntime, end: Ended) -> None:
         """Never asked: no attempt runs under an offline fleet (see stop_detached)."""
         raise ValueError(f"{rt.name}: no supervisor runs to record its attempt")
-
-    def stop(self, rt: AgentRuntime, outcome: AttemptOutcome, detail: str, **kw: Any) -> None:
-        """Never asked: no attempt runs under an offline fleet (see stop_detached)."""
-        raise ValueError(f"{rt.name}: no supervisor runs to stop its attempt")
-
-    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
-        """Never asked: no agent is checked here."""
 
     def tmux_down(self, why: str) -> None:
         """Never asked: no agent is checked here."""

@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Protocol
 
 from overseer.agents import worktree
-from overseer.agents.drivers.base import AgentRuntime
-from overseer.agents.tmux import PaneInfo, TmuxServer
-from overseer.state.config import Config
+from overseer.agents.drivers.base import AgentRuntime, Host
+from overseer.agents.tmux import PaneInfo
 from overseer.state.models import AgentState
-from overseer.state.paths import StatePaths
 
 
-class Starter(Protocol):
-    """What starting a pane needs: the config, the state dir, tmux and the state row."""
-
-    config: Config
-    paths: StatePaths
-
-    @property
-    def tmux(self) -> TmuxServer:
-        """The project's private tmux server."""
-        ...
-
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        """Change an agent's state, in memory and in the store, with an event."""
-        ...
-
-
-def launch(host: Starter, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
+def launch(host: Host, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
     """Command, cwd and environment of an agent's pane."""
     env = {**rt.spec.env, **rt.driver.launch_env(), "OVERSEER_AGENT_NAME": rt.name}
     command = rt.spec.command or rt.driver.command(rt)
@@ -41,7 +22,7 @@ def launch(host: Starter, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
     return command, agent_cwd(host, rt), env
 
 
-def agent_cwd(host: Starter, rt: AgentRuntime) -> str:
+def agent_cwd(host: Host, rt: AgentRuntime) -> str:
     """Where the agent works: its own git worktree (`worktree: true`) or its cwd."""
     cwd = rt.spec.cwd or str(host.config.base_dir)
     if not rt.spec.worktree:
@@ -50,7 +31,7 @@ def agent_cwd(host: Starter, rt: AgentRuntime) -> str:
     return str(worktree.ensure_worktree(repo, rt.name, host.paths.worktrees))
 
 
-def spawn(host: Starter, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
+def spawn(host: Host, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
     """Start (or respawn, in `pane`) the agent's pane."""
     command, cwd, env = launch(host, rt)
     log_path = host.paths.log(rt.name)

@@ -23,8 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from overseer.agents import deaths, guard, health, housekeeping, kinds, operator, panes, recovery
-from overseer.agents.drivers.base import AgentRuntime, Running
+from overseer.agents import deaths, guard, health, housekeeping, kinds, operator, recovery
+from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
@@ -51,7 +51,7 @@ RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
 __all__ = ["AgentRuntime", "Running", "Supervisor"]
 
 
-class Supervisor:
+class Supervisor(operator.Fleet):
     """One project's supervisor; `run()` is the loop. It is the drivers' host."""
 
     sweep_interval = SWEEP_INTERVAL
@@ -106,37 +106,7 @@ class Supervisor:
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
         self.promote_due = 0.0
 
-    # -- the host of the drivers ----------------------------------------------------
-
-    def clock(self) -> float:
-        """Wall-clock seconds."""
-        return time.time()
-
-    @property
-    def tmux(self) -> TmuxServer:
-        """The private tmux server (after start)."""
-        if self.server is None:
-            raise TmuxError("the tmux server has not been started")
-        return self.server
-
-    @property
-    def stall_timeout(self) -> float:
-        """Seconds without progress after which a busy agent counts as stalled."""
-        return self.config.stall_timeout
-
-    def event(
-        self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
-    ) -> None:
-        """Add an event to the log."""
-        self.store.event(kind, message, task_id=task_id, agent=agent)
-
-    def hint(self) -> None:
-        """Work may have become dispatchable: look at the queue on this pass."""
-        self.work_hint = True
-
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        """Change an agent's state (in memory and in the store) with an event."""
-        rt.set_state(self.store, state, why, time.time())
+    # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
     def tmux_down(self, why: str) -> None:
         """The tmux server is unreachable: settle what ran, bring it back (agents/deaths.py)."""
@@ -394,73 +364,26 @@ class Supervisor:
         rt.heartbeat_at = time.time()
         rt.driver.adopt(rt, pane)
 
-    def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
-        """Start (or respawn) the agent's pane."""
-        panes.spawn(self, rt, pane)
-
     # -- attempts -------------------------------------------------------------------
 
-    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
-        """Apply the configured stall policy."""
-        policy = self.config.on_stall
-        if policy == "retry":
-            self.stop(rt, AttemptOutcome.STALLED, detail)
-        elif policy == "block":
-            self.stop(rt, AttemptOutcome.STALLED, detail, block_reason=detail)
-        elif rt.pane_id:
-            self.tmux.interrupt(rt.pane_id)
-            self.store.event("agent.interrupt", f"{rt.name}: Ctrl-C after stall", agent=rt.name)
-
-    def stop(
-        self,
-        rt: AgentRuntime,
-        outcome: AttemptOutcome,
-        detail: str,
-        *,
-        block_reason: str | None = None,
-        release: bool = False,
-    ) -> None:
-        """Stop the running attempt the agent's way; its driver escalates and records it."""
-        run = rt.running
-        if run is None or run.stop_at is not None:
-            return
-        run.stop_outcome, run.stop_detail = outcome, detail
-        run.block_reason, run.release = block_reason, release
-        run.stop_at = time.time()
-        rt.driver.interrupt(rt, run)
-        self.store.event(
-            "task.stopping",
-            f"{run.task.id}: stopping ({detail})",
-            task_id=run.task.id,
-            agent=rt.name,
-        )
-
-    def record(
-        self,
-        rt: AgentRuntime,
-        outcome: AttemptOutcome,
-        *,
-        exit_code: int | None = None,
-        sig: int | None = None,
-        reason: str | None = None,
-        result: str | None = None,
-    ) -> None:
+    def record(self, rt: AgentRuntime, end: Ended) -> None:
         """Write the attempt's end, move the task on, update the agent's failure count."""
         run = rt.running
         assert run is not None
         rt.running = None
+        outcome = end.outcome
         new = queue.finish(
             self.store,
             run.task.id,
             run.attempt.number,
             outcome,
-            exit_code=exit_code,
-            signal=sig,
-            reason=reason,
+            exit_code=end.exit_code,
+            signal=end.sig,
+            reason=end.reason,
             output_tail=rt.driver.output_tail(rt, run),
             delay=self.config.retry.delay,
             block_reason=run.block_reason,
-            result=result,
+            result=end.result,
         )
         self.work_hint = True
         no_try = (AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED, AttemptOutcome.RELEASED)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 DB_NAME = "state.db"
@@ -16,56 +15,25 @@ LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
 OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES})
 
 
-@dataclass(frozen=True)
 class StatePaths:
     """Where each thing lives in one state dir (nothing is created here)."""
 
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        """The SQLite store."""
-        return self.root / DB_NAME
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db = root / DB_NAME  # the SQLite store
+        self.lock = root / LOCK_NAME
+        self.supervisor_log = root / SUPERVISOR_LOG
+        self.notify_log = root / NOTIFY_LOG  # the notify hook's output
+        self.logs = root / LOGS  # the agents' output logs (and crash logs)
+        # Attempts' wrappers, rc, pid and prompt files, and agents' start-up files.
+        self.run = root / RUN
+        self.explain = root / EXPLAIN  # bundles `overseer explain --bundle` writes
+        self.worktrees = root / WORKTREES  # the agents' own git worktrees
 
     @property
     def db_files(self) -> tuple[Path, ...]:
         """The store with its write-ahead log and shared memory."""
         return (self.db, self.root / f"{DB_NAME}-wal", self.root / f"{DB_NAME}-shm")
-
-    @property
-    def lock(self) -> Path:
-        """The supervisor lock file."""
-        return self.root / LOCK_NAME
-
-    @property
-    def supervisor_log(self) -> Path:
-        """A detached supervisor's output."""
-        return self.root / SUPERVISOR_LOG
-
-    @property
-    def notify_log(self) -> Path:
-        """The notify hook's output."""
-        return self.root / NOTIFY_LOG
-
-    @property
-    def logs(self) -> Path:
-        """The agents' output logs (and crash logs)."""
-        return self.root / LOGS
-
-    @property
-    def run(self) -> Path:
-        """Attempts' wrappers, rc, pid and prompt files, and agents' start-up files."""
-        return self.root / RUN
-
-    @property
-    def explain(self) -> Path:
-        """Bundles `overseer explain --bundle` writes."""
-        return self.root / EXPLAIN
-
-    @property
-    def worktrees(self) -> Path:
-        """The agents' own git worktrees."""
-        return self.root / WORKTREES
 
     def log(self, agent: str) -> Path:
         """The append-only output log of one agent."""

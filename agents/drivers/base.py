@@ -10,7 +10,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import psutil
 
@@ -18,8 +18,8 @@ from overseer.agents import health
 from overseer.agents.profiles import Profile
 from overseer.agents.runner import Dispatch, Status
 from overseer.agents.stream import LogStream
-from overseer.agents.tmux import PaneInfo, TmuxServer
-from overseer.state.config import AgentSpec
+from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer
+from overseer.state.config import AgentSpec, Config
 from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
 from overseer.state.paths import StatePaths
 from overseer.state.store import Store
@@ -27,6 +27,18 @@ from overseer.state.store import Store
 TAIL_CHARS = 4000  # of an attempt's output kept with its record
 STOP_GRACE = health.TERM_GRACE  # a stopped attempt gets this long before the harder step
 STOP_GIVE_UP = 10.0  # after that: no status by then => attempt lost
+# What a state change writes to the agent's row, and what the sweep writes of a live one.
+STATE_FIELDS = [
+    "state",
+    "state_since",
+    "pane_id",
+    "pid",
+    "reason",
+    "prompt",
+    "respawns",
+    "consecutive_failures",
+]
+LIVE_FIELDS = ["heartbeat_at", "last_output_at", "last_line", "prompt", "pid", "pane_id"]
 
 
 @dataclass
@@ -94,6 +106,10 @@ class AgentRuntime:
     flushed: tuple[object, ...] = ()
     retiring: bool = False  # no longer configured: finish what runs, take no work, close
 
+    def fields(self, names: list[str]) -> dict[str, object]:
+        """Some of the agent's fields, as its store row names them."""
+        return {name: getattr(self, name) for name in names}
+
     def set_state(self, store: Store, state: AgentState, why: str, now: float) -> None:
         """Change the agent's state (in memory and in the store) with an event."""
         if state == self.state and self.written:
@@ -109,16 +125,9 @@ class AgentRuntime:
             store.update_agent_in(
                 c,
                 self.name,
-                state=state,
-                state_since=self.state_since,
+                **self.fields(STATE_FIELDS),
                 task_id=run.task.id if run else None,
                 attempt_id=run.attempt.id if run else None,
-                pane_id=self.pane_id,
-                pid=self.pid,
-                reason=self.reason,
-                prompt=self.prompt,
-                respawns=self.respawns,
-                consecutive_failures=self.consecutive_failures,
             )
             store.add_event(
                 c,
@@ -132,64 +141,99 @@ class AgentRuntime:
         self.written = True
 
 
-class Host(Protocol):
-    """What a driver may use of the supervisor that runs it."""
+@dataclass(frozen=True)
+class Ended:
+    """How an attempt ended, as its record says."""
 
+    outcome: AttemptOutcome
+    reason: str | None = None
+    exit_code: int | None = None
+    sig: int | None = None
+    result: str | None = None
+
+
+class Host(ABC):
+    """What a driver may use of the supervisor that runs it (or of what stands in for one):
+    the agent's state row, the attempt's record, stops, events, tmux, paths and the clock."""
+
+    config: Config
     store: Store
     paths: StatePaths
+    server: TmuxServer | None
+    work_hint: bool
 
     @property
     def tmux(self) -> TmuxServer:
         """The project's private tmux server."""
-        ...
+        if self.server is None:
+            raise TmuxError("the tmux server has not been started")
+        return self.server
 
     @property
     def stall_timeout(self) -> float:
         """Seconds without progress after which a busy agent counts as stalled."""
-        ...
+        return self.config.stall_timeout
 
     def clock(self) -> float:
         """Wall-clock seconds (a fake host sets the time)."""
-        ...
+        return time.time()
 
     def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        """Change an agent's state, in memory and in the store, with an event."""
-        ...
-
-    def record(
-        self,
-        rt: AgentRuntime,
-        outcome: AttemptOutcome,
-        *,
-        exit_code: int | None = None,
-        sig: int | None = None,
-        reason: str | None = None,
-        result: str | None = None,
-    ) -> None:
-        """Write the end of the agent's running attempt and move its task on."""
-        ...
-
-    def stop(self, rt: AgentRuntime, outcome: AttemptOutcome, detail: str) -> None:
-        """Stop the running attempt, to be recorded with `outcome` once it has stopped."""
-        ...
-
-    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
-        """Apply the configured stall policy to a stalled agent."""
-        ...
+        """Change an agent's state (in memory and in the store) with an event."""
+        rt.set_state(self.store, state, why, self.clock())
 
     def event(
         self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
     ) -> None:
         """Add an event to the log."""
-        ...
+        self.store.event(kind, message, task_id=task_id, agent=agent)
 
     def hint(self) -> None:
-        """Say that work may have become dispatchable (an agent became free)."""
-        ...
+        """Work may have become dispatchable: look at the queue on this pass."""
+        self.work_hint = True
 
+    def stop(
+        self,
+        rt: AgentRuntime,
+        outcome: AttemptOutcome,
+        detail: str,
+        *,
+        block_reason: str | None = None,
+        release: bool = False,
+    ) -> None:
+        """Stop the running attempt the agent's way; its driver escalates and records it."""
+        run = rt.running
+        if run is None or run.stop_at is not None:
+            return
+        run.stop_outcome, run.stop_detail = outcome, detail
+        run.block_reason, run.release = block_reason, release
+        run.stop_at = self.clock()
+        rt.driver.interrupt(rt, run)
+        self.event(
+            "task.stopping",
+            f"{run.task.id}: stopping ({detail})",
+            task_id=run.task.id,
+            agent=rt.name,
+        )
+
+    def on_stall(self, rt: AgentRuntime, detail: str) -> None:
+        """Apply the configured stall policy."""
+        policy = self.config.on_stall
+        if policy == "retry":
+            self.stop(rt, AttemptOutcome.STALLED, detail)
+        elif policy == "block":
+            self.stop(rt, AttemptOutcome.STALLED, detail, block_reason=detail)
+        elif rt.pane_id:
+            self.tmux.interrupt(rt.pane_id)
+            self.event("agent.interrupt", f"{rt.name}: Ctrl-C after stall", agent=rt.name)
+
+    @abstractmethod
+    def record(self, rt: AgentRuntime, end: Ended) -> None:
+        """Write the end of the agent's running attempt and move its task on."""
+
+    @abstractmethod
     def tmux_down(self, why: str) -> None:
         """The tmux server is gone: settle every attempt and bring it back."""
-        ...
 
 
 class AgentDriver(ABC):
@@ -249,7 +293,6 @@ class AgentDriver(ABC):
     def interrupt(self, rt: AgentRuntime, run: Running) -> None:
         """Ask the running attempt to stop (the host escalates through check)."""
 
-    @abstractmethod
     def lose(
         self,
         rt: AgentRuntime,
@@ -258,7 +301,40 @@ class AgentDriver(ABC):
         *,
         wait: bool = False,
     ) -> None:
-        """The attempt ended without a readable result (its agent or tmux died)."""
+        """The attempt ended without a readable result (its agent or tmux died).
+
+        `lost` is how it is recorded then: INTERRUPTED (no try used) for one a tmux server
+        death cut off; a loss begun earlier is recorded as it was begun.
+        """
+        run = rt.running
+        if run is None:
+            return
+        if run.lost is not None:
+            lost = run.lost_as
+        elif lost == AttemptOutcome.INTERRUPTED:
+            reason += "; no try used"
+        self.settle_loss(rt, run, reason, lost, wait)
+
+    @abstractmethod
+    def settle_loss(
+        self, rt: AgentRuntime, run: Running, reason: str, lost: AttemptOutcome, wait: bool
+    ) -> None:
+        """Record a loss (see lose), after ending what is left of the attempt."""
+
+    def begin(self, rt: AgentRuntime, task: Task, attempt: Attempt, d: Dispatch) -> Running:
+        """The attempt now in flight in the agent, its output counted from here."""
+        now = self.host.clock()
+        rt.running = Running(
+            task=task,
+            attempt=attempt,
+            dispatch=d,
+            started=now,
+            mark=rt.stream.ring.total,
+            deadline=now + task.timeout if task.timeout else None,
+            shell_pid=rt.pid,
+        )
+        self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        return rt.running
 
     def settle_end(self, rt: AgentRuntime) -> None:
         """No loop follows (shutdown): record now an attempt still being ended."""

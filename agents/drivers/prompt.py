@@ -6,15 +6,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from overseer.agents.classify import BUSY, IDLE, UNKNOWN, WAITING, ScreenRules, choice_parts
-from overseer.agents.drivers.base import (
-    STOP_GIVE_UP,
-    STOP_GRACE,
-    TAIL_CHARS,
-    AgentDriver,
-    AgentRuntime,
-    Host,
-    Running,
-)
+from overseer.agents.drivers import base
+from overseer.agents.drivers.base import AgentDriver, AgentRuntime, Ended, Host, Running
 from overseer.agents.interactive import InteractiveAgent
 from overseer.agents.profiles import AgentKind
 from overseer.agents.runner import Dispatch
@@ -114,7 +107,7 @@ class PromptDriver(AgentDriver):
 
     def output_tail(self, rt: AgentRuntime, run: Running) -> str:
         """The agent's final screen."""
-        return self.ia.screen.text()[-TAIL_CHARS:]
+        return self.ia.screen.text()[-base.TAIL_CHARS :]
 
     def sweep(self, rt: AgentRuntime, pane: PaneInfo) -> None:
         if pane.width and pane.height:
@@ -124,18 +117,9 @@ class PromptDriver(AgentDriver):
 
     def start(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
         """Paste a prompt into the idle agent (bracketed paste), then press Enter."""
-        now = self.host.clock()
         run_dir = self.host.paths.run
-        rt.running = run = Running(
-            task=task,
-            attempt=attempt,
-            dispatch=Dispatch.of(run_dir, task.id, attempt.number, attempt.nonce),
-            started=now,
-            mark=rt.stream.ring.total,
-            deadline=now + task.timeout if task.timeout else None,
-            shell_pid=rt.pid,
-        )
-        self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        d = Dispatch.of(run_dir, task.id, attempt.number, attempt.nonce)
+        run = self.begin(rt, task, attempt, d)
         try:
             assert rt.pane_id is not None
             self.host.tmux.paste(
@@ -144,7 +128,7 @@ class PromptDriver(AgentDriver):
             self.host.tmux.send_keys(rt.pane_id, "Enter")
         except (TmuxError, OSError, AssertionError) as exc:
             self.host.record(
-                rt, AttemptOutcome.LOST, reason=f"could not paste into the pane: {exc}"
+                rt, Ended(AttemptOutcome.LOST, f"could not paste into the pane: {exc}")
             )
             return
         run.enter_at = self.host.clock()
@@ -171,12 +155,12 @@ class PromptDriver(AgentDriver):
                     if run.release
                     else (run.stop_outcome or AttemptOutcome.FAILED)
                 )
-                self.host.record(rt, outcome, reason=run.stop_detail)
-            elif not run.killed and now - run.stop_at >= STOP_GRACE:
+                self.host.record(rt, Ended(outcome, run.stop_detail))
+            elif not run.killed and now - run.stop_at >= base.STOP_GRACE:
                 run.killed = True
                 if rt.pane_id:
                     self.host.tmux.send_keys(rt.pane_id, kind.interrupt_key)
-            elif now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
+            elif now - run.stop_at >= base.STOP_GRACE + base.STOP_GIVE_UP:
                 self.lose(rt, f"{run.stop_detail}; the agent did not return to its prompt")
             return
         if run.submitted_at is None:
@@ -194,12 +178,11 @@ class PromptDriver(AgentDriver):
             # agent no more work until a person resumes it.
             detail = f"{raw.rule}: {mask(raw.detail)}"
             rt.paused, rt.reason = True, f"paused: {detail}"
-            self.host.record(rt, AttemptOutcome.FAILED, reason=detail)
+            self.host.record(rt, Ended(AttemptOutcome.FAILED, detail))
             return
         if settled and (run.saw_busy or now - run.submitted_at >= SILENT_TURN):
-            self.host.record(
-                rt, AttemptOutcome.OK, reason="the agent returned to its prompt", result="idle"
-            )
+            end = Ended(AttemptOutcome.OK, "the agent returned to its prompt", result="idle")
+            self.host.record(rt, end)
             return
         stall = self.host.stall_timeout
         if rt.state == AgentState.STALLED and ia.progress_age() < stall:
@@ -230,9 +213,8 @@ class PromptDriver(AgentDriver):
                 )
             else:
                 why = "still in the input box" if holds else "the screen never changed after Enter"
-                self.host.record(
-                    rt, AttemptOutcome.LOST, reason=f"the prompt was not submitted: {why}"
-                )
+                lost = Ended(AttemptOutcome.LOST, f"the prompt was not submitted: {why}")
+                self.host.record(rt, lost)
 
     def readopt(self, rt: AgentRuntime) -> None:
         run = rt.running
@@ -256,22 +238,11 @@ class PromptDriver(AgentDriver):
         if rt.pane_id:
             self.host.tmux.send_keys(rt.pane_id, self.kind.interrupt_key)
 
-    def lose(
-        self,
-        rt: AgentRuntime,
-        reason: str,
-        lost: AttemptOutcome = AttemptOutcome.LOST,
-        *,
-        wait: bool = False,
+    def settle_loss(
+        self, rt: AgentRuntime, run: Running, reason: str, lost: AttemptOutcome, wait: bool
     ) -> None:
-        run = rt.running
-        if run is None:
-            return
-        if run.lost is not None:
-            lost = run.lost_as
-        elif lost == AttemptOutcome.INTERRUPTED:
-            reason += "; no try used"
-        self.host.record(rt, lost, reason=reason)
+        """Nothing of a turn runs outside the agent's own process: recorded at once."""
+        self.host.record(rt, Ended(lost, reason))
 
     def menu_key(self, rt: AgentRuntime, answer: str) -> str | None:
         """The key that picks `answer` in the numbered menu the agent shows (None: no menu)."""

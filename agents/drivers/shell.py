@@ -7,15 +7,8 @@ import signal
 from typing import ClassVar
 
 from overseer.agents import health, runner
-from overseer.agents.drivers.base import (
-    STOP_GIVE_UP,
-    STOP_GRACE,
-    TAIL_CHARS,
-    AgentDriver,
-    AgentRuntime,
-    Host,
-    Running,
-)
+from overseer.agents.drivers import base
+from overseer.agents.drivers.base import AgentDriver, AgentRuntime, Ended, Host, Running
 from overseer.agents.insights import CPU_ACTIVE_RATE, CPU_NOTE
 from overseer.agents.profiles import PromptMatch, match_prompt
 from overseer.agents.runner import Status, hung_up, loss_reason
@@ -97,7 +90,7 @@ class ShellDriver(AgentDriver):
             lines = lines[1:]
         while lines and (not lines[-1].strip() or lines[-1].strip() == f"{rt.name}$"):
             lines.pop()
-        return "\n".join(lines)[-TAIL_CHARS:]
+        return "\n".join(lines)[-base.TAIL_CHARS :]
 
     # -- work ----------------------------------------------------------------------
 
@@ -114,17 +107,7 @@ class ShellDriver(AgentDriver):
             env=task.env,
             verify=task.verify,
         )
-        now = self.host.clock()
-        rt.running = Running(
-            task=task,
-            attempt=attempt,
-            dispatch=d,
-            started=now,
-            mark=rt.stream.ring.total,
-            deadline=now + task.timeout if task.timeout else None,
-            shell_pid=rt.pid,
-        )
-        self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        self.begin(rt, task, attempt, d)
         try:
             assert rt.pane_id is not None
             # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
@@ -228,7 +211,7 @@ class ShellDriver(AgentDriver):
     def escalate_stop(self, rt: AgentRuntime, run: Running, now: float) -> None:
         """SIGKILL what survived SIGTERM; give up on a status that never comes."""
         assert run.stop_at is not None
-        if not run.killed and now - run.stop_at >= STOP_GRACE:
+        if not run.killed and now - run.stop_at >= base.STOP_GRACE:
             run.killed = True
             if run.lost is not None:
                 self.lose(rt, run.lost)  # SIGKILL to what is left, then the loss is recorded
@@ -236,7 +219,7 @@ class ShellDriver(AgentDriver):
             run.dispatch.stop(signal.SIGKILL)
             if run.pending is not None:
                 self.complete(rt, run.pending)
-        elif run.killed and now - run.stop_at >= STOP_GRACE + STOP_GIVE_UP:
+        elif run.killed and now - run.stop_at >= base.STOP_GRACE + base.STOP_GIVE_UP:
             self.lose(rt, f"{run.stop_detail}; no status after SIGKILL")
 
     def poll(self, rt: AgentRuntime, now: float) -> None:
@@ -255,7 +238,7 @@ class ShellDriver(AgentDriver):
             if now - run.started >= WRAPPER_START_GRACE and not health.has_children(rt.pid):
                 # Nothing ran, so no side effect happened: requeue without using a try.
                 self.host.record(
-                    rt, AttemptOutcome.RELEASED, reason="the task never started in the pane"
+                    rt, Ended(AttemptOutcome.RELEASED, "the task never started in the pane")
                 )
             return
         run.wrapper_seen = True
@@ -294,7 +277,7 @@ class ShellDriver(AgentDriver):
                 note = self.end_processes(run, 0.0, spare_wrapper=True)
                 if note:
                     reason = f"{reason}; {note}" if reason else note
-        self.host.record(rt, outcome, exit_code=code, sig=sig, reason=reason)
+        self.host.record(rt, Ended(outcome, reason, exit_code=code, sig=sig))
 
     def end_processes(self, run: Running, grace: float, *, spare_wrapper: bool = False) -> str:
         """End what is left of an attempt before it is settled; a note for its reason."""
@@ -308,30 +291,15 @@ class ShellDriver(AgentDriver):
             )
         return note
 
-    def lose(
-        self,
-        rt: AgentRuntime,
-        reason: str,
-        lost: AttemptOutcome = AttemptOutcome.LOST,
-        *,
-        wait: bool = False,
+    def settle_loss(
+        self, rt: AgentRuntime, run: Running, reason: str, lost: AttemptOutcome, wait: bool
     ) -> None:
-        """The attempt ended without a readable status (agent or tmux died).
-
-        `lost` is how it is recorded then: INTERRUPTED for one a tmux server death cut off.
-        What is left of it (a task that ignores SIGHUP, a daemon it started in a session of
-        its own) must not run beside its retry. Its wrapper is killed at once (SIGKILL: no
-        status it writes from then on would be the task's), the rest gets SIGCONT and
-        SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
+        """What is left of a lost attempt (a task that ignores SIGHUP, a daemon it started in
+        a session of its own) must not run beside its retry. Its wrapper is killed at once
+        (SIGKILL: no status it writes from then on would be the task's), the rest gets
+        SIGCONT and SIGTERM, and the loss is recorded once they are SIGKILLed after the grace
         (escalate_stop), or, with `wait`, after waiting here for them.
         """
-        run = rt.running
-        if run is None:
-            return
-        if run.lost is not None:
-            lost = run.lost_as  # settling a loss begun earlier: record it as it was begun
-        elif lost == AttemptOutcome.INTERRUPTED:
-            reason += "; no try used"
         if run.lost is not None and not run.killed and not wait:
             return  # already being ended
         status = runner.read_rc(run.dispatch.rc_path)
@@ -344,7 +312,7 @@ class ShellDriver(AgentDriver):
             # The wrapper writes its pid before the task starts; without it the task never
             # ran, so it goes back to the queue without using a try.
             self.host.record(
-                rt, AttemptOutcome.RELEASED, reason=f"{reason}, before the task started"
+                rt, Ended(AttemptOutcome.RELEASED, f"{reason}, before the task started")
             )
             return
         if run.lost is None and not run.killed and not wait:
@@ -358,7 +326,7 @@ class ShellDriver(AgentDriver):
             grace = 0.0
         else:
             now = self.host.clock()
-            grace = STOP_GRACE if run.stop_at is None else run.stop_at + STOP_GRACE - now
+            grace = base.STOP_GRACE if run.stop_at is None else run.stop_at + base.STOP_GRACE - now
         run.killed = True
         note = self.end_processes(run, max(0.0, grace))
         if status is None:
@@ -367,7 +335,7 @@ class ShellDriver(AgentDriver):
                 run.lost = None
                 self.complete(rt, status)
                 return
-        self.host.record(rt, lost, reason=loss_reason(reason, note, hangup=status is not None))
+        self.host.record(rt, Ended(lost, loss_reason(reason, note, hangup=status is not None)))
 
     def settle_end(self, rt: AgentRuntime) -> None:
         run = rt.running
@@ -376,7 +344,7 @@ class ShellDriver(AgentDriver):
         if run.lost is not None:
             self.lose(rt, run.lost, wait=True)
         elif run.pending is not None:
-            health.wait_gone(run.leftovers, run.stop_at + STOP_GRACE - self.host.clock())
+            health.wait_gone(run.leftovers, run.stop_at + base.STOP_GRACE - self.host.clock())
             run.killed = True
             self.complete(rt, run.pending)  # SIGKILL to what is left, then recorded
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from overseer.agents import kinds
-from overseer.agents.drivers.base import AgentRuntime
+from overseer.agents.drivers.base import AgentRuntime, Ended, Host
 from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
 from overseer.agents.stream import LogStream
 from overseer.state import config, queue
-from overseer.state.config import AgentSpec
+from overseer.state.config import AgentSpec, Config
 from overseer.state.models import AgentState, AttemptOutcome
 from overseer.state.paths import StatePaths
 from overseer.state.store import Store
@@ -43,58 +43,35 @@ class FakeTmux:
         return True
 
 
-class FakeHost:
+class FakeHost(Host):
     """The driver's host: a clock set by the test, a real store, and a record of calls."""
-
-    stall_timeout = 60.0
 
     def __init__(self, root: Path) -> None:
         self.now = 1000.0
+        self.config = Config()
         self.paths = StatePaths(root)
         self.paths.run.mkdir(parents=True)
         self.paths.logs.mkdir()
         self.store = Store(self.paths.db)
         self.fake = FakeTmux()
+        self.server = self.fake  # type: ignore[assignment]
+        self.work_hint = False
         self.records: list[tuple[AttemptOutcome, int | None, str | None]] = []
         self.events: list[str] = []
         self.stalls: list[str] = []
 
-    @property
-    def tmux(self) -> Any:
-        return self.fake
-
     def clock(self) -> float:
         return self.now
 
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
-        rt.set_state(self.store, state, why, self.now)
-
-    def record(
-        self,
-        rt: AgentRuntime,
-        outcome: AttemptOutcome,
-        *,
-        exit_code: int | None = None,
-        sig: int | None = None,
-        reason: str | None = None,
-        result: str | None = None,
-    ) -> None:
-        self.records.append((outcome, exit_code, reason))
+    def record(self, rt: AgentRuntime, end: Ended) -> None:
+        self.records.append((end.outcome, end.exit_code, end.reason))
         rt.running = None
-
-    def stop(self, rt: AgentRuntime, outcome: AttemptOutcome, detail: str) -> None:
-        raise AssertionError(f"unexpected stop: {detail}")
 
     def on_stall(self, rt: AgentRuntime, detail: str) -> None:
         self.stalls.append(detail)
 
-    def event(
-        self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
-    ) -> None:
+    def event(self, kind: str, message: str, **refs: str | None) -> None:
         self.events.append(kind)
-
-    def hint(self) -> None:
-        pass
 
     def tmux_down(self, why: str) -> None:
         raise AssertionError(f"unexpected tmux death: {why}")
