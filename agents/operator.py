@@ -5,6 +5,7 @@ supervisor's loop or, while none runs, offline (`apply_offline`, without a Super
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from overseer.agents import guard, kinds, panes
 from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
+from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
 from overseer.agents.lock import SupervisorLock
 from overseer.agents.profiles import match_prompt
@@ -26,6 +28,7 @@ from overseer.state.paths import StatePaths
 from overseer.state.statedir import check_tree, command_origin
 from overseer.state.store import Store, ensure_private_dir
 
+log = logging.getLogger("overseer.supervisor")
 PROMPT_SHOWN = 150  # characters of a prompt compared (suggestions keep a cut version)
 
 
@@ -383,12 +386,19 @@ def apply_offline(config: Config, state_dir: Path, *, trust_state: bool = False)
                 raise held
             fleet.load_agents()
             apply_commands(fleet)
-            Insights(
+            insights = Insights(
                 fleet.store,
                 state_dir,
                 stall_timeout=config.stall_timeout,
                 tmux_label=server_label(config.name, state_dir),
-            ).refresh(time.time(), supervisor_alive=False, events=False)
+            )
+            try:
+                insights.refresh(time.time(), supervisor_alive=False, events=False)
+            except PERSIST_ERRORS:
+                raise
+            except Exception as exc:  # a bug in a rule must not fail the command applied
+                log.exception("insights refresh failed")
+                fleet.event("insights.error", f"suggestions not refreshed: {exc!r}")
         finally:
             lock.release()
     finally:
