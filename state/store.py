@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -9,10 +10,10 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from overseer.state import paths
 from overseer.state.models import (
@@ -41,6 +42,7 @@ FREE_OUTCOMES = (
 )
 DEMO_CONFIG = "<demo>"  # meta "config" value of a state dir made by --demo
 DB_NAME = paths.DB_NAME
+M = TypeVar("M")  # a model read from a row
 
 # Each entry migrates from version i to i+1; index 0 creates the first schema.
 MIGRATIONS: list[str] = [
@@ -211,97 +213,46 @@ def explain(exc: BaseException, path: Path | None = None) -> str:
     return f"{what} could not be used ({text})"
 
 
+def _loads_tuple(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _from_row(cls: type[M], row: sqlite3.Row, **convert: Callable[[Any], Any]) -> M:
+    """A model from a row: each field from the column of its name, converted where asked."""
+    values = {name: row[name] for name in _field_names(cls)}
+    for name, fn in convert.items():
+        values[name] = fn(values[name])
+    return cls(**values)
+
+
 def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        command=row["command"],
-        state=TaskState(row["state"]),
-        depends_on=tuple(json.loads(row["depends_on"])),
-        priority=row["priority"],
-        timeout=row["timeout"],
-        verify=row["verify"],
-        max_attempts=row["max_attempts"],
-        attempts=row["attempts"],
-        cwd=row["cwd"],
-        env=json.loads(row["env"]),
-        claimed_by=row["claimed_by"],
-        lease_expires_at=row["lease_expires_at"],
-        retry_at=row["retry_at"],
-        blocked_reason=row["blocked_reason"],
-        exit_code=row["exit_code"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        seq=row["seq"],
-        kind=row["kind"],
-        agent=row["agent"],
-    )
+    return _from_row(Task, row, state=TaskState, depends_on=_loads_tuple, env=json.loads)
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        id=row["id"],
-        task_id=row["task_id"],
-        number=row["number"],
-        agent=row["agent"],
-        started_at=row["started_at"],
-        outcome=AttemptOutcome(row["outcome"]),
-        finished_at=row["finished_at"],
-        exit_code=row["exit_code"],
-        signal=row["signal"],
-        reason=row["reason"],
-        output_tail=row["output_tail"],
-        nonce=row["nonce"],
-        log_offset=row["log_offset"],
-        result=row["result"],
-    )
+    return _from_row(Attempt, row, outcome=AttemptOutcome)
 
 
 def _agent(row: sqlite3.Row) -> Agent:
-    return Agent(
-        name=row["name"],
-        kind=row["kind"],
-        state=AgentState(row["state"]),
-        task_id=row["task_id"],
-        attempt_id=row["attempt_id"],
-        pane_id=row["pane_id"],
-        pid=row["pid"],
-        last_output_at=row["last_output_at"],
-        heartbeat_at=row["heartbeat_at"],
-        state_since=row["state_since"],
-        consecutive_failures=row["consecutive_failures"],
-        respawns=row["respawns"],
-        reason=row["reason"],
-        last_line=row["last_line"],
-        prompt=row["prompt"],
-    )
+    return _from_row(Agent, row, state=AgentState)
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(
-        id=row["id"],
-        ts=row["ts"],
-        kind=row["kind"],
-        message=row["message"],
-        task_id=row["task_id"],
-        agent=row["agent"],
-        data=json.loads(row["data"]),
-    )
+    return _from_row(Event, row, data=json.loads)
 
 
 def _command(row: sqlite3.Row) -> Command:
-    return Command(
-        id=row["id"],
-        ts=row["ts"],
-        verb=row["verb"],
-        target=row["target"],
-        args=json.loads(row["args"]),
-        status=CommandStatus(row["status"]),
-        result=row["result"],
-        applied_at=row["applied_at"],
-        origin=row["origin"],
-    )
+    return _from_row(Command, row, args=json.loads, status=CommandStatus)
 
 
 def _writable(path: Path) -> bool:
