@@ -84,11 +84,11 @@ class AgentRuntime:
     profile: Profile
     stream: LogStream
     driver: AgentDriver
+    running: Running | None = None  # the attempt its driver runs now
     state: AgentState = AgentState.STARTING
     state_since: float = field(default_factory=time.time)
     pane_id: str | None = None
     pid: int | None = None
-    running: Running | None = None
     last_output_at: float | None = None
     heartbeat_at: float | None = None
     cpu_seconds: float = 0.0
