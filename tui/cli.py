@@ -28,6 +28,7 @@ from overseer.state.config import (
     load_config_text,
     load_tasks_file,
 )
+from overseer.state.paths import StatePaths
 from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
 from overseer.tui.commands import COMMAND_WAIT, wait_for
 from overseer.tui.durations import countdown, duration
@@ -263,10 +264,11 @@ def reset_demo(project: Project) -> None:
         TmuxServer(server_label(config.name, project.state_dir)).kill_server()
     except TmuxError as exc:
         raise CliError(str(exc), EXIT_ENV) from exc
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "supervisor.log", "notify.log"):
-        (project.state_dir / name).unlink(missing_ok=True)
-    for sub in ("logs", "run"):
-        shutil.rmtree(project.state_dir / sub, ignore_errors=True)
+    paths = StatePaths(project.state_dir)
+    for path in (*paths.db_files, paths.supervisor_log, paths.notify_log):
+        path.unlink(missing_ok=True)
+    for sub in (paths.logs, paths.run):
+        shutil.rmtree(sub, ignore_errors=True)
     print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
 
 
