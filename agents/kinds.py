@@ -13,7 +13,7 @@ from overseer.agents.classify import ScreenRules, compile_rules
 from overseer.agents.drivers.base import AgentDriver, Host
 from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
-from overseer.agents.profiles import AI_KINDS, PROFILES, AgentKind, Profile
+from overseer.agents.profiles import AI_KINDS, AgentKind, Profile
 from overseer.state.config import AgentSpec
 
 
@@ -43,8 +43,12 @@ def _prompt_driver(host: Host, spec: AgentSpec) -> AgentDriver:
 
 
 KINDS: dict[str, Kind] = {
-    "shell": Kind("shell", PROFILES["shell"], lambda host, spec: ShellDriver(host)),
-    **{name: Kind(name, PROFILES[name], _prompt_driver, ai) for name, ai in AI_KINDS.items()},
+    "shell": Kind("shell", Profile("shell"), lambda host, spec: ShellDriver(host)),
+    # An AI CLI's screen says at once whether it waits: no quiet period before that counts.
+    **{
+        name: Kind(name, Profile(name, quiet_before_waiting=0.0), _prompt_driver, ai)
+        for name, ai in AI_KINDS.items()
+    },
 }
 
 

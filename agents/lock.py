@@ -23,14 +23,13 @@ from pathlib import Path
 import psutil
 
 from overseer.agents.tmux import TmuxError, TmuxServer
-from overseer.state import paths
+from overseer.state.paths import StatePaths
 from overseer.state.statedir import open_private
 
 SUPERVISOR = "supervisor"  # the role of `overseer run`; others ("apply", "cleanup") are short
 APPLY_WAIT = 30.0  # how long a start waits for a short holder (an offline command) to finish
 HANDOVER_WAIT = 2.0  # a holder that just exited may keep the kernel lock for an instant
 OWNER_OPTION = "@overseer-owner"
-LOCK_NAME = paths.LOCK_NAME
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class SupervisorLock:
     """The writer lock of one state dir (see the module docstring); released at process death."""
 
     def __init__(self, state_dir: Path, role: str = SUPERVISOR, wait: float = APPLY_WAIT) -> None:
-        self.path = state_dir / LOCK_NAME
+        self.path = StatePaths(state_dir).lock
         self.state_dir = state_dir
         self.role = role
         self.wait = wait
@@ -213,7 +212,7 @@ def holder(path: Path) -> int | None:
 def is_held(state_dir: Path) -> bool:
     """Whether a live process holds the lock of `state_dir` (a supervisor or an offline command)."""
     try:
-        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(StatePaths(state_dir).lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False  # none, or a planted link: nobody holds a lock through that
     try:
@@ -231,7 +230,7 @@ def supervisor_running(state_dir: Path) -> bool:
     """Whether a supervisor (not a short offline command) holds the lock of `state_dir`."""
     if not is_held(state_dir):
         return False
-    who = read_holder(state_dir / LOCK_NAME)
+    who = read_holder(StatePaths(state_dir).lock)
     return who is None or who.role == SUPERVISOR
 
 

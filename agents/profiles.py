@@ -63,9 +63,6 @@ class Profile:
     respawn_window: float = 60.0
 
 
-PROFILES: dict[str, Profile] = {"shell": Profile("shell")}
-
-
 # -- interactive AI agents -------------------------------------------------------------------
 
 from overseer.agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
@@ -178,6 +175,3 @@ AI_KINDS: dict[str, AgentKind] = {
     "aider": AgentKind("aider", "aider", AIDER, interrupt_key="C-c", busy_when_changing=True),
     "custom": AgentKind("custom", "", None, interrupt_key="C-c"),
 }
-
-for _kind in AI_KINDS:
-    PROFILES.setdefault(_kind, Profile(_kind, quiet_before_waiting=0.0))
