@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents import guard, kinds, panes
+from overseer.agents.answers import Refused, check_answer
 from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
 from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
@@ -23,74 +24,12 @@ from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.state import queue
 from overseer.state.config import Config
-from overseer.state.models import Agent, AgentState, AttemptOutcome, Command, Task, TaskState
+from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import check_tree, command_origin
 from overseer.state.store import Store, ensure_private_dir
 
 log = logging.getLogger("overseer.supervisor")
-PROMPT_SHOWN = 150  # characters of a prompt compared (suggestions keep a cut version)
-
-
-class Refused(ValueError):
-    """An operator command refused before anything was typed (the message says why)."""
-
-
-def check_answer(
-    name: str, state: AgentState | None, prompt: str | None, expected: str | None
-) -> None:
-    """Refuse an answer to an agent no longer waiting at the prompt it was meant for, or
-    to a prompt that asks for a secret (never typed by Overseer)."""
-    shown = " ".join((prompt or "").split())[:PROMPT_SHOWN]
-    if state != AgentState.WAITING or (
-        expected is not None and shown != " ".join(expected.split())[:PROMPT_SHOWN]
-    ):
-        raise Refused(
-            f"{name} is no longer waiting at that prompt; nothing typed "
-            "(see `overseer suggest` for what is current)"
-        )
-    m = match_prompt(prompt or "")
-    if m is not None and m.secret:
-        raise Refused(f"{name} asks for a secret ({prompt}); attach and type it yourself")
-
-
-def about(item: Mapping[str, Any]) -> str | None:
-    """The agent a stored suggestion is about (None: it is about a task)."""
-    target = item.get("target")
-    return str(target["agent"]) if isinstance(target, Mapping) and "agent" in target else None
-
-
-def suggestion_command(
-    item: Mapping[str, Any], agent: Agent | None
-) -> tuple[str, str, dict[str, Any]] | None:
-    """The operator command (verb, target, args) that applies a stored suggestion; None when
-    a person must act. An answer is checked against the agent it is about as that agent is
-    now (`agent`, its store row) and carries the prompt it answers, checked again when it is applied."""
-    spec = item.get("apply")
-    if not isinstance(spec, Mapping) or not spec.get("verb"):
-        return None
-    verb, target = str(spec["verb"]), str(spec.get("target", ""))
-    args = dict(spec.get("args") or {})
-    if item.get("action") == "answer":
-        expected = next(
-            (
-                str(e)[len("prompt: ") :]
-                for e in item.get("evidence") or ()
-                if str(e).startswith("prompt: ")
-            ),
-            None,
-        )
-        check_answer(
-            about(item) or target,
-            agent.state if agent is not None else None,
-            agent.prompt if agent is not None else None,
-            expected,
-        )
-        assert agent is not None
-        args["expect_prompt"] = agent.prompt or ""
-    return verb, target, args
-
-
 # -- applying operator commands ----------------------------------------------------------
 
 TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})

@@ -15,7 +15,7 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from overseer.agents.operator import Refused, about, suggestion_command
+from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.state.config import Config, UserConfig, effective_keymap
 from overseer.state.models import Agent
 from overseer.state.store import DB_NAME, Store

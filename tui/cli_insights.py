@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from overseer.agents.operator import Refused, about, suggestion_command
+from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.tui import cli
 
 Handler = Callable[[argparse.Namespace], int]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from overseer.agents.operator import suggestion_command
+from overseer.agents.answers import suggestion_command
 from overseer.state import queue
 from overseer.state.config import load_config
 from overseer.state.models import AgentState, AttemptOutcome, TaskState
