@@ -6,6 +6,7 @@ Everything lives in one directory under the temp dir, `ovs-pg-*`, owned by the s
   owner      pid and start time of the process that made it (so a killed session's server
              is recognised as orphaned and reaped by the next session)
   data/      the cluster (initdb); sock/ the socket directory (0700); server.log
+Pitfalls met on the way (root, permissions, locale, ports) are in bench/pg_probe.md.
 """
 
 from __future__ import annotations
