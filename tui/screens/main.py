@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
-from textual.screen import ActiveBinding, Screen
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from overseer.tui.actions import BY_ID, bindings, key_label
@@ -180,7 +181,9 @@ class MainScreen(Screen[None]):
         """Notify (and ring the bell) for events that need a human."""
         wanted = [e for e in events if e.kind in ALERT_KINDS]
         for ev in wanted[:3]:
-            severity = "error" if ev.kind in ("agent.dead", "task.blocked") else "warning"
+            severity: SeverityLevel = (
+                "error" if ev.kind in ("agent.dead", "task.blocked") else "warning"
+            )
             self.notify(ev.message, title=ev.kind, severity=severity, timeout=6)
         if wanted:
             self.app.bell()
@@ -289,9 +292,9 @@ class MainScreen(Screen[None]):
         panel = self.query_one(DetailPanel)
         if isinstance(row, AgentRow):
             tree = message.attempts[0] if message.attempts else None
-            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)  # type: ignore[arg-type]
+            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)
         else:
-            panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
+            panel.show_task(row, message.attempts, message.events, self.pal)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
         show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
@@ -577,9 +580,7 @@ class MainScreen(Screen[None]):
     def filter_changed(self, event: Input.Changed) -> None:
         for table in (self.query_one(QueueTable), self.query_one(AgentTable)):
             table.query_text = event.value
-            if self.snap is not None:
-                rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
-                table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+            self.relayout(table)
         self.update_titles()
 
     @on(Input.Submitted, "#filter")
@@ -618,9 +619,7 @@ class MainScreen(Screen[None]):
 
     def resort(self, table: AgentTable | QueueTable) -> None:
         """Lay a table out again in its (new) sort order."""
-        if self.snap is not None:
-            rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
-            table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+        self.relayout(table)
         self.update_titles()
         self.notify(f"sorted by {table.sort_name}", timeout=2)
 
@@ -640,6 +639,15 @@ class MainScreen(Screen[None]):
         nxt = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
         # Now, not after this message (Widget.focus): a second tab typed at once moves on from it.
         self.set_focus(self.query_one(f"#{nxt}"))
+
+    def relayout(self, table: AgentTable | QueueTable) -> None:
+        """Show the last snapshot's rows again after the table's filter or sort changed."""
+        if self.snap is None:
+            return
+        if isinstance(table, QueueTable):
+            table.show(self.snap.tasks, self.snap, self.pal)
+        else:
+            table.show(self.snap.agents, self.snap, self.pal)
 
     def restyle(self) -> None:
         """Re-render every row with the current theme's colours."""
