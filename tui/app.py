@@ -15,6 +15,10 @@ from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+# Imported before the app runs, never first in a worker or a handler: libtmux reads
+# sys.stdout.encoding when it is imported, and Textual's print capture has no encoding.
+from overseer.agents.lock import is_held
+from overseer.agents.tmux import TmuxError, TmuxServer, server_label, tmux_version
 from overseer.state.config import Config, UserConfig, effective_keymap
 from overseer.state.store import DB_NAME, Store
 from overseer.tui import actions
@@ -138,8 +142,6 @@ class OverseerApp(App[None]):
 
     def make_reader(self) -> SnapshotReader:
         """A store reader for a worker thread (its own connection)."""
-        from overseer.agents.lock import is_held
-
         cfg = self.config
         kw: dict[str, Any] = {}
         if self.clock is not None:
@@ -156,8 +158,6 @@ class OverseerApp(App[None]):
 
     @property
     def tmux_label(self) -> str | None:
-        from overseer.agents.tmux import server_label
-
         return server_label(self.config.name, self.state_dir) if self.config else None
 
     def screen_of(self, agent: str, pane_id: str | None) -> str | None:
@@ -167,8 +167,6 @@ class OverseerApp(App[None]):
         label = self.tmux_label
         if not label or not pane_id:
             return None
-        from overseer.agents.tmux import TmuxError, TmuxServer
-
         try:
             return TmuxServer(label).capture(pane_id, escapes=True)
         except TmuxError:
@@ -214,8 +212,6 @@ class OverseerApp(App[None]):
 
     def popup(self, attach: list[str]) -> str | None:
         """Run `attach` in a popup of the user's own tmux; None when it ran, else why it did not."""
-        from overseer.agents.tmux import TmuxError, tmux_version
-
         try:
             version = tmux_version()
         except TmuxError as exc:
