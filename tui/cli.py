@@ -28,19 +28,26 @@ from overseer.state.config import (
     load_config_text,
     load_tasks_file,
 )
-from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
+from overseer.state.errors import (
+    EXIT_ENV,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    OverseerError,
+)
+from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, explain
 from overseer.tui.commands import COMMAND_WAIT, wait_for
 from overseer.tui.durations import countdown, duration
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+__all__ = ["EXIT_ENV", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE"]
 
 
-class CliError(Exception):
-    """A user-caused problem: printed as one clear message with an exit status."""
+class CliError(OverseerError):
+    """A problem the command line finds itself: one clear message, with its exit status."""
 
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
         super().__init__(message)
-        self.code = code
+        self.status = status
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,10 +85,7 @@ class Project:
                 + (f"; but {owner}" if owner else ""),
                 EXIT_USAGE,
             )
-        try:
-            return Store(db)
-        except StoreError as exc:
-            raise CliError(str(exc), EXIT_ENV) from exc
+        return Store(db)
 
 
 def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
@@ -169,9 +173,7 @@ def orphan_owner(project: Project) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from overseer.agents.lock import LockHeld
     from overseer.agents.supervisor import Supervisor
-    from overseer.agents.tmux import TmuxError
 
     project = resolve(args, stored=False)
     config = project.need_config()
@@ -185,12 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_drift(project, sync=args.sync_config)
     sup = Supervisor(config, project.state_dir, trust_state=args.trust_state)
     printer = EventPrinter(sup.store, quiet=args.quiet)
-    try:
-        code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
-    except LockHeld as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
-    except TmuxError as exc:
-        raise CliError(str(exc), EXIT_ENV) from exc
+    code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
     printer.flush()
     if args.until_done or args.timeout:
         counts = sup.store.task_counts()
@@ -244,7 +241,7 @@ def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
 
 def reset_demo(project: Project) -> None:
     """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
-    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
+    from overseer.agents.tmux import TmuxServer, server_label
 
     config = project.need_config()
     db = project.state_dir / DB_NAME
@@ -259,10 +256,7 @@ def reset_demo(project: Project) -> None:
         store.enqueue_command("shutdown", "supervisor", {"kill_agents": True})
         if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
             raise CliError("the demo's supervisor did not stop; try `overseer down`", EXIT_FAILED)
-    try:
-        TmuxServer(server_label(config.name, project.state_dir)).kill_server()
-    except TmuxError as exc:
-        raise CliError(str(exc), EXIT_ENV) from exc
+    TmuxServer(server_label(config.name, project.state_dir)).kill_server()
     for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "supervisor.log", "notify.log"):
         (project.state_dir / name).unlink(missing_ok=True)
     for sub in ("logs", "run"):
@@ -308,15 +302,12 @@ def cmd_down(args: argparse.Namespace) -> int:
         return EXIT_OK
     stopped = stop_orphan(project)
     if args.kill_agents:
-        from overseer.agents.tmux import TmuxError, TmuxServer, server_label
+        from overseer.agents.tmux import TmuxServer, server_label
 
         config = project.need_config()
-        try:
-            server = TmuxServer(server_label(config.name, project.state_dir))
-            was = server.alive()
-            server.kill_server()
-        except TmuxError as exc:
-            raise CliError(str(exc), EXIT_ENV) from exc
+        server = TmuxServer(server_label(config.name, project.state_dir))
+        was = server.alive()
+        server.kill_server()
         print(
             ("" if stopped else "no supervisor running; ")
             + ("agents ended" if was else "no agents running")
@@ -744,9 +735,6 @@ EXTENSIONS: list[str] = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `overseer` console script."""
-    from overseer.agents.tmux import TmuxError
-    from overseer.agents.worktree import WorktreeError
-
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -764,20 +752,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command = command
     try:
         code = int(args.func(args))
-    except ConfigError as exc:
+    except OverseerError as exc:  # config, store, tmux, lock, worktree ... and the CLI's own
         print(f"overseer: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except CliError as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = exc.code
-    except StoreError as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = EXIT_ENV
+        code = exc.status
     except sqlite3.Error as exc:  # locked, full or corrupt after it was opened
         print(f"overseer: {explain(exc)}", file=sys.stderr)
-        code = EXIT_ENV
-    except (TmuxError, WorktreeError) as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
         code = EXIT_ENV
     except KeyboardInterrupt:
         code = 130

@@ -13,7 +13,7 @@ from overseer.tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, s
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from overseer.agents.explain import ExplainError, explain_screen, save_bundle
+    from overseer.agents.explain import explain_screen, save_bundle
 
     if args.screen:
         if not args.kind:
@@ -30,8 +30,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
             result = explain_screen(args.kind, text, spec)
         except OSError as exc:
             raise CliError(f"cannot read {args.screen}: {exc.strerror}", EXIT_USAGE) from exc
-        except ExplainError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from exc
         print(json.dumps(result.to_json(), indent=2) if args.json else result.text())
         return EXIT_OK
     if not args.agent:
@@ -60,10 +58,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CliError(
             f"{args.agent} has no live pane to read (start the supervisor first)", EXIT_ENV
         )
-    try:
-        result = explain_screen(spec.kind, raw, spec)
-    except ExplainError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
+    result = explain_screen(spec.kind, raw, spec)
     recorded: dict[str, Any] = {}
     if row is not None:
         recorded = {

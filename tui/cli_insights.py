@@ -27,7 +27,7 @@ def _errors(func: Handler) -> Handler:
             return func(args)
         except cli.CliError as exc:
             print(f"overseer: {exc}", file=sys.stderr)
-            return exc.code
+            return exc.status
 
     return run
 
