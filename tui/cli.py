@@ -4,50 +4,41 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import importlib
-import importlib.metadata
 import json
 import os
 import shlex
-import shutil
 import signal
 import sqlite3
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from overseer.state.config import (
-    Config,
-    ConfigError,
-    demo_config,
-    load_config,
-    load_config_text,
-    load_tasks_file,
-)
-from overseer.state.errors import (
-    EXIT_ENV,
+from overseer.state.config import load_tasks_file
+from overseer.state.errors import OverseerError
+from overseer.state.store import DB_NAME, Store
+from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
+from overseer.tui.cli_common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
-    OverseerError,
+    CliError,
+    Project,
+    check_drift,
+    common,
+    orphan_owner,
+    report,
+    reset_demo,
+    resolve,
+    start_options,
+    submit,
+    supervisor_alive,
+    version,
 )
-from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, explain
+from overseer.tui.cli_help import SHORT_USAGE, add_examples
 from overseer.tui.commands import COMMAND_WAIT, wait_for
 from overseer.tui.durations import countdown, duration
-
-__all__ = ["EXIT_ENV", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE"]
-
-
-class CliError(OverseerError):
-    """A problem the command line finds itself: one clear message, with its exit status."""
-
-    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,117 +47,6 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"overseer: error: {message}\n")
-
-
-@dataclass
-class Project:
-    """Where a command's config and state live."""
-
-    config: Config | None
-    state_dir: Path
-
-    def need_config(self) -> Config:
-        """The config, or a clear error when there is none."""
-        if self.config is None:
-            raise CliError(
-                "no config: pass -c FILE, create ./overseer.yaml, or use --demo", EXIT_USAGE
-            )
-        return self.config
-
-    def store(self, create: bool = False) -> Store:
-        """The project's store (it must exist unless `create`)."""
-        db = self.state_dir / DB_NAME
-        if not create and not db.exists():
-            owner = orphan_owner(self)
-            raise CliError(
-                f"no Overseer state at {self.state_dir} (start one with `overseer run`"
-                + (" --demo" if self.config is not None and self.config.path is None else "")
-                + ")"
-                + (f"; but {owner}" if owner else ""),
-                EXIT_USAGE,
-            )
-        return Store(db)
-
-
-def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
-    """Find the config and state dir from -c, --state-dir and --demo.
-
-    With `stored`, a broken config file falls back (with a warning) to the config a running
-    supervisor started with: commands that talk to it keep working.
-    """
-    config: Config | None = None
-    if getattr(args, "demo", False):
-        config = demo_config()
-        state_dir = Path(args.state_dir or Path.cwd() / ".overseer")
-        return Project(config, state_dir.absolute())
-    path = Path(args.config) if args.config else Path("overseer.yaml")
-    if args.config or path.exists():
-        state_dir = Path(args.state_dir) if args.state_dir else path.absolute().parent / ".overseer"
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            if not stored:
-                raise
-            config = running_config(state_dir.absolute(), path, exc)
-        return Project(config, state_dir.absolute())
-    state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
-    db = state_dir / DB_NAME
-    if db.exists():
-        recorded = Store(db).meta_get("config")
-        if recorded == DEMO_CONFIG:
-            config = demo_config()
-        elif recorded and Path(recorded).exists():
-            try:
-                config = load_config(recorded)
-            except ConfigError as exc:
-                if not stored:
-                    raise
-                config = running_config(state_dir, Path(recorded), exc)
-    return Project(config, state_dir)
-
-
-def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
-    """The config a running supervisor started with, when the file on disk is invalid."""
-    db = state_dir / DB_NAME
-    if not db.exists() or not supervisor_alive(state_dir):
-        raise error
-    store = Store(db)
-    try:
-        text, pid = store.meta_get("config_text"), store.supervisor().pid
-    finally:
-        store.close()
-    if not text:
-        raise error
-    config = load_config_text(text, str(path), path.absolute().parent)
-    print(
-        f"overseer: warning: the config file is invalid: {error}\n"
-        f"overseer: warning: using the config the running supervisor (pid {pid}) started with",
-        file=sys.stderr,
-    )
-    return dataclasses.replace(config, path=path.absolute())
-
-
-def supervisor_alive(state_dir: Path) -> bool:
-    """Whether a supervisor (not a short offline command) holds this state dir's lock now."""
-    from overseer.agents.lock import supervisor_running
-
-    return supervisor_running(state_dir)
-
-
-def orphan_owner(project: Project) -> str | None:
-    """What a supervisor still recorded on the project's tmux server says, when its lock is
-    gone (its state dir was removed under it); None when there is none."""
-    if project.config is None:
-        return None
-    from overseer.agents.lock import tmux_owner
-    from overseer.agents.supervisor import orphan_message
-    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
-
-    try:
-        owner = tmux_owner(TmuxServer(server_label(project.config.name, project.state_dir)))
-    except TmuxError:
-        return None
-    return orphan_message(owner.pid, owner.note) if owner else None
 
 
 # -- run / down -----------------------------------------------------------------------
@@ -200,68 +80,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return code
-
-
-def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
-    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
-    `ask` asks whether to on a terminal (No unless answered yes)."""
-    from overseer.state.drift import describe, drift, sync_edits
-
-    config = project.config
-    if config is None or not (project.state_dir / DB_NAME).exists():
-        return
-    store = project.store()
-    try:
-        drifts = drift(store, config)
-    finally:
-        store.close()
-    if not drifts:
-        return
-    name = config.path.name if config.path else "the demo config"
-    said = (
-        f"overseer: {name} and the store disagree about {len(drifts)} task(s): {describe(drifts)}"
-    )
-    if not sync and ask and sys.stdin.isatty():
-        print(said, file=sys.stderr)
-        try:
-            answer = input(f"overseer: give them {name}'s version now? [y/N] ")
-        except EOFError:
-            answer = ""
-        sync = answer.strip().lower() in ("y", "yes")
-    if sync:
-        ids = ",".join(d.task_id for d in drifts)
-        submit(project, "edit", ids, {"tasks": sync_edits(drifts)})
-        return
-    print(
-        f"{said}; the store's version runs. `--sync-config` applies the config's version "
-        "(or `overseer edit TASK -- COMMAND` one by one)",
-        file=sys.stderr,
-    )
-
-
-def reset_demo(project: Project) -> None:
-    """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
-    from overseer.agents.tmux import TmuxServer, server_label
-
-    config = project.need_config()
-    db = project.state_dir / DB_NAME
-    if config.path is not None or (
-        db.exists() and project.store().meta_get("config") != DEMO_CONFIG
-    ):
-        raise CliError(
-            f"--reset replays the demo only; {project.state_dir} holds another project's state"
-        )
-    if supervisor_alive(project.state_dir):
-        store = project.store()
-        store.enqueue_command("shutdown", "supervisor", {"kill_agents": True})
-        if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
-            raise CliError("the demo's supervisor did not stop; try `overseer down`", EXIT_FAILED)
-    TmuxServer(server_label(config.name, project.state_dir)).kill_server()
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "supervisor.log", "notify.log"):
-        (project.state_dir / name).unlink(missing_ok=True)
-    for sub in ("logs", "run"):
-        shutil.rmtree(project.state_dir / sub, ignore_errors=True)
-    print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
 
 
 class EventPrinter:
@@ -342,18 +160,6 @@ def stop_orphan(project: Project) -> bool:
 
 
 # -- operator commands ----------------------------------------------------------------
-
-
-def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
-    """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
-    from overseer.tui.commands import send
-
-    project.store().close()  # a clear error when there is no state yet
-    outcome = send(project.state_dir, project.config, verb, target, args)
-    if outcome.status == "rejected":
-        raise CliError(f"{verb} {target}: {outcome.result}", EXIT_FAILED)
-    print(outcome.result)
-    return EXIT_OK
 
 
 def cmd_task_verb(args: argparse.Namespace) -> int:
@@ -589,15 +395,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------
 
 
-def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
-    p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
-    p.add_argument(
-        "--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)"
-    )
-    if demo:
-        p.add_argument("--demo", action="store_true", help="use the embedded demo config")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="overseer", description="Supervise fleets of command-line agents in tmux.")
     parser.add_argument("--version", action="version", version=f"overseer {version()}")
@@ -608,19 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-done", action="store_true", help="return when no task can progress")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
-    p.add_argument(
-        "--trust-state",
-        action="store_true",
-        help="use a state dir made on another machine, by another user or at another path",
-    )
-    p.add_argument(
-        "--sync-config",
-        action="store_true",
-        help="give tasks whose command, timeout, verify, priority or dependencies changed in "
+    start_options(
+        p,
+        sync_help="give tasks whose command, timeout, verify, priority or dependencies changed in "
         "the config the config's version (else the store's runs, with a warning)",
-    )
-    p.add_argument(
-        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
     )
     p.set_defaults(func=cmd_run)
 
@@ -707,30 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=int, metavar="ID")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_events)
-    for name in EXTENSIONS:
-        importlib.import_module(name).register(sub, common)
-    from overseer.tui.cli_help import add_examples
-
+    for module in EXTENSIONS:
+        module.register(sub, common)
     add_examples(sub)
+    parser.set_defaults(parser=parser)  # for `overseer completion`, which reads it
     return parser
 
 
-def version() -> str:
-    """This Overseer's version (from the installed package's metadata)."""
-    try:
-        return importlib.metadata.version("overseer")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 # Modules that add their own subcommands: each has `register(sub, common)`.
-EXTENSIONS: list[str] = [
-    "overseer.tui.cli_dashboard",
-    "overseer.tui.cli_insights",
-    "overseer.tui.cli_agents",
-    "overseer.tui.cli_ops",
-    "overseer.tui.cli_completion",
-]
+EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_completion)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -744,20 +517,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, command = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
     if args.cmd is None:
-        from overseer.tui.cli_help import SHORT_USAGE
-
         print(SHORT_USAGE, file=sys.stderr)
         return EXIT_USAGE
     if args.cmd in ("add", "edit"):
         args.command = command
     try:
         code = int(args.func(args))
-    except OverseerError as exc:  # config, store, tmux, lock, worktree ... and the CLI's own
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = exc.status
-    except sqlite3.Error as exc:  # locked, full or corrupt after it was opened
-        print(f"overseer: {explain(exc)}", file=sys.stderr)
-        code = EXIT_ENV
+    except (OverseerError, sqlite3.Error) as exc:  # config, store, tmux, ... the CLI's own
+        code = report(exc)
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
@@ -790,8 +557,4 @@ def state_dir_of(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    # Run the importable module's main, not this __main__ copy: the subcommand modules raise
-    # tui.cli.CliError, which must be the class main() catches.
-    from overseer.tui.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from overseer.tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
+from overseer.tui.cli_common import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

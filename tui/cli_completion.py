@@ -205,9 +205,7 @@ GENERATORS: dict[str, Callable[[argparse.ArgumentParser], str]] = {
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    from overseer.tui.cli import build_parser
-
-    print(GENERATORS[args.shell](build_parser()), end="")
+    print(GENERATORS[args.shell](args.parser), end="")  # the parser that parsed this command
     return 0
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from overseer.state.config import load_user_config
 from overseer.state.statedir import check_tree, open_private
 from overseer.state.store import DB_NAME, Store, ensure_private_dir
-from overseer.tui.cli import (
+from overseer.tui.cli_common import (
+    EXIT_CRASH,
     EXIT_ENV,
     EXIT_OK,
     CliError,
@@ -24,9 +25,10 @@ from overseer.tui.cli import (
     check_drift,
     reset_demo,
     resolve,
+    start_options,
     supervisor_alive,
 )
-from overseer.tui.crash import EXIT_CRASH, SUPERVISOR_LOG, crash_message, log_tail
+from overseer.tui.crash import SUPERVISOR_LOG, crash_message, log_tail
 
 START_WAIT = 60.0  # seconds to wait for a new supervisor's first loop heartbeat
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -199,18 +201,8 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument(
         "--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)"
     )
-    p.add_argument(
-        "--trust-state",
-        action="store_true",
-        help="use a state dir made on another machine, by another user or at another path",
-    )
-    p.add_argument(
-        "--sync-config",
-        action="store_true",
-        help="first give tasks changed in the config the config's version without asking",
-    )
-    p.add_argument(
-        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
+    start_options(
+        p, sync_help="first give tasks changed in the config the config's version without asking"
     )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("tui", help="open the dashboard on an existing state dir")

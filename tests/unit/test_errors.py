@@ -20,7 +20,7 @@ from overseer.state.config import ConfigError
 from overseer.state.errors import EXIT_CRASH, OverseerError
 from overseer.state.queue import QueueError
 from overseer.state.statedir import StoreError, UnsafeStateDir
-from overseer.tui import cli
+from overseer.tui import cli, cli_common
 
 CASES: list[tuple[Callable[[Path], OverseerError], str, int]] = [
     (lambda d: ConfigError("unknown key 'x'", "a.yaml", 3, 1), "a.yaml:3:1: unknown key 'x'", 2),
@@ -32,7 +32,11 @@ CASES: list[tuple[Callable[[Path], OverseerError], str, int]] = [
     (lambda d: LockHeld(d / "supervisor.lock", 4242), "pid 4242", 2),
     (lambda d: WorktreeError("not inside a git repository"), "not inside a git repository", 3),
     (lambda d: ExplainError("unknown kind 'vim'"), "unknown kind 'vim'", 2),
-    (lambda d: cli.CliError("the supervisor did not stop", 1), "the supervisor did not stop", 1),
+    (
+        lambda d: cli_common.CliError("the supervisor did not stop", 1),
+        "the supervisor did not stop",
+        1,
+    ),
 ]
 
 
