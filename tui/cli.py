@@ -88,8 +88,7 @@ class EventPrinter:
     def __init__(self, store: Store, quiet: bool = False) -> None:
         self.store = store
         self.quiet = quiet
-        row = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
-        self.last = int(row[0])
+        self.last = store.last_event_id()
 
     def flush(self) -> None:
         if self.quiet:

@@ -131,7 +131,7 @@ def last_event_id(state_dir: Path) -> int:
         return 0
     store = Store(state_dir / DB_NAME)
     try:
-        return int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+        return store.last_event_id()
     finally:
         store.close()
 
@@ -149,10 +149,8 @@ def first_beat(state_dir: Path, pid: int, since: int) -> bool:
         beat = store.supervisor()
         if beat.pid != pid or not beat.heartbeat_at:
             return False
-        row = store.conn.execute(
-            "SELECT MAX(ts) FROM events WHERE id > ? AND kind = 'supervisor.start'", (since,)
-        ).fetchone()
-        return row[0] is not None and beat.heartbeat_at >= row[0]
+        started = store.last_event_at("supervisor.start", after=since)
+        return started is not None and beat.heartbeat_at >= started
     finally:
         store.close()
 
