@@ -26,7 +26,7 @@ from overseer.tui.cli_common import (
     CliError,
     Project,
     check_drift,
-    common,
+    command,
     orphan_owner,
     report,
     reset_demo,
@@ -394,13 +394,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------
 
 
+# The operator commands on one task or one agent: verb, what it acts on, help.
+OPERATOR_VERBS = (
+    ("retry", "task", "make a task ready again now"),
+    ("block", "task", "park a task (stops it when running)"),
+    ("unblock", "task", "return a blocked task to the queue"),
+    ("release", "task", "free a task's claim (stops the attempt)"),
+    ("send", "agent", "type a line into an agent's pane (Enter included)"),
+    ("interrupt", "agent", "send Ctrl-C to an agent"),
+    ("pause", "agent", "stop giving an agent tasks"),
+    ("resume", "agent", "give a paused agent tasks again"),
+    ("respawn", "agent", "restart an agent's pane"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="overseer", description="Supervise fleets of command-line agents in tmux.")
     parser.add_argument("--version", action="version", version=f"overseer {version()}")
     sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run the supervisor in the foreground")
-    common(p)
+    p = command(sub, "run", cmd_run, "run the supervisor in the foreground")
     p.add_argument("--until-done", action="store_true", help="return when no task can progress")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
@@ -409,19 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
         sync_help="give tasks whose command, timeout, verify, priority or dependencies changed in "
         "the config the config's version (else the store's runs, with a warning)",
     )
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="agents, tasks and the supervisor")
-    common(p)
+    p = command(sub, "status", cmd_status, "agents, tasks and the supervisor")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "add",
-        help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml",
+        cmd_add,
+        "add tasks: add ID -- COMMAND..., or add --file tasks.yaml",
         usage="overseer add ID [options] -- COMMAND...\n       overseer add --file tasks.yaml",
     )
-    common(p)
     p.add_argument("id", nargs="?", help="the new task's id")
     p.add_argument("--file", metavar="FILE", help="a YAML list of tasks (the schema of tasks:)")
     p.add_argument("--depends-on", action="append", metavar="ID", help="may be repeated")
@@ -429,14 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", metavar="CMD", help="must pass after a zero exit")
     p.add_argument("--priority", type=int, metavar="N", help="higher runs first")
     p.add_argument("--max-attempts", type=int, metavar="N", help="its retry budget")
-    p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "edit",
-        help="change a task's command, timeout, verify, priority or dependencies",
+        cmd_edit,
+        "change a task's command, timeout, verify, priority or dependencies",
         usage="overseer edit TASK [options] [-- COMMAND...]",
     )
-    common(p)
     p.add_argument("task")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds (0: no timeout)")
     p.add_argument("--verify", metavar="CMD", help="check after a zero exit ('': none)")
@@ -447,61 +458,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the new dependencies (repeat, or a,b; '' for none); they replace the old ones",
     )
-    p.set_defaults(func=cmd_edit)
 
-    for verb, text in (
-        ("retry", "make a task ready again now"),
-        ("block", "park a task (stops it when running)"),
-        ("unblock", "return a blocked task to the queue"),
-        ("release", "free a task's claim (stops the attempt)"),
-    ):
-        p = sub.add_parser(verb, help=text)
-        common(p)
-        p.add_argument("task")
-        p.add_argument("--reason", metavar="TEXT")
-        p.set_defaults(func=cmd_task_verb, verb=verb)
+    for verb, what, text in OPERATOR_VERBS:
+        p = command(sub, verb, cmd_task_verb if what == "task" else cmd_agent_verb, text)
+        p.add_argument(what)
+        p.set_defaults(verb=verb)
+        if what == "task":
+            p.add_argument("--reason", metavar="TEXT")
+        elif verb == "send":
+            p.add_argument("text")
+            p.add_argument("--no-enter", action="store_true")
 
-    p = sub.add_parser("send", help="type a line into an agent's pane (Enter included)")
-    common(p)
-    p.add_argument("agent")
-    p.add_argument("text")
-    p.add_argument("--no-enter", action="store_true")
-    p.set_defaults(func=cmd_agent_verb, verb="send")
-    for verb, text in (
-        ("interrupt", "send Ctrl-C to an agent"),
-        ("pause", "stop giving an agent tasks"),
-        ("resume", "give a paused agent tasks again"),
-        ("respawn", "restart an agent's pane"),
-    ):
-        p = sub.add_parser(verb, help=text)
-        common(p)
-        p.add_argument("agent")
-        p.set_defaults(func=cmd_agent_verb, verb=verb)
-
-    p = sub.add_parser("down", help="stop the supervisor (agents keep running)")
-    common(p)
+    p = command(sub, "down", cmd_down, "stop the supervisor (agents keep running)")
     p.add_argument("--kill-agents", action="store_true", help="also end the tmux server")
-    p.set_defaults(func=cmd_down)
 
-    p = sub.add_parser("plan", help="dependency waves, critical path, speedup (no tmux)")
-    common(p)
+    p = command(sub, "plan", cmd_plan, "dependency waves, critical path, speedup (no tmux)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("events", help="the event log")
-    common(p)
+    p = command(sub, "events", cmd_events, "the event log")
     p.add_argument("--follow", "-f", action="store_true")
     p.add_argument("--since", type=int, metavar="ID")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_events)
     for module in EXTENSIONS:
-        module.register(sub, common)
+        module.register(sub)
     add_examples(sub)
     parser.set_defaults(parser=parser)  # for `overseer completion`, which reads it
     return parser
 
 
-# Modules that add their own subcommands: each has `register(sub, common)`.
+# Modules that add their own subcommands: each has `register(sub)`.
 EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_completion)
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from overseer.tui.cli_common import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
+from overseer.tui.cli_common import (
+    EXIT_ENV,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    command,
+    resolve,
+    submit,
+)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -103,20 +110,18 @@ def cmd_answer(args: argparse.Namespace) -> int:
     return submit(resolve(args), "answer", args.agent, {"answer": args.answer})
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `explain` and `answer`."""
-    p = sub.add_parser("explain", help="an agent's screen, the verdict and the rule behind it")
-    common(p)
+    p = command(
+        sub, "explain", cmd_explain, "an agent's screen, the verdict and the rule behind it"
+    )
     p.add_argument("agent", nargs="?")
     p.add_argument("--kind", help="with --screen: the agent kind the screen comes from")
     p.add_argument("--screen", metavar="FILE", help="a saved screen (capture-pane -p -e text)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", action="store_true", help="write a bundle for a bug report")
-    p.set_defaults(func=cmd_explain)
-    p = sub.add_parser(
-        "answer", help="answer the prompt an agent waits at (y, n or a choice number)"
+    p = command(
+        sub, "answer", cmd_answer, "answer the prompt an agent waits at (y, n or a choice number)"
     )
-    common(p)
     p.add_argument("agent")
     p.add_argument("answer")
-    p.set_defaults(func=cmd_answer)

@@ -13,6 +13,7 @@ import importlib.metadata
 import shutil
 import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,21 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-# Modules that add their own subcommands: each has `register(sub, common)`.
+def command(
+    sub: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    *,
+    project: bool = True,
+    **kw: Any,
+) -> argparse.ArgumentParser:
+    """Add the subcommand `name` that runs `func`; with `project`, the options of `common`."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, **kw)
+    if project:
+        common(p)
+    p.set_defaults(func=func)
+    return p
 
 
 def start_options(p: argparse.ArgumentParser, sync_help: str) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from overseer.tui.cli_common import command
+
 SHELLS = ("bash", "zsh", "fish")
 FILE_DESTS = frozenset({"config", "file", "screen"})
 DIR_DESTS = frozenset({"state_dir"})
@@ -209,8 +211,13 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `overseer completion SHELL`."""
-    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh, fish)")
+    p = command(
+        sub,
+        "completion",
+        cmd_completion,
+        "print a shell completion script (bash, zsh, fish)",
+        project=False,
+    )
     p.add_argument("shell", choices=SHELLS)
-    p.set_defaults(func=cmd_completion)

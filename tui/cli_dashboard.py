@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from overseer.tui.cli_common import (
     CliError,
     Project,
     check_drift,
+    command,
     reset_demo,
     resolve,
     start_options,
@@ -192,21 +192,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_dashboard(resolve(args), args.theme)
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `up` and `tui` to the command line."""
-    p = sub.add_parser("up", help="start the supervisor if needed, then open the dashboard")
-    common(p)
+    p = command(sub, "up", cmd_up, "start the supervisor if needed, then open the dashboard")
     p.add_argument(
         "--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)"
     )
     start_options(
         p, sync_help="first give tasks changed in the config the config's version without asking"
     )
-    p.set_defaults(func=cmd_up)
-    p = sub.add_parser("tui", help="open the dashboard on an existing state dir")
-    common(p)
+    p = command(sub, "tui", cmd_tui, "open the dashboard on an existing state dir")
     p.add_argument("--theme", metavar="NAME")
-    p.set_defaults(func=cmd_tui)
 
 
 __all__ = ["register", "start_supervisor", "Path"]

@@ -9,7 +9,6 @@ import json
 import shlex
 import sqlite3
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from overseer.tui.cli_common import (
@@ -18,6 +17,7 @@ from overseer.tui.cli_common import (
     EXIT_USAGE,
     CliError,
     Project,
+    command,
     resolve,
     submit,
     supervisor_alive,
@@ -188,22 +188,16 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add the suggest, apply and dismiss subcommands."""
-    p = sub.add_parser("suggest", help="next-action suggestions, most pressing first")
-    common(p)
+    p = command(sub, "suggest", cmd_suggest, "next-action suggestions, most pressing first")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_suggest)
 
-    p = sub.add_parser("apply", help="apply suggestion N (as numbered by `overseer suggest`)")
-    common(p)
+    p = command(sub, "apply", cmd_apply, "apply suggestion N (as numbered by `overseer suggest`)")
     p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before destructive ones")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_apply)
 
-    p = sub.add_parser("dismiss", help="hide suggestion N until its evidence changes")
-    common(p)
+    p = command(sub, "dismiss", cmd_dismiss, "hide suggestion N until its evidence changes")
     p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_dismiss)

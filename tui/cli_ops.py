@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from overseer.tui.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    command,
     resolve,
     version,
 )
@@ -90,22 +90,18 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add the health, cleanup and recover subcommands."""
-    p = sub.add_parser("health", help="check tmux, the store, the supervisor, disk and logs")
-    common(p)
+    p = command(sub, "health", cmd_health, "check tmux, the store, the supervisor, disk and logs")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("cleanup", help="remove unused windows, stale leases, old logs and files")
-    common(p)
+    p = command(
+        sub, "cleanup", cmd_cleanup, "remove unused windows, stale leases, old logs and files"
+    )
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument(
         "--force", action="store_true", help="also stop busy strays and remove in-use logs"
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_cleanup)
 
-    p = sub.add_parser("recover", help="reconcile the store with tmux now, as start-up does")
-    common(p)
-    p.set_defaults(func=cmd_recover)
+    p = command(sub, "recover", cmd_recover, "reconcile the store with tmux now, as start-up does")
