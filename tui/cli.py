@@ -20,6 +20,7 @@ from overseer.state.errors import OverseerError
 from overseer.state.store import DB_NAME, Store
 from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
 from overseer.tui.cli_common import (
+    EXIT_CRASH,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -522,7 +523,7 @@ def report_crash(error: Exception, args: argparse.Namespace, argv: Sequence[str]
     """Log an unexpected error's traceback, print one line that names the log; EXIT_CRASH."""
     import traceback
 
-    from overseer.tui.crash import EXIT_CRASH, crash_message, write_crash_log
+    from overseer.tui.crash import crash_message, write_crash_log
 
     log = write_crash_log(error, state_dir_of(args), argv)
     if log is None:  # nowhere to write it: the traceback is better on the terminal than lost
