@@ -16,13 +16,16 @@ from overseer.agents.classify import ScreenRules, Verdict, classify, compile_rul
 from overseer.agents.profiles import AI_KINDS, match_prompt
 from overseer.agents.screen import screen_from_capture
 from overseer.state.config import AgentSpec
+from overseer.state.errors import EXIT_USAGE, OverseerError
 from overseer.state.redact import mask
 from overseer.state.statedir import open_private
 from overseer.state.store import ensure_private_dir
 
 
-class ExplainError(Exception):
+class ExplainError(OverseerError):
     """A kind or screen that cannot be explained (message says why)."""
+
+    status = EXIT_USAGE
 
 
 def rules_for(kind: str, spec: AgentSpec | None = None) -> ScreenRules | None:

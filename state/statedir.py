@@ -16,6 +16,8 @@ import socket
 import stat
 from pathlib import Path
 
+from overseer.state.errors import EXIT_ENV, OverseerError
+
 GITIGNORE = ".gitignore"
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
@@ -23,8 +25,10 @@ OWN_SUBDIRS = frozenset({"logs", "run", "explain", "worktrees"})
 _IGNORE_TEXT = "# Overseer's state: private to this machine and user, never committed\n*\n"
 
 
-class StoreError(Exception):
+class StoreError(OverseerError):
     """A store problem a person can act on (unreadable, corrupt, newer schema)."""
+
+    status = EXIT_ENV
 
 
 class UnsafeStateDir(StoreError):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from overseer.state.redact import mask
 
-EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): a fault of Overseer's, not of the user's input
 SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supervisor's output
 
 
