@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from overseer.agents.profiles import match_prompt
+from overseer.state.errors import EXIT_FAILED, OverseerError
 from overseer.state.models import Agent, AgentState
 
 PROMPT_SHOWN = 150  # characters of a prompt compared (suggestions keep a cut version)
 
 
-class Refused(ValueError):
+class Refused(OverseerError):
     """An operator command refused before anything was typed (the message says why)."""
+
+    status = EXIT_FAILED
 
 
 def check_answer(

@@ -15,10 +15,13 @@ from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
 from overseer.agents.profiles import AI_KINDS, AgentKind, Profile
 from overseer.state.config import AgentSpec
+from overseer.state.errors import EXIT_USAGE, OverseerError
 
 
-class KindError(Exception):
+class KindError(OverseerError):
     """A kind that cannot be driven or explained (the message says why)."""
+
+    status = EXIT_USAGE
 
 
 @dataclass(frozen=True)

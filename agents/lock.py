@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from overseer.agents.tmux import TmuxError, TmuxServer
+from overseer.state.errors import EXIT_USAGE, OverseerError
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import open_private
 
@@ -40,8 +41,10 @@ class Holder:
     role: str
 
 
-class LockHeld(Exception):
+class LockHeld(OverseerError):
     """Another process holds the supervisor lock of this state dir."""
+
+    status = EXIT_USAGE
 
     def __init__(
         self, path: Path, pid: int | None, role: str = SUPERVISOR, detail: str | None = None

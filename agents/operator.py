@@ -60,7 +60,7 @@ def apply_commands(fleet: Fleet) -> None:
                     f"not by this user on this machine ({fleet.origin}); queue it again"
                 )
             ok, result = True, apply(fleet, cmd)
-        except (queue.QueueError, TmuxError, KeyError, ValueError) as exc:
+        except (queue.QueueError, TmuxError, Refused, KeyError, ValueError) as exc:
             ok, result = False, str(exc)
         with fleet.store.tx() as c:
             fleet.store.finish_command_in(c, cmd.id, ok, result)

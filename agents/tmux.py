@@ -20,6 +20,8 @@ from pathlib import Path
 import libtmux
 from libtmux import exc as libtmux_exc
 
+from overseer.state.errors import EXIT_ENV, OverseerError
+
 __all__ = [
     "PaneInfo",
     "TmuxError",
@@ -55,8 +57,10 @@ _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_-]+")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 
 
-class TmuxError(Exception):
+class TmuxError(OverseerError):
     """A tmux call failed; the message says which call and what tmux answered."""
+
+    status = EXIT_ENV
 
 
 class TmuxMissing(TmuxError):

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from overseer.state.errors import EXIT_ENV, OverseerError
 from overseer.state.statedir import check_path, write_private
 from overseer.state.store import ensure_private_dir
 
@@ -54,8 +55,10 @@ _AGENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HOW_TO_OPT_OUT = "remove 'worktree: true' from the agent in the config"
 
 
-class WorktreeError(Exception):
+class WorktreeError(OverseerError):
     """A worktree operation failed or was refused; the message says why and what to do."""
+
+    status = EXIT_ENV
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Protocol
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from overseer.state.errors import EXIT_USAGE, OverseerError
 from overseer.state.keymap import ACTION_IDS, clashes
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -101,8 +102,10 @@ _BOOL = _TAG + "bool"
 _MERGE = _TAG + "merge"
 
 
-class ConfigError(Exception):
+class ConfigError(OverseerError):
     """A config problem a user can fix, located at file:line:column."""
+
+    status = EXIT_USAGE
 
     def __init__(
         self,

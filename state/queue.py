@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from overseer.state.config import cycle_in_run_order
+from overseer.state.errors import EXIT_FAILED, OverseerError
 from overseer.state.models import Attempt, AttemptOutcome, Task, TaskState
 from overseer.state.redact import mask
 from overseer.state.store import FREE_OUTCOMES, Store, _attempt, _task
@@ -32,8 +33,10 @@ def default_delay(failures: int) -> float:
     return float(min(60.0, 2.0 * 2 ** max(0, failures - 1)))
 
 
-class QueueError(Exception):
+class QueueError(OverseerError):
     """An operation that does not apply to the task as it stands (message says why)."""
+
+    status = EXIT_FAILED  # refused, as a rejected operator command is
 
 
 @dataclass(frozen=True)

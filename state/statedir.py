@@ -16,13 +16,16 @@ import socket
 import stat
 from pathlib import Path
 
+from overseer.state.errors import EXIT_ENV, OverseerError
 from overseer.state.paths import GITIGNORE, OWN_SUBDIRS
 
 _IGNORE_TEXT = "# Overseer's state: private to this machine and user, never committed\n*\n"
 
 
-class StoreError(Exception):
+class StoreError(OverseerError):
     """A store problem a person can act on (unreadable, corrupt, newer schema)."""
+
+    status = EXIT_ENV
 
 
 class UnsafeStateDir(StoreError):

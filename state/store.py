@@ -916,3 +916,37 @@ class Store:
             c.executemany(
                 "DELETE FROM dismissals WHERE key=? AND evidence_hash=?", list(items.items())
             )
+
+    # -- reads for the dashboard and the command line ---------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """One read transaction: every query inside it sees the same committed state."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """SQLite's count of commits by other connections: it moves when anyone else wrote."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def last_event_at(self, kind: str, after: int = 0) -> float | None:
+        """When the newest event of `kind` with an id above `after` happened (None: none)."""
+        row = self.conn.execute(
+            "SELECT MAX(ts) FROM events WHERE id > ? AND kind = ?", (after, kind)
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def completions_since(self, since: float) -> list[float]:
+        """When the attempts that ended ok finished, from `since` on (throughput, sparkline)."""
+        rows = self.conn.execute(
+            "SELECT finished_at FROM attempts WHERE outcome='ok' AND finished_at >= ?", (since,)
+        )
+        return [float(r[0]) for r in rows]
+
+    def reject_command(self, command_id: int, reason: str) -> None:
+        """Reject a queued command nobody will apply, in its own transaction."""
+        with self.tx() as c:
+            self.finish_command_in(c, command_id, False, reason)

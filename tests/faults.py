@@ -1039,7 +1039,8 @@ def dependency_scale(
         subs.append(settled)
         proc = start_supervisor(settled)
         settled.wait_task("root", TaskState.FAILED, timeout=60)
-        time.sleep(3.0)  # let start-up work (first suggestions, flushes) pass
+        # Start-up work (the first suggestions) is over once they are in the store.
+        wait_until(lambda: settled.store.suggestions(), timeout=60, message="no suggestions")
         sup = psutil.Process(proc.pid)
         before, t0 = sup.cpu_times(), time.time()
         time.sleep(window)  # a measuring window, not a wait for a condition

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 BY_ID = {a.id: a for a in ACTIONS}
 
 
-def bindings(where: str = "screen") -> list[Binding]:
+def bindings(where: str = "screen") -> list[BindingType]:
     """Textual bindings for the actions bound at `where`, each with its id (for `keymap:`)."""
     return [
         Binding(a.key, a.action, a.description, show=a.show, id=a.id, priority=a.id == "interrupt")

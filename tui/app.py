@@ -9,20 +9,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from overseer.agents.answers import Refused, about, suggestion_command
+# Imported before the app runs, never first in a worker or a handler: libtmux reads
+# sys.stdout.encoding when it is imported, and Textual's print capture has no encoding.
+from overseer.agents.lock import is_held
+from overseer.agents.tmux import TmuxError, TmuxServer, server_label, tmux_version
 from overseer.state.config import Config, UserConfig, effective_keymap
 from overseer.state.models import Agent
 from overseer.state.store import DB_NAME, Store
 from overseer.tui import actions
 from overseer.tui.commands import Outcome, send
 from overseer.tui.gcpolicy import GcPolicy
-from overseer.tui.screens.dialogs import Confirm, HelpScreen
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.snapshot import Clock, SnapshotReader, Usage
 from overseer.tui.themes import DEFAULT_THEME, load_themes, theme_dirs
@@ -64,8 +65,7 @@ class OverseerApp(App[None]):
         self.live = live
         self.screen_source = screen_source
         self.supervisor_alive_fn = supervisor_alive
-        self.snapshots = 0
-        self.commands_done = 0
+        self.snapshots = 0  # snapshots shown so far
         self.theme_errors: list[str] = []
         dirs = theme_dirs(config.base_dir if config else None) + (extra_theme_dirs or [])
         loaded = load_themes(dirs)
@@ -119,7 +119,7 @@ class OverseerApp(App[None]):
     # -- start -----------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[Any]:
-        return MainScreen()
+        return MainScreen(services=self)  # this app provides everything Services declares
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -131,17 +131,16 @@ class OverseerApp(App[None]):
     def on_unmount(self) -> None:
         self.gc_policy.release()
 
-    def loaded(self) -> None:
-        """The first snapshot is on screen: freeze what it built (see tui.gcpolicy)."""
-        if self.gc_policy.frozen_at is None:
+    def shown(self) -> None:
+        """A snapshot is on screen; after the first, freeze what it built (see tui.gcpolicy)."""
+        self.snapshots += 1
+        if self.snapshots == 1 and self.gc_policy.frozen_at is None:
             self.call_after_refresh(self.gc_policy.settle)
 
     # -- data ------------------------------------------------------------------------
 
     def make_reader(self) -> SnapshotReader:
         """A store reader for a worker thread (its own connection)."""
-        from overseer.agents.lock import is_held
-
         cfg = self.config
         kw: dict[str, Any] = {}
         if self.clock is not None:
@@ -158,8 +157,6 @@ class OverseerApp(App[None]):
 
     @property
     def tmux_label(self) -> str | None:
-        from overseer.agents.tmux import server_label
-
         return server_label(self.config.name, self.state_dir) if self.config else None
 
     def screen_of(self, agent: str, pane_id: str | None) -> str | None:
@@ -169,12 +166,18 @@ class OverseerApp(App[None]):
         label = self.tmux_label
         if not label or not pane_id:
             return None
-        from overseer.agents.tmux import TmuxError, TmuxServer
-
         try:
             return TmuxServer(label).capture(pane_id, escapes=True)
         except TmuxError:
             return None
+
+    def agent_row(self, name: str) -> Agent | None:
+        """One agent's stored row as it is now (an answer is checked against it)."""
+        store = Store(self.state_dir / DB_NAME)
+        try:
+            return store.agent(name)
+        finally:
+            store.close()
 
     def send_command(self, verb: str, target: str, args: dict[str, Any]) -> Outcome:
         """Write one operator command and wait for its result (worker thread)."""
@@ -216,8 +219,6 @@ class OverseerApp(App[None]):
 
     def popup(self, attach: list[str]) -> str | None:
         """Run `attach` in a popup of the user's own tmux; None when it ran, else why it did not."""
-        from overseer.agents.tmux import TmuxError, tmux_version
-
         try:
             version = tmux_version()
         except TmuxError as exc:
@@ -239,98 +240,36 @@ class OverseerApp(App[None]):
             return f"tmux display-popup: {said or f'exit status {proc.returncode}'}"
         return None
 
-    def apply_suggestion(self, item: dict[str, Any], screen: MainScreen) -> None:
-        """Apply a suggestion through the same operator command as the key for it."""
-        action = str(item.get("action", ""))
-        target = item.get("target") or {}
-        if action == "attach" and "agent" in target:
-            self.attach(str(target["agent"]))
-            return
-        try:
-            command = suggestion_command(item, self.agent_row(item))
-        except Refused as exc:
-            self.notify(str(exc), title="not applied", severity="error", timeout=8)
-            return
-        if command is None:
-            howto = item.get("howto") or item.get("reason", "")
-            self.notify(f"{action}: {howto}", title="needs a person", timeout=8)
-            return
-        verb, name, args = command
-
-        def go(yes: bool | None = True) -> None:
-            if yes:
-                screen.command(verb, [name], args)
-
-        if item.get("destructive"):
-            self.push_screen(Confirm(f"{action} {name}? {item.get('reason', '')}"), go)
-        else:
-            go()
-
-    def agent_row(self, item: dict[str, Any]) -> Agent | None:
-        """The stored row of the agent an answer suggestion types into (None otherwise)."""
-        target = about(item)
-        if item.get("action") != "answer" or not target:
-            return None
-        store = Store(self.state_dir / DB_NAME)
-        try:
-            return store.agent(str(target))
-        finally:
-            store.close()
-
-    def dismiss_suggestion(self, item: dict[str, Any]) -> None:
-        """Hide a suggestion until its evidence changes (a small write, done in a worker)."""
-        self.write_dismissal(str(item.get("key")), str(item.get("evidence_hash", "")))
-
-    @work(thread=True, group="commands")
-    def write_dismissal(self, key: str, evidence_hash: str) -> None:
+    def dismiss(self, key: str, evidence_hash: str) -> None:
+        """Hide a suggestion until its evidence changes (a store write: call it in a worker)."""
         store = Store(self.state_dir / DB_NAME)
         try:
             store.dismiss_suggestion(key, evidence_hash)
         finally:
             store.close()
-        self.call_from_thread(
-            self.notify, "suggestion dismissed until its evidence changes", timeout=3
-        )
 
-    def action_cycle_theme(self) -> None:
+    def stop_supervisor(self) -> None:
+        """Write the shutdown command, maybe applied here (a store write: call it in a worker)."""
+        if self.config is not None:
+            send(self.state_dir, self.config, "shutdown", "supervisor", {}, wait=0)
+
+    def cycle_theme(self) -> str:
+        """Switch to the next theme (screens restyle when the theme changes); its name."""
         names = self.theme_names or [self.theme]
         nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.theme = nxt
-        screen = self.screen
-        if isinstance(screen, MainScreen):
-            screen.restyle()
-        self.notify(f"theme: {nxt}", timeout=2)
+        return nxt
 
-    def action_help(self) -> None:
-        keys = {a.id: self.keymap.get(a.id, a.key) for a in actions.ACTIONS}
-        self.push_screen(HelpScreen(keys))
-
-    def action_quit_and_stop(self) -> None:
-        def go(yes: bool | None) -> None:
-            if yes:
-                self.stop_supervisor_and_exit()
-
-        self.push_screen(Confirm("Quit and stop the supervisor? (agents keep running)"), go)
-
-    @work(thread=True, group="commands")
-    def stop_supervisor_and_exit(self) -> None:
-        """Write the shutdown command (a store write, maybe applied here) off the event loop."""
-        if self.config is not None:
-            send(self.state_dir, self.config, "shutdown", "supervisor", {}, wait=0)
-        self.call_from_thread(self.exit)
+    def action_cycle_theme(self) -> None:
+        self.notify(f"theme: {self.cycle_theme()}", timeout=2)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        main = screen if isinstance(screen, MainScreen) else None
         for a in actions.ACTIONS:
             if a.id == "attach_enter":
                 continue
-            target = (
-                main
-                if main is not None and hasattr(main, f"action_{a.action.split('(')[0]}")
-                else self
-            )
-            method = getattr(target, f"action_{a.action.split('(')[0]}", None)
+            name = f"action_{a.action.split('(')[0]}"
+            method = getattr(screen, name, None) or getattr(self, name, None)
             if method is None:
                 continue
             key = actions.key_label(self.keymap.get(a.id, a.key))

@@ -4,44 +4,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import importlib
-import importlib.metadata
 import json
 import os
 import shlex
-import shutil
 import signal
 import sqlite3
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from overseer.state.config import (
-    Config,
-    ConfigError,
-    demo_config,
-    load_config,
-    load_config_text,
-    load_tasks_file,
+from overseer.state.config import load_tasks_file
+from overseer.state.errors import OverseerError
+from overseer.state.store import DB_NAME, Store
+from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
+from overseer.tui.cli_common import (
+    EXIT_CRASH,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Project,
+    check_drift,
+    command,
+    orphan_owner,
+    report,
+    reset_demo,
+    resolve,
+    start_options,
+    submit,
+    supervisor_alive,
+    version,
 )
-from overseer.state.paths import StatePaths
-from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, StoreError, explain
+from overseer.tui.cli_help import SHORT_USAGE, add_examples
 from overseer.tui.commands import COMMAND_WAIT, wait_for
 from overseer.tui.durations import countdown, duration
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
-
-
-class CliError(Exception):
-    """A user-caused problem: printed as one clear message with an exit status."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,127 +50,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"overseer: error: {message}\n")
 
 
-@dataclass
-class Project:
-    """Where a command's config and state live."""
-
-    config: Config | None
-    state_dir: Path
-
-    def need_config(self) -> Config:
-        """The config, or a clear error when there is none."""
-        if self.config is None:
-            raise CliError(
-                "no config: pass -c FILE, create ./overseer.yaml, or use --demo", EXIT_USAGE
-            )
-        return self.config
-
-    def store(self, create: bool = False) -> Store:
-        """The project's store (it must exist unless `create`)."""
-        db = self.state_dir / DB_NAME
-        if not create and not db.exists():
-            owner = orphan_owner(self)
-            raise CliError(
-                f"no Overseer state at {self.state_dir} (start one with `overseer run`"
-                + (" --demo" if self.config is not None and self.config.path is None else "")
-                + ")"
-                + (f"; but {owner}" if owner else ""),
-                EXIT_USAGE,
-            )
-        try:
-            return Store(db)
-        except StoreError as exc:
-            raise CliError(str(exc), EXIT_ENV) from exc
-
-
-def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
-    """Find the config and state dir from -c, --state-dir and --demo.
-
-    With `stored`, a broken config file falls back (with a warning) to the config a running
-    supervisor started with: commands that talk to it keep working.
-    """
-    config: Config | None = None
-    if getattr(args, "demo", False):
-        config = demo_config()
-        state_dir = Path(args.state_dir or Path.cwd() / ".overseer")
-        return Project(config, state_dir.absolute())
-    path = Path(args.config) if args.config else Path("overseer.yaml")
-    if args.config or path.exists():
-        state_dir = Path(args.state_dir) if args.state_dir else path.absolute().parent / ".overseer"
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            if not stored:
-                raise
-            config = running_config(state_dir.absolute(), path, exc)
-        return Project(config, state_dir.absolute())
-    state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
-    db = state_dir / DB_NAME
-    if db.exists():
-        recorded = Store(db).meta_get("config")
-        if recorded == DEMO_CONFIG:
-            config = demo_config()
-        elif recorded and Path(recorded).exists():
-            try:
-                config = load_config(recorded)
-            except ConfigError as exc:
-                if not stored:
-                    raise
-                config = running_config(state_dir, Path(recorded), exc)
-    return Project(config, state_dir)
-
-
-def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
-    """The config a running supervisor started with, when the file on disk is invalid."""
-    db = state_dir / DB_NAME
-    if not db.exists() or not supervisor_alive(state_dir):
-        raise error
-    store = Store(db)
-    try:
-        text, pid = store.meta_get("config_text"), store.supervisor().pid
-    finally:
-        store.close()
-    if not text:
-        raise error
-    config = load_config_text(text, str(path), path.absolute().parent)
-    print(
-        f"overseer: warning: the config file is invalid: {error}\n"
-        f"overseer: warning: using the config the running supervisor (pid {pid}) started with",
-        file=sys.stderr,
-    )
-    return dataclasses.replace(config, path=path.absolute())
-
-
-def supervisor_alive(state_dir: Path) -> bool:
-    """Whether a supervisor (not a short offline command) holds this state dir's lock now."""
-    from overseer.agents.lock import supervisor_running
-
-    return supervisor_running(state_dir)
-
-
-def orphan_owner(project: Project) -> str | None:
-    """What a supervisor still recorded on the project's tmux server says, when its lock is
-    gone (its state dir was removed under it); None when there is none."""
-    if project.config is None:
-        return None
-    from overseer.agents.guard import orphan_message
-    from overseer.agents.lock import tmux_owner
-    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
-
-    try:
-        owner = tmux_owner(TmuxServer(server_label(project.config.name, project.state_dir)))
-    except TmuxError:
-        return None
-    return orphan_message(owner.pid, owner.note) if owner else None
-
-
 # -- run / down -----------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from overseer.agents.lock import LockHeld
     from overseer.agents.supervisor import Supervisor
-    from overseer.agents.tmux import TmuxError
 
     project = resolve(args, stored=False)
     config = project.need_config()
@@ -186,12 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_drift(project, sync=args.sync_config)
     sup = Supervisor(config, project.state_dir, trust_state=args.trust_state)
     printer = EventPrinter(sup.store, quiet=args.quiet)
-    try:
-        code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
-    except LockHeld as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
-    except TmuxError as exc:
-        raise CliError(str(exc), EXIT_ENV) from exc
+    code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
     printer.flush()
     if args.until_done or args.timeout:
         counts = sup.store.task_counts()
@@ -206,80 +83,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
-    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
-    `ask` asks whether to on a terminal (No unless answered yes)."""
-    from overseer.state.drift import describe, drift, sync_edits
-
-    config = project.config
-    if config is None or not (project.state_dir / DB_NAME).exists():
-        return
-    store = project.store()
-    try:
-        drifts = drift(store, config)
-    finally:
-        store.close()
-    if not drifts:
-        return
-    name = config.path.name if config.path else "the demo config"
-    said = (
-        f"overseer: {name} and the store disagree about {len(drifts)} task(s): {describe(drifts)}"
-    )
-    if not sync and ask and sys.stdin.isatty():
-        print(said, file=sys.stderr)
-        try:
-            answer = input(f"overseer: give them {name}'s version now? [y/N] ")
-        except EOFError:
-            answer = ""
-        sync = answer.strip().lower() in ("y", "yes")
-    if sync:
-        ids = ",".join(d.task_id for d in drifts)
-        submit(project, "edit", ids, {"tasks": sync_edits(drifts)})
-        return
-    print(
-        f"{said}; the store's version runs. `--sync-config` applies the config's version "
-        "(or `overseer edit TASK -- COMMAND` one by one)",
-        file=sys.stderr,
-    )
-
-
-def reset_demo(project: Project) -> None:
-    """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
-    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
-
-    config = project.need_config()
-    db = project.state_dir / DB_NAME
-    if config.path is not None or (
-        db.exists() and project.store().meta_get("config") != DEMO_CONFIG
-    ):
-        raise CliError(
-            f"--reset replays the demo only; {project.state_dir} holds another project's state"
-        )
-    if supervisor_alive(project.state_dir):
-        store = project.store()
-        store.enqueue_command("shutdown", "supervisor", {"kill_agents": True})
-        if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
-            raise CliError("the demo's supervisor did not stop; try `overseer down`", EXIT_FAILED)
-    try:
-        TmuxServer(server_label(config.name, project.state_dir)).kill_server()
-    except TmuxError as exc:
-        raise CliError(str(exc), EXIT_ENV) from exc
-    paths = StatePaths(project.state_dir)
-    for path in (*paths.db_files, paths.supervisor_log, paths.notify_log):
-        path.unlink(missing_ok=True)
-    for sub in (paths.logs, paths.run):
-        shutil.rmtree(sub, ignore_errors=True)
-    print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
-
-
 class EventPrinter:
     """Prints events appended since the last call (the foreground supervisor's log)."""
 
     def __init__(self, store: Store, quiet: bool = False) -> None:
         self.store = store
         self.quiet = quiet
-        row = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
-        self.last = int(row[0])
+        self.last = store.last_event_id()
 
     def flush(self) -> None:
         if self.quiet:
@@ -310,15 +120,12 @@ def cmd_down(args: argparse.Namespace) -> int:
         return EXIT_OK
     stopped = stop_orphan(project)
     if args.kill_agents:
-        from overseer.agents.tmux import TmuxError, TmuxServer, server_label
+        from overseer.agents.tmux import TmuxServer, server_label
 
         config = project.need_config()
-        try:
-            server = TmuxServer(server_label(config.name, project.state_dir))
-            was = server.alive()
-            server.kill_server()
-        except TmuxError as exc:
-            raise CliError(str(exc), EXIT_ENV) from exc
+        server = TmuxServer(server_label(config.name, project.state_dir))
+        was = server.alive()
+        server.kill_server()
         print(
             ("" if stopped else "no supervisor running; ")
             + ("agents ended" if was else "no agents running")
@@ -353,18 +160,6 @@ def stop_orphan(project: Project) -> bool:
 
 
 # -- operator commands ----------------------------------------------------------------
-
-
-def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
-    """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
-    from overseer.tui.commands import send
-
-    project.store().close()  # a clear error when there is no state yet
-    outcome = send(project.state_dir, project.config, verb, target, args)
-    if outcome.status == "rejected":
-        raise CliError(f"{verb} {target}: {outcome.result}", EXIT_FAILED)
-    print(outcome.result)
-    return EXIT_OK
 
 
 def cmd_task_verb(args: argparse.Namespace) -> int:
@@ -600,13 +395,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------
 
 
-def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
-    p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
-    p.add_argument(
-        "--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)"
-    )
-    if demo:
-        p.add_argument("--demo", action="store_true", help="use the embedded demo config")
+# The operator commands on one task or one agent: verb, what it acts on, help.
+OPERATOR_VERBS = (
+    ("retry", "task", "make a task ready again now"),
+    ("block", "task", "park a task (stops it when running)"),
+    ("unblock", "task", "return a blocked task to the queue"),
+    ("release", "task", "free a task's claim (stops the attempt)"),
+    ("send", "agent", "type a line into an agent's pane (Enter included)"),
+    ("interrupt", "agent", "send Ctrl-C to an agent"),
+    ("pause", "agent", "stop giving an agent tasks"),
+    ("resume", "agent", "give a paused agent tasks again"),
+    ("respawn", "agent", "restart an agent's pane"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -614,38 +414,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"overseer {version()}")
     sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run the supervisor in the foreground")
-    common(p)
+    p = command(sub, "run", cmd_run, "run the supervisor in the foreground")
     p.add_argument("--until-done", action="store_true", help="return when no task can progress")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
-    p.add_argument(
-        "--trust-state",
-        action="store_true",
-        help="use a state dir made on another machine, by another user or at another path",
-    )
-    p.add_argument(
-        "--sync-config",
-        action="store_true",
-        help="give tasks whose command, timeout, verify, priority or dependencies changed in "
+    start_options(
+        p,
+        sync_help="give tasks whose command, timeout, verify, priority or dependencies changed in "
         "the config the config's version (else the store's runs, with a warning)",
     )
-    p.add_argument(
-        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
-    )
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="agents, tasks and the supervisor")
-    common(p)
+    p = command(sub, "status", cmd_status, "agents, tasks and the supervisor")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "add",
-        help="add tasks: add ID -- COMMAND..., or add --file tasks.yaml",
+        cmd_add,
+        "add tasks: add ID -- COMMAND..., or add --file tasks.yaml",
         usage="overseer add ID [options] -- COMMAND...\n       overseer add --file tasks.yaml",
     )
-    common(p)
     p.add_argument("id", nargs="?", help="the new task's id")
     p.add_argument("--file", metavar="FILE", help="a YAML list of tasks (the schema of tasks:)")
     p.add_argument("--depends-on", action="append", metavar="ID", help="may be repeated")
@@ -653,14 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", metavar="CMD", help="must pass after a zero exit")
     p.add_argument("--priority", type=int, metavar="N", help="higher runs first")
     p.add_argument("--max-attempts", type=int, metavar="N", help="its retry budget")
-    p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "edit",
-        help="change a task's command, timeout, verify, priority or dependencies",
+        cmd_edit,
+        "change a task's command, timeout, verify, priority or dependencies",
         usage="overseer edit TASK [options] [-- COMMAND...]",
     )
-    common(p)
     p.add_argument("task")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds (0: no timeout)")
     p.add_argument("--verify", metavar="CMD", help="check after a zero exit ('': none)")
@@ -671,84 +459,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the new dependencies (repeat, or a,b; '' for none); they replace the old ones",
     )
-    p.set_defaults(func=cmd_edit)
 
-    for verb, text in (
-        ("retry", "make a task ready again now"),
-        ("block", "park a task (stops it when running)"),
-        ("unblock", "return a blocked task to the queue"),
-        ("release", "free a task's claim (stops the attempt)"),
-    ):
-        p = sub.add_parser(verb, help=text)
-        common(p)
-        p.add_argument("task")
-        p.add_argument("--reason", metavar="TEXT")
-        p.set_defaults(func=cmd_task_verb, verb=verb)
+    for verb, what, text in OPERATOR_VERBS:
+        p = command(sub, verb, cmd_task_verb if what == "task" else cmd_agent_verb, text)
+        p.add_argument(what)
+        p.set_defaults(verb=verb)
+        if what == "task":
+            p.add_argument("--reason", metavar="TEXT")
+        elif verb == "send":
+            p.add_argument("text")
+            p.add_argument("--no-enter", action="store_true")
 
-    p = sub.add_parser("send", help="type a line into an agent's pane (Enter included)")
-    common(p)
-    p.add_argument("agent")
-    p.add_argument("text")
-    p.add_argument("--no-enter", action="store_true")
-    p.set_defaults(func=cmd_agent_verb, verb="send")
-    for verb, text in (
-        ("interrupt", "send Ctrl-C to an agent"),
-        ("pause", "stop giving an agent tasks"),
-        ("resume", "give a paused agent tasks again"),
-        ("respawn", "restart an agent's pane"),
-    ):
-        p = sub.add_parser(verb, help=text)
-        common(p)
-        p.add_argument("agent")
-        p.set_defaults(func=cmd_agent_verb, verb=verb)
-
-    p = sub.add_parser("down", help="stop the supervisor (agents keep running)")
-    common(p)
+    p = command(sub, "down", cmd_down, "stop the supervisor (agents keep running)")
     p.add_argument("--kill-agents", action="store_true", help="also end the tmux server")
-    p.set_defaults(func=cmd_down)
 
-    p = sub.add_parser("plan", help="dependency waves, critical path, speedup (no tmux)")
-    common(p)
+    p = command(sub, "plan", cmd_plan, "dependency waves, critical path, speedup (no tmux)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("events", help="the event log")
-    common(p)
+    p = command(sub, "events", cmd_events, "the event log")
     p.add_argument("--follow", "-f", action="store_true")
     p.add_argument("--since", type=int, metavar="ID")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_events)
-    for name in EXTENSIONS:
-        importlib.import_module(name).register(sub, common)
-    from overseer.tui.cli_help import add_examples
-
+    for module in EXTENSIONS:
+        module.register(sub)
     add_examples(sub)
+    parser.set_defaults(parser=parser)  # for `overseer completion`, which reads it
     return parser
 
 
-def version() -> str:
-    """This Overseer's version (from the installed package's metadata)."""
-    try:
-        return importlib.metadata.version("overseer")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-# Modules that add their own subcommands: each has `register(sub, common)`.
-EXTENSIONS: list[str] = [
-    "overseer.tui.cli_dashboard",
-    "overseer.tui.cli_insights",
-    "overseer.tui.cli_agents",
-    "overseer.tui.cli_ops",
-    "overseer.tui.cli_completion",
-]
+# Modules that add their own subcommands: each has `register(sub)`.
+EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_completion)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `overseer` console script."""
-    from overseer.agents.tmux import TmuxError
-    from overseer.agents.worktree import WorktreeError
-
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -758,29 +502,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, command = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
     if args.cmd is None:
-        from overseer.tui.cli_help import SHORT_USAGE
-
         print(SHORT_USAGE, file=sys.stderr)
         return EXIT_USAGE
     if args.cmd in ("add", "edit"):
         args.command = command
     try:
         code = int(args.func(args))
-    except ConfigError as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except CliError as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = exc.code
-    except StoreError as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = EXIT_ENV
-    except sqlite3.Error as exc:  # locked, full or corrupt after it was opened
-        print(f"overseer: {explain(exc)}", file=sys.stderr)
-        code = EXIT_ENV
-    except (TmuxError, WorktreeError) as exc:
-        print(f"overseer: {exc}", file=sys.stderr)
-        code = EXIT_ENV
+    except (OverseerError, sqlite3.Error) as exc:  # config, store, tmux, ... the CLI's own
+        code = report(exc)
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
@@ -794,7 +523,7 @@ def report_crash(error: Exception, args: argparse.Namespace, argv: Sequence[str]
     """Log an unexpected error's traceback, print one line that names the log; EXIT_CRASH."""
     import traceback
 
-    from overseer.tui.crash import EXIT_CRASH, crash_message, write_crash_log
+    from overseer.tui.crash import crash_message, write_crash_log
 
     log = write_crash_log(error, state_dir_of(args), argv)
     if log is None:  # nowhere to write it: the traceback is better on the terminal than lost
@@ -813,8 +542,4 @@ def state_dir_of(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    # Run the importable module's main, not this __main__ copy: the subcommand modules raise
-    # tui.cli.CliError, which must be the class main() catches.
-    from overseer.tui.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from overseer.state.paths import StatePaths
-from overseer.tui.cli import EXIT_ENV, EXIT_OK, EXIT_USAGE, CliError, resolve, submit
+from overseer.tui.cli_common import (
+    EXIT_ENV,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    command,
+    resolve,
+    submit,
+)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from overseer.agents.explain import ExplainError, explain_screen, save_bundle
+    from overseer.agents.explain import explain_screen, save_bundle
 
     if args.screen:
         if not args.kind:
@@ -31,8 +38,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
             result = explain_screen(args.kind, text, spec)
         except OSError as exc:
             raise CliError(f"cannot read {args.screen}: {exc.strerror}", EXIT_USAGE) from exc
-        except ExplainError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from exc
         print(json.dumps(result.to_json(), indent=2) if args.json else result.text())
         return EXIT_OK
     if not args.agent:
@@ -61,10 +66,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CliError(
             f"{args.agent} has no live pane to read (start the supervisor first)", EXIT_ENV
         )
-    try:
-        result = explain_screen(spec.kind, raw, spec)
-    except ExplainError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
+    result = explain_screen(spec.kind, raw, spec)
     recorded: dict[str, Any] = {}
     if row is not None:
         recorded = {
@@ -110,20 +112,18 @@ def cmd_answer(args: argparse.Namespace) -> int:
     return submit(resolve(args), "answer", args.agent, {"answer": args.answer})
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `explain` and `answer`."""
-    p = sub.add_parser("explain", help="an agent's screen, the verdict and the rule behind it")
-    common(p)
+    p = command(
+        sub, "explain", cmd_explain, "an agent's screen, the verdict and the rule behind it"
+    )
     p.add_argument("agent", nargs="?")
     p.add_argument("--kind", help="with --screen: the agent kind the screen comes from")
     p.add_argument("--screen", metavar="FILE", help="a saved screen (capture-pane -p -e text)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", action="store_true", help="write a bundle for a bug report")
-    p.set_defaults(func=cmd_explain)
-    p = sub.add_parser(
-        "answer", help="answer the prompt an agent waits at (y, n or a choice number)"
+    p = command(
+        sub, "answer", cmd_answer, "answer the prompt an agent waits at (y, n or a choice number)"
     )
-    common(p)
     p.add_argument("agent")
     p.add_argument("answer")
-    p.set_defaults(func=cmd_answer)

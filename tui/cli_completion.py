@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from overseer.tui.cli_common import command
+
 SHELLS = ("bash", "zsh", "fish")
 FILE_DESTS = frozenset({"config", "file", "screen"})
 DIR_DESTS = frozenset({"state_dir"})
@@ -205,14 +207,17 @@ GENERATORS: dict[str, Callable[[argparse.ArgumentParser], str]] = {
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    from overseer.tui.cli import build_parser
-
-    print(GENERATORS[args.shell](build_parser()), end="")
+    print(GENERATORS[args.shell](args.parser), end="")  # the parser that parsed this command
     return 0
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `overseer completion SHELL`."""
-    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh, fish)")
+    p = command(
+        sub,
+        "completion",
+        cmd_completion,
+        "print a shell completion script (bash, zsh, fish)",
+        project=False,
+    )
     p.add_argument("shell", choices=SHELLS)
-    p.set_defaults(func=cmd_completion)

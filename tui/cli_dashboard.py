@@ -9,24 +9,26 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from overseer.state.config import load_user_config
 from overseer.state.statedir import check_tree, open_private
 from overseer.state.store import DB_NAME, Store, ensure_private_dir
-from overseer.tui.cli import (
+from overseer.tui.cli_common import (
+    EXIT_CRASH,
     EXIT_ENV,
     EXIT_OK,
     CliError,
     Project,
     check_drift,
+    command,
     reset_demo,
     resolve,
+    start_options,
     supervisor_alive,
 )
-from overseer.tui.crash import EXIT_CRASH, SUPERVISOR_LOG, crash_message, log_tail
+from overseer.tui.crash import SUPERVISOR_LOG, crash_message, log_tail
 
 START_WAIT = 60.0  # seconds to wait for a new supervisor's first loop heartbeat
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -129,7 +131,7 @@ def last_event_id(state_dir: Path) -> int:
         return 0
     store = Store(state_dir / DB_NAME)
     try:
-        return int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+        return store.last_event_id()
     finally:
         store.close()
 
@@ -147,10 +149,8 @@ def first_beat(state_dir: Path, pid: int, since: int) -> bool:
         beat = store.supervisor()
         if beat.pid != pid or not beat.heartbeat_at:
             return False
-        row = store.conn.execute(
-            "SELECT MAX(ts) FROM events WHERE id > ? AND kind = 'supervisor.start'", (since,)
-        ).fetchone()
-        return row[0] is not None and beat.heartbeat_at >= row[0]
+        started = store.last_event_at("supervisor.start", after=since)
+        return started is not None and beat.heartbeat_at >= started
     finally:
         store.close()
 
@@ -192,31 +192,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_dashboard(resolve(args), args.theme)
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add `up` and `tui` to the command line."""
-    p = sub.add_parser("up", help="start the supervisor if needed, then open the dashboard")
-    common(p)
+    p = command(sub, "up", cmd_up, "start the supervisor if needed, then open the dashboard")
     p.add_argument(
         "--theme", metavar="NAME", help="colour theme (dark, light, high-contrast, yours)"
     )
-    p.add_argument(
-        "--trust-state",
-        action="store_true",
-        help="use a state dir made on another machine, by another user or at another path",
+    start_options(
+        p, sync_help="first give tasks changed in the config the config's version without asking"
     )
-    p.add_argument(
-        "--sync-config",
-        action="store_true",
-        help="first give tasks changed in the config the config's version without asking",
-    )
-    p.add_argument(
-        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
-    )
-    p.set_defaults(func=cmd_up)
-    p = sub.add_parser("tui", help="open the dashboard on an existing state dir")
-    common(p)
+    p = command(sub, "tui", cmd_tui, "open the dashboard on an existing state dir")
     p.add_argument("--theme", metavar="NAME")
-    p.set_defaults(func=cmd_tui)
 
 
 __all__ = ["register", "start_supervisor", "Path"]

@@ -4,39 +4,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import io
 import json
 import shlex
 import sqlite3
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from overseer.agents.answers import Refused, about, suggestion_command
-from overseer.tui import cli
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _errors(func: Handler) -> Handler:
-    """Report CliError here: under `python -m tui.cli` main() knows another copy of the class."""
-
-    @functools.wraps(func)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except cli.CliError as exc:
-            print(f"overseer: {exc}", file=sys.stderr)
-            return exc.code
-
-    return run
+from overseer.tui.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Project,
+    command,
+    resolve,
+    submit,
+    supervisor_alive,
+)
 
 
-def current(project: cli.Project) -> list[dict[str, Any]]:
+def current(project: Project) -> list[dict[str, Any]]:
     """The ranked suggestions; recomputed from the store when no supervisor keeps them fresh."""
     store = project.store()
-    if not cli.supervisor_alive(project.state_dir):
+    if not supervisor_alive(project.state_dir):
         from overseer.agents.insights import Insights
         from overseer.agents.tmux import server_label
 
@@ -59,8 +51,8 @@ def pick(items: list[dict[str, Any]], which: str) -> dict[str, Any]:
         if str(item.get("rank")) == which or item.get("key") == which:
             return item
     count = f"there are {len(items)}" if items else "there are none right now"
-    raise cli.CliError(
-        f"no suggestion {which!r}: {count} (list them with `overseer suggest`)", cli.EXIT_USAGE
+    raise CliError(
+        f"no suggestion {which!r}: {count} (list them with `overseer suggest`)", EXIT_USAGE
     )
 
 
@@ -87,16 +79,15 @@ def command_line(item: dict[str, Any]) -> str | None:
 # -- suggest ----------------------------------------------------------------------------------
 
 
-@_errors
 def cmd_suggest(args: argparse.Namespace) -> int:
-    project = cli.resolve(args)
+    project = resolve(args)
     items = current(project)
     if args.json:
         print(json.dumps(items, indent=2))
-        return cli.EXIT_OK
+        return EXIT_OK
     if not items:
         print("no suggestions: nothing needs a person right now")
-        return cli.EXIT_OK
+        return EXIT_OK
     for item in items:
         rank = item["rank"]
         print(
@@ -112,7 +103,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         else:
             ask = " (asks first)" if item.get("destructive") else ""
             print(f"    → overseer apply {rank}{ask}: {line}")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 # -- apply ------------------------------------------------------------------------------------
@@ -126,9 +117,8 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-@_errors
 def cmd_apply(args: argparse.Namespace) -> int:
-    project = cli.resolve(args)
+    project = resolve(args)
     item = pick(current(project), args.n)
     head = f"{item['rank']}. {item['action']} {target_text(item)}"
     line = command_line(item)
@@ -140,20 +130,20 @@ def cmd_apply(args: argparse.Namespace) -> int:
         else:
             print(f"{head}: {item['reason']}")
             print(f"This needs a person: {howto}")
-        return cli.EXIT_OK
+        return EXIT_OK
     try:
         command = suggestion_command(item, project.store().agent(about(item) or ""))
     except Refused as exc:
-        raise cli.CliError(str(exc), cli.EXIT_FAILED) from exc
+        raise CliError(str(exc), EXIT_FAILED) from exc
     assert command is not None
     verb, target, payload = command
     ask = bool(item.get("destructive")) and not args.yes and sys.stdin.isatty()
     if ask and not _confirm(f"{head}: run `{line}`?"):
         print("not applied")
-        return cli.EXIT_FAILED
+        return EXIT_FAILED
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer) if args.json else contextlib.nullcontext():
-        code = cli.submit(project, verb, target, payload)
+        code = submit(project, verb, target, payload)
     if args.json:
         out = {
             "applied": True,
@@ -168,9 +158,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 # -- dismiss ----------------------------------------------------------------------------------
 
 
-@_errors
 def cmd_dismiss(args: argparse.Namespace) -> int:
-    project = cli.resolve(args)
+    project = resolve(args)
     store = project.store()
     item = pick(current(project), args.n)
     store.dismiss_suggestion(str(item["key"]), str(item["evidence_hash"]))
@@ -181,25 +170,19 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
             f"dismissed {item['rank']}. {item['action']} {target_text(item)} "
             "(it comes back if its evidence changes)"
         )
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add the suggest, apply and dismiss subcommands."""
-    p = sub.add_parser("suggest", help="next-action suggestions, most pressing first")
-    common(p)
+    p = command(sub, "suggest", cmd_suggest, "next-action suggestions, most pressing first")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_suggest)
 
-    p = sub.add_parser("apply", help="apply suggestion N (as numbered by `overseer suggest`)")
-    common(p)
+    p = command(sub, "apply", cmd_apply, "apply suggestion N (as numbered by `overseer suggest`)")
     p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before destructive ones")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_apply)
 
-    p = sub.add_parser("dismiss", help="hide suggestion N until its evidence changes")
-    common(p)
+    p = command(sub, "dismiss", cmd_dismiss, "hide suggestion N until its evidence changes")
     p.add_argument("n", metavar="N", help="the suggestion's number, or its key")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_dismiss)

@@ -6,38 +6,28 @@ The logic lives in agents/maintenance.py; this module parses, prints and sets ex
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from overseer.state.config import Config, ConfigError
-from overseer.tui import cli
+from overseer.tui.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    command,
+    resolve,
+    version,
+)
 
-Handler = Callable[[argparse.Namespace], int]
 MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
-
-
-def _errors(func: Handler) -> Handler:
-    """Report CliError here: under `python -m tui.cli` main() knows another copy of the class."""
-
-    @functools.wraps(func)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except cli.CliError as exc:
-            print(f"overseer: {exc}", file=sys.stderr)
-            return exc.code
-
-    return run
 
 
 def _resolve_leniently(args: argparse.Namespace) -> tuple[Config | None, Path, str | None]:
     """Config, state dir and the config's error: health reports a bad config, not exits on it."""
     try:
-        project = cli.resolve(args, stored=False)
+        project = resolve(args, stored=False)
         return project.config, project.state_dir, None
     except ConfigError as exc:
         base = Path(args.config).absolute().parent if args.config else Path.cwd()
@@ -45,7 +35,6 @@ def _resolve_leniently(args: argparse.Namespace) -> tuple[Config | None, Path, s
         return None, state_dir, str(exc)
 
 
-@_errors
 def cmd_health(args: argparse.Namespace) -> int:
     from overseer.agents.maintenance import failed, health
 
@@ -53,25 +42,24 @@ def cmd_health(args: argparse.Namespace) -> int:
     checks = health(state_dir, config, config_error=error)
     bad = failed(checks)
     if args.json:
-        data = {"ok": not bad, "version": cli.version(), "checks": [c.as_json() for c in checks]}
+        data = {"ok": not bad, "version": version(), "checks": [c.as_json() for c in checks]}
         print(json.dumps(data, indent=2))
     else:
-        print(f"overseer {cli.version()}")
+        print(f"overseer {version()}")
         for c in checks:
             print(f"{MARK.get(c.status, c.status)}  {c.name:<15} {c.detail}")
-    return cli.EXIT_FAILED if bad else cli.EXIT_OK
+    return EXIT_FAILED if bad else EXIT_OK
 
 
-@_errors
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from overseer.agents.maintenance import cleanup
 
-    project = cli.resolve(args)
+    project = resolve(args)
     config = project.need_config()
     actions = cleanup(project.state_dir, config, dry_run=args.dry_run, force=args.force)
     if args.json:
         print(json.dumps([a.as_json() for a in actions], indent=2))
-        return cli.EXIT_OK
+        return EXIT_OK
     if not actions:
         print("nothing to clean up")
     for a in actions:
@@ -79,46 +67,41 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             print(f"kept       {a.detail}: {a.skipped}")
         else:
             print(f"{'removed   ' if a.done else 'would go  '} {a.detail}")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
-@_errors
 def cmd_recover(args: argparse.Namespace) -> int:
     from overseer.agents.lock import LockHeld
     from overseer.agents.maintenance import recover
 
-    project = cli.resolve(args)
+    project = resolve(args)
     config = project.need_config()
     try:
         changes = recover(config, project.state_dir)
     except LockHeld as exc:
-        raise cli.CliError(
+        raise CliError(
             f"{exc}; a running supervisor reconciles the store with tmux every second by itself",
-            cli.EXIT_USAGE,
+            EXIT_USAGE,
         ) from exc
     if not changes:
         print("nothing to recover: the store and tmux agree")
     for line in changes:
         print(line)
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     """Add the health, cleanup and recover subcommands."""
-    p = sub.add_parser("health", help="check tmux, the store, the supervisor, disk and logs")
-    common(p)
+    p = command(sub, "health", cmd_health, "check tmux, the store, the supervisor, disk and logs")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("cleanup", help="remove unused windows, stale leases, old logs and files")
-    common(p)
+    p = command(
+        sub, "cleanup", cmd_cleanup, "remove unused windows, stale leases, old logs and files"
+    )
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument(
         "--force", action="store_true", help="also stop busy strays and remove in-use logs"
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_cleanup)
 
-    p = sub.add_parser("recover", help="reconcile the store with tmux now, as start-up does")
-    common(p)
-    p.set_defaults(func=cmd_recover)
+    p = command(sub, "recover", cmd_recover, "reconcile the store with tmux now, as start-up does")

@@ -61,8 +61,7 @@ def send(
                 if not supervisor_running(state_dir):
                     # Nobody will apply it (a supervisor whose state dir was removed, or an
                     # offline command that did not finish): say so instead of leaving it queued.
-                    with store.tx() as c:
-                        store.finish_command_in(c, cid, False, str(exc))
+                    store.reject_command(cid, str(exc))
                     return Outcome("rejected", str(exc), cid)
                 # Otherwise a supervisor started meanwhile, and it applies the command.
 

@@ -13,8 +13,6 @@ from overseer.state.paths import SUPERVISOR_LOG as SUPERVISOR_LOG
 from overseer.state.paths import StatePaths
 from overseer.state.redact import mask
 
-EXIT_CRASH = 70  # EX_SOFTWARE (sysexits.h): a fault of Overseer's, not of the user's input
-
 
 def crash_dir(state_dir: Path | None) -> Path:
     """Where crash logs go: the state dir's logs/ if that dir exists, else $XDG_STATE_HOME/overseer.

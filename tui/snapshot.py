@@ -256,30 +256,22 @@ class SnapshotReader:
 
     def data_version(self) -> int:
         """SQLite's counter of commits by other connections (cheap change detection)."""
-        return int(self.store.conn.execute("PRAGMA data_version").fetchone()[0])
+        return self.store.data_version()
 
     def read(self) -> Snapshot:
         """One consistent snapshot (a single read transaction)."""
         now = self.clock()
         store = self.store
-        conn = store.conn
-        conn.execute("BEGIN")
-        try:
-            version = self.data_version()
+        with store.read():
+            version = store.data_version()
             changed, reshaped = self._load_tasks()
             agents = store.agents()
             sup = store.supervisor()
             events = self._recent_events()
             suggestions = store.suggestions()
-            done_times = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT finished_at FROM attempts WHERE outcome='ok' AND finished_at >= ?",
-                    (now - max(THROUGHPUT_WINDOW, SPARK_BUCKETS * SPARK_SECONDS),),
-                )
-            ]
-        finally:
-            conn.execute("COMMIT")
+            done_times = store.completions_since(
+                now - max(THROUGHPUT_WINDOW, SPARK_BUCKETS * SPARK_SECONDS)
+            )
         rows = self._task_rows(now, changed, reshaped)
         counts = dict.fromkeys((s.value for s in TaskState), 0)
         for state, n in Counter(self._states.values()).items():

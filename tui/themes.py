@@ -84,6 +84,8 @@ def parse_theme(path: Path) -> Theme:
             luminosity_spread=float(data.get("luminosity_spread", 0.15)),
             text_alpha=float(data.get("text_alpha", 0.95)),
             variables={str(k): str(v) for k, v in variables.items()},
+            # COLOR_KEYS names only Theme's `str | None` colour fields; mypy cannot see that
+            # through ** (its other fields are bool and float).
             **colours,  # type: ignore[arg-type]
         )
     except (TypeError, ValueError) as exc:

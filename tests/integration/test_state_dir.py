@@ -140,7 +140,7 @@ tasks:
 
 UP = """
 import argparse, sys
-from overseer.tui.cli import resolve
+from overseer.tui.cli_common import resolve
 from overseer.tui.cli_dashboard import start_supervisor
 args = argparse.Namespace(config=sys.argv[1], state_dir=None, demo=False)
 print(start_supervisor(resolve(args), demo=False))

@@ -17,7 +17,7 @@ from overseer.tui.screens.dialogs import Confirm
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.widgets.panels import StatusHeader, SuggestionTable, SupervisorBanner
 from tests.tui.fixtures import make_app
-from tests.tui.test_keys import _commands, settle, store_of
+from tests.tui.pilot import commands_in, dashboard, settle, store_of
 
 
 def plain(widget: Any) -> str:
@@ -28,9 +28,7 @@ def plain(widget: Any) -> str:
 
 
 async def test_palette_opens_lists_every_key_and_runs_a_command(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         await pilot.press("slash", *"db-migrate", "enter")
         await pilot.press("ctrl+p")
         await settle(app, pilot)
@@ -114,9 +112,7 @@ async def test_a_bug_in_a_handler_ends_the_dashboard_with_a_crash_log(
 
 
 async def test_a_supervisor_that_died_is_shown_and_keys_are_not_applied(tmp_path: Path) -> None:
-    app = make_app(tmp_path, died=True)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path, died=True) as (app, pilot):
         banner = app.screen.query_one(SupervisorBanner)
         assert banner.display
         shown = plain(banner)
@@ -126,14 +122,12 @@ async def test_a_supervisor_that_died_is_shown_and_keys_are_not_applied(tmp_path
         await settle(app, pilot)
         assert any("not applied" in n.message for n in app._notifications)
     store = store_of(tmp_path)
-    assert _commands(store) == []  # nothing queued, nothing applied behind the user's back
+    assert commands_in(store) == []  # nothing queued, nothing applied behind the user's back
     assert store.task("db-migrate").state == TaskState.FAILED  # type: ignore[union-attr]
 
 
 async def test_a_supervisor_that_stopped_cleanly_is_no_alarm(tmp_path: Path) -> None:
-    app = make_app(tmp_path, alive=False)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path, alive=False) as (app, pilot):
         assert not app.screen.query_one(SupervisorBanner).display
         assert "not running" in plain(app.screen.query_one(StatusHeader))
         await pilot.press("slash", *"state:failed", "enter", "r")

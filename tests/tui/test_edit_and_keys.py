@@ -13,7 +13,7 @@ from overseer.tui.screens.dialogs import Confirm, EditText, HelpScreen
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.widgets.tables import AgentTable, KeyedTable, QueueTable
 from tests.tui.fixtures import NOW, PROMPT, _attempt, _task, make_app
-from tests.tui.test_keys import _commands, settle, store_of
+from tests.tui.pilot import commands_in, dashboard, pick, settle, store_of
 
 
 def rendered(table: KeyedTable) -> list[str]:  # type: ignore[type-arg]
@@ -22,9 +22,7 @@ def rendered(table: KeyedTable) -> list[str]:  # type: ignore[type-arg]
 
 
 async def test_e_edits_the_command_and_the_store_records_it(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         queue = app.screen.query_one(QueueTable)
         queue.focus()
         assert queue.select_key("db-migrate")
@@ -38,7 +36,7 @@ async def test_e_edits_the_command_and_the_store_records_it(tmp_path: Path) -> N
     store = store_of(tmp_path)
     task = store.task("db-migrate")
     assert task is not None and task.command == "make db-migrate --schema v2"
-    cmds = [(c.verb, c.target, c.args) for c in _commands(store)]
+    cmds = [(c.verb, c.target, c.args) for c in commands_in(store)]
     assert cmds == [
         (
             "edit",
@@ -53,23 +51,17 @@ async def test_e_edits_the_command_and_the_store_records_it(tmp_path: Path) -> N
 
 
 async def test_escape_leaves_the_command_as_it_was(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         app.screen.query_one(QueueTable).select_key("docs")
         await pilot.press("e", *"xyz", "escape")
         await settle(app, pilot)
-    assert _commands(store_of(tmp_path)) == []
+    assert commands_in(store_of(tmp_path)) == []
 
 
 async def test_confirm_dialogs_default_to_no(tmp_path: Path) -> None:
     # Enter right after ctrl+c, K, x or Q answers No: nothing is sent, nothing stops.
-    app = make_app(tmp_path, "waiting")
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        agents = app.screen.query_one(AgentTable)
-        agents.focus()
-        agents.select_key("worker-2")
+    async with dashboard(tmp_path, "waiting") as (app, pilot):
+        pick(app, AgentTable, "worker-2")
         for key in ("ctrl+c", "K", "x", "Q"):
             await pilot.press(key)
             assert isinstance(app.screen, Confirm), key
@@ -79,15 +71,13 @@ async def test_confirm_dialogs_default_to_no(tmp_path: Path) -> None:
             await settle(app, pilot)
             assert isinstance(app.screen, MainScreen), key
         assert app.is_running
-    assert _commands(store_of(tmp_path)) == []
+    assert commands_in(store_of(tmp_path)) == []
     lint = store_of(tmp_path).task("build")
     assert lint is not None and lint.state.value == "running"
 
 
 async def test_j_k_g_G_move_the_cursor(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         queue = app.screen.query_one(QueueTable)
         queue.focus()
         await pilot.press("G")
@@ -99,9 +89,7 @@ async def test_j_k_g_G_move_the_cursor(tmp_path: Path) -> None:
 
 
 async def test_a_click_on_a_column_header_sorts_by_it(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         queue = app.screen.query_one(QueueTable)
 
         def header_x(key: str) -> int:
@@ -122,19 +110,13 @@ async def test_a_click_on_a_column_header_sorts_by_it(tmp_path: Path) -> None:
 
 
 async def test_c_copies_the_id_and_C_the_prompt(tmp_path: Path) -> None:
-    app = make_app(tmp_path, "waiting")
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        queue = app.screen.query_one(QueueTable)
-        queue.focus()
-        queue.select_key("db-migrate")
+    async with dashboard(tmp_path, "waiting") as (app, pilot):
+        pick(app, QueueTable, "db-migrate")
         await pilot.press("c")
         assert app.clipboard == "db-migrate"
         await pilot.press("C")
         assert app.clipboard == "make db-migrate"
-        agents = app.screen.query_one(AgentTable)
-        agents.focus()
-        agents.select_key("worker-2")
+        pick(app, AgentTable, "worker-2")
         await pilot.press("C")
         assert app.clipboard == PROMPT
         await pilot.press("c")

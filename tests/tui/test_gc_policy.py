@@ -44,16 +44,14 @@ async def test_header_is_replaced_only_when_what_it_says_changes(tmp_path: Path)
     from rich.console import Group
 
     from overseer.tui.widgets.panels import StatusHeader
-    from tests.tui.test_keys import reload, settle
+    from tests.tui.pilot import dashboard, reload, settle
 
     def header_text(app) -> str:  # type: ignore[no-untyped-def]
         content = app.screen.query_one(StatusHeader).content
         assert isinstance(content, Group)
         return "\n".join(t.plain for t in content.renderables)  # type: ignore[attr-defined]
 
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         header = app.screen.query_one(StatusHeader)
         shown = header.content
         await reload(app, pilot)  # the same store again: the same content object stays

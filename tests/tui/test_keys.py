@@ -8,44 +8,15 @@ import pytest
 from textual.widgets import Input
 
 from overseer.state.models import CommandStatus, TaskState
-from overseer.state.store import Store
 from overseer.tui.screens.dialogs import AskText, Confirm, HelpScreen
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.widgets.tables import AgentTable, QueueTable
 from tests.tui.fixtures import make_app
-
-
-async def settle(app, pilot, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait (with a deadline) until no worker runs and every message is handled."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        busy = [w for w in app.workers if w.is_running and w.group != "store-live"]
-        if not busy:
-            await pilot.pause()
-            if not [w for w in app.workers if w.is_running and w.group != "store-live"]:
-                return
-        assert time.monotonic() < deadline, f"workers still running: {busy}"
-        await pilot.pause(0.02)
-
-
-async def reload(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    screen = app.screen
-    assert isinstance(screen, MainScreen)
-    screen.watch_store()
-    await settle(app, pilot)
-
-
-def store_of(tmp_path: Path) -> Store:
-    return Store(tmp_path / ".overseer" / "state.db")
+from tests.tui.pilot import commands_in, dashboard, pick, settle, store_of, written
 
 
 async def test_filter_then_b_blocks_the_task_with_the_reason(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         await pilot.press("slash", *"db-migrate", "enter")
         queue = app.screen.query_one(QueueTable)
         assert queue.has_focus and queue.selected_key() == "db-migrate"
@@ -59,9 +30,7 @@ async def test_filter_then_b_blocks_the_task_with_the_reason(tmp_path: Path) -> 
 
 
 async def test_r_makes_a_failed_task_ready(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         await pilot.press("slash", *"state:failed", "enter", "r")
         await settle(app, pilot)
     task = store_of(tmp_path).task("db-migrate")
@@ -69,9 +38,7 @@ async def test_r_makes_a_failed_task_ready(tmp_path: Path) -> None:
 
 
 async def test_marks_then_r_retries_several(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         queue = app.screen.query_one(QueueTable)
         queue.focus()
         assert queue.select_key("db-migrate")
@@ -86,22 +53,13 @@ async def test_marks_then_r_retries_several(tmp_path: Path) -> None:
     assert store.task("db-migrate").state == TaskState.READY  # type: ignore[union-attr]
     assert store.task("mirror-sync").state == TaskState.READY  # type: ignore[union-attr]
     assert store.task("docs").state == TaskState.READY  # type: ignore[union-attr]
-    verbs = [(c.verb, c.target) for c in _commands(store)]
+    verbs = [(c.verb, c.target) for c in commands_in(store)]
     assert verbs == [("retry", "db-migrate"), ("retry", "mirror-sync")]
 
 
-def _commands(store: Store):  # type: ignore[no-untyped-def]
-    rows = store.conn.execute("SELECT id FROM commands ORDER BY id").fetchall()
-    return [store.command(r[0]) for r in rows]
-
-
 async def test_u_unblocks_and_x_releases(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        queue = app.screen.query_one(QueueTable)
-        queue.focus()
-        queue.select_key("mirror-sync")
+    async with dashboard(tmp_path) as (app, pilot):
+        queue = pick(app, QueueTable, "mirror-sync")
         await pilot.press("u")
         await settle(app, pilot)
         queue.select_key("lint")
@@ -118,12 +76,8 @@ async def test_u_unblocks_and_x_releases(tmp_path: Path) -> None:
 
 async def test_agent_keys_write_agent_commands(tmp_path: Path) -> None:
     # With no live tmux the agent commands are rejected, but each key wrote the right command.
-    app = make_app(tmp_path, "waiting")
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        agents = app.screen.query_one(AgentTable)
-        agents.focus()
-        agents.select_key("worker-2")
+    async with dashboard(tmp_path, "waiting") as (app, pilot):
+        agents = pick(app, AgentTable, "worker-2")
         await pilot.press("y")
         await pilot.press("i")
         assert isinstance(app.screen, AskText)
@@ -136,7 +90,7 @@ async def test_agent_keys_write_agent_commands(tmp_path: Path) -> None:
         agents.select_key("worker-1")
         await pilot.press("p")
         await settle(app, pilot)
-    cmds = [(c.verb, c.target, c.args) for c in _commands(store_of(tmp_path))]
+    cmds = written(tmp_path)
     assert cmds == [
         ("answer", "worker-2", {"answer": "y"}),
         ("send", "worker-2", {"text": "echo hi", "enter": True}),
@@ -144,17 +98,13 @@ async def test_agent_keys_write_agent_commands(tmp_path: Path) -> None:
         ("resume", "worker-4", {}),
         ("pause", "worker-1", {}),
     ]
-    statuses = {c.status for c in _commands(store_of(tmp_path))}
+    statuses = {c.status for c in commands_in(store_of(tmp_path))}
     assert statuses <= {CommandStatus.APPLIED, CommandStatus.REJECTED}
 
 
 async def test_task_key_on_the_agents_panel_acts_on_the_agents_task(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        agents = app.screen.query_one(AgentTable)
-        agents.focus()
-        agents.select_key("worker-1")  # runs lint
+    async with dashboard(tmp_path) as (app, pilot):
+        pick(app, AgentTable, "worker-1")  # runs lint
         await pilot.press("b", *"wrong branch", "enter")
         await settle(app, pilot)
     lint = store_of(tmp_path).task("lint")
@@ -166,19 +116,15 @@ async def test_task_key_on_the_agents_panel_acts_on_the_agents_task(tmp_path: Pa
 
 
 async def test_escape_cancels_the_block_dialog(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         await pilot.press("b", *"never mind", "escape")
         await settle(app, pilot)
         assert isinstance(app.screen, MainScreen)
-    assert _commands(store_of(tmp_path)) == []
+    assert commands_in(store_of(tmp_path)) == []
 
 
 async def test_sort_filter_help_theme_and_quit(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         queue = app.screen.query_one(QueueTable)
         assert queue.order[:2] == ["fetch", "build"]
         await pilot.press("s")  # by state: failed first
@@ -231,15 +177,11 @@ async def test_keymap_remaps_a_key(tmp_path: Path, keymap: dict[str, str]) -> No
 async def test_digit_keys_pick_a_menu_choice_and_d_opens_no_diff_without_worktree(
     tmp_path: Path,
 ) -> None:
-    app = make_app(tmp_path, "waiting")
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
-        agents = app.screen.query_one(AgentTable)
-        agents.focus()
-        agents.select_key("worker-2")
+    async with dashboard(tmp_path, "waiting") as (app, pilot):
+        pick(app, AgentTable, "worker-2")
         await pilot.press("2")
         await pilot.press("d")  # worker-2 has no worktree: a notice, no diff screen
         await settle(app, pilot)
         assert isinstance(app.screen, MainScreen)
-    cmds = [(c.verb, c.target, c.args) for c in _commands(store_of(tmp_path))]
+    cmds = written(tmp_path)
     assert cmds == [("answer", "worker-2", {"answer": "2"})]

@@ -12,8 +12,8 @@ from overseer.tui.screens.dialogs import HelpScreen
 from overseer.tui.widgets.panels import PromptBar
 from overseer.tui.widgets.tables import QueueTable
 from tests.tui.fixtures import PROMPT, make_app
+from tests.tui.pilot import dashboard, settle, written
 from tests.tui.test_crash import plain
-from tests.tui.test_keys import _commands, settle, store_of
 
 
 def footer_keys(app) -> list[str]:  # type: ignore[no-untyped-def]
@@ -25,9 +25,7 @@ def footer_keys(app) -> list[str]:  # type: ignore[no-untyped-def]
 async def test_tab_brings_every_panel_on_screen_full_width(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path, size=size) as (app, pilot):
         assert footer_keys(app)[0] == "tab Panels"  # the footer says how, first
         seen = []
         for _ in range(5):
@@ -43,9 +41,7 @@ async def test_tab_brings_every_panel_on_screen_full_width(
 
 
 async def test_wide_terminal_shows_every_panel_at_once(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path) as (app, pilot):
         for panel in ("agents", "queue", "suggestions", "detail-box", "events"):
             assert app.screen.query_one(f"#{panel}").region.width > 0, panel
         assert "tab Panels" not in footer_keys(app)
@@ -56,9 +52,7 @@ async def test_wide_terminal_shows_every_panel_at_once(tmp_path: Path) -> None:
 async def test_the_prompt_of_the_selected_tasks_agent_is_shown_in_full(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    app = make_app(tmp_path, "waiting")
-    async with app.run_test(size=size) as pilot:
-        await settle(app, pilot)
+    async with dashboard(tmp_path, "waiting", size=size) as (app, pilot):
         bar = app.screen.query_one(PromptBar)
         assert not bar.display  # fetch is selected: nobody runs it
         queue = app.screen.query_one(QueueTable)
@@ -70,7 +64,7 @@ async def test_the_prompt_of_the_selected_tasks_agent_is_shown_in_full(
         assert f"worker-2 waits at: {PROMPT}" in text and "y yes · n no" in text
         await pilot.press("y")  # what it says is what y answers
         await settle(app, pilot)
-    cmds = [(c.verb, c.target, c.args) for c in _commands(store_of(tmp_path))]
+    cmds = written(tmp_path)
     assert cmds == [("answer", "worker-2", {"answer": "y"})]
 
 

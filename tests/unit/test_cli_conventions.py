@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from overseer.state.store import Store
-from overseer.tui.cli import build_parser, main, version
+from overseer.tui.cli import build_parser, main
+from overseer.tui.cli_common import version
 from overseer.tui.cli_completion import GENERATORS, commands
 from tests.project import ROOT
 

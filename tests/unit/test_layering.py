@@ -69,3 +69,22 @@ def test_import_contracts_hold() -> None:
     out = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "broken" not in out.stdout.lower().replace("0 broken", "")
+
+
+def sql_in(folder: Path) -> list[str]:
+    """Places under `folder` that reach past the Store: its connection or a transaction of
+    their own (importing sqlite3 to catch its errors is no SQL)."""
+    import ast
+
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in ("conn", "execute", "tx"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_the_dashboard_and_the_command_line_leave_sql_to_the_store() -> None:
+    """SQL lives in state/: tui/ asks Store methods, never a connection."""
+    assert sql_in(ROOT / "tui") == []
+    assert sql_in(ROOT / "state")  # the check would see SQL where there is some

@@ -5,19 +5,22 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
-from textual.screen import ActiveBinding, Screen
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from overseer.tui.actions import BY_ID, bindings, key_label
+from overseer.agents.answers import Refused, about, suggestion_command
+from overseer.tui.actions import ACTIONS, BY_ID, bindings, key_label
 from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
-from overseer.tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText
+from overseer.tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText, HelpScreen
+from overseer.tui.services import Services
 from overseer.tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
 from overseer.tui.widgets.format import NARROW, palette
 from overseer.tui.widgets.panels import (
@@ -30,9 +33,6 @@ from overseer.tui.widgets.panels import (
     show_once,
 )
 from overseer.tui.widgets.tables import AgentTable, QueueTable
-
-if TYPE_CHECKING:
-    from overseer.tui.app import OverseerApp
 
 # Events that want a person's attention: a notification and the terminal bell.
 ALERT_KINDS = frozenset(
@@ -50,8 +50,9 @@ class MainScreen(Screen[None]):
         *bindings(),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__()
+        self.services = services
         self.snap: Snapshot | None = None
         self.seen_events = 0
         self.first = True
@@ -62,13 +63,6 @@ class MainScreen(Screen[None]):
         self.detail_lock = threading.Lock()
         self.focus_order = ["agents", "queue", "suggestions", "detail-box", "events"]
         self.last_table = "queue"
-
-    @property
-    def oapp(self) -> OverseerApp:
-        from overseer.tui.app import OverseerApp
-
-        assert isinstance(self.app, OverseerApp)
-        return self.app
 
     # -- layout ---------------------------------------------------------------------
 
@@ -97,6 +91,7 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda theme: self.restyle())
         self.query_one("#filter", Input).display = False
         self.query_one(DetailPanel).show_empty()
         self.query_one(QueueTable).focus()
@@ -140,7 +135,7 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="store")
     def watch_store(self) -> None:
         """Read a snapshot when the store changed (or every second), post it; never touch widgets."""
-        reader = self.oapp.make_reader()
+        reader = self.services.make_reader()
         try:
             last_version = -1
             last_read = 0.0
@@ -151,7 +146,7 @@ class MainScreen(Screen[None]):
                     snap = reader.read()
                     last_version, last_read = snap.data_version, now
                     self.post_message(SnapshotReady(snap))
-                if not self.oapp.live or self.stop.wait(POLL):
+                if not self.services.live or self.stop.wait(POLL):
                     return
         finally:
             reader.close()
@@ -170,17 +165,17 @@ class MainScreen(Screen[None]):
         self.update_titles()
         if not self.first:
             self.alert(fresh)
-        else:
-            self.oapp.loaded()
         self.first = False
-        self.oapp.snapshots += 1
+        self.services.shown()
         self.refresh_detail()
 
     def alert(self, events: list[Any]) -> None:
         """Notify (and ring the bell) for events that need a human."""
         wanted = [e for e in events if e.kind in ALERT_KINDS]
         for ev in wanted[:3]:
-            severity = "error" if ev.kind in ("agent.dead", "task.blocked") else "warning"
+            severity: SeverityLevel = (
+                "error" if ev.kind in ("agent.dead", "task.blocked") else "warning"
+            )
             self.notify(ev.message, title=ev.kind, severity=severity, timeout=6)
         if wanted:
             self.app.bell()
@@ -236,7 +231,7 @@ class MainScreen(Screen[None]):
             if isinstance(row, TaskRow):
                 row = self.query_one(AgentTable).rows_by_key.get(row.claimed_by or "")
         keys = {
-            a: key_label(self.oapp.keymap.get(a, BY_ID[a].key))
+            a: key_label(self.services.keymap.get(a, BY_ID[a].key))
             for a in ("answer_yes", "answer_no", "send", "attach")
         }
         self.query_one(PromptBar).show(row if isinstance(row, AgentRow) else None, keys, self.pal)
@@ -247,12 +242,12 @@ class MainScreen(Screen[None]):
         # so the lock keeps two of them off the connection at once.
         with self.detail_lock:
             if self.detail_reader is None:
-                self.detail_reader = self.oapp.make_reader()
+                self.detail_reader = self.services.make_reader()
             reader = self.detail_reader
             if isinstance(row, AgentRow):
                 events = reader.events_for(agent=row.name)
                 attempts: list[Any] = []
-                tree = self.oapp.state_dir / "worktrees" / row.name
+                tree = self.services.state_dir / "worktrees" / row.name
                 if tree.exists():
                     from overseer.agents import worktree
 
@@ -268,7 +263,7 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="pane")
     def capture_pane(self, agent: str, pane_id: str | None) -> None:
         """capture-pane for the one pane on screen (never a loop over panes)."""
-        self.post_message(PaneScreen(agent, self.oapp.screen_of(agent, pane_id)))
+        self.post_message(PaneScreen(agent, self.services.screen_of(agent, pane_id)))
 
     def on_pane_screen(self, message: PaneScreen) -> None:
         self.screens[message.agent] = message.text
@@ -289,9 +284,9 @@ class MainScreen(Screen[None]):
         panel = self.query_one(DetailPanel)
         if isinstance(row, AgentRow):
             tree = message.attempts[0] if message.attempts else None
-            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)  # type: ignore[arg-type]
+            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)
         else:
-            panel.show_task(row, message.attempts, message.events, self.pal)  # type: ignore[arg-type]
+            panel.show_task(row, message.attempts, message.events, self.pal)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
         show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
@@ -325,15 +320,16 @@ class MainScreen(Screen[None]):
             return [r.claimed_by for i in ids if (r := focused.rows_by_key.get(i)) and r.claimed_by]
         return self.query_one(AgentTable).targets()
 
-    def need(self, targets: list[str], what: str) -> bool:
+    def chosen(self, what: str) -> list[str]:
+        """The tasks or agents (`what`) an action applies to; none, and a notice, if none is."""
+        targets = self.task_targets() if what == "task" else self.agent_targets()
         if not targets:
             self.notify(
                 f"select {'an' if what[0] in 'aeiou' else 'a'} {what} first",
                 severity="warning",
                 timeout=3,
             )
-            return False
-        return True
+        return targets
 
     # -- commands -----------------------------------------------------------------------
 
@@ -352,14 +348,22 @@ class MainScreen(Screen[None]):
         self.query_one(AgentTable).clear_marks()
         self.update_titles()
 
+    def confirmed(self, question: str, verb: str, targets: list[str]) -> None:
+        """Ask first (the dialog's default is No); on yes, write the commands."""
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.command(verb, targets)
+
+        self.app.push_screen(Confirm(question), done)
+
     @work(thread=True, group="commands")
     def send_commands(self, verb: str, targets: list[str], args: dict[str, Any]) -> None:
         for target in targets:
-            outcome = self.oapp.send_command(verb, target, args)
+            outcome = self.services.send_command(verb, target, args)
             self.post_message(CommandDone(verb, target, outcome.ok, outcome.result))
 
     def on_command_done(self, message: CommandDone) -> None:
-        self.oapp.commands_done += 1
         self.notify(
             message.result or f"{message.verb} {message.target}",
             severity="information" if message.ok else "error",
@@ -367,33 +371,23 @@ class MainScreen(Screen[None]):
         )
 
     def action_retry(self) -> None:
-        targets = self.task_targets()
-        if self.need(targets, "task"):
+        if targets := self.chosen("task"):
             self.command("retry", targets)
 
     def action_unblock(self) -> None:
-        targets = self.task_targets()
-        if self.need(targets, "task"):
+        if targets := self.chosen("task"):
             self.command("unblock", targets)
 
     def action_release(self) -> None:
-        targets = self.task_targets()
-        if not self.need(targets, "task"):
-            return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.command("release", targets)
-
-        label = targets[0] if len(targets) == 1 else f"{len(targets)} tasks"
-        self.app.push_screen(
-            Confirm(f"Release {label}? A running attempt is stopped (it uses no try)."), done
-        )
+        if targets := self.chosen("task"):
+            label = targets[0] if len(targets) == 1 else f"{len(targets)} tasks"
+            question = f"Release {label}? A running attempt is stopped (it uses no try)."
+            self.confirmed(question, "release", targets)
 
     def action_edit(self) -> None:
         """The selected task's command in a dialog; saving writes an `edit` command."""
-        targets = self.task_targets()
-        if not self.need(targets, "task"):
+        targets = self.chosen("task")
+        if not targets:
             return
         task = targets[0]
         row = self.query_one(QueueTable).rows_by_key.get(task)
@@ -409,7 +403,7 @@ class MainScreen(Screen[None]):
             EditText(
                 f"Command of {task} (the next attempt runs it)",
                 row.command,
-                scratch_dir=self.oapp.state_dir / "run",
+                scratch_dir=self.services.state_dir / "run",
             ),
             done,
         )
@@ -444,8 +438,8 @@ class MainScreen(Screen[None]):
         self.notify(f"copied: {shown}", timeout=2)
 
     def action_block(self) -> None:
-        targets = self.task_targets()
-        if not self.need(targets, "task"):
+        targets = self.chosen("task")
+        if not targets:
             return
         label = targets[0] if len(targets) == 1 else f"{len(targets)} tasks"
 
@@ -458,8 +452,8 @@ class MainScreen(Screen[None]):
         )
 
     def action_send_line(self) -> None:
-        targets = self.agent_targets()
-        if not self.need(targets, "agent"):
+        targets = self.chosen("agent")
+        if not targets:
             return
 
         def done(text: str | None) -> None:
@@ -475,13 +469,11 @@ class MainScreen(Screen[None]):
 
     def action_answer(self, answer: str) -> None:
         """y, n or a choice number: the supervisor delivers it the way the agent's prompt wants."""
-        targets = self.agent_targets()
-        if self.need(targets, "agent"):
+        if targets := self.chosen("agent"):
             self.command("answer", targets, {"answer": answer})
 
     def action_diff(self) -> None:
-        targets = self.agent_targets()
-        if self.need(targets, "agent"):
+        if targets := self.chosen("agent"):
             self.load_diff(targets[0])
 
     @work(thread=True, exclusive=True, group="diff")
@@ -489,7 +481,7 @@ class MainScreen(Screen[None]):
         """git diff of the agent's worktree, read in a worker."""
         from overseer.agents import worktree
 
-        path = self.oapp.state_dir / "worktrees" / agent
+        path = self.services.state_dir / "worktrees" / agent
         if not path.exists():
             self.app.call_from_thread(
                 self.notify,
@@ -508,35 +500,17 @@ class MainScreen(Screen[None]):
         )
 
     def action_interrupt(self) -> None:
-        targets = self.agent_targets()
-        if not self.need(targets, "agent"):
-            return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.command("interrupt", targets)
-
-        self.app.push_screen(Confirm(f"Send Ctrl-C to {', '.join(targets)}?"), done)
+        if targets := self.chosen("agent"):
+            self.confirmed(f"Send Ctrl-C to {', '.join(targets)}?", "interrupt", targets)
 
     def action_respawn(self) -> None:
-        targets = self.agent_targets()
-        if not self.need(targets, "agent"):
-            return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.command("respawn", targets)
-
-        self.app.push_screen(
-            Confirm(f"Respawn {', '.join(targets)}? Its running task is lost."), done
-        )
+        if targets := self.chosen("agent"):
+            question = f"Respawn {', '.join(targets)}? Its running task is lost."
+            self.confirmed(question, "respawn", targets)
 
     def action_pause(self) -> None:
-        targets = self.agent_targets()
-        if not self.need(targets, "agent"):
-            return
         rows = self.query_one(AgentTable).rows_by_key
-        for name in targets:
+        for name in self.chosen("agent"):
             row = rows.get(name)
             verb = "resume" if row is not None and row.state == "paused" else "pause"
             self.command(verb, [name])
@@ -547,9 +521,8 @@ class MainScreen(Screen[None]):
             return
         if isinstance(self.focused, Input):
             return
-        targets = self.agent_targets()
-        if self.need(targets, "agent"):
-            self.oapp.attach(targets[0])
+        if targets := self.chosen("agent"):
+            self.services.attach(targets[0])
 
     # -- suggestions --------------------------------------------------------------------
 
@@ -559,12 +532,50 @@ class MainScreen(Screen[None]):
         if item is None:
             self.notify("no suggestion selected", severity="warning", timeout=3)
             return
-        self.oapp.apply_suggestion(item, self)
+        self.apply_suggestion(item)
+
+    def apply_suggestion(self, item: dict[str, Any]) -> None:
+        """Apply a suggestion through the same operator command as the key for it."""
+        action = str(item.get("action", ""))
+        target = item.get("target") or {}
+        if action == "attach" and "agent" in target:
+            self.services.attach(str(target["agent"]))
+            return
+        agent = about(item)
+        try:
+            command = suggestion_command(
+                item, self.services.agent_row(agent) if action == "answer" and agent else None
+            )
+        except Refused as exc:
+            self.notify(str(exc), title="not applied", severity="error", timeout=8)
+            return
+        if command is None:
+            howto = item.get("howto") or item.get("reason", "")
+            self.notify(f"{action}: {howto}", title="needs a person", timeout=8)
+            return
+        verb, name, args = command
+
+        def go(yes: bool | None = True) -> None:
+            if yes:
+                self.command(verb, [name], args)
+
+        if item.get("destructive"):
+            self.app.push_screen(Confirm(f"{action} {name}? {item.get('reason', '')}"), go)
+        else:
+            go()
 
     def action_dismiss_suggestion(self) -> None:
         item = self.query_one(SuggestionTable).selected()
         if item is not None:
-            self.oapp.dismiss_suggestion(item)
+            self.dismiss_suggestion(str(item.get("key")), str(item.get("evidence_hash", "")))
+
+    @work(thread=True, group="commands")
+    def dismiss_suggestion(self, key: str, evidence_hash: str) -> None:
+        """Hide a suggestion until its evidence changes (a small write, done in a worker)."""
+        self.services.dismiss(key, evidence_hash)
+        self.app.call_from_thread(
+            self.notify, "suggestion dismissed until its evidence changes", timeout=3
+        )
 
     # -- filter, marks, sort, focus ---------------------------------------------------
 
@@ -577,9 +588,7 @@ class MainScreen(Screen[None]):
     def filter_changed(self, event: Input.Changed) -> None:
         for table in (self.query_one(QueueTable), self.query_one(AgentTable)):
             table.query_text = event.value
-            if self.snap is not None:
-                rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
-                table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+            self.relayout(table)
         self.update_titles()
 
     @on(Input.Submitted, "#filter")
@@ -618,9 +627,7 @@ class MainScreen(Screen[None]):
 
     def resort(self, table: AgentTable | QueueTable) -> None:
         """Lay a table out again in its (new) sort order."""
-        if self.snap is not None:
-            rows = self.snap.tasks if isinstance(table, QueueTable) else self.snap.agents
-            table.show(rows, self.snap, self.pal)  # type: ignore[arg-type]
+        self.relayout(table)
         self.update_titles()
         self.notify(f"sorted by {table.sort_name}", timeout=2)
 
@@ -641,6 +648,15 @@ class MainScreen(Screen[None]):
         # Now, not after this message (Widget.focus): a second tab typed at once moves on from it.
         self.set_focus(self.query_one(f"#{nxt}"))
 
+    def relayout(self, table: AgentTable | QueueTable) -> None:
+        """Show the last snapshot's rows again after the table's filter or sort changed."""
+        if self.snap is None:
+            return
+        if isinstance(table, QueueTable):
+            table.show(self.snap.tasks, self.snap, self.pal)
+        else:
+            table.show(self.snap.agents, self.snap, self.pal)
+
     def restyle(self) -> None:
         """Re-render every row with the current theme's colours."""
         if self.snap is not None:
@@ -658,13 +674,24 @@ class MainScreen(Screen[None]):
         self.app.exit()
 
     def action_cycle_theme(self) -> None:
-        self.oapp.action_cycle_theme()
+        self.notify(f"theme: {self.services.cycle_theme()}", timeout=2)
 
     def action_help(self) -> None:
-        self.oapp.action_help()
+        keys = {a.id: self.services.keymap.get(a.id, a.key) for a in ACTIONS}
+        self.app.push_screen(HelpScreen(keys))
 
     def action_quit_and_stop(self) -> None:
-        self.oapp.action_quit_and_stop()
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.stop_supervisor_and_exit()
+
+        self.app.push_screen(Confirm("Quit and stop the supervisor? (agents keep running)"), go)
+
+    @work(thread=True, group="commands")
+    def stop_supervisor_and_exit(self) -> None:
+        """Write the shutdown command (a store write, maybe applied here) off the event loop."""
+        self.services.stop_supervisor()
+        self.app.call_from_thread(self.app.exit)
 
     @on(DataTable.RowSelected)
     def on_row_selected(self, event: DataTable.RowSelected) -> None:

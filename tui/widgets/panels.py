@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -25,6 +26,7 @@ from overseer.tui.widgets.format import (
 )
 
 _NOTHING = object()
+_SHOWN: WeakKeyDictionary[Static, Any] = WeakKeyDictionary()  # widget -> the key it shows
 
 
 def show_once(widget: Static, key: Any, build: Callable[[], Any], *, layout: bool = True) -> bool:
@@ -35,9 +37,9 @@ def show_once(widget: Static, key: Any, build: Callable[[], Any], *, layout: boo
     repaint. `build` runs only when the key changed. Pass layout=False where the widget's
     size is fixed by the stylesheet.
     """
-    if getattr(widget, "_shown_key", _NOTHING) == key:
+    if _SHOWN.get(widget, _NOTHING) == key:
         return False
-    widget._shown_key = key  # type: ignore[attr-defined]
+    _SHOWN[widget] = key
     widget.update(build(), layout=layout)
     return True
 

@@ -24,7 +24,7 @@ from overseer.tui.widgets.format import (
     state_text,
 )
 
-R = TypeVar("R", AgentRow, TaskRow)
+R = TypeVar("R", bound=AgentRow | TaskRow)
 
 MARK = "●"
 
@@ -98,7 +98,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self.sort_index = names.index(wanted)
         return True
 
-    def visible(self, rows: Sequence[R]) -> list[R]:
+    def filtered(self, rows: Sequence[R]) -> list[R]:
         """Rows that pass the filter, in the current sort order."""
         chosen = [
             r for r in rows if not self.query_text or matches(self.search_text(r), self.query_text)
@@ -168,7 +168,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
             self.pal = pal
             blank = (None,) * len(self.COLUMNS)
             self.cells = {k: blank for k in self.cells}
-        wanted = self.visible(rows)
+        wanted = self.filtered(rows)
         keys = [self.key_of(r) for r in wanted]
         previous = self.rows_by_key
         self.rows_by_key = {self.key_of(r): r for r in rows}

@@ -1,0 +1,62 @@
+"""The reads the dashboard and the command line make go through Store methods (SQL lives in
+state/): a consistent read transaction, change detection, the newest event, completions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from overseer.state import queue
+from overseer.state.models import AttemptOutcome
+from overseer.state.store import Store
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / ".overseer" / "state.db"
+
+
+def test_a_read_transaction_sees_one_state_until_it_ends(db: Path) -> None:
+    reader, writer = Store(db), Store(db)
+    writer.upsert_tasks([{"id": "a", "command": "true"}])
+    with reader.read():
+        assert [t.id for t in reader.tasks()] == ["a"]
+        writer.upsert_tasks([{"id": "b", "command": "true"}])  # WAL: the writer is not blocked
+        assert [t.id for t in reader.tasks()] == ["a"]
+    assert [t.id for t in reader.tasks()] == ["a", "b"]
+
+
+def test_data_version_moves_when_another_connection_commits(db: Path) -> None:
+    reader, writer = Store(db), Store(db)
+    before = reader.data_version()
+    reader.event("dashboard.own", "a write of its own does not count")
+    assert reader.data_version() == before
+    writer.event("supervisor.start", "someone else wrote")
+    assert reader.data_version() != before
+
+
+def test_the_newest_event_and_the_newest_of_a_kind(db: Path) -> None:
+    store = Store(db)
+    assert store.last_event_id() == 0
+    assert store.last_event_at("supervisor.start") is None
+    first = store.event("supervisor.start", "started", now=100.0)
+    store.event("task.done", "a done", now=150.0)
+    second = store.event("supervisor.start", "started again", now=200.0)
+    last = store.event("task.done", "b done", now=250.0)
+    assert store.last_event_id() == last
+    assert store.last_event_at("supervisor.start") == 200.0
+    assert store.last_event_at("supervisor.start", after=first) == 200.0
+    assert store.last_event_at("supervisor.start", after=second) is None
+
+
+def test_completions_since_counts_only_attempts_that_ended_ok(db: Path) -> None:
+    store = Store(db)
+    store.upsert_tasks([{"id": i, "command": "true"} for i in ("ok", "bad", "late")])
+    for task, outcome in (("ok", AttemptOutcome.OK), ("bad", AttemptOutcome.FAILED)):
+        claim = queue.claim(store, "w", 30)
+        assert claim is not None and claim.task.id == task
+        queue.finish(store, task, claim.attempt.number, outcome, exit_code=0, delay=lambda n: 60)
+    done = store.completions_since(0.0)
+    assert len(done) == 1
+    assert store.completions_since(done[0] + 1) == []

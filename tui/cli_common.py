@@ -1,0 +1,279 @@
+"""What every `overseer` subcommand shares: the project it works on, the exit statuses, the
+errors it raises and how they are reported, and submitting an operator command.
+
+tui/cli.py builds the parser and runs main(); the subcommand modules (cli_*.py) import this
+module, never cli.py, so the command line has no import cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.metadata
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from overseer.state.config import Config, ConfigError, demo_config, load_config, load_config_text
+from overseer.state.errors import EXIT_CRASH as EXIT_CRASH
+from overseer.state.errors import EXIT_ENV as EXIT_ENV
+from overseer.state.errors import EXIT_FAILED as EXIT_FAILED
+from overseer.state.errors import EXIT_OK as EXIT_OK
+from overseer.state.errors import EXIT_USAGE as EXIT_USAGE
+from overseer.state.errors import OverseerError
+from overseer.state.paths import StatePaths
+from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, explain
+from overseer.tui.commands import COMMAND_WAIT, send, wait_for
+
+
+class CliError(OverseerError):
+    """A problem the command line finds itself: one clear message, with its exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Project:
+    """Where a command's config and state live."""
+
+    config: Config | None
+    state_dir: Path
+
+    def need_config(self) -> Config:
+        """The config, or a clear error when there is none."""
+        if self.config is None:
+            raise CliError(
+                "no config: pass -c FILE, create ./overseer.yaml, or use --demo", EXIT_USAGE
+            )
+        return self.config
+
+    def store(self, create: bool = False) -> Store:
+        """The project's store (it must exist unless `create`)."""
+        db = self.state_dir / DB_NAME
+        if not create and not db.exists():
+            owner = orphan_owner(self)
+            raise CliError(
+                f"no Overseer state at {self.state_dir} (start one with `overseer run`"
+                + (" --demo" if self.config is not None and self.config.path is None else "")
+                + ")"
+                + (f"; but {owner}" if owner else ""),
+                EXIT_USAGE,
+            )
+        return Store(db)
+
+
+def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
+    """Find the config and state dir from -c, --state-dir and --demo.
+
+    With `stored`, a broken config file falls back (with a warning) to the config a running
+    supervisor started with: commands that talk to it keep working.
+    """
+    config: Config | None = None
+    if getattr(args, "demo", False):
+        config = demo_config()
+        state_dir = Path(args.state_dir or Path.cwd() / ".overseer")
+        return Project(config, state_dir.absolute())
+    path = Path(args.config) if args.config else Path("overseer.yaml")
+    if args.config or path.exists():
+        state_dir = Path(args.state_dir) if args.state_dir else path.absolute().parent / ".overseer"
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            if not stored:
+                raise
+            config = running_config(state_dir.absolute(), path, exc)
+        return Project(config, state_dir.absolute())
+    state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
+    db = state_dir / DB_NAME
+    if db.exists():
+        recorded = Store(db).meta_get("config")
+        if recorded == DEMO_CONFIG:
+            config = demo_config()
+        elif recorded and Path(recorded).exists():
+            try:
+                config = load_config(recorded)
+            except ConfigError as exc:
+                if not stored:
+                    raise
+                config = running_config(state_dir, Path(recorded), exc)
+    return Project(config, state_dir)
+
+
+def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
+    """The config a running supervisor started with, when the file on disk is invalid."""
+    db = state_dir / DB_NAME
+    if not db.exists() or not supervisor_alive(state_dir):
+        raise error
+    store = Store(db)
+    try:
+        text, pid = store.meta_get("config_text"), store.supervisor().pid
+    finally:
+        store.close()
+    if not text:
+        raise error
+    config = load_config_text(text, str(path), path.absolute().parent)
+    print(
+        f"overseer: warning: the config file is invalid: {error}\n"
+        f"overseer: warning: using the config the running supervisor (pid {pid}) started with",
+        file=sys.stderr,
+    )
+    return dataclasses.replace(config, path=path.absolute())
+
+
+def supervisor_alive(state_dir: Path) -> bool:
+    """Whether a supervisor (not a short offline command) holds this state dir's lock now."""
+    from overseer.agents.lock import supervisor_running
+
+    return supervisor_running(state_dir)
+
+
+def orphan_owner(project: Project) -> str | None:
+    """What a supervisor still recorded on the project's tmux server says, when its lock is
+    gone (its state dir was removed under it); None when there is none."""
+    if project.config is None:
+        return None
+    from overseer.agents.guard import orphan_message
+    from overseer.agents.lock import tmux_owner
+    from overseer.agents.tmux import TmuxError, TmuxServer, server_label
+
+    try:
+        owner = tmux_owner(TmuxServer(server_label(project.config.name, project.state_dir)))
+    except TmuxError:
+        return None
+    return orphan_message(owner.pid, owner.note) if owner else None
+
+
+def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
+    """Say which tasks overseer.yaml and the store disagree about; `sync` applies the config's,
+    `ask` asks whether to on a terminal (No unless answered yes)."""
+    from overseer.state.drift import describe, drift, sync_edits
+
+    config = project.config
+    if config is None or not (project.state_dir / DB_NAME).exists():
+        return
+    store = project.store()
+    try:
+        drifts = drift(store, config)
+    finally:
+        store.close()
+    if not drifts:
+        return
+    name = config.path.name if config.path else "the demo config"
+    said = (
+        f"overseer: {name} and the store disagree about {len(drifts)} task(s): {describe(drifts)}"
+    )
+    if not sync and ask and sys.stdin.isatty():
+        print(said, file=sys.stderr)
+        try:
+            answer = input(f"overseer: give them {name}'s version now? [y/N] ")
+        except EOFError:
+            answer = ""
+        sync = answer.strip().lower() in ("y", "yes")
+    if sync:
+        ids = ",".join(d.task_id for d in drifts)
+        submit(project, "edit", ids, {"tasks": sync_edits(drifts)})
+        return
+    print(
+        f"{said}; the store's version runs. `--sync-config` applies the config's version "
+        "(or `overseer edit TASK -- COMMAND` one by one)",
+        file=sys.stderr,
+    )
+
+
+def reset_demo(project: Project) -> None:
+    """Forget the demo's state (store, logs, run files) and end its agents: a fresh replay."""
+    from overseer.agents.tmux import TmuxServer, server_label
+
+    config = project.need_config()
+    db = project.state_dir / DB_NAME
+    if config.path is not None or (
+        db.exists() and project.store().meta_get("config") != DEMO_CONFIG
+    ):
+        raise CliError(
+            f"--reset replays the demo only; {project.state_dir} holds another project's state"
+        )
+    if supervisor_alive(project.state_dir):
+        store = project.store()
+        store.enqueue_command("shutdown", "supervisor", {"kill_agents": True})
+        if not wait_for(lambda: not supervisor_alive(project.state_dir), COMMAND_WAIT):
+            raise CliError("the demo's supervisor did not stop; try `overseer down`", EXIT_FAILED)
+    TmuxServer(server_label(config.name, project.state_dir)).kill_server()
+    paths = StatePaths(project.state_dir)
+    for path in (*paths.db_files, paths.supervisor_log, paths.notify_log):
+        path.unlink(missing_ok=True)
+    for sub in (paths.logs, paths.run):
+        shutil.rmtree(sub, ignore_errors=True)
+    print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
+
+
+def submit(project: Project, verb: str, target: str, args: dict[str, Any]) -> int:
+    """Queue an operator command; a running supervisor applies it, otherwise apply it here."""
+    project.store().close()  # a clear error when there is no state yet
+    outcome = send(project.state_dir, project.config, verb, target, args)
+    if outcome.status == "rejected":
+        raise CliError(f"{verb} {target}: {outcome.result}", EXIT_FAILED)
+    print(outcome.result)
+    return EXIT_OK
+
+
+def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
+    """The options of every command that works on a project: -c, --state-dir and --demo."""
+    p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
+    p.add_argument(
+        "--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)"
+    )
+    if demo:
+        p.add_argument("--demo", action="store_true", help="use the embedded demo config")
+
+
+def version() -> str:
+    """This Overseer's version (from the installed package's metadata)."""
+    try:
+        return importlib.metadata.version("overseer")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def command(
+    sub: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    *,
+    project: bool = True,
+    **kw: Any,
+) -> argparse.ArgumentParser:
+    """Add the subcommand `name` that runs `func`; with `project`, the options of `common`."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, **kw)
+    if project:
+        common(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def start_options(p: argparse.ArgumentParser, sync_help: str) -> None:
+    """The options of the commands that start a supervisor (run, up)."""
+    p.add_argument(
+        "--trust-state",
+        action="store_true",
+        help="use a state dir made on another machine, by another user or at another path",
+    )
+    p.add_argument("--sync-config", action="store_true", help=sync_help)
+    p.add_argument(
+        "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
+    )
+
+
+def report(error: OverseerError | sqlite3.Error) -> int:
+    """Print an error a person can act on as one line; the exit status it ends the command with."""
+    if isinstance(error, OverseerError):
+        print(f"overseer: {error}", file=sys.stderr)
+        return error.status
+    print(f"overseer: {explain(error)}", file=sys.stderr)  # locked, full or corrupt once opened
+    return EXIT_ENV
