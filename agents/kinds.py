@@ -15,13 +15,11 @@ from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
 from overseer.agents.profiles import AI_KINDS, AgentKind, Profile
 from overseer.state.config import AgentSpec
-from overseer.state.errors import EXIT_USAGE, OverseerError
+from overseer.state.errors import OverseerError
 
 
 class KindError(OverseerError):
-    """A kind that cannot be driven or explained (the message says why)."""
-
-    status = EXIT_USAGE
+    """A kind that cannot be driven or explained (the message says why; exit status 2)."""
 
 
 @dataclass(frozen=True)
