@@ -89,6 +89,18 @@ class Dispatch:
         spare = (leader,) if spare_wrapper and leader else ()
         return health.attempt_processes(self.mark, leader, spare)
 
+    def outside_group(self, procs: Sequence[psutil.Process]) -> list[psutil.Process]:
+        """Those of `procs` that left the wrapper's process group (a daemon the task started)."""
+        group = read_pid(self.pid_path)
+        out = []
+        for p in procs:
+            try:
+                if os.getpgid(p.pid) != group:
+                    out.append(p)
+            except OSError:
+                continue  # gone already
+        return out
+
     def stop(self, sig: int) -> bool:
         """SIGCONT and `sig` to the attempt's processes while its wrapper runs (else False).
 

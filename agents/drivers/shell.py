@@ -271,7 +271,9 @@ class ShellDriver(AgentDriver):
             # SIGTERM with the rest: the status waits until they are gone (the sweep looks
             # again) or were SIGKILLed after the grace (escalate_stop). The loop never waits.
             if not run.killed and (left := run.dispatch.processes(spare_wrapper=True)):
-                run.pending, run.leftovers = status, left
+                # Processes of the task's own group still dying of the stop's SIGTERM are the
+                # stop at work; those that left the group (a daemon) are named as leftovers.
+                run.pending, run.leftovers = status, run.dispatch.outside_group(left)
                 return
             if run.killed or run.leftovers:  # else nothing was left a moment ago
                 note = self.end_processes(run, 0.0, spare_wrapper=True)
