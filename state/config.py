@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -251,6 +251,23 @@ class Config:
     def max_attempts_for(self, task: TaskSpec) -> int:
         """The task's own attempt limit, else the config-wide one."""
         return task.max_attempts if task.max_attempts is not None else self.retry.max_attempts
+
+
+def task_row(t: TaskSpec, max_attempts: int) -> dict[str, Any]:
+    """A task as a row for `Store.upsert_tasks` (a prompt task keeps its kind and agent)."""
+    return {
+        "id": t.id,
+        "command": t.text,
+        "kind": "prompt" if t.prompt is not None else "run",
+        "agent": t.agent,
+        "depends_on": list(t.depends_on),
+        "priority": t.priority,
+        "timeout": t.timeout,
+        "verify": t.verify,
+        "max_attempts": max_attempts,
+        "cwd": t.cwd,
+        "env": dict(t.env),
+    }
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1194,8 +1211,11 @@ def effective_keymap(user: UserConfig | None, config: Config | None) -> dict[str
     return merged
 
 
-def load_tasks_file(path: str | Path, base_dir: Path | None = None) -> list[TaskSpec]:
-    """Read a list of tasks (or {tasks: [...]}) with the same validation as config tasks."""
+def load_tasks_file(
+    path: str | Path, base_dir: Path | None = None, agents: tuple[AgentSpec, ...] = ()
+) -> list[TaskSpec]:
+    """Read a list of tasks (or {tasks: [...]}) with the same validation as config tasks;
+    with `agents`, each task must have an agent that takes it (as in a config)."""
     file = Path(path)
     shown = str(path)
     if not file.exists():
@@ -1204,11 +1224,14 @@ def load_tasks_file(path: str | Path, base_dir: Path | None = None) -> list[Task
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the tasks file: {exc}", shown) from None
-    return load_tasks_text(text, shown, base_dir or file.absolute().parent)
+    return load_tasks_text(text, shown, base_dir or file.absolute().parent, agents)
 
 
 def load_tasks_text(
-    text: str, path: str = "<string>", base_dir: Path | None = None
+    text: str,
+    path: str = "<string>",
+    base_dir: Path | None = None,
+    agents: tuple[AgentSpec, ...] = (),
 ) -> list[TaskSpec]:
     """Like load_tasks_file, for text already in memory."""
     base = (base_dir or Path.cwd()).absolute()
@@ -1226,7 +1249,7 @@ def load_tasks_text(
             f"a tasks file must be a list of tasks or a mapping with 'tasks:', "
             f"got {_describe(root)}",
         )
-    return list(validator.tasks(root, check_unknown_deps=False))
+    return list(validator.tasks(root, check_unknown_deps=False, agents=agents))
 
 
 def demo_config() -> Config:

@@ -9,29 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from overseer.state.config import Config
+from overseer.state.config import Config, task_row
 from overseer.state.queue import EDITABLE
 from overseer.state.store import Store
 
 
 def task_specs(config: Config) -> list[dict[str, Any]]:
     """The config's tasks as rows for `Store.upsert_tasks`."""
-    return [
-        {
-            "id": t.id,
-            "command": t.text,
-            "kind": "prompt" if t.prompt is not None else "run",
-            "agent": t.agent,
-            "depends_on": list(t.depends_on),
-            "priority": t.priority,
-            "timeout": t.timeout,
-            "verify": t.verify,
-            "max_attempts": config.max_attempts_for(t),
-            "cwd": t.cwd,
-            "env": dict(t.env),
-        }
-        for t in config.tasks
-    ]
+    return [task_row(t, config.max_attempts_for(t)) for t in config.tasks]
 
 
 @dataclass(frozen=True)

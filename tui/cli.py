@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from overseer.state.config import load_tasks_file
+from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
 from overseer.state.store import DB_NAME, Store
 from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
@@ -183,7 +183,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.file:
         if args.id or args.command:
             raise CliError("use either `add ID -- COMMAND` or `add --file FILE`, not both")
-        specs = load_tasks_file(args.file)
+        specs = load_tasks_file(args.file, agents=project.config.agents if project.config else ())
     else:
         words = list(args.command)
         if not args.id or not words:
@@ -200,20 +200,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         specs = [task_spec_from_mapping(mapping)]
     config = project.config
     default_attempts = config.retry.max_attempts if config else 3
-    payload = [
-        {
-            "id": t.id,
-            "command": t.run,
-            "depends_on": list(t.depends_on),
-            "priority": t.priority,
-            "timeout": t.timeout,
-            "verify": t.verify,
-            "max_attempts": t.max_attempts or default_attempts,
-            "cwd": t.cwd,
-            "env": dict(t.env),
-        }
-        for t in specs
-    ]
+    payload = [task_row(t, t.max_attempts or default_attempts) for t in specs]
     return submit(project, "add", ",".join(t.id for t in specs), {"tasks": payload})
 
 
