@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only NAMES] [--out FILE]`: run the benchmarks, print a table,
+"""`python -m bench [--quick] [--only NAMES] [--peers] [--out FILE]`: run the benchmarks, print a table,
 write JSON.
 
 Each benchmark uses its own state dir under one temporary directory and its own private tmux
@@ -31,7 +31,9 @@ BENCHES: dict[str, tuple[str, str]] = {
     "claims": ("5", "bench.claims"),
     "scaling": ("6", "bench.scaling"),
     "dashboard": ("7", "bench.dashboard"),
+    "peers": ("peers", "bench.peers"),  # only with --peers or --only peers
 }
+OPT_IN = {"peers"}  # not part of a plain run
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 
 
@@ -58,6 +60,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary state dirs")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="run supervisord (pip install -e '.[bench]') beside Overseer on the same "
+        "workload and print the ratios",
+    )
     return parser.parse_args(argv)
 
 
@@ -96,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<10} items {items:<8} {module}")
         return 0
     scale = SCALES[args.scale or ("quick" if args.quick else "full")]
-    names = list(BENCHES) if not args.only else [n.strip() for n in args.only.split(",") if n]
+    if args.peers:
+        names = ["peers"]
+    elif args.only:
+        names = [n.strip() for n in args.only.split(",") if n]
+    else:
+        names = [n for n in BENCHES if n not in OPT_IN]
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print(f"bench: unknown benchmark(s): {', '.join(unknown)} (see --list)", file=sys.stderr)
