@@ -27,19 +27,28 @@ PERSIST_ERRORS = (StoreError, sqlite3.Error, OSError)
 
 
 def flush_agents(sup: Supervisor) -> None:
-    """Write heartbeats, last output times and last lines of changed agents in one go."""
-    rows = []
+    """Write heartbeats, last output times and last lines of changed agents in one go.
+
+    An agent whose only change is its heartbeat (every resting agent, every second) costs
+    one row of a batched UPDATE of that column, not a rewrite (and re-masking) of its row.
+    """
+    rows, beats = [], []
     for rt in sup.agents.values():
         last = rt.driver.last_line(rt)
-        snap = (rt.state, rt.heartbeat_at, rt.last_output_at, last, rt.prompt)
+        snap = (rt.state, rt.last_output_at, last, rt.prompt, rt.pid, rt.pane_id)
         if snap != rt.flushed:
             rows.append(rt)
-            rt.flushed = snap
-    if not rows:
+            rt.flushed, rt.flushed_beat = snap, rt.heartbeat_at
+        elif rt.heartbeat_at != rt.flushed_beat:
+            beats.append((rt.heartbeat_at, rt.name))
+            rt.flushed_beat = rt.heartbeat_at
+    if not rows and not beats:
         return
     with sup.store.tx() as c:
         for rt in rows:
             sup.store.update_agent_in(c, rt.name, **rt.fields(LIVE_FIELDS))
+        if beats:
+            sup.store.heartbeats_in(c, beats)
 
 
 def trim_history(sup: Supervisor, now: float) -> None:

@@ -794,6 +794,11 @@ class Store:
         ]
         c.execute(f"UPDATE agents SET {cols} WHERE name=?", [*values, name])
 
+    @staticmethod
+    def heartbeats_in(c: sqlite3.Connection, beats: Sequence[tuple[float | None, str]]) -> None:
+        """Set the heartbeat of some agents ((heartbeat_at, name) pairs) in an open transaction."""
+        c.executemany("UPDATE agents SET heartbeat_at=? WHERE name=?", beats)
+
     def update_agent(self, name: str, **fields: Any) -> None:
         """Update some columns of an agent in its own transaction."""
         with self.tx() as c:

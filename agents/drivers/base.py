@@ -104,6 +104,7 @@ class AgentRuntime:
     written: bool = False  # the state row has been written at least once
     awaiting_tmux: bool = False  # its pane went with the tmux server; respawn when it is back
     flushed: tuple[object, ...] = ()
+    flushed_beat: float | None = None  # the heartbeat last written
     retiring: bool = False  # no longer configured: finish what runs, take no work, close
 
     def fields(self, names: list[str]) -> dict[str, object]:

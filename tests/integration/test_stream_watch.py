@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from overseer.agents import stream
 from overseer.agents.stream import LogStream, LogWatcher
 from overseer.agents.tmux import TmuxServer
 from tests.helpers import wait_until
@@ -40,14 +42,47 @@ def recorder() -> Recorder:
     return Recorder()
 
 
-@pytest.fixture
-def watcher(tmp_path: Path, recorder: Recorder) -> Iterator[LogWatcher]:
+@pytest.fixture(params=["inotify", "watchfiles"])
+def watcher(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[LogWatcher]:
+    """Each test runs on Linux's blocking inotify and on the watchfiles fallback."""
+    if request.param == "watchfiles":
+        monkeypatch.setattr(stream._Inotify, "open", classmethod(lambda cls, d: None))
     w = LogWatcher(tmp_path / "logs", recorder)
     w.start()
+    assert (w._inotify is not None) == (request.param == "inotify")
     try:
         yield w
     finally:
         w.stop()
+
+
+def test_an_overflow_reports_every_file(tmp_path: Path) -> None:
+    # The kernel drops events when its queue overflows and says so once: every file may
+    # have changed. (The overflow record is fed through a pipe in place of the descriptor.)
+    ino = stream._Inotify.open(tmp_path)
+    assert ino is not None
+    try:
+        (tmp_path / "a.log").write_bytes(b"x")
+        (tmp_path / "b.log").write_bytes(b"y")
+        assert ino.wait()
+        ino.read()  # the real events
+        overflow = stream._EVENT.pack(-1, stream._IN_Q_OVERFLOW, 0, 0)
+        r, w = os.pipe()
+        os.write(w, overflow)
+        os.close(w)
+        real, ino.fd = ino.fd, r
+        try:
+            assert ino.read() == {tmp_path / "a.log", tmp_path / "b.log"}
+        finally:
+            ino.fd = real
+            os.close(r)
+    finally:
+        ino.close()
 
 
 def test_append_is_reported(watcher: LogWatcher, recorder: Recorder) -> None:
