@@ -196,6 +196,9 @@ class Run:
                 {
                     "hooks": hooks,
                     "statusLine": {"type": "command", "command": f"{status} {self.records}"},
+                    # Claude Code 2.1.3xx defaults to "auto" mode, which decides permission
+                    # prompts itself: ask, as 2.1.197 did, so the dialog can be tested.
+                    "permissions": {"defaultMode": "default"},
                 },
                 indent=1,
             )

@@ -458,19 +458,19 @@ def shown(run: Run, text: str) -> bool:
 @pytest.mark.realcli
 def test_claude_hooks_report_the_session_the_prompt_and_the_permission_dialog(run_cli: Any) -> None:
     run = run_cli("claude")
-    wait_until(lambda: run.hooks("SessionStart"), timeout=30, message="no SessionStart hook")
-    wait_until(lambda: shown(run, "❯"), timeout=20, message="no input box")
+    wait_until(lambda: run.hooks("SessionStart"), timeout=60, message="no SessionStart hook")
+    wait_until(lambda: shown(run, "❯"), timeout=60, message="no input box")
     run.submit("run: touch made-by-claude")
     prompt = wait_until(
-        lambda: run.hooks("UserPromptSubmit"), timeout=20, message="no UserPromptSubmit"
+        lambda: run.hooks("UserPromptSubmit"), timeout=60, message="no UserPromptSubmit"
     )
     assert prompt[0]["payload"]["prompt"] == "run: touch made-by-claude"
     asked = wait_until(
-        lambda: run.hooks("PermissionRequest"), timeout=20, message="no PermissionRequest"
+        lambda: run.hooks("PermissionRequest"), timeout=60, message="no PermissionRequest"
     )
     assert asked[0]["payload"]["tool_input"]["command"] == "touch made-by-claude"
     wait_until(
-        lambda: shown(run, "Do you want to proceed?"), timeout=10, message="no dialog on screen"
+        lambda: shown(run, "Do you want to proceed?"), timeout=30, message="no dialog on screen"
     )
     assert not (run.work / "made-by-claude").exists()
 
@@ -480,14 +480,14 @@ def test_gemini_hooks_report_the_session_the_prompt_and_the_permission_dialog(ru
     # Hooks in the user layer of the temporary HOME: a system settings file must be owned by root
     # in a directory no one else can write, which a test under /tmp cannot offer.
     run = run_cli("gemini", gemini_layer="user")
-    wait_until(lambda: run.hooks("SessionStart"), timeout=40, message="no SessionStart hook")
-    wait_until(lambda: shown(run, "Type your message"), timeout=20, message="no input box")
+    wait_until(lambda: run.hooks("SessionStart"), timeout=60, message="no SessionStart hook")
+    wait_until(lambda: shown(run, "Type your message"), timeout=60, message="no input box")
     run.submit("run: touch made-by-gemini")
-    before = wait_until(lambda: run.hooks("BeforeAgent"), timeout=20, message="no BeforeAgent")
+    before = wait_until(lambda: run.hooks("BeforeAgent"), timeout=60, message="no BeforeAgent")
     assert before[0]["payload"]["prompt"] == "run: touch made-by-gemini"
-    note = wait_until(lambda: run.hooks("Notification"), timeout=20, message="no Notification")
+    note = wait_until(lambda: run.hooks("Notification"), timeout=60, message="no Notification")
     assert note[0]["payload"]["notification_type"] == "ToolPermission"
-    wait_until(lambda: shown(run, "Allow execution"), timeout=10, message="no dialog on screen")
+    wait_until(lambda: shown(run, "Allow execution"), timeout=30, message="no dialog on screen")
     assert not (run.work / "made-by-gemini").exists()
 
 
@@ -496,18 +496,18 @@ def test_gemini_skips_a_system_settings_file_under_a_writable_parent(run_cli: An
     run = run_cli("gemini")  # the system layer, under tmp_path: /tmp is writable by all
     screen = wait_until(
         lambda: " ".join(run.screen().split()) if shown(run, "Skipping system") else "",
-        timeout=40,
+        timeout=60,
         message="no refusal on screen",
     )
     assert "Security Warning: Skipping system settings file" in screen and "is insecure" in screen
-    wait_until(lambda: shown(run, "Type your message"), timeout=20, message="no input box")
+    wait_until(lambda: shown(run, "Type your message"), timeout=60, message="no input box")
     assert run.hooks() == []
 
 
 @pytest.mark.realcli
 def test_codex_rollout_reports_the_turn_and_notify_its_end_after_the_approval(run_cli: Any) -> None:
     run = run_cli("codex")
-    wait_until(lambda: shown(run, "Ask Codex"), timeout=40, message="no input box")
+    wait_until(lambda: shown(run, "Ask Codex"), timeout=60, message="no input box")
     run.submit("run: touch made-by-codex")
 
     def rollout_events() -> list[str]:
@@ -519,9 +519,9 @@ def test_codex_rollout_reports_the_turn_and_notify_its_end_after_the_approval(ru
                     out.append(entry["payload"]["type"])
         return out
 
-    wait_until(lambda: "task_started" in rollout_events(), timeout=20, message="no task_started")
+    wait_until(lambda: "task_started" in rollout_events(), timeout=60, message="no task_started")
     wait_until(
-        lambda: shown(run, "Would you like to run"), timeout=20, message="no approval dialog"
+        lambda: shown(run, "Would you like to run"), timeout=60, message="no approval dialog"
     )
     assert not (run.work / "made-by-codex").exists()
     run.keys("Enter")
@@ -531,9 +531,9 @@ def test_codex_rollout_reports_the_turn_and_notify_its_end_after_the_approval(ru
             for n in run.hooks("notify")
             if n["payload"]["input-messages"][-1:] == ["run: touch made-by-codex"]
         ],
-        timeout=20,
+        timeout=60,
         message="no notify for the turn",
     )
     assert done[0]["payload"]["last-assistant-message"] == "Ran touch made-by-codex."
-    wait_until(lambda: "task_complete" in rollout_events(), timeout=10, message="no task_complete")
+    wait_until(lambda: "task_complete" in rollout_events(), timeout=30, message="no task_complete")
     assert (run.work / "made-by-codex").exists()
