@@ -102,6 +102,17 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens and cost of a turn, an attempt or an agent, as its CLI reports them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from a cache
+    cost_usd: float | None = None  # reported by the CLI, else priced from the table; None: unpriced
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class Agent:
     """A pane and the program in it, as recorded in the store."""
 
