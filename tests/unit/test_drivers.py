@@ -206,6 +206,28 @@ def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> Non
     assert rt.paused and rt.reason == f"paused: {reason}"
 
 
+def test_a_limit_above_the_input_box_ends_the_turn_failed_never_ok(tmp_path: Path) -> None:
+    # Codex 0.171 prints the 429 and returns to its input box: the screen reads idle, but
+    # the turn did not do its work.
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(
+        host, rt, codex_screen("› write the docs", "• Working (1s • esc to interrupt)", "› Ask")
+    )
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    limit = "■ exceeded retry limit, last status: 429 Too Many Requests"
+    printed(host, rt, codex_screen("› write the docs", limit, "› Ask Codex to do anything"))
+    for _ in range(4):
+        host.now += 0.4  # through the debounce (idle, settled) to twice the debounce
+        rt.driver.check(rt, host.now)
+    ((outcome, _, reason),) = host.records
+    assert outcome == AttemptOutcome.FAILED and reason == f"rate-limit: {limit}"
+    assert rt.paused
+
+
 def test_a_prompt_left_in_the_input_box_gets_enter_once_more_then_is_lost(
     tmp_path: Path,
 ) -> None:
