@@ -22,6 +22,8 @@ MENU_SELECTED = re.compile(r"^[\s│|┃]*(?:›|>|❯|●|▶|→)\s*(\d{1,2})[
 MENU_OTHER = re.compile(r"^[\s│|┃]*(\d{1,2})[.)]\s+(\S.*?)[\s│|┃]*$")
 SPINNER = re.compile(r"[⠁-⣿◐◓◑◒◴◷◶◵✢✳✶✻✽✺·•◦●○∙⏺*]")
 COUNTER = re.compile(r"\d+(?:\.\d+)?\s*(?:ms|s|m|h)\b|\d+/\d+")
+# A status line hung under the line above it: Codex "└ Tip: ...", Claude "⎿  Tip: ...".
+ATTACHED = re.compile(r"^\s*[└⎿]\s")
 BOX = re.compile(r"^[\s│|┃╭╮╰╯─━]*$")
 
 
@@ -220,19 +222,27 @@ def _waiting(
 
 
 def progress_signature(lines: Sequence[str], rules: ScreenRules) -> str:
-    """The screen without what changes while nothing progresses (spinners, counters, busy line).
+    """The screen without what changes while nothing progresses (spinners, counters, the busy
+    line and the status lines attached under it).
 
     Two screens with the same signature show the same work: a busy agent whose signature
-    stays the same for stall_timeout is stalled even though its spinner still turns.
+    stays the same for stall_timeout is stalled even though its spinner still turns, its
+    "└ Connection failed" line comes and goes and its "└ Tip: ..." lines rotate.
     """
     busy = [r.pattern for r in rules.rules if r.state == BUSY]
     out = []
+    under_busy = False
     for line in lines:
         if not line.strip():
             continue
         if any(p.search(line) for p in busy):
-            out.append("<busy>")
+            if not under_busy:
+                out.append("<busy>")
+            under_busy = True
             continue
+        if under_busy and ATTACHED.match(line):
+            continue
+        under_busy = False
         out.append(COUNTER.sub("#", SPINNER.sub("", line)).strip())
     return "\n".join(out)
 

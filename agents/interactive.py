@@ -2,7 +2,8 @@
 
 Raw verdicts flicker: a redraw can show half a screen, a resize repaints everything. A state
 only counts once it has held for the kind's debounce. Progress is judged on the screen
-without spinners and counters, so a CLI that only ticks its "Working (1m 21s)" line stalls.
+without spinners, counters, the busy line and the status lines attached under it, so a CLI
+that only ticks its "Working (1m 21s)" line and rotates "└ Tip: ..." lines under it stalls.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class InteractiveAgent:
         return self.stable.state if self.stable else UNKNOWN
 
     def progress_age(self) -> float:
-        """Seconds since the screen last showed progress (spinners and counters excluded)."""
+        """Seconds since the screen last showed progress (see progress_signature)."""
         return self.clock() - self.signature_since
 
     def holds_text(self, text: str) -> bool:

@@ -191,7 +191,7 @@ class PromptDriver(AgentDriver):
         elif rt.state == AgentState.BUSY and ia.progress_age() >= stall:
             detail = (
                 f"stalled: no progress on screen for {ia.progress_age():.0f}s "
-                "(only spinners and counters changed)"
+                "(only spinners and counters changed, and the status lines under the busy line)"
             )
             self.host.set_state(rt, AgentState.STALLED, detail)
             self.host.on_stall(rt, detail)
