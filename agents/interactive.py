@@ -19,6 +19,7 @@ from overseer.agents.classify import (
     Verdict,
     classify,
     progress_signature,
+    version_note,
 )
 from overseer.agents.profiles import AgentKind
 from overseer.agents.screen import VirtualScreen
@@ -59,6 +60,10 @@ class InteractiveAgent:
         self.signature_since = now
         self.changed_at = now
         self._seen = -1
+        # The CLI's version as its banner showed it (the banner scrolls away: kept), and
+        # "untested version X (tested: Y)" when the rules were not tested with it.
+        self.cli_version: str | None = None
+        self.version_note: str | None = None
 
     def feed(self, data: bytes) -> None:
         """New output from the pane."""
@@ -75,6 +80,7 @@ class InteractiveAgent:
         self.screen.reset()
         self.stable = None
         self.raw = self.candidate = Verdict(UNKNOWN, "respawned")
+        self.cli_version = self.version_note = None
         self.candidate_since = self.signature_since = self.changed_at = self.clock()
 
     def read(self) -> Verdict:
@@ -83,6 +89,10 @@ class InteractiveAgent:
             self._seen = self.screen.generation
             lines = self.screen.lines()
             verdict = classify(lines, self.rules)
+            if self.cli_version is None:
+                found = version_note(lines, self.rules)
+                if found is not None:
+                    self.cli_version, self.version_note = found[0], found[1] or None
             signature = progress_signature(lines, self.rules)
             if signature != self.signature:
                 self.signature = signature

@@ -189,6 +189,36 @@ def test_a_prompt_is_submitted_worked_on_and_its_turn_recorded(tmp_path: Path) -
     assert rt.running is None
 
 
+def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "codex")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    newer = screen("codex-0.169.0-prompt.idle.ansi").replace(b"v0.169.0", b"v0.231.4")
+    printed(host, rt, newer)
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.IDLE  # not `unknown`: the newest rules read it
+    assert rt.driver.ia.cli_version == "0.231.4"
+    assert rt.driver.ia.version_note == "untested version 0.231.4 (tested: 0.169, 0.171)"
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(host, rt, screen("codex-0.169.0-working.busy.ansi").replace(b"v0.169.0", b"v0.231.4"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    printed(host, rt, newer)
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert host.records == [(AttemptOutcome.OK, None, "the agent returned to its prompt")]
+    # The banner scrolled away: the version and its note stay; a respawn forgets them.
+    printed(host, rt, codex_screen("› Ask Codex to do anything").replace(b"v0.169.0", b""))
+    assert rt.driver.ia.read().note == "" and rt.driver.ia.cli_version == "0.231.4"
+    rt.driver.ia.reset()
+    assert rt.driver.ia.cli_version is None and rt.driver.ia.version_note is None
+
+
 def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     rt = idle_codex(host)

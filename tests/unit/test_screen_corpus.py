@@ -60,3 +60,11 @@ def test_explain_as_a_command(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"state": "busy"' in proc.stdout and '"rule": "esc-to-interrupt"' in proc.stdout
+
+
+def test_explain_flags_an_untested_version_and_still_reads_the_screen() -> None:
+    screen = ROOT / "tests" / "fakes" / "screens" / "codex-0.171.0-prompt.idle.ansi"
+    text = screen.read_text(encoding="utf-8").replace("v0.171.0", "v0.180.2")
+    out = explain_screen("codex", text).text()
+    assert "verdict:  idle" in out
+    assert "note:     untested version 0.180.2 (tested: 0.169, 0.171)" in out
