@@ -115,6 +115,8 @@ CODEX = ScreenRules(
             r"would you like to (run|make|apply)|allow (command|this)\?|\bapprove\b",
         ),
         _r("press-enter", WAITING, r"press enter to (continue|confirm)"),
+        # Hooks given with `-c hooks...` open "5 hooks need review before they can run".
+        _r("hooks-review", WAITING, r"\bhooks? needs? review\b"),
         _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
         RETRYING,
         _r("input-box", IDLE, r"^\s*›(\s|$)", box=True),
@@ -173,8 +175,9 @@ AIDER = ScreenRules(
     "aider",
     (
         *LIMIT_RULES,
-        _r("yes-no", WAITING, r"\(Y\)es/\(N\)o|\[Yes\]:\s*$|\(y/n\)"),
-        _r("open-url", WAITING, r"open (documentation )?url"),
+        # aider asks on its last line: a question answered further up is history.
+        _r("yes-no", WAITING, r"\(Y\)es/\(N\)o|\[Yes\]:\s*$|\(y/n\)", where="last"),
+        _r("open-url", WAITING, r"open (documentation )?url", where="last"),
         _r("waiting-spinner", BUSY, r"waiting for .{0,40}(model|llm|response)|thinking\.\.\."),
         RETRYING,
         _r("prompt", IDLE, r"^(\w[\w-]*)?>\s?.*$", where="last"),

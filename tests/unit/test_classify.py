@@ -215,3 +215,22 @@ def test_sign_in_and_api_key_screens_wait_and_the_key_is_never_typed() -> None:
         v = verdict_of(here / name)
         assert (v.state, v.rule) == ("waiting", "sign-in") and len(v.choices) >= 2, name
         check_answer("ai", AgentState.WAITING, v.detail, None)  # a menu choice: no secret
+
+
+def test_an_answered_aider_question_is_history_and_codex_hook_review_waits() -> None:
+    aider = AI_KINDS["aider"].screen
+    assert aider is not None
+    asked = ["> fix it", "touch x", "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]: "]
+    assert classify(asked, aider).rule == "yes-no"
+    answered = [*asked[:-1], asked[-1] + "y", "Running touch x", "Editing foo.py"]
+    assert classify(answered, aider).state == UNKNOWN  # working (busy when it keeps changing)
+    codex = AI_KINDS["codex"].screen
+    assert codex is not None
+    review = [
+        "  5 hooks need review before they can run",
+        "  t trust all · enter review · esc close",
+    ]
+    assert (classify(review, codex).state, classify(review, codex).rule) == (
+        "waiting",
+        "hooks-review",
+    )

@@ -34,6 +34,10 @@ def test_each_screen_reads_as_its_name_says(path: Path) -> None:
     kind, state = kind_and_state(path)
     verdict = explain_screen(kind, path.read_text(encoding="utf-8")).verdict
     assert (verdict.state, path.name) == (state, path.name), verdict
+    assert verdict.note == "", "the versions of the corpus are tested versions"
+    # The pane's size (the capture is 110x35) does not change what it shows.
+    wide = explain_screen(kind, path.read_text(encoding="utf-8"), columns=160, lines=50)
+    assert (wide.verdict.state, wide.verdict.rule) == (state, verdict.rule)
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
