@@ -149,6 +149,7 @@ def version_note(lines: Sequence[str], rules: ScreenRules) -> tuple[str, str] | 
     return None
 
 
+LIMIT_TAIL = 3  # a limit message counts among this many last lines of its turn
 Mark = tuple[int, str, Rule]  # (screen row, line, the first rule that matches it)
 
 
@@ -194,7 +195,9 @@ def classify(lines: Sequence[str], rules: ScreenRules) -> Verdict:
     if rule.box and busy:
         b_row, b_line, b_rule = busy[-1]
         return Verdict(BUSY, b_rule.name, _clean(b_line), line=b_row, note=note)
-    limit = [m for m in turn if m[2].limit]
+    # A limit ends its turn: among the last lines before the box, not quoted in an answer.
+    tail = [r for r, _ in rows if start < r < row][-LIMIT_TAIL:]
+    limit = [m for m in turn if m[2].limit and m[0] in tail]
     if limit:
         l_row, l_line, l_rule = limit[-1]
         return Verdict(IDLE, l_rule.name, _clean(l_line), line=l_row, note=note)

@@ -196,6 +196,9 @@ def test_a_limit_reads_as_the_end_of_its_turn_only() -> None:
     assert (v.state, v.rule) == ("idle", "rate-limit") and "429" in v.detail
     later = [*limited[:-1], "› hello", "• Answer to: hello", "  Worked for 1s", "› Ask"]
     assert classify(later, codex).rule == "input-box"
+    # An answer that speaks of rate limits is no limit.
+    answer = ["› explain", "• The API has a rate limit of 5 requests.", "  So we batch.", "  Done."]
+    assert classify([*answer, "  Worked for 4s", "› Ask"], codex).rule == "input-box"
 
 
 def test_sign_in_and_api_key_screens_wait_and_the_key_is_never_typed() -> None:
