@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 IDLE, BUSY, WAITING, EXITED, UNKNOWN = "idle", "busy", "waiting", "exited", "unknown"
 
@@ -24,6 +25,7 @@ SPINNER = re.compile(r"[⠁-⣿◐◓◑◒◴◷◶◵✢✳✶✻✽✺·•�
 COUNTER = re.compile(r"\d+(?:\.\d+)?\s*(?:ms|s|m|h)\b|\d+/\d+")
 # A status line hung under the line above it: Codex "└ Tip: ...", Claude "⎿  Tip: ...".
 ATTACHED = re.compile(r"^\s*[└⎿]\s")
+SEEN_LINES = 4096  # lines whose matching rules are remembered (per kind)
 BOX = re.compile(r"^[\s│|┃╭╮╰╯─━]*$")
 
 
@@ -74,6 +76,20 @@ class ScreenRules:
     tested_versions: tuple[str, ...] = ()
     source: str = ""  # where the patterns come from (README table)
     notes: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def seen(self) -> dict[str, tuple[Rule, ...]]:
+        """The rules each line matched: a redrawn screen repeats most lines of the last one."""
+        return {}
+
+    def matching(self, line: str) -> tuple[Rule, ...]:
+        """The rules whose pattern matches `line`, in the rules' order."""
+        hit = self.seen.get(line)
+        if hit is None:
+            if len(self.seen) >= SEEN_LINES:
+                self.seen.clear()
+            hit = self.seen[line] = tuple(r for r in self.rules if r.pattern.search(line))
+        return hit
 
 
 def _bottom(lines: Sequence[str], depth: int) -> list[tuple[int, str]]:
@@ -164,14 +180,13 @@ def classify(lines: Sequence[str], rules: ScreenRules) -> Verdict:
     in_menu = range(menu[0], menu[1] + 1) if menu else range(0)
     marks: list[Mark] = []
     for k, (row, line) in enumerate(rows):
-        for rule in rules.rules:
+        for rule in rules.matching(line):
             if rule.where == "last" and k != len(rows) - 1:
                 continue
             if rule.box and row in in_menu:
                 continue  # "› 1. Yes, proceed" is a menu's choice, not an input box
-            if rule.pattern.search(line):
-                marks.append((row, line, rule))
-                break
+            marks.append((row, line, rule))
+            break
     last_row = max(marks[-1][0] if marks else -1, menu[1] if menu else -1)
     if last_row < 0:
         return Verdict(UNKNOWN, "no-rule-matched", _clean(rows[-1][1]), note=note)
@@ -189,7 +204,7 @@ def classify(lines: Sequence[str], rules: ScreenRules) -> Verdict:
             row, line, rule = m
             break
     # The turn this box belongs to: the lines since the prompt before it (its echo).
-    start = max((r for r, text in rows if r < row and rule.pattern.search(text)), default=-1)
+    start = max((r for r, text in rows if r < row and rule in rules.matching(text)), default=-1)
     turn = [m for m in marks if start < m[0] < row]
     busy = [m for m in turn if m[2].state == BUSY]
     if rule.box and busy:
@@ -232,13 +247,12 @@ def progress_signature(lines: Sequence[str], rules: ScreenRules) -> str:
     stays the same for stall_timeout is stalled even though its spinner still turns, its
     "└ Connection failed" line comes and goes and its "└ Tip: ..." lines rotate.
     """
-    busy = [r.pattern for r in rules.rules if r.state == BUSY]
     out = []
     under_busy = False
     for line in lines:
         if not line.strip():
             continue
-        if any(p.search(line) for p in busy):
+        if any(r.state == BUSY for r in rules.matching(line)):
             if not under_busy:
                 out.append("<busy>")
             under_busy = True
