@@ -285,3 +285,20 @@ def test_a_menu_takes_the_key_of_the_choice(tmp_path: Path, answer: str, key: st
     rt.driver.ia.resize(110, 35)  # type: ignore[attr-defined]
     printed(host, rt, screen("gemini-0.61.0-trust-dialog.waiting.ansi"))
     assert rt.driver.menu_key(rt, answer) == key
+
+
+def test_an_api_key_screen_waits_at_a_prompt_no_answer_types(tmp_path: Path) -> None:
+    from overseer.agents.profiles import match_prompt
+
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    here = Path(__file__).resolve().parents[1] / "fakes" / "screens"
+    text = (here / "gemini-0.61.0-api-key.waiting.ansi").read_text(encoding="utf-8")
+    printed(host, rt, b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode())
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.WAITING and rt.prompt == "Enter Gemini API Key"
+    m = match_prompt(rt.prompt)  # what `overseer answer` and suggestions check first
+    assert m is not None and m.secret
