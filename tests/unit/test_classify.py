@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from overseer.agents.classify import UNKNOWN, classify, compile_rules, progress_signature
 from overseer.agents.profiles import AI_KINDS
@@ -237,3 +239,44 @@ def test_an_answered_aider_question_is_history_and_codex_hook_review_waits() -> 
         "waiting",
         "hooks-review",
     )
+
+
+PIECES = [
+    "› ",
+    "> ",
+    "❯ ",
+    "│ > ",
+    "• Working (3s • esc to interrupt)",
+    "✽ Noodling… (5s)",
+    "  └ Tip: x",
+    "  ⎿  Tip: y",
+    "⠼ Thinking... (esc to cancel, 2s)",
+    "Do you want to proceed?",
+    "❯ 1. Yes",
+    "  2. No",
+    "> 1. Sign in with ChatGPT",
+    "Rate limit reached",
+    "Retrying in 2.0 seconds...",
+    "Enter Gemini API Key",
+    "Pane is dead (status 0)",
+    "hello",
+    "",
+    "─" * 30,
+]
+
+
+@given(
+    st.lists(st.sampled_from(PIECES), max_size=40),
+    st.sampled_from(["codex", "gemini", "claude", "aider"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_mix_of_screen_elements_gets_a_verdict_with_its_rule(
+    picks: list[str], kind: str
+) -> None:
+    rules = AI_KINDS[kind].screen
+    assert rules is not None
+    v = classify(picks, rules)
+    assert v.state in ("idle", "busy", "waiting", "exited", "unknown") and v.rule
+    if v.line is not None and v.rule != "numbered-menu":  # a menu's detail: its question
+        assert picks[v.line].strip() and v.detail in " ".join(picks[v.line].split())
+    progress_signature(picks, rules)
