@@ -69,6 +69,8 @@ class Explanation:
             out.append(f"line:     {v.line + 1} of the screen")
         if v.choices:
             out.append("choices:  " + " | ".join(v.choices))
+        if v.note:
+            out.append(f"note:     {v.note}")
         out.append(f"patterns: {self.source}")
         return "\n".join(out)
 

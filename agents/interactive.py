@@ -2,7 +2,8 @@
 
 Raw verdicts flicker: a redraw can show half a screen, a resize repaints everything. A state
 only counts once it has held for the kind's debounce. Progress is judged on the screen
-without spinners and counters, so a CLI that only ticks its "Working (1m 21s)" line stalls.
+without spinners, counters, the busy line and the status lines attached under it, so a CLI
+that only ticks its "Working (1m 21s)" line and rotates "└ Tip: ..." lines under it stalls.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from overseer.agents.classify import (
     Verdict,
     classify,
     progress_signature,
+    version_note,
 )
 from overseer.agents.profiles import AgentKind
 from overseer.agents.screen import VirtualScreen
@@ -58,6 +60,10 @@ class InteractiveAgent:
         self.signature_since = now
         self.changed_at = now
         self._seen = -1
+        # The CLI's version as its banner showed it (the banner scrolls away: kept), and
+        # "untested version X (tested: Y)" when the rules were not tested with it.
+        self.cli_version: str | None = None
+        self.version_note: str | None = None
 
     def feed(self, data: bytes) -> None:
         """New output from the pane."""
@@ -74,6 +80,7 @@ class InteractiveAgent:
         self.screen.reset()
         self.stable = None
         self.raw = self.candidate = Verdict(UNKNOWN, "respawned")
+        self.cli_version = self.version_note = None
         self.candidate_since = self.signature_since = self.changed_at = self.clock()
 
     def read(self) -> Verdict:
@@ -82,6 +89,10 @@ class InteractiveAgent:
             self._seen = self.screen.generation
             lines = self.screen.lines()
             verdict = classify(lines, self.rules)
+            if self.cli_version is None:
+                found = version_note(lines, self.rules)
+                if found is not None:
+                    self.cli_version, self.version_note = found[0], found[1] or None
             signature = progress_signature(lines, self.rules)
             if signature != self.signature:
                 self.signature = signature
@@ -129,7 +140,7 @@ class InteractiveAgent:
         return self.stable.state if self.stable else UNKNOWN
 
     def progress_age(self) -> float:
-        """Seconds since the screen last showed progress (spinners and counters excluded)."""
+        """Seconds since the screen last showed progress (see progress_signature)."""
         return self.clock() - self.signature_since
 
     def holds_text(self, text: str) -> bool:

@@ -13,6 +13,7 @@ HUMAN_PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("yes-no-fingerprint", r"\(yes/no/\[fingerprint\]\)"),
         ("password", r"\b(password|passphrase|passcode|pin)\b[^:]*:\s*$"),
         ("token", r"\b(token|api key|secret|otp|verification code)\b[^:]*:\s*$"),
+        ("api-key", r"\b(enter|paste|type)\b.{0,40}\bapi key\b"),
         ("press-enter", r"\bpress\s+(enter|return|any key)\b"),
         ("continue", r"\b(continue|proceed|overwrite|replace|remove|delete)\b[^?]{0,60}\?\s*$"),
         ("are-you-sure", r"\bare you sure\b"),
@@ -24,7 +25,7 @@ HUMAN_PROMPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 # Prompts that must never be answered automatically: a person has to attach.
-SECRET_PROMPTS = frozenset({"password", "token"})
+SECRET_PROMPTS = frozenset({"password", "token", "api-key"})
 
 
 @dataclass(frozen=True)
@@ -68,55 +69,81 @@ class Profile:
 from overseer.agents.classify import BUSY, EXITED, IDLE, WAITING, Rule, ScreenRules  # noqa: E402
 
 
-def _r(name: str, state: str, rx: str, where: str = "bottom") -> Rule:
-    return Rule(name, state, re.compile(rx, re.IGNORECASE), where)
+def _r(
+    name: str, state: str, rx: str, where: str = "bottom", *, box: bool = False, limit: bool = False
+) -> Rule:
+    return Rule(name, state, re.compile(rx, re.IGNORECASE), where, box, limit)
 
 
-# Shared by every AI CLI: what a rate limit or a full context looks like.
+# Shared by every AI CLI: what a rate limit or a full context looks like (a turn that ended
+# without doing its work), retries in progress, sign-in and API-key screens, a dead pane.
 LIMIT_RULES = (
     _r(
         "rate-limit",
         WAITING,
         r"usage limit|rate[ -]limit|quota exceeded|too many requests|limit will reset|try again in \d",
+        limit=True,
     ),
     _r(
         "context-limit",
         WAITING,
         r"context (window|limit|left)[^.]*\b(full|exceeded|0%)|prompt is too long",
+        limit=True,
     ),
 )
+# The API-key entry asks for a secret: Overseer never types it (HUMAN_PROMPTS "api-key").
+SIGN_IN_RULES = (
+    _r("api-key", WAITING, r"paste or type your api key|enter (your )?gemini api key"),
+    _r(
+        "sign-in",
+        WAITING,
+        r"choose how you want to use codex|sign in (with chatgpt|another way)"
+        r"|how would you like to authenticate|select login method",
+    ),
+)
+RETRYING = _r("retrying", BUSY, r"\bretrying in [\d.]+\s*s")
+PANE_DEAD = _r("pane-dead", EXITED, r"^Pane is dead \(|^EXIT=\d+$")
 
 CODEX = ScreenRules(
     "codex",
     (
         *LIMIT_RULES,
+        *SIGN_IN_RULES,
         _r(
             "approval",
             WAITING,
-            r"would you like to (run|make|apply)|allow (command|this)\?|approve",
+            r"would you like to (run|make|apply)|allow (command|this)\?|\bapprove\b",
         ),
         _r("press-enter", WAITING, r"press enter to (continue|confirm)"),
+        # Hooks given with `-c hooks...` open "5 hooks need review before they can run".
+        _r("hooks-review", WAITING, r"\bhooks? needs? review\b"),
         _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
-        _r("input-box", IDLE, r"^\s*›(\s|$)"),
+        RETRYING,
+        _r("input-box", IDLE, r"^\s*›(\s|$)", box=True),
+        PANE_DEAD,
     ),
-    version=re.compile(r"OpenAI Codex \(v(\d+\.\d+)\.\d+"),
-    tested_versions=("0.169",),
-    source="@openai/codex 0.169.0, captured screens",
+    version=re.compile(r"OpenAI Codex \(v(\d+\.\d+\.\d+)"),
+    tested_versions=("0.169", "0.171"),
+    source="@openai/codex 0.169.0 and 0.171.0, captured screens",
 )
 GEMINI = ScreenRules(
     "gemini",
     (
         *LIMIT_RULES,
+        *SIGN_IN_RULES,
         _r("trust-dialog", WAITING, r"do you trust (the files in )?this folder"),
         _r(
             "approval",
             WAITING,
             r"allow execution|waiting for user confirmation|apply this change\?|do you want to proceed",
         ),
-        _r("esc-to-cancel", BUSY, r"esc to cancel"),
-        _r("input-box", IDLE, r"^\s*>\s"),
+        # "(esc to cancel, 19s)": a dialog's "Esc to cancel" footer is no busy line.
+        _r("esc-to-cancel", BUSY, r"\(esc to cancel\b"),
+        RETRYING,
+        _r("input-box", IDLE, r"^\s*>\s", box=True),
+        PANE_DEAD,
     ),
-    version=re.compile(r"Gemini CLI v(\d+\.\d+)\.\d+"),
+    version=re.compile(r"Gemini CLI v(\d+\.\d+\.\d+)"),
     tested_versions=("0.61",),
     source="@google/gemini-cli 0.61.0, captured screens",
 )
@@ -124,34 +151,42 @@ CLAUDE = ScreenRules(
     "claude",
     (
         *LIMIT_RULES,
+        *SIGN_IN_RULES,
         _r(
             "approval",
             WAITING,
             r"do you want to (proceed|make this edit|create|run)|allow .{1,40}\?$",
         ),
         _r("esc-to-interrupt", BUSY, r"esc to interrupt"),
-        _r("input-box", IDLE, r"^\s*[│|]\s*>\s|^\s*>\s*(try \"|$)"),
+        # "✽ Noodling… (59s)"; a finished turn reads "✻ Churned for 1s" (no ellipsis).
+        _r("spinner-line", BUSY, r"^\s*[✢✳✶✻✽✺·*]\s+\w+…"),
+        RETRYING,
+        # "❯" (2.1.197) or "│ > " (older); its echo "❯ prompt" marks where a turn began.
+        _r("input-box", IDLE, r"^\s*([│|]\s*)?[>❯](\s|$)", box=True),
         _r("shortcuts-hint", IDLE, r"\? for shortcuts\s*$"),
-        _r("cannot-connect", EXITED, r"unable to connect to anthropic services|^EXIT=\d+"),
+        _r("cannot-connect", EXITED, r"unable to connect to anthropic services"),
+        PANE_DEAD,
     ),
-    version=re.compile(r"Claude Code v(\d+\.\d+)\.\d+"),
+    version=re.compile(r"Claude Code v(\d+\.\d+\.\d+)"),
     tested_versions=("2.1",),
-    source="@anthropic-ai/claude-code 2.1.x: captured error screen; busy/idle/dialog lines "
-    "from its documented interface",
+    source="@anthropic-ai/claude-code 2.1.197, captured screens",
 )
 AIDER = ScreenRules(
     "aider",
     (
         *LIMIT_RULES,
-        _r("yes-no", WAITING, r"\(Y\)es/\(N\)o|\[Yes\]:\s*$|\(y/n\)"),
-        _r("open-url", WAITING, r"open (documentation )?url"),
+        # aider asks on its last line: a question answered further up is history.
+        _r("yes-no", WAITING, r"\(Y\)es/\(N\)o|\[Yes\]:\s*$|\(y/n\)", where="last"),
+        _r("open-url", WAITING, r"open (documentation )?url", where="last"),
         _r("waiting-spinner", BUSY, r"waiting for .{0,40}(model|llm|response)|thinking\.\.\."),
+        RETRYING,
         _r("prompt", IDLE, r"^(\w[\w-]*)?>\s?.*$", where="last"),
+        PANE_DEAD,
     ),
     menus=False,
-    version=re.compile(r"^Aider v(\d+\.\d+)"),
+    version=re.compile(r"^Aider v(\d+\.\d+\.\d+)"),
     tested_versions=("0.86",),
-    source="aider 0.86 (line-based prompt `> `), from its documented interface",
+    source="aider 0.86.2 (line-based prompt `> `), captured screens",
 )
 
 

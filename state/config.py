@@ -180,7 +180,7 @@ class AgentSpec:
     command: str | None = None
     worktree: bool = False  # each instance works in its own git worktree and branch
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # custom kind
-    version_check: bool = True  # an untested CLI version reads as `unknown`
+    version_check: bool = True  # flag an untested CLI version (it is read all the same)
 
     @property
     def takes_prompts(self) -> bool:

@@ -82,6 +82,17 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens and cost of a turn, an attempt or an agent, as its CLI reports them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from a cache
+    cost_usd: float | None = None  # reported by the CLI, else priced from the table; None: unpriced
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One try of a task by one agent."""
 
@@ -99,6 +110,7 @@ class Attempt:
     nonce: str = ""
     log_offset: int = 0
     result: str | None = None  # an interactive agent's attempt: "idle" (it finished its turn)
+    usage: Usage | None = None  # tokens/cost of an AI agent's attempt, as its CLI reported them
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,13 @@ class Agent:
     reason: str | None = None
     last_line: str = ""
     prompt: str | None = None
+    cli_version: str | None = None  # an AI CLI's version, as it reported it
+    version_note: str | None = None  # e.g. "untested version 0.171 (tested: 0.169)"
+    signals: dict[str, Any] = field(default_factory=dict)  # which signals arrived, or why not
+    state_source: str | None = (
+        None  # what decided the state: a hook event, a rollout line, a screen rule
+    )
+    usage: Usage | None = None  # tokens/cost of the agent's session so far
 
 
 @dataclass(frozen=True)

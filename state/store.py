@@ -27,12 +27,13 @@ from overseer.state.models import (
     SupervisorInfo,
     Task,
     TaskState,
+    Usage,
 )
 from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -175,6 +176,16 @@ MIGRATIONS: list[str] = [
     INSERT OR IGNORE INTO task_deps(task_id, dep_id)
         SELECT t.id, j.value FROM tasks AS t, json_each(t.depends_on) AS j
     """,
+    # 6: what AI CLIs say about themselves: their version (and whether it was tested), which
+    # signals arrived, the source of the current state, and tokens/cost per attempt and agent.
+    """
+    ALTER TABLE agents ADD COLUMN cli_version TEXT;
+    ALTER TABLE agents ADD COLUMN version_note TEXT;
+    ALTER TABLE agents ADD COLUMN signals TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE agents ADD COLUMN state_source TEXT;
+    ALTER TABLE agents ADD COLUMN usage TEXT;
+    ALTER TABLE attempts ADD COLUMN usage TEXT
+    """,
 ]
 
 
@@ -239,12 +250,22 @@ def _task(row: sqlite3.Row) -> Task:
     return _from_row(Task, row, state=TaskState, depends_on=_loads_tuple, env=json.loads)
 
 
+def usage_from_json(text: str | None) -> Usage | None:
+    """A Usage stored as JSON (None: nothing reported)."""
+    return Usage(**json.loads(text)) if text else None
+
+
+def usage_json(usage: Usage | None) -> str | None:
+    """A Usage as stored (JSON), or None."""
+    return json.dumps(dataclasses.asdict(usage)) if usage is not None else None
+
+
 def _attempt(row: sqlite3.Row) -> Attempt:
-    return _from_row(Attempt, row, outcome=AttemptOutcome)
+    return _from_row(Attempt, row, outcome=AttemptOutcome, usage=usage_from_json)
 
 
 def _agent(row: sqlite3.Row) -> Agent:
-    return _from_row(Agent, row, state=AgentState)
+    return _from_row(Agent, row, state=AgentState, signals=json.loads, usage=usage_from_json)
 
 
 def _event(row: sqlite3.Row) -> Event:
@@ -770,6 +791,11 @@ class Store:
             "reason",
             "last_line",
             "prompt",
+            "cli_version",
+            "version_note",
+            "signals",
+            "state_source",
+            "usage",
         }
     )
 
@@ -787,6 +813,10 @@ class Store:
         values = [
             v.value
             if isinstance(v, AgentState)
+            else usage_json(v)
+            if isinstance(v, Usage)
+            else json.dumps(v)
+            if k == "signals"
             else mask(v)
             if k in cls.AGENT_TEXTS and isinstance(v, str)
             else v

@@ -169,18 +169,19 @@ class PromptDriver(AgentDriver):
         if run.deadline is not None and now >= run.deadline:
             self.host.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
             return
-        if (
-            raw.state == WAITING
-            and raw.rule in LIMIT_RULES
-            and now - ia.changed_at >= 2 * kind.debounce
-        ):
-            # The CLI gave up on the turn: fail the attempt (backoff applies) and give the
-            # agent no more work until a person resumes it.
+        if raw.rule in LIMIT_RULES and now - ia.changed_at >= 2 * kind.debounce:
+            # The CLI gave up on the turn (the limit shows as a dialog, or as the last thing
+            # the turn printed above the input box): fail the attempt (backoff applies) and
+            # give the agent no more work until a person resumes it.
             detail = f"{raw.rule}: {mask(raw.detail)}"
             rt.paused, rt.reason = True, f"paused: {detail}"
             self.host.record(rt, Ended(AttemptOutcome.FAILED, detail))
             return
-        if settled and (run.saw_busy or now - run.submitted_at >= SILENT_TURN):
+        if (
+            settled
+            and raw.rule not in LIMIT_RULES  # ended by a limit: failed (above), never OK
+            and (run.saw_busy or now - run.submitted_at >= SILENT_TURN)
+        ):
             end = Ended(AttemptOutcome.OK, "the agent returned to its prompt", result="idle")
             self.host.record(rt, end)
             return
@@ -190,7 +191,7 @@ class PromptDriver(AgentDriver):
         elif rt.state == AgentState.BUSY and ia.progress_age() >= stall:
             detail = (
                 f"stalled: no progress on screen for {ia.progress_age():.0f}s "
-                "(only spinners and counters changed)"
+                "(only spinners and counters changed, and the status lines under the busy line)"
             )
             self.host.set_state(rt, AgentState.STALLED, detail)
             self.host.on_stall(rt, detail)

@@ -189,6 +189,36 @@ def test_a_prompt_is_submitted_worked_on_and_its_turn_recorded(tmp_path: Path) -
     assert rt.running is None
 
 
+def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "codex")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    newer = screen("codex-0.169.0-prompt.idle.ansi").replace(b"v0.169.0", b"v0.231.4")
+    printed(host, rt, newer)
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.IDLE  # not `unknown`: the newest rules read it
+    assert rt.driver.ia.cli_version == "0.231.4"
+    assert rt.driver.ia.version_note == "untested version 0.231.4 (tested: 0.169, 0.171)"
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(host, rt, screen("codex-0.169.0-working.busy.ansi").replace(b"v0.169.0", b"v0.231.4"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    printed(host, rt, newer)
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert host.records == [(AttemptOutcome.OK, None, "the agent returned to its prompt")]
+    # The banner scrolled away: the version and its note stay; a respawn forgets them.
+    printed(host, rt, codex_screen("› Ask Codex to do anything").replace(b"v0.169.0", b""))
+    assert rt.driver.ia.read().note == "" and rt.driver.ia.cli_version == "0.231.4"
+    rt.driver.ia.reset()
+    assert rt.driver.ia.cli_version is None and rt.driver.ia.version_note is None
+
+
 def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     rt = idle_codex(host)
@@ -204,6 +234,28 @@ def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> Non
     assert outcome == AttemptOutcome.FAILED and reason is not None
     assert reason.startswith("rate-limit: ")
     assert rt.paused and rt.reason == f"paused: {reason}"
+
+
+def test_a_limit_above_the_input_box_ends_the_turn_failed_never_ok(tmp_path: Path) -> None:
+    # Codex 0.171 prints the 429 and returns to its input box: the screen reads idle, but
+    # the turn did not do its work.
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(
+        host, rt, codex_screen("› write the docs", "• Working (1s • esc to interrupt)", "› Ask")
+    )
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    limit = "■ exceeded retry limit, last status: 429 Too Many Requests"
+    printed(host, rt, codex_screen("› write the docs", limit, "› Ask Codex to do anything"))
+    for _ in range(4):
+        host.now += 0.4  # through the debounce (idle, settled) to twice the debounce
+        rt.driver.check(rt, host.now)
+    ((outcome, _, reason),) = host.records
+    assert outcome == AttemptOutcome.FAILED and reason == f"rate-limit: {limit}"
+    assert rt.paused
 
 
 def test_a_prompt_left_in_the_input_box_gets_enter_once_more_then_is_lost(
@@ -233,3 +285,20 @@ def test_a_menu_takes_the_key_of_the_choice(tmp_path: Path, answer: str, key: st
     rt.driver.ia.resize(110, 35)  # type: ignore[attr-defined]
     printed(host, rt, screen("gemini-0.61.0-trust-dialog.waiting.ansi"))
     assert rt.driver.menu_key(rt, answer) == key
+
+
+def test_an_api_key_screen_waits_at_a_prompt_no_answer_types(tmp_path: Path) -> None:
+    from overseer.agents.profiles import match_prompt
+
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    here = Path(__file__).resolve().parents[1] / "fakes" / "screens"
+    text = (here / "gemini-0.61.0-api-key.waiting.ansi").read_text(encoding="utf-8")
+    printed(host, rt, b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode())
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.WAITING and rt.prompt == "Enter Gemini API Key"
+    m = match_prompt(rt.prompt)  # what `overseer answer` and suggestions check first
+    assert m is not None and m.secret

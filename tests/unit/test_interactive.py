@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from overseer.agents.interactive import InteractiveAgent
 from overseer.agents.profiles import AI_KINDS
 
@@ -106,3 +108,65 @@ def test_resize_flicker_does_not_flip_the_state() -> None:
     a.feed(busy(2))
     clock.t += 0.1
     assert a.observe() is None and a.state == "busy"
+
+
+SCREENS = Path(__file__).resolve().parents[1] / "fakes" / "screens"
+
+
+def capture(name: str, change: tuple[str, str] = ("", "")) -> bytes:
+    """A saved real screen as the pane would redraw it (optionally one text changed)."""
+    text = (SCREENS / name).read_text(encoding="utf-8").replace(*change)
+    return ("\x1b[H\x1b[2J" + text.replace("\n", "\r\n")).encode()
+
+
+def test_a_cli_spinning_without_network_makes_no_progress_but_new_output_does() -> None:
+    # Codex 0.171 without network: the busy line alternates "Reconnecting..." and "Working",
+    # the lines under it come and go ("└ Connection failed", rotating "└ Tip: ...").
+    clock = Clock()
+    k = AI_KINDS["codex"]
+    assert k.screen is not None
+    a = InteractiveAgent(k, k.screen, columns=110, lines=35, clock=clock)
+    frames = [
+        capture("codex-0.171.0-no-network-reconnecting.busy.ansi"),
+        capture("codex-0.171.0-no-network-tip.busy.ansi"),
+        capture("codex-0.171.0-no-network-working.busy.ansi"),
+        capture(
+            "codex-0.171.0-no-network-working.busy.ansi",
+            ("Use /feedback to send logs", "Press Esc twice to edit a previous message"),
+        ),
+    ]
+    a.feed(frames[0])
+    a.observe()
+    start = a.signature_since
+    for n in range(1, 120):
+        clock.t += 1
+        a.feed(frames[n % len(frames)])
+        a.observe()
+        assert a.read().state == "busy"
+    assert a.signature_since == start and a.progress_age() >= 119
+    # New output above the busy line is progress.
+    a.feed(capture("codex-0.171.0-no-network-tip.busy.ansi", ("\n\n• ", "\n• Ran ls\n• ")))
+    a.observe()
+    assert a.progress_age() == 0
+
+
+def test_claude_rotating_tips_under_its_busy_line_are_not_progress() -> None:
+    clock = Clock()
+    k = AI_KINDS["claude"]
+    assert k.screen is not None
+    a = InteractiveAgent(k, k.screen, columns=110, lines=35, clock=clock)
+    name = "claude-2.1.197-stalled.busy.ansi"
+    a.feed(capture(name))
+    a.read()
+    for tip, word in (("Use /btw to ask a question", "Pondering"), ("Press Esc", "Churning")):
+        clock.t += 5
+        a.feed(
+            capture(name, ("Use /memory to view and manage Claude memory", tip)).replace(
+                b"Noodling", word.encode()
+            )
+        )
+        assert a.read().state == "busy"
+    assert a.progress_age() == 10
+    a.feed(capture(name, ("hang here\x1b[39m\n\n", "hang here\n● Read(notes.md)\n")))
+    a.read()
+    assert a.progress_age() == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from overseer.state import queue
 from overseer.state.models import AttemptOutcome, TaskState
-from overseer.state.store import Store
+from overseer.state.store import SCHEMA_VERSION, Store
 
 
 def vm_steps(store: Store, action: object) -> int:
@@ -115,11 +115,16 @@ def test_migration_indexes_the_dependencies_of_an_older_store(tmp_path: Path) ->
     conn = sqlite3.connect(path)
     conn.executescript(
         "DROP TABLE task_deps; DROP INDEX tasks_updated; DROP INDEX tasks_seq; "
+        + "".join(
+            f"ALTER TABLE agents DROP COLUMN {c}; "
+            for c in ("cli_version", "version_note", "signals", "state_source", "usage")
+        )
+        + "ALTER TABLE attempts DROP COLUMN usage; "
         "UPDATE meta SET value='4' WHERE key='schema_version';"
     )
     conn.close()
     store = Store(path)
-    assert store.schema_version() == 5
+    assert store.schema_version() == SCHEMA_VERSION
     claim = queue.claim(store, "w", 30)
     assert claim is not None
     queue.finish(store, "a", 1, AttemptOutcome.OK, exit_code=0)

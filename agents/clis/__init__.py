@@ -1,0 +1,7 @@
+"""Each AI CLI's signals (agents/signals.py CliSignals), by agent kind."""
+
+from __future__ import annotations
+
+from overseer.agents.signals import CliSignals
+
+CLIS: dict[str, CliSignals] = {}  # kind -> its signals; a kind absent here is read from its screen
