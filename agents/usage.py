@@ -1,0 +1,185 @@
+"""Tokens and cost from what the AI CLIs write (pure parsers), pricing, and the arithmetic that
+counts each reading once.
+
+What each CLI's number measures (recorded in tests/fakes/signals/):
+- Claude Code transcript: one line per assistant message, that message's usage (per call); a
+  message split over several lines repeats it, so it is keyed by the message id.
+- Claude Code statusLine: the session's running totals and its own cost (cumulative).
+- Codex rollout `token_count`: `total_token_usage` is the session's running total (cumulative;
+  the same line is written again, e.g. on an interrupted turn).
+- Gemini CLI session file: one line per model message (per call); the same message id is written
+  twice when a tool call is attached, so it is keyed by the id.
+- aider analytics `message_send`: one reply's tokens and cost (per message; no key: it adds).
+A cumulative reading is keyed by its session: a later reading with the same key replaces the
+earlier one, so an attempt's share is the session's growth while it ran (`delta`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from overseer.state.models import Usage
+from overseer.state.prices import Price, load_prices, lookup
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _cost(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def claude_transcript_usage(record: Mapping[str, Any]) -> Usage | None:
+    """An assistant line of a Claude Code transcript: that message's usage (keyed by its id)."""
+    message = _dict(record.get("message"))
+    usage = _dict(message.get("usage"))
+    if record.get("type") != "assistant" or not usage:
+        return None
+    read = _int(usage.get("cache_read_input_tokens"))
+    written = _int(usage.get("cache_creation_input_tokens"))
+    ident = _str(message.get("id")) or _str(record.get("uuid"))
+    return Usage(
+        input_tokens=_int(usage.get("input_tokens")) + read + written,
+        output_tokens=_int(usage.get("output_tokens")),
+        cached_tokens=read,
+        model=_str(message.get("model")),
+        key=f"claude-message:{ident}" if ident else None,
+    )
+
+
+def claude_statusline_usage(payload: Mapping[str, Any]) -> Usage | None:
+    """A Claude Code statusLine payload: the session's running totals and Claude's own cost."""
+    window = _dict(payload.get("context_window"))
+    cost = _dict(payload.get("cost"))
+    if not window and not cost:
+        return None
+    current = _dict(window.get("current_usage"))
+    session = _str(payload.get("session_id")) or ""
+    return Usage(
+        input_tokens=_int(window.get("total_input_tokens")),
+        output_tokens=_int(window.get("total_output_tokens")),
+        cached_tokens=_int(current.get("cache_read_input_tokens")),
+        cost_usd=_cost(cost.get("total_cost_usd")),
+        model=_str(_dict(payload.get("model")).get("id")),
+        key=f"claude-session:{session}",
+    )
+
+
+def codex_token_count(record: Mapping[str, Any], model: str | None = None) -> Usage | None:
+    """A Codex rollout `token_count` line: the session's running total (its model comes from the
+    rollout's turn_context line, which the caller passes)."""
+    payload = _dict(record.get("payload"))
+    total = _dict(_dict(payload.get("info")).get("total_token_usage"))
+    if payload.get("type") != "token_count" or not total:
+        return None
+    return Usage(
+        input_tokens=_int(total.get("input_tokens")),
+        output_tokens=_int(total.get("output_tokens")),
+        cached_tokens=_int(total.get("cached_input_tokens")),
+        model=model,
+        key="codex-session",
+    )
+
+
+def gemini_session_usage(record: Mapping[str, Any]) -> Usage | None:
+    """A model message of a Gemini CLI session file: its tokens (keyed by the message id)."""
+    tokens = _dict(record.get("tokens"))
+    if record.get("type") != "gemini" or not tokens:
+        return None
+    ident = _str(record.get("id"))
+    return Usage(
+        # Tool-use prompt tokens are input, thoughts are billed as output.
+        input_tokens=_int(tokens.get("input")) + _int(tokens.get("tool")),
+        output_tokens=_int(tokens.get("output")) + _int(tokens.get("thoughts")),
+        cached_tokens=_int(tokens.get("cached")),
+        model=_str(record.get("model")),
+        key=f"gemini-message:{ident}" if ident else None,
+    )
+
+
+def aider_analytics_usage(record: Mapping[str, Any]) -> Usage | None:
+    """An aider analytics `message_send` event: one reply's tokens and aider's cost of it."""
+    props = _dict(record.get("properties"))
+    if record.get("event") != "message_send" or "prompt_tokens" not in props:
+        return None
+    return Usage(
+        input_tokens=_int(props.get("prompt_tokens")),
+        output_tokens=_int(props.get("completion_tokens")),
+        cost_usd=_cost(props.get("cost")),
+        model=_str(props.get("main_model")),
+    )
+
+
+def cost_of(usage: Usage, rate: Price) -> float:
+    """What the usage costs at a price."""
+    cached = min(usage.cached_tokens, usage.input_tokens)
+    return (
+        (usage.input_tokens - cached) * rate.input
+        + cached * rate.cached
+        + usage.output_tokens * rate.output
+    ) / 1e6
+
+
+def price(usage: Usage, table: Mapping[str, Price] | None = None) -> Usage:
+    """The usage with its cost: the CLI's own when it gave one, else from the price table; None
+    (unpriced) for a model the table does not know."""
+    if usage.cost_usd is not None:
+        return usage
+    rate = lookup(load_prices() if table is None else table, usage.model)
+    return usage if rate is None else dataclasses.replace(usage, cost_usd=cost_of(usage, rate))
+
+
+def _empty(usage: Usage) -> bool:
+    return not (usage.input_tokens or usage.output_tokens or usage.cost_usd)
+
+
+def add(a: Usage | None, b: Usage) -> Usage:
+    """Two usages together; the cost is unknown (unpriced) when a part with tokens has none."""
+    if a is None:
+        return dataclasses.replace(b, key=None)
+    if a.cost_usd is not None and b.cost_usd is not None:
+        cost: float | None = a.cost_usd + b.cost_usd
+    else:
+        cost = a.cost_usd if _empty(b) else b.cost_usd if _empty(a) else None
+    return Usage(
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cached_tokens=a.cached_tokens + b.cached_tokens,
+        cost_usd=cost,
+        model=b.model or a.model,
+    )
+
+
+def delta(new: Usage, old: Usage | None) -> Usage:
+    """What a reading adds over the earlier reading with its key: the growth, or all of it when
+    the count went down (a new session restarted it)."""
+    if old is None or (
+        new.input_tokens < old.input_tokens
+        or new.output_tokens < old.output_tokens
+        or new.cached_tokens < old.cached_tokens
+    ):
+        return dataclasses.replace(new, key=None)
+    if new.cost_usd is not None and old.cost_usd is not None:
+        cost: float | None = max(0.0, new.cost_usd - old.cost_usd)
+    else:
+        cost = new.cost_usd if _empty(old) else None
+    return Usage(
+        input_tokens=new.input_tokens - old.input_tokens,
+        output_tokens=new.output_tokens - old.output_tokens,
+        cached_tokens=new.cached_tokens - old.cached_tokens,
+        cost_usd=cost,
+        model=new.model or old.model,
+    )
