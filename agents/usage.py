@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from overseer.state.config import ConfigError
 from overseer.state.models import Usage
-from overseer.state.prices import Price, load_prices, lookup
+from overseer.state.prices import Price, load_prices, lookup, shipped_prices
+
+SEEN_KEYS = 256  # readings remembered per agent to count a repeated one once
+_table: tuple[Mapping[str, Price], str | None] | None = None
 
 
 def _int(value: Any) -> int:
@@ -142,7 +147,20 @@ def price(usage: Usage, table: Mapping[str, Price] | None = None) -> Usage:
     return usage if rate is None else dataclasses.replace(usage, cost_usd=cost_of(usage, rate))
 
 
-def _empty(usage: Usage) -> bool:
+def prices() -> tuple[Mapping[str, Price], str | None]:
+    """The price table in use, read once per process, and what is wrong with the user's file
+    (then only the shipped table is used: no guessed prices)."""
+    global _table
+    if _table is None:
+        try:
+            _table = (load_prices(), None)
+        except ConfigError as exc:
+            _table = (shipped_prices(), str(exc))
+    return _table
+
+
+def empty(usage: Usage) -> bool:
+    """Whether the usage counts nothing (no tokens, no cost)."""
     return not (usage.input_tokens or usage.output_tokens or usage.cost_usd)
 
 
@@ -153,7 +171,7 @@ def add(a: Usage | None, b: Usage) -> Usage:
     if a.cost_usd is not None and b.cost_usd is not None:
         cost: float | None = a.cost_usd + b.cost_usd
     else:
-        cost = a.cost_usd if _empty(b) else b.cost_usd if _empty(a) else None
+        cost = a.cost_usd if empty(b) else b.cost_usd if empty(a) else None
     return Usage(
         input_tokens=a.input_tokens + b.input_tokens,
         output_tokens=a.output_tokens + b.output_tokens,
@@ -175,7 +193,7 @@ def delta(new: Usage, old: Usage | None) -> Usage:
     if new.cost_usd is not None and old.cost_usd is not None:
         cost: float | None = max(0.0, new.cost_usd - old.cost_usd)
     else:
-        cost = new.cost_usd if _empty(old) else None
+        cost = new.cost_usd if empty(old) else None
     return Usage(
         input_tokens=new.input_tokens - old.input_tokens,
         output_tokens=new.output_tokens - old.output_tokens,
@@ -183,3 +201,60 @@ def delta(new: Usage, old: Usage | None) -> Usage:
         cost_usd=cost,
         model=new.model or old.model,
     )
+
+
+def tokens(count: int) -> str:
+    """A token count, compact: 950, 12.3k, 4.1M."""
+    if count < 1000:
+        return str(count)
+    if count < 999_950:
+        return f"{count / 1000:.1f}k".replace(".0k", "k")
+    return f"{count / 1e6:.1f}M".replace(".0M", "M")
+
+
+def cost_text(usage: Usage) -> str:
+    """The cost as shown: "$0.42", "<$0.01", or "unpriced" (never $0 for an unknown price)."""
+    if usage.cost_usd is None:
+        return "unpriced"
+    if 0 < usage.cost_usd < 0.005:
+        return "<$0.01"
+    return f"${usage.cost_usd:.2f}"
+
+
+def usage_text(usage: Usage | None) -> str:
+    """Tokens in/out and cost in a few characters: "12.3k/1.1k $0.42" ("" when nothing)."""
+    if usage is None:
+        return ""
+    return f"{tokens(usage.input_tokens)}/{tokens(usage.output_tokens)} {cost_text(usage)}"
+
+
+def stored(usage: Usage | None) -> dict[str, Any] | None:
+    """A usage as status --json and events carry it (no reading key)."""
+    if usage is None:
+        return None
+    data = dataclasses.asdict(usage)
+    data.pop("key")
+    return data
+
+
+@dataclass
+class Tally:
+    """What the host knows of one agent's usage between readings."""
+
+    seen: dict[str, Usage] = field(default_factory=dict)  # the last reading of each key
+    loaded: bool = False  # total was read from the store (it survives a supervisor restart)
+    total: Usage | None = None  # the agent's, as written
+    attempt_id: int | None = None  # the attempt the last share went to, and its usage
+    attempt: Usage | None = None
+    event_at: float | None = None  # when the last agent.usage event was written
+    warned: bool = False  # the user's price file was found wrong (said once)
+
+    def share(self, reading: Usage) -> Usage:
+        """What a (priced) reading adds, remembering it under its key."""
+        if reading.key is None:
+            return reading
+        added = delta(reading, self.seen.pop(reading.key, None))
+        self.seen[reading.key] = reading
+        while len(self.seen) > SEEN_KEYS:
+            del self.seen[next(iter(self.seen))]
+        return added

@@ -741,6 +741,41 @@ class Store:
         rows = self.conn.execute("SELECT * FROM attempts WHERE outcome='running' ORDER BY id")
         return [_attempt(r) for r in rows]
 
+    def agent_last_attempt(self, agent: str) -> Attempt | None:
+        """The newest attempt an agent made (searched from the newest row back)."""
+        row = self.conn.execute(
+            "SELECT * FROM attempts WHERE agent=? ORDER BY id DESC LIMIT 1", (agent,)
+        ).fetchone()
+        return _attempt(row) if row else None
+
+    def record_usage(
+        self,
+        agent: str,
+        usage: Usage,
+        attempt: Attempt | None = None,
+        attempt_usage: Usage | None = None,
+        *,
+        event: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write an agent's usage, its attempt's share and (when given) an agent.usage event."""
+        with self.tx() as c:
+            self.update_agent_in(c, agent, usage=usage)
+            if attempt is not None:
+                c.execute(
+                    "UPDATE attempts SET usage=? WHERE id=?",
+                    (usage_json(attempt_usage), attempt.id),
+                )
+            if event is not None:
+                message, data = event
+                self.add_event(
+                    c,
+                    "agent.usage",
+                    message,
+                    agent=agent,
+                    task_id=attempt.task_id if attempt else None,
+                    data=data,
+                )
+
     def set_attempt_offset(self, attempt_id: int, log_offset: int) -> None:
         """Remember where the attempt's output starts in its agent's log."""
         with self.tx() as c:
