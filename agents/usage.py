@@ -17,7 +17,7 @@ earlier one, so an attempt's share is the session's growth while it ran (`delta`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,14 @@ def add(a: Usage | None, b: Usage) -> Usage:
     )
 
 
+def total(parts: Iterable[Usage]) -> Usage | None:
+    """The sum of some usages (None: none told)."""
+    out: Usage | None = None
+    for part in parts:
+        out = add(out, part)
+    return out
+
+
 def delta(new: Usage, old: Usage | None) -> Usage:
     """What a reading adds over the earlier reading with its key: the growth, or all of it when
     the count went down (a new session restarted it)."""
@@ -226,6 +234,15 @@ def usage_text(usage: Usage | None) -> str:
     if usage is None:
         return ""
     return f"{tokens(usage.input_tokens)}/{tokens(usage.output_tokens)} {cost_text(usage)}"
+
+
+def usage_detail(usage: Usage) -> str:
+    """Tokens and cost spelled out: "tokens 40.5k in (12k cached) / 45 out · $0.05 · gpt-5"."""
+    text = f"tokens {tokens(usage.input_tokens)} in"
+    if usage.cached_tokens:
+        text += f" ({tokens(usage.cached_tokens)} cached)"
+    text += f" / {tokens(usage.output_tokens)} out · {cost_text(usage)}"
+    return text + (f" · {usage.model}" if usage.model else "")
 
 
 def stored(usage: Usage | None) -> dict[str, Any] | None:

@@ -741,6 +741,13 @@ class Store:
         rows = self.conn.execute("SELECT * FROM attempts WHERE outcome='running' ORDER BY id")
         return [_attempt(r) for r in rows]
 
+    def attempts_with_usage(self) -> dict[str, list[Attempt]]:
+        """Attempts whose AI CLI told tokens or cost, by task, oldest first."""
+        out: dict[str, list[Attempt]] = {}
+        for row in self.conn.execute("SELECT * FROM attempts WHERE usage IS NOT NULL ORDER BY id"):
+            out.setdefault(row["task_id"], []).append(_attempt(row))
+        return out
+
     def agent_last_attempt(self, agent: str) -> Attempt | None:
         """The newest attempt an agent made (searched from the newest row back)."""
         row = self.conn.execute(
