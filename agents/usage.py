@@ -26,6 +26,7 @@ from overseer.state.models import Usage
 from overseer.state.prices import Price, load_prices, lookup, shipped_prices
 
 SEEN_KEYS = 256  # readings remembered per agent to count a repeated one once
+KEPT_KEYS = 16  # of those, kept in the store for a restarted supervisor
 _table: tuple[Mapping[str, Price], str | None] | None = None
 
 
@@ -259,7 +260,7 @@ class Tally:
     """What the host knows of one agent's usage between readings."""
 
     seen: dict[str, Usage] = field(default_factory=dict)  # the last reading of each key
-    loaded: bool = False  # total was read from the store (it survives a supervisor restart)
+    loaded: bool = False  # total and seen were read from the store (a supervisor restarted)
     total: Usage | None = None  # the agent's, as written
     attempt_id: int | None = None  # the attempt the last share went to, and its usage
     attempt: Usage | None = None

@@ -241,13 +241,14 @@ class Host(ABC):
         if problem and not tally.warned:
             tally.warned = True
             self.event("prices.invalid", f"{problem}; using the shipped prices", agent=rt.name)
+        if not tally.loaded:
+            row = self.store.agent(rt.name)
+            tally.total, tally.loaded = (row.usage if row else None), True
+            tally.seen = self.store.usage_readings(rt.name)
         share = tally.share(usage_.price(usage, table))
         if usage_.empty(share):
             return
         now = self.clock()
-        if not tally.loaded:
-            row = self.store.agent(rt.name)
-            tally.total, tally.loaded = (row.usage if row else None), True
         tally.total = usage_.add(tally.total, share)
         attempt = self._usage_attempt(rt, now)
         first = False
@@ -265,7 +266,10 @@ class Host(ABC):
                 text += f"{usage_.usage_text(tally.attempt)})"
                 data |= {"attempt": attempt.id, "attempt_usage": usage_.stored(tally.attempt)}
             event = (text, data)
-        self.store.record_usage(rt.name, tally.total, attempt, tally.attempt, event=event)
+        kept = dict(list(tally.seen.items())[-usage_.KEPT_KEYS :]) if usage.key else None
+        self.store.record_usage(
+            rt.name, tally.total, attempt, tally.attempt, event=event, readings=kept
+        )
 
     def _usage_attempt(self, rt: AgentRuntime, now: float) -> Attempt | None:
         """The attempt a reading belongs to: the running one, else one that just ended."""

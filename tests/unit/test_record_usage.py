@@ -214,3 +214,29 @@ def test_an_idle_agents_usage_is_its_own_only(tmp_path: Path) -> None:
     host.record_usage(rt, Usage(100, 10, cost_usd=0.5))
     assert host.store.agent("w").usage == Usage(100, 10, 0, 0.5)  # type: ignore[union-attr]
     assert usage_events(host)[0].task_id is None
+
+
+def test_a_restarted_supervisor_counts_a_running_total_on_from_its_last_reading(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "codex")
+    first, second, third, _ = codex_readings("gpt-5-codex")
+    a = start(host, rt, "a")
+    host.record_usage(rt, first)
+    host.record_usage(rt, second)
+    # A new supervisor: a fresh runtime, the attempt re-adopted from the store.
+    again = AgentRuntime(
+        name="w", spec=rt.spec, profile=rt.profile, stream=rt.stream, driver=rt.driver
+    )
+    again.running = rt.running
+    assert again.running is not None
+    again.running.attempt = host.store.attempt(a.attempt.id)  # type: ignore[assignment]
+    host.record_usage(again, third)
+    total = host.store.agent("w").usage  # type: ignore[union-attr]
+    assert total is not None and (total.input_tokens, total.output_tokens) == (40500, 45)
+    share = host.store.attempt(a.attempt.id).usage  # type: ignore[union-attr]
+    assert share is not None and share.input_tokens == 40500
+    # An agent removed from the config takes its kept readings with it.
+    host.store.remove_agent("w")
+    assert host.store.usage_readings("w") == {}
