@@ -4,7 +4,9 @@ counts each reading once.
 What each CLI's number measures (recorded in tests/fakes/signals/):
 - Claude Code transcript: one line per assistant message, that message's usage (per call); a
   message split over several lines repeats it, so it is keyed by the message id.
-- Claude Code statusLine: the session's running totals and its own cost (cumulative).
+- Claude Code statusLine: Claude's own cost of the session so far (cumulative) and its token
+  totals (measured with 2.1.197: the last call's context rather than a sum). Feed an agent one
+  of the two Claude sources: the transcript and the statusLine together count it twice.
 - Codex rollout `token_count`: `total_token_usage` is the session's running total (cumulative;
   the same line is written again, e.g. on an interrupted turn).
 - Gemini CLI session file: one line per model message (per call); the same message id is written
@@ -72,21 +74,23 @@ def claude_statusline_usage(payload: Mapping[str, Any]) -> Usage | None:
     cost = _dict(payload.get("cost"))
     if not window and not cost:
         return None
-    current = _dict(window.get("current_usage"))
     session = _str(payload.get("session_id")) or ""
     return Usage(
+        # No running total of cache reads is given (current_usage is the last call's only).
         input_tokens=_int(window.get("total_input_tokens")),
         output_tokens=_int(window.get("total_output_tokens")),
-        cached_tokens=_int(current.get("cache_read_input_tokens")),
         cost_usd=_cost(cost.get("total_cost_usd")),
         model=_str(_dict(payload.get("model")).get("id")),
         key=f"claude-session:{session}",
     )
 
 
-def codex_token_count(record: Mapping[str, Any], model: str | None = None) -> Usage | None:
+def codex_token_count(
+    record: Mapping[str, Any], model: str | None = None, session: str | None = None
+) -> Usage | None:
     """A Codex rollout `token_count` line: the session's running total (its model comes from the
-    rollout's turn_context line, which the caller passes)."""
+    rollout's turn_context line and the session from its session_meta line or file name, which
+    the caller passes)."""
     payload = _dict(record.get("payload"))
     total = _dict(_dict(payload.get("info")).get("total_token_usage"))
     if payload.get("type") != "token_count" or not total:
@@ -96,7 +100,7 @@ def codex_token_count(record: Mapping[str, Any], model: str | None = None) -> Us
         output_tokens=_int(total.get("output_tokens")),
         cached_tokens=_int(total.get("cached_input_tokens")),
         model=model,
-        key="codex-session",
+        key=f"codex-session:{session}" if session else "codex-session",
     )
 
 
@@ -144,7 +148,7 @@ def price(usage: Usage, table: Mapping[str, Price] | None = None) -> Usage:
     (unpriced) for a model the table does not know."""
     if usage.cost_usd is not None:
         return usage
-    rate = lookup(load_prices() if table is None else table, usage.model)
+    rate = lookup(prices()[0] if table is None else table, usage.model)
     return usage if rate is None else dataclasses.replace(usage, cost_usd=cost_of(usage, rate))
 
 

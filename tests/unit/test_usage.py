@@ -18,6 +18,13 @@ from overseer.state.prices import Price, load_prices, lookup, parse_prices, ship
 SIGNALS = Path(__file__).resolve().parents[1] / "fakes" / "signals"
 
 
+@pytest.fixture(autouse=True)
+def no_users_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the shipped table (the machine's own ~/.config is not the test's)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(u, "_table", None)
+
+
 def lines(rel: str) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (SIGNALS / rel).read_text().splitlines() if x.strip()]
 
@@ -93,6 +100,9 @@ def test_codex_token_count_is_the_sessions_running_total() -> None:
     total = session_total(readings)
     # Codex's own summary at /quit: "Token usage: total=40,545 input=40,500 output=45".
     assert total is not None and (total.input_tokens, total.output_tokens) == (40500, 45)
+    # Sessions apart are counted apart (the caller names the session).
+    other = u.codex_token_count(lines("codex-0.171.0/rollout.jsonl")[12], session="s2")
+    assert other is not None and other.key == "codex-session:s2" != readings[0].key
     # The share of the second turn is its growth.
     share = u.delta(readings[2], readings[0])
     assert (share.input_tokens, share.output_tokens) == (40500 - 13402, 45 - 6)
