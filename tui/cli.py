@@ -306,6 +306,9 @@ def status_json(project: Project) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from overseer.agents.usage import usage_text
+    from overseer.state.models import Usage
+
     project = resolve(args)
     data = status_json(project)
     if args.json:
@@ -322,9 +325,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
     print()
-    from overseer.agents.usage import usage_text
-    from overseer.state.models import Usage
-
     print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  {'TOKENS COST':<19} LAST LINE")
     for a in data["agents"]:
         age = a["heartbeat_age_s"]
