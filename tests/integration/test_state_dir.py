@@ -97,7 +97,7 @@ tasks:
         try:
             mode = stat.S_IMODE(path.lstat().st_mode)
         except FileNotFoundError:
-            continue  # a file renamed meanwhile (the wrapper's rc.tmp -> rc): checked as the rc
+            continue  # renamed or removed since the listing (the wrapper's rc.tmp -> rc)
         if path.is_dir() and mode != 0o700 or not path.is_dir() and mode & 0o077:
             loose.append(f"{path.relative_to(state.parent)} {mode:o}")
     assert not loose, loose
