@@ -90,6 +90,9 @@ class Usage:
     cached_tokens: int = 0  # of input_tokens, read from a cache
     cost_usd: float | None = None  # reported by the CLI, else priced from the table; None: unpriced
     model: str | None = None
+    # What a reading measures, for counting it once (agents/usage.py): a later reading with the
+    # same key replaces it (a message id; a session's running total); None: it adds.
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -741,6 +741,64 @@ class Store:
         rows = self.conn.execute("SELECT * FROM attempts WHERE outcome='running' ORDER BY id")
         return [_attempt(r) for r in rows]
 
+    def usage_readings(self, agent: str) -> dict[str, Usage]:
+        """The last readings by key that record_usage kept for an agent."""
+        text = self.meta_get(f"usage_readings:{agent}")
+        return {k: Usage(**v) for k, v in json.loads(text).items()} if text else {}
+
+    def attempts_with_usage(self) -> dict[str, list[Attempt]]:
+        """Attempts whose AI CLI told tokens or cost, by task, oldest first."""
+        out: dict[str, list[Attempt]] = {}
+        for row in self.conn.execute("SELECT * FROM attempts WHERE usage IS NOT NULL ORDER BY id"):
+            out.setdefault(row["task_id"], []).append(_attempt(row))
+        return out
+
+    def agent_last_attempt(self, agent: str) -> Attempt | None:
+        """The newest attempt an agent made (searched from the newest row back)."""
+        row = self.conn.execute(
+            "SELECT * FROM attempts WHERE agent=? ORDER BY id DESC LIMIT 1", (agent,)
+        ).fetchone()
+        return _attempt(row) if row else None
+
+    def record_usage(
+        self,
+        agent: str,
+        usage: Usage,
+        attempt: Attempt | None = None,
+        attempt_usage: Usage | None = None,
+        *,
+        event: tuple[str, dict[str, Any]] | None = None,
+        readings: Mapping[str, Usage] | None = None,
+    ) -> None:
+        """Write an agent's usage, its attempt's share, (when given) an agent.usage event and
+        the last readings by key (`usage_readings`: a restarted supervisor counts on from them)."""
+        with self.tx() as c:
+            self.update_agent_in(c, agent, usage=usage)
+            if readings is not None:
+                c.execute(
+                    "INSERT INTO meta(key, value) VALUES(?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (
+                        f"usage_readings:{agent}",
+                        json.dumps({k: dataclasses.asdict(u) for k, u in readings.items()}),
+                    ),
+                )
+            if attempt is not None:
+                c.execute(
+                    "UPDATE attempts SET usage=? WHERE id=?",
+                    (usage_json(attempt_usage), attempt.id),
+                )
+            if event is not None:
+                message, data = event
+                self.add_event(
+                    c,
+                    "agent.usage",
+                    message,
+                    agent=agent,
+                    task_id=attempt.task_id if attempt else None,
+                    data=data,
+                )
+
     def set_attempt_offset(self, attempt_id: int, log_offset: int) -> None:
         """Remember where the attempt's output starts in its agent's log."""
         with self.tx() as c:
@@ -838,6 +896,7 @@ class Store:
         """Forget an agent that the config no longer names."""
         with self.tx() as c:
             c.execute("DELETE FROM agents WHERE name=?", (name,))
+            c.execute("DELETE FROM meta WHERE key=?", (f"usage_readings:{name}",))
 
     # -- operator commands ----------------------------------------------------------
 

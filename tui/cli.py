@@ -235,6 +235,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def status_json(project: Project) -> dict[str, Any]:
     """The contract of `overseer status --json`."""
     from overseer.agents.tmux import server_label
+    from overseer.agents.usage import stored, total
     from overseer.state.queue import task_json
 
     store = project.store()
@@ -242,6 +243,7 @@ def status_json(project: Project) -> dict[str, Any]:
     sup = store.supervisor()
     last = store.last_attempts()
     tries = store.tries_used()
+    told = store.attempts_with_usage()
     alive = supervisor_alive(project.state_dir)
     label = server_label(project.config.name, project.state_dir) if project.config else None
     return {
@@ -267,6 +269,7 @@ def status_json(project: Project) -> dict[str, Any]:
                 "reason": a.reason,
                 "prompt": a.prompt,
                 "last_line": a.last_line,
+                "usage": stored(a.usage),
             }
             for a in store.agents()
         ],
@@ -275,6 +278,12 @@ def status_json(project: Project) -> dict[str, Any]:
                 **task_json(t),
                 "tries": tries.get(t.id, 0),
                 "reason": last[t.id].reason if t.id in last else None,
+                # Tokens and cost an AI CLI told: the task's total and each attempt's share.
+                "usage": stored(total(a.usage for a in told.get(t.id, []) if a.usage)),
+                "usage_by_attempt": [
+                    {"number": a.number, "agent": a.agent, "usage": stored(a.usage)}
+                    for a in told.get(t.id, [])
+                ],
             }
             for t in store.tasks()
         ],
@@ -284,6 +293,9 @@ def status_json(project: Project) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from overseer.agents.usage import usage_text
+    from overseer.state.models import Usage
+
     project = resolve(args)
     data = status_json(project)
     if args.json:
@@ -300,13 +312,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
     print()
-    print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  LAST LINE")
+    print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  {'TOKENS COST':<19} LAST LINE")
     for a in data["agents"]:
         age = a["heartbeat_age_s"]
         extra = a["prompt"] or a["reason"] or a["last_line"] or ""
+        told = usage_text(Usage(**a["usage"])) if a["usage"] else "-"
         print(
             f"{a['name']:<16} {a['state']:<9} {a['task'] or '-':<20} "
-            f"{(f'{age:.0f}s' if age is not None else '-'):>6}  {extra[:60]}"
+            f"{(f'{age:.0f}s' if age is not None else '-'):>6}  {told:<19} {extra[:60]}"
         )
     print()
     print(

@@ -15,6 +15,7 @@ from typing import Any
 
 from overseer.agents.health import tree_usage
 from overseer.state.models import Event, Task, TaskState
+from overseer.state.models import Usage as TokenUsage
 from overseer.state.store import Store
 from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 
@@ -46,6 +47,7 @@ class AgentRow:
     last_line: str
     prompt: str | None
     reason: str | None
+    usage: TokenUsage | None = None  # an AI agent's tokens and cost so far, as its CLI told
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,7 @@ class SnapshotReader:
                     last_line=ag.last_line,
                     prompt=ag.prompt,
                     reason=ag.reason,
+                    usage=ag.usage,
                 )
             )
         spark = [0] * SPARK_BUCKETS

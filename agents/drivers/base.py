@@ -15,18 +15,23 @@ from typing import ClassVar
 import psutil
 
 from overseer.agents import health
+from overseer.agents import usage as usage_
 from overseer.agents.profiles import Profile
 from overseer.agents.runner import Dispatch, Status
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer
 from overseer.state.config import AgentSpec, Config
-from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
+from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task, Usage
 from overseer.state.paths import StatePaths
 from overseer.state.store import Store
 
 TAIL_CHARS = 4000  # of an attempt's output kept with its record
 STOP_GRACE = health.TERM_GRACE  # a stopped attempt gets this long before the harder step
 STOP_GIVE_UP = 10.0  # after that: no status by then => attempt lost
+USAGE_EVENT_EVERY = 60.0  # an agent.usage event at most this often per agent (not per reading)
+# Usage told shortly after an attempt ended (Claude's statusLine runs after Stop; a tailed line
+# read a moment late) is that attempt's.
+USAGE_GRACE = 30.0
 # What a state change writes to the agent's row, and what the sweep writes of a live one.
 STATE_FIELDS = [
     "state",
@@ -106,6 +111,7 @@ class AgentRuntime:
     flushed: tuple[object, ...] = ()
     flushed_beat: float | None = None  # the heartbeat last written
     retiring: bool = False  # no longer configured: finish what runs, take no work, close
+    usage: usage_.Tally = field(default_factory=usage_.Tally)  # tokens and cost told so far
 
     def fields(self, names: list[str]) -> dict[str, object]:
         """Some of the agent's fields, as its store row names them."""
@@ -227,6 +233,53 @@ class Host(ABC):
         elif rt.pane_id:
             self.tmux.interrupt(rt.pane_id)
             self.event("agent.interrupt", f"{rt.name}: Ctrl-C after stall", agent=rt.name)
+
+    def record_usage(self, rt: AgentRuntime, usage: Usage) -> None:
+        """A CLI's reading of tokens/cost: priced when it gave no cost, added once to the agent's
+        total and to its attempt's share, with an agent.usage event now and then."""
+        tally = rt.usage
+        table, problem = usage_.prices()
+        if problem and not tally.warned:
+            tally.warned = True
+            self.event("prices.invalid", f"{problem}; using the shipped prices", agent=rt.name)
+        if not tally.loaded:
+            row = self.store.agent(rt.name)
+            tally.total, tally.loaded = (row.usage if row else None), True
+            tally.seen = self.store.usage_readings(rt.name)
+        share = tally.share(usage_.price(usage, table))
+        if usage_.empty(share):
+            return
+        now = self.clock()
+        tally.total = usage_.add(tally.total, share)
+        attempt = self._usage_attempt(rt, now)
+        first = False
+        if attempt is not None:
+            if tally.attempt_id != attempt.id:
+                tally.attempt_id, tally.attempt, first = attempt.id, attempt.usage, True
+            tally.attempt = usage_.add(tally.attempt, share)
+        event = None
+        if first or tally.event_at is None or now - tally.event_at >= USAGE_EVENT_EVERY:
+            tally.event_at = now
+            text = f"{rt.name}: {usage_.usage_text(tally.total)}"
+            data: dict[str, object] = {"usage": usage_.stored(tally.total)}
+            if attempt is not None:
+                text += f" ({attempt.task_id} #{attempt.number}: "
+                text += f"{usage_.usage_text(tally.attempt)})"
+                data |= {"attempt": attempt.id, "attempt_usage": usage_.stored(tally.attempt)}
+            event = (text, data)
+        kept = dict(list(tally.seen.items())[-usage_.KEPT_KEYS :]) if usage.key else None
+        self.store.record_usage(
+            rt.name, tally.total, attempt, tally.attempt, event=event, readings=kept
+        )
+
+    def _usage_attempt(self, rt: AgentRuntime, now: float) -> Attempt | None:
+        """The attempt a reading belongs to: the running one, else one that just ended."""
+        if rt.running is not None:
+            return rt.running.attempt
+        last = self.store.agent_last_attempt(rt.name)
+        if last is None or last.finished_at is None or now - last.finished_at > USAGE_GRACE:
+            return None
+        return last
 
     @abstractmethod
     def record(self, rt: AgentRuntime, end: Ended) -> None:

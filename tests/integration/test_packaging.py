@@ -44,6 +44,7 @@ def test_the_wheel_installs_only_the_overseer_package(tmp_path: Path) -> None:
     for module in ("state/store.py", "agents/supervisor.py", "tui/cli.py", "themes/dark.yaml"):
         assert f"overseer/{module}" in names, module
     assert "overseer/tui/styles/app.tcss" in names and "overseer/state/data/demo.yaml" in names
+    assert "overseer/state/data/prices.yaml" in names  # the price table is data, shipped
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "overseer = overseer.tui.cli:main"

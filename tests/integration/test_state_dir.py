@@ -94,7 +94,10 @@ tasks:
     for path in [state, *state.rglob("*")]:
         if trees / "w" in path.parents:
             continue  # the agent's checkout: git's files, reachable through 0700 dirs only
-        mode = stat.S_IMODE(path.lstat().st_mode)
+        try:
+            mode = stat.S_IMODE(path.lstat().st_mode)
+        except FileNotFoundError:
+            continue  # renamed or removed since the listing (the wrapper's rc.tmp -> rc)
         if path.is_dir() and mode != 0o700 or not path.is_dir() and mode & 0o077:
             loose.append(f"{path.relative_to(state.parent)} {mode:o}")
     assert not loose, loose

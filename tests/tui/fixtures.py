@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from overseer.state.config import Config, UserConfig, load_config_text
-from overseer.state.store import Store
+from overseer.state.models import Usage
+from overseer.state.store import Store, usage_json
 from overseer.tui.app import OverseerApp
 
 T0 = 1_800_000_000.0  # every timestamp is T0 + offset
@@ -128,7 +129,8 @@ def _event(c, ts, kind, message, task=None, agent=None):
 
 
 def build(root: Path, scenario: str) -> Path:
-    """Write a store for `scenario` (empty, busy, stalled, waiting) and return the state dir."""
+    """Write a store for `scenario` (empty, busy, stalled, waiting, tokens) and return the state
+    dir."""
     state_dir = root / ".overseer"
     store = Store(state_dir / "state.db")
     with store.tx() as c:
@@ -140,6 +142,8 @@ def build(root: Path, scenario: str) -> Path:
             pass
         else:
             _fleet(c, scenario)
+        if scenario == "tokens":
+            _tokens(c)
     store.close()
     return state_dir
 
@@ -313,6 +317,26 @@ def _fleet(c, scenario: str) -> None:
             "agent.stalled",
             "worker-3: busy -> stalled (stalled: no output for 75s)",
             agent="worker-3",
+        )
+
+
+def _tokens(c) -> None:
+    """Two of the workers are AI CLIs that told their tokens and cost (one model unpriced)."""
+    told = {
+        "worker-1": ("claude", Usage(123_456, 7_890, 100_000, 0.42, "claude-sonnet-4-5")),
+        "worker-2": ("codex", Usage(40_500, 45, 0, None, "mock-model")),
+    }
+    for name, (kind, usage) in told.items():
+        c.execute("UPDATE agents SET kind=?, usage=? WHERE name=?", (kind, usage_json(usage), name))
+    attempts = {
+        ("fetch", 1): Usage(22_263, 18, 0, 0.12, "claude-sonnet-4-5"),
+        ("flaky-download", 1): Usage(2_000, 300, 0, None, "mock-model"),
+        ("flaky-download", 2): Usage(1_500, 120, 1_000, 0.01, "gpt-5"),
+    }
+    for (task, number), usage in attempts.items():
+        c.execute(
+            "UPDATE attempts SET usage=? WHERE task_id=? AND number=?",
+            (usage_json(usage), task, number),
         )
 
 

@@ -101,3 +101,24 @@ def test_themes(snap_compare: Any, tmp_path: Path, theme: str) -> None:
 
 def test_edit_command_dialog(snap_compare: Any, tmp_path: Path) -> None:
     snap(snap_compare, make_app(tmp_path, "busy"), (160, 45), "down", "down", "e")
+
+
+def test_tokens_and_cost_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    # AI agents' tokens in/out and cost (or "unpriced") in the agents table, shells "-"; the
+    # selected agent's detail spells them out.
+    snap(snap_compare, make_app(tmp_path, "tokens"), (160, 45), "shift+tab", "down")
+
+
+def test_tokens_per_attempt_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # The task detail (tab to the side panels): each attempt's tokens and cost.
+    snap(
+        snap_compare,
+        make_app(tmp_path, "tokens"),
+        (80, 24),
+        "down",
+        "down",
+        "down",
+        "down",
+        "down",
+        "tab",
+    )

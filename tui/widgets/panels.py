@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.binding import BindingType
 from textual.widgets import DataTable, RichLog, Static
 
+from overseer.agents.usage import usage_detail, usage_text
 from overseer.state.models import Event
 from overseer.tui.actions import bindings
 from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
@@ -217,7 +218,7 @@ class DetailPanel(Static):
     ) -> None:
         key = (
             "agent",
-            (row.name, row.state, row.task, row.pane_id, row.prompt, row.reason),
+            (row.name, row.state, row.task, row.pane_id, row.prompt, row.reason, row.usage),
             repr(tree),
             screen,
             tuple(e.id for e in events),
@@ -251,6 +252,8 @@ def agent_body(
     if row.pane_id:
         title.append(f"  pane {row.pane_id}", style=pal["dim"])
     parts: list[RenderableType] = [title]
+    if row.usage is not None:
+        parts.append(Text(usage_detail(row.usage), style=pal["dim"]))
     if row.prompt:
         parts.append(
             Text(
@@ -301,7 +304,17 @@ def task_body(
     if row.blocked_reason:
         parts.append(Text(f"blocked: {row.blocked_reason}", style=pal["warn"]))
     table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-    for col in ("#", "agent", "outcome", "exit", "time", "reason"):
+    # Tokens and cost only where an AI CLI told them.
+    told = any(a.usage is not None for a in attempts)
+    for col in (
+        "#",
+        "agent",
+        "outcome",
+        "exit",
+        "time",
+        *(("tokens cost",) if told else ()),
+        "reason",
+    ):
         table.add_column(col, no_wrap=col != "reason")
     for a in attempts:
         took = duration(a.finished_at - a.started_at) if a.finished_at else "…"
@@ -320,6 +333,7 @@ def task_body(
             Text(outcome, style=style),
             "-" if a.exit_code is None else str(a.exit_code),
             took,
+            *((usage_text(a.usage) or "-",) if told else ()),
             a.reason or "",
         )
     if attempts:

@@ -11,6 +11,7 @@ from textual.binding import BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from overseer.agents.usage import usage_text
 from overseer.tui.actions import bindings
 from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
 from overseer.tui.widgets.format import (
@@ -65,8 +66,12 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self.snapshot: Snapshot | None = None
 
     def on_mount(self) -> None:
-        for key, label, width in self.COLUMNS:
+        for key, label, width in self.shown_columns():
             self.add_column(label, key=key, width=width)
+
+    def shown_columns(self) -> list[tuple[str, str, int | None]]:
+        """The columns on screen (key, label, width)."""
+        return self.COLUMNS
 
     # -- what a subclass supplies ---------------------------------------------------
 
@@ -145,7 +150,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
                 return False
             changed.append(new)
         self.snapshot = snap
-        columns = [c[0] for c in self.COLUMNS]
+        columns = [c[0] for c in self.shown_columns()]
         for row in changed:
             key = self.key_of(row)
             self.rows_by_key[key] = row
@@ -166,7 +171,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
         if force or pal != self.pal:
             # Keep the rows, forget their cells: every cell is redrawn in the new colours.
             self.pal = pal
-            blank = (None,) * len(self.COLUMNS)
+            blank = (None,) * len(self.shown_columns())
             self.cells = {k: blank for k in self.cells}
         wanted = self.filtered(rows)
         keys = [self.key_of(r) for r in wanted]
@@ -178,7 +183,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
             self.cells.pop(gone, None)
             with contextlib.suppress(RowDoesNotExist):
                 self.remove_row(gone)
-        columns = [c[0] for c in self.COLUMNS]
+        columns = [c[0] for c in self.shown_columns()]
         for key, row in zip(keys, wanted, strict=True):
             old = self.cells.get(key)
             before = previous.get(key)
@@ -259,7 +264,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
 
 
 class AgentTable(KeyedTable[AgentRow]):
-    """Agents: state, task, heartbeat age, time in state, CPU, RSS, last line."""
+    """Agents: state, task, heartbeat age, time in state, CPU, RSS, tokens/cost, last line."""
 
     ID_COLUMN: ClassVar[str] = "name"
 
@@ -274,6 +279,9 @@ class AgentTable(KeyedTable[AgentRow]):
         ("rss", "rss", 6),
         ("line", "last output / prompt", None),
     ]
+    # Shown (before the line) once some agent's CLI has told its tokens: a fleet of shells
+    # keeps the room for its lines.
+    USAGE_COLUMN: ClassVar[tuple[str, str, int | None]] = ("usage", "tokens in/out cost", 19)
     STATE_ORDER: ClassVar[dict[str, int]] = {
         "waiting": 0,
         "stalled": 1,
@@ -291,6 +299,7 @@ class AgentTable(KeyedTable[AgentRow]):
         ("in state", lambda r: (-r.state_age, r.name)),
         ("cpu", lambda r: (-(r.cpu_pct or 0.0), r.name)),
         ("rss", lambda r: (-(r.rss or 0), r.name)),
+        ("cost", lambda r: (-(r.usage.cost_usd or 0.0) if r.usage else 0.0, r.name)),
     ]
     HEADER_SORTS: ClassVar[dict[str, str]] = {
         "name": "name",
@@ -300,7 +309,26 @@ class AgentTable(KeyedTable[AgentRow]):
         "since": "in state",
         "cpu": "cpu",
         "rss": "rss",
+        "usage": "cost",
     }
+
+    with_usage = False
+
+    def shown_columns(self) -> list[tuple[str, str, int | None]]:
+        if not self.with_usage:
+            return self.COLUMNS
+        return [*self.COLUMNS[:-1], self.USAGE_COLUMN, self.COLUMNS[-1]]
+
+    def show(
+        self, rows: Sequence[AgentRow], snap: Snapshot, pal: dict[str, str], force: bool = False
+    ) -> None:
+        if not self.with_usage and any(r.usage is not None for r in rows):
+            self.with_usage = force = True
+            self.clear(columns=True)
+            self.cells, self.order, self.last_rows = {}, [], []
+            for key, label, width in self.shown_columns():
+                self.add_column(label, key=key, width=width)
+        super().show(rows, snap, pal, force)
 
     def key_of(self, row: AgentRow) -> str:
         return row.name
@@ -337,6 +365,7 @@ class AgentTable(KeyedTable[AgentRow]):
             duration(row.state_age),
             cpu,
             size(row.rss),
+            *((usage_text(row.usage) or "-",) if self.with_usage else ()),
             line,
         )
 
