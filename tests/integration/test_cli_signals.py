@@ -23,8 +23,10 @@ from overseer.agents.signals import Ev, InjectContext, Injection, Signal
 from overseer.agents.tailer import Tailer
 from overseer.agents.tmux import TmuxServer
 from tests.fakes import FAKE_CLI
-from tests.fakes.real_cli import NOTIFY_SCRIPT
+from tests.fakes.model_api import ModelAPI
+from tests.fakes.real_cli import NOTIFY_SCRIPT, Run, cli_version, processes_with_home
 from tests.helpers import wait_until
+from tests.integration.test_model_api import real_cli, shown
 
 pytestmark = pytest.mark.tmux
 
@@ -213,3 +215,82 @@ def test_fake_aider_with_the_injection_logs_analytics_and_notifies_like_the_real
     assert [c["hook"] for c in calls] == ["notification", "notification"]
     hooks = [AIDER.hook(c["hook"], c["payload"], c["at"]) for c in calls]
     assert all(h is not None and h.event == Ev.NOTIFICATION for h in hooks)
+
+
+@pytest.mark.realcli
+def test_real_codex_with_the_injection_notifies_us_and_the_user_and_writes_its_rollout(
+    tmp_path: Path,
+) -> None:
+    binary = real_cli("codex")
+    api = ModelAPI().start()
+    run = Run("codex", binary, tmp_path / "codex", api.url)
+    try:
+        # The user's own config.toml with a notify program of theirs.
+        theirs = tmp_path / "theirs.jsonl"
+        (run.home / ".codex").mkdir()
+        config = run.home / ".codex" / "config.toml"
+        config.write_text(
+            f'notify = ["sh", "-c", "printf \'%s\\\\n\' \\"$1\\" >> {theirs}", "x"]\n'
+        )
+        ours = tmp_path / "ours.jsonl"
+        script = tmp_path / "notify.sh"
+        script.write_text(NOTIFY_SCRIPT)
+        env = {"HOME": str(run.home)}
+        ctx = InjectContext("a1", tmp_path, tmp_path, ("sh", str(script), str(ours)), run.work, env)
+        inj = CODEX.inject(ctx)
+        since = time.time()
+        tailer = Tailer(inj.tail, since)
+        mine = Sessions(run.work, since)
+        got: list[Signal] = []
+
+        def arrived(event: Ev) -> bool:
+            for path, record, at in tailer.poll():
+                sig = CODEX.line(path, record, at)
+                if sig is not None and mine.keep(sig):
+                    got.append(sig)
+            return any(s.event == event for s in got)
+
+        # Run's own -c notify comes first on the command line: the injection's, later, wins.
+        run.start(extra=list(inj.args))
+        wait_until(lambda: shown(run, "Ask Codex"), timeout=40, message="no input box")
+        run.submit("run: touch made-by-codex")
+        wait_until(lambda: arrived(Ev.PERMISSION), timeout=30, message="no approval in rollout")
+        wait_until(lambda: shown(run, "Would you like to run"), timeout=20, message="no dialog")
+
+        def approved() -> bool:
+            # Codex drops an Enter that comes right as it draws the dialog: press it again.
+            if shown(run, "Would you like to run"):
+                run.keys("Enter")
+                return False
+            return True
+
+        wait_until(approved, timeout=20, interval=1.0, message="the dialog stays")
+        wait_until(lambda: arrived(Ev.TURN_END), timeout=30, message="no task_complete")
+        assert "need review" not in run.screen()  # no hook was given to Codex
+        start = got[0]
+        assert start.event == Ev.SESSION_START and start.data["cwd"] == str(run.work)
+        assert start.data["version"] == cli_version(binary)
+        assert [s.event for s in got if s.event != Ev.USAGE] == [
+            Ev.SESSION_START,
+            Ev.PROMPT,
+            Ev.PERMISSION,
+            Ev.TOOL,
+            Ev.TURN_END,
+        ]
+        assert [s.usage for s in got if s.usage is not None][-1].input_tokens > 0
+
+        calls = wait_until(
+            lambda: [c for c in records(ours) if c["hook"] == "notify"],
+            timeout=20,
+            message="our notify did not run",
+        )
+        ends = [CODEX.hook("notify", c["payload"], c["at"]) for c in calls]
+        kept = [e for e in ends if e is not None and mine.keep(e)]
+        assert [e.detail for e in kept] == ["Ran touch made-by-codex."]
+        assert run.hooks("notify") == []  # Run's own notify was overridden
+        wait_until(lambda: theirs.exists(), timeout=10, message="the user's notify did not run")
+        assert "Ran touch made-by-codex." in theirs.read_text()
+    finally:
+        run.stop()
+        api.close()
+        assert not list(processes_with_home(run.home)), "a process of Codex outlived its run"
