@@ -233,6 +233,7 @@ class Codex:
             cwd=str(payload.get("cwd") or ""),
             started=epoch(payload.get("timestamp")) or when,
             originator=str(payload.get("originator") or ""),
+            thread_source=str(payload.get("thread_source") or ""),
         )
         return Signal(Ev.SESSION_START, "session_meta", "rollout", when, version, None, data)
 
@@ -271,8 +272,9 @@ class Sessions:
     """Which Codex sessions are one agent's: started in its work dir after it was spawned.
 
     Every Codex of the user writes below the same sessions directory and notify also fires for
-    the title thread Codex starts beside each session: a signal carrying a thread id is kept
-    only when its session_meta matched. Two agents sharing one work dir cannot be told apart.
+    the title thread Codex starts beside each session: a rollout signal is kept only when its
+    session_meta matched (a user thread, the agent's work dir, started after its spawn). Two
+    agents sharing one work dir cannot be told apart.
     """
 
     def __init__(self, work_dir: Path | None, since: float) -> None:
@@ -286,14 +288,22 @@ class Sessions:
         if signal.event == Ev.SESSION_START and signal.source == "rollout":
             cwd = str(signal.data.get("cwd") or "")
             started = signal.data.get("started")
-            mine = (self.work_dir is None or os.path.realpath(cwd) == self.work_dir) and (
-                isinstance(started, int | float) and started >= self.since - START_SLACK
+            mine = (
+                (self.work_dir is None or os.path.realpath(cwd) == self.work_dir)
+                and isinstance(started, int | float)
+                and started >= self.since - START_SLACK
+                # A thread Codex starts for itself (a sub-agent) ends turns of its own.
+                and signal.data.get("thread_source") in ("", "user", None)
             )
             if mine and isinstance(thread, str):
                 self.threads.add(thread)
             return mine
         if not thread:
             return True  # nothing to tell it by (not a Codex signal)
+        if signal.source == "notify":
+            # notify runs in the agent's own process: only a side thread (the title) is foreign,
+            # and before the rollout was read hook() has already dropped that one by its prompt.
+            return not self.threads or thread in self.threads
         return thread in self.threads
 
 

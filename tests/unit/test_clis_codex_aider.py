@@ -152,13 +152,22 @@ def test_codex_keeps_only_the_agents_own_sessions() -> None:
     started = 1796136054.089
     title = Signal(Ev.TURN_END, "agent-turn-complete", "notify", 1.0, data={"thread_id": "t2"})
     mine = Sessions(Path("/tmp/run/work"), since=started - 1)
-    assert [mine.keep(s) for s in (task, meta, task, title)] == [False, True, True, False]
     turn_end = CODEX.hook("notify", notify[0]["payload"], 1.0)
-    assert turn_end is not None and mine.keep(turn_end)
+    assert turn_end is not None and mine.keep(turn_end)  # its own process: before the rollout
+    assert [mine.keep(s) for s in (task, meta, task, title)] == [False, True, True, False]
+    assert mine.keep(turn_end)
     # Another work dir, or a session that started well before the agent: someone else's.
     for other in (Sessions(Path("/elsewhere"), started - 1), Sessions(None, started + 60)):
         assert not other.keep(meta) and not other.keep(task)
     assert Sessions(None, started).keep(meta)  # no work dir: any session after the spawn
+    sub = Signal(
+        Ev.SESSION_START,
+        "session_meta",
+        "rollout",
+        1.0,
+        data={**meta.data, "thread_source": "subagent", "thread_id": "t3"},
+    )
+    assert not mine.keep(sub)  # a thread Codex started for itself
 
 
 # -- aider -------------------------------------------------------------------------------------
