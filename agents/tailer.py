@@ -18,6 +18,8 @@ MAX_LINE = 8 << 20  # a longer line is skipped, not buffered (Codex tool outputs
 READ_CHUNK = 1 << 20  # bytes read per file per poll at most: a burst is spread over polls
 MTIME_SLACK = 0.05  # the kernel's file clock lags time.time() by a tick: a file written
 # just after `since` may carry an mtime a few ms before it
+COLD_AGE = 2 * 86400.0  # a directory unchanged this long (years of old Codex sessions) ...
+COLD_EVERY = 5.0  # ... is looked at only this often: a file appearing there shows this late
 
 
 @dataclass
@@ -39,7 +41,8 @@ class Tailer:
         self.skipped_lines = 0  # bad JSON or over-long lines dropped so far
         self._files: dict[Path, _Followed] = {}
         self._old: set[Path] = set()  # files below a directory not written since `since`
-        self._dirs: dict[Path, tuple[int, float]] = {}  # directory -> (st_mtime_ns, listed at)
+        # directory -> (st_mtime_ns, when listed, when looked at)
+        self._dirs: dict[Path, tuple[int, float, float]] = {}
         self._children: dict[Path, set[Path]] = {}  # directory -> its subdirectories
 
     def poll(self) -> list[tuple[Path, dict[str, Any], float]]:
@@ -74,20 +77,26 @@ class Tailer:
 
     def _scan(self, top: Path) -> None:
         """Find files new below a directory, listing only directories that changed."""
+        now = time.time()
         stack = [top]
         while stack:
             d = stack.pop()
-            try:
-                mtime = d.stat().st_mtime_ns
-            except OSError:
-                self._forget(d)
-                continue
             known = self._dirs.get(d)
-            # An mtime within a second of the last listing may hide a later change in the
-            # same clock tick: list such a directory again.
-            if known is None or known[0] != mtime or mtime / 1e9 >= known[1] - 1.0:
-                self._dirs[d] = (mtime, time.time())
-                self._list(d)
+            # A stat per directory per poll adds up over years of sessions: one long unchanged
+            # is looked at every COLD_EVERY seconds only (its subdirectories still are).
+            if known is None or known[0] / 1e9 > now - COLD_AGE or now - known[2] >= COLD_EVERY:
+                try:
+                    mtime = d.stat().st_mtime_ns
+                except OSError:
+                    self._forget(d)
+                    continue
+                # An mtime within a second of the last listing may hide a later change in the
+                # same clock tick: list such a directory again.
+                if known is None or known[0] != mtime or mtime / 1e9 >= known[1] - 1.0:
+                    self._dirs[d] = (mtime, now, now)
+                    self._list(d)
+                else:
+                    self._dirs[d] = (mtime, known[1], now)
             stack.extend(self._children.get(d, ()))
 
     def _list(self, d: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from overseer.agents import tailer
 from overseer.agents.tailer import Tailer
+from tests.helpers import wait_until
 
 
 def line(**record: Any) -> str:
@@ -157,3 +158,19 @@ def test_each_poll_reads_at_most_a_chunk(tmp_path: Path, monkeypatch: pytest.Mon
         assert len(got) <= 2  # 64 bytes hold at most two of these 30-byte lines
         seen += got
     assert seen == [{"n": n, "pad": "p" * 10} for n in range(20)]
+
+
+def test_a_long_unchanged_directory_is_looked_at_less_often_but_still_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tailer, "COLD_EVERY", 0.3)
+    old = tmp_path / "2024" / "05"
+    old.mkdir(parents=True)
+    for d in (old, old.parent, tmp_path):
+        age(d, 30 * 86400)
+    t = Tailer([tmp_path], since=time.time())
+    assert records(t) == []
+    (old / "r.jsonl").write_text(line(late=1))
+    age(old, 30 * 86400)  # as if written long ago: only its listing can show it
+    t.poll()  # looked at just now: not again before COLD_EVERY
+    assert wait_until(lambda: records(t), timeout=5) == [{"late": 1}]
