@@ -59,7 +59,7 @@ def send_usage(record: Mapping[str, Any]) -> Usage | None:
         count("prompt_tokens"),
         count("completion_tokens"),
         0,
-        float(cost) if isinstance(cost, int | float) and cost >= 0 else None,
+        float(cost) if isinstance(cost, int | float) and 0 <= cost < 1e12 else None,
         model if isinstance(model, str) else None,
     )
 

@@ -85,7 +85,7 @@ def epoch(stamp: Any) -> float | None:
         return None
     try:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

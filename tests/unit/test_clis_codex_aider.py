@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from overseer.agents.clis import CLIS
 from overseer.agents.clis.aider import CLI as AIDER
@@ -215,3 +217,74 @@ def test_aider_analytics_lines_and_notifications_become_signals() -> None:
     assert exit_line is not None and exit_line.event == Ev.SESSION_END
     note = AIDER.hook("notification", {}, 3.0)
     assert note is not None and note.event == Ev.NOTIFICATION and note.at == 3.0
+
+
+# -- anything at all -----------------------------------------------------------------------------
+
+KEYS = st.sampled_from(
+    [
+        "type",
+        "payload",
+        "timestamp",
+        "info",
+        "total_token_usage",
+        "input_tokens",
+        "error",
+        "arguments",
+        "event",
+        "properties",
+        "time",
+        "prompt_tokens",
+        "cost",
+        "cwd",
+        "id",
+        "input-messages",
+        "thread-id",
+        "command",
+        "name",
+        "turn_id",
+        "model",
+        "approval_policy",
+    ]
+)
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(
+        [
+            "event_msg",
+            "token_count",
+            "task_complete",
+            "session_meta",
+            "response_item",
+            "function_call",
+            "message_send",
+            "turn_context",
+            "agent-turn-complete",
+            "exec_command_begin",
+            "2026-12-01T14:40:54Z",
+        ]
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(record=st.dictionaries(KEYS, VALUES, max_size=5), at=st.floats(0, 2e9))
+@example({"event": "message_send", "properties": {"prompt_tokens": 1, "cost": 10**400}}, 1.0)
+@example({"type": "session_meta", "payload": {"timestamp": "0001-01-01T00:00:00+23:59"}}, 1.0)
+@example({"event": "launched", "time": 10**400}, 1.0)
+@settings(max_examples=300, deadline=None)
+def test_no_record_or_payload_makes_them_fail(record: dict[str, Any], at: float) -> None:
+    for cli in (CODEX, AIDER):
+        for sig in (
+            cli.line(ROLLOUT, record, at),
+            cli.hook("notify", record, at),
+            cli.hook("notification", record, at),
+        ):
+            assert sig is None or isinstance(sig, Signal)
+            if sig is not None:
+                Sessions(None, 0.0).keep(sig)

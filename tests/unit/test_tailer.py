@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from overseer.agents import tailer
 from overseer.agents.tailer import Tailer
@@ -174,3 +177,40 @@ def test_a_long_unchanged_directory_is_looked_at_less_often_but_still_seen(
     age(old, 30 * 86400)  # as if written long ago: only its listing can show it
     t.poll()  # looked at just now: not again before COLD_EVERY
     assert wait_until(lambda: records(t), timeout=5) == [{"late": 1}]
+
+
+LINES = st.one_of(
+    st.dictionaries(st.sampled_from(["a", "type", "é"]), st.integers() | st.text(max_size=5)).map(
+        lambda d: json.dumps(d, ensure_ascii=False).encode()
+    ),
+    st.sampled_from([b"[1]", b"{", b"\xff\xfe", b"", b"null", b'{"x": "\\u00e9"}']),
+)
+
+
+@given(lines=st.lists(LINES, max_size=12), cuts=st.lists(st.integers(0, 400), max_size=6))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_appends_cut_anywhere_give_the_same_records_as_the_whole_file(
+    lines: list[bytes], cuts: list[int], tmp_path: Path
+) -> None:
+    data = b"".join(x + b"\n" for x in lines)
+    want = []
+    for x in lines:
+        try:
+            value = json.loads(x)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            want.append(value)
+    with tempfile.TemporaryDirectory(dir=tmp_path) as d:
+        log = Path(d) / "a.jsonl"
+        t = Tailer([log], since=time.time() - 1)
+        got: list[dict[str, Any]] = []
+        at = 0
+        for cut in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
+            with log.open("ab") as f:
+                f.write(data[at:cut])
+            at = max(at, cut)
+            got += records(t)
+        assert got == want
