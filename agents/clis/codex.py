@@ -25,6 +25,7 @@ from typing import Any
 from overseer.agents.clis import CLIS
 from overseer.agents.signals import Ev, InjectContext, Injection, Signal
 from overseer.state.models import Usage
+from overseer.state.redact import mask
 
 NOTIFY = "notify"  # the event name the hook entry point is given
 TITLE_PROMPT = "Generate a concise, single-line task title"  # Codex's own side thread (0.171)
@@ -132,8 +133,8 @@ class _Rollout:
 
 
 def _short(text: Any, limit: int = 200) -> str:
-    """One line of at most limit characters."""
-    return " ".join(str(text or "").split())[:limit]
+    """One line of at most limit characters, secrets masked (it is shown and stored)."""
+    return mask(" ".join(str(text or "").split())[:limit])
 
 
 class Codex:

@@ -102,6 +102,12 @@ def test_codex_notify_payloads_are_turn_ends_without_the_title_thread() -> None:
     assert signals[0] is not None and signals[0].source == "notify"
     assert signals[0].at == records[0]["at"]
     assert CODEX.hook("notify", {"type": "something-else"}, 1.0) is None
+    leak = {
+        **records[0]["payload"],
+        "last-assistant-message": "export API_KEY=sk-abcdef0123456789abcdef",
+    }
+    said = CODEX.hook("notify", leak, 1.0)
+    assert said is not None and "sk-abcdef0123456789abcdef" not in said.detail  # masked
 
 
 def test_codex_rollout_lines_become_signals() -> None:
