@@ -230,6 +230,7 @@ class Codex:
         version = str(payload.get("cli_version") or "")
         data = dict(
             thread_id=rollout.thread,
+            session_id=rollout.thread,
             version=version,
             cwd=str(payload.get("cwd") or ""),
             started=epoch(payload.get("timestamp")) or when,

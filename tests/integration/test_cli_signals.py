@@ -169,6 +169,8 @@ def test_fake_codex_with_the_injection_notifies_and_writes_its_rollout_like_the_
     calls = wait_until(notified, message="notify ran three times (title, two turns)")
     assert len(calls) == 3
     assert all(c["hook"] == "notify" for c in calls)
+    recorded = records(SIGNALS / "codex-0.171.0" / "notify.jsonl")
+    assert {k for c in calls for k in c["payload"]} == {k for r in recorded for k in r["payload"]}
     hooks = [CODEX.hook("notify", c["payload"], c["at"]) for c in calls]
     kept = [h for h in hooks if h is not None and mine.keep(h)]
     assert [h.detail for h in kept] == ["Done after 1s.", "ran it"]
