@@ -18,6 +18,15 @@ bracketed-pasted input, and the submitted prompt scripts what happens:
 
 Esc (or Ctrl-C) while busy interrupts ("■ Interrupted"); Ctrl-C twice within 1.5 s exits 0.
 Enter while busy is ignored: the text stays in the input box, unsubmitted.
+
+Signals, as the real CLIs give them (tests/fakes/SIGNALS-MEASURED.md): the codex style takes
+`-c notify=[...]` and runs that program with the turn's JSON as its last argument when a turn
+completes (the first turn also for a title thread), and, when CODEX_HOME is set, writes a rollout
+$CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl (session_meta, task_started, function_call for
+`ask`, token_count, task_complete, turn_aborted on Esc, an error on `ratelimit`). The aider style
+takes `--analytics-log FILE` (launched, message_send_starting, message_send with tokens and
+cost, exit) and `--notifications --notifications-command CMD` (run through the shell when a
+reply is over, idle or at its question).
 """
 
 from __future__ import annotations
@@ -25,15 +34,20 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import datetime
+import json
 import os
 import re
 import select
 import signal
+import subprocess
 import sys
 import termios
 import time
+import tomllib
 import tty
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -706,8 +720,11 @@ class Exit(Exception):
 class App:
     """The event loop: input, timers and signals drive the model; the view redraws it."""
 
-    def __init__(self, style: str, term: Terminal, banner_delay: float) -> None:
+    def __init__(
+        self, style: str, term: Terminal, banner_delay: float, signals: Signals | None = None
+    ) -> None:
         self.style = style
+        self.sig = signals or Signals()
         self.term = term
         self.banner_delay = banner_delay
         self.m = Model()
@@ -758,6 +775,7 @@ class App:
         else:
             assert self.view is not None
             self.m.transcript = self.view.banner()
+        self.sig.started()
         now = time.monotonic()
         self.redraw(now)
         if self.banner_delay > 0:
@@ -796,12 +814,18 @@ class App:
             self.to_idle(now)
         elif kind == "answer":
             self.say(self.answer_lines(text))
+            self.sig.reply(text)
             self.to_idle(now)
+            self.sig.waiting()
         elif kind == "ratelimit":
             self.say(self.ratelimit_lines())
+            self.sig.failed("exceeded retry limit, last status: 429 Too Many Requests")
             self.to_idle(now)
+            self.sig.waiting()
         elif kind == "dialog":
+            self.sig.asks(ASK_COMMAND)
             self.open_dialog(now)
+            self.sig.waiting()
 
     def answer_lines(self, text: str) -> list[str]:
         """Transcript lines of an answer in this style."""
@@ -831,6 +855,7 @@ class App:
         if self.aider is not None:
             self.aider.newline()
         self.m.dialog = None
+        self.sig.ran()
         self.busy(1.0, ("answer", "ran it" if yes else "declined"), now)
 
     def submit(self, now: float) -> None:
@@ -849,6 +874,7 @@ class App:
         word = words[0].lower()
         if word == "exit":
             raise Exit(3)
+        self.sig.prompt(prompt)
         if word == "hang":
             self.busy(None, ("answer", ""), now)
         elif word == "ask":
@@ -869,6 +895,7 @@ class App:
         if self.aider is not None:
             self.aider.spinner_clear()
         lines = self.view.interrupted() if self.view is not None else ["■ Interrupted", ""]
+        self.sig.aborted()
         self.say(lines)
         self.to_idle(now)
 
@@ -1026,6 +1053,7 @@ class App:
         except Exit as e:
             code = e.code
         finally:
+            self.sig.exited()
             signal.set_wakeup_fd(-1)
             self.term.close(self.last_row())
             if self.aider is not None:
@@ -1135,6 +1163,295 @@ class AiderLines:
             self.draw_input()
 
 
+# -- signals: what the real CLIs write and run besides their screens ---------------------------
+
+
+def iso(t: float) -> str:
+    """A time as Codex writes it: 2026-12-01T14:40:54.089Z."""
+    return (
+        datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    )
+
+
+def append_line(path: str, record: dict[str, Any]) -> None:
+    """Append one JSON line with one write, as the CLIs do."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+class Signals:
+    """The signals of a style without any: every event is ignored."""
+
+    def started(self) -> None:
+        """The CLI is up."""
+
+    def prompt(self, text: str) -> None:
+        """A prompt was submitted."""
+
+    def asks(self, command: str) -> None:
+        """A tool call that needs a person's approval (the dialog opens)."""
+
+    def ran(self) -> None:
+        """The approved or declined tool call is over."""
+
+    def reply(self, text: str) -> None:
+        """The turn ended with an answer."""
+
+    def failed(self, message: str) -> None:
+        """The turn failed (a rate limit)."""
+
+    def waiting(self) -> None:
+        """The CLI waits for input after a reply (idle or at a question)."""
+
+    def aborted(self) -> None:
+        """The turn was interrupted."""
+
+    def exited(self) -> None:
+        """The CLI is leaving."""
+
+
+class CodexSignals(Signals):
+    """Codex 0.171: a rollout file below $CODEX_HOME/sessions made at the first prompt (only when
+    CODEX_HOME is set), and the
+    `-c notify=[...]` program run with the turn's JSON as its last argument at each completed
+    turn (also for the title thread of the first turn); see signals/codex-0.171.0/."""
+
+    version = "0.169.0"
+
+    def __init__(self, notify: list[str] | None, cwd: str) -> None:
+        self.notify = notify
+        self.cwd = cwd
+        self.began = time.time()
+        self.thread = str(uuid.uuid4())
+        self.turn = ""
+        self.rollout: str | None = None
+        self.prompts: list[str] = []
+        self.tokens = [0, 0, 0]  # input, cached input, output: the session's running total
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def write(self, kind: str, payload: dict[str, Any]) -> None:
+        """Append a rollout line; the file and its session_meta come with the first one."""
+        home = os.environ.get("CODEX_HOME")
+        if not home:
+            return  # only into a CODEX_HOME a test chose: never the user's own ~/.codex
+        if self.rollout is None:
+            day = time.strftime("%Y/%m/%d", time.gmtime(self.began))
+            stamp = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(self.began))
+            folder = os.path.join(home, "sessions", *day.split("/"))
+            os.makedirs(folder, exist_ok=True)
+            self.rollout = os.path.join(folder, f"rollout-{stamp}-{self.thread}.jsonl")
+            meta = {
+                "session_id": self.thread,
+                "id": self.thread,
+                "timestamp": iso(self.began),
+                "cwd": self.cwd,
+                "originator": "codex-tui",
+                "cli_version": self.version,
+                "source": "cli",
+                "thread_source": "user",
+                "model_provider": "fake",
+            }
+            append_line(
+                self.rollout,
+                {"timestamp": iso(time.time()), "type": "session_meta", "payload": meta},
+            )
+        append_line(self.rollout, {"timestamp": iso(time.time()), "type": kind, "payload": payload})
+
+    def event(self, payload: dict[str, Any]) -> None:
+        """An event_msg line."""
+        self.write("event_msg", payload)
+
+    def prompt(self, text: str) -> None:
+        self.turn = str(uuid.uuid4())
+        self.prompts.append(text)
+        self.event({"type": "task_started", "turn_id": self.turn, "started_at": int(time.time())})
+        self.write(
+            "turn_context",
+            {
+                "turn_id": self.turn,
+                "cwd": self.cwd,
+                "approval_policy": "on-request",
+                "model": "fake-model",
+            },
+        )
+        self.write(
+            "response_item",
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+        )
+
+    def asks(self, command: str) -> None:
+        arguments = {
+            "cmd": command,
+            "sandbox_permissions": "require_escalated",
+            "justification": "asked to",
+        }
+        self.write(
+            "response_item",
+            {
+                "type": "function_call",
+                "name": "exec_command",
+                "arguments": json.dumps(arguments),
+                "call_id": "call_1",
+            },
+        )
+
+    def ran(self) -> None:
+        self.write(
+            "response_item",
+            {
+                "type": "function_call_output",
+                "call_id": "call_1",
+                "output": "Process exited with code 0",
+            },
+        )
+
+    def count(self, prompt: str, answer: str) -> None:
+        """A token_count line with the session's running total."""
+        self.tokens[0] += 1000 + len(prompt)
+        self.tokens[2] += 1 + len(answer) // 4
+        usage = {
+            "input_tokens": self.tokens[0],
+            "cached_input_tokens": self.tokens[1],
+            "output_tokens": self.tokens[2],
+            "reasoning_output_tokens": 0,
+            "total_tokens": self.tokens[0] + self.tokens[2],
+        }
+        self.event(
+            {
+                "type": "token_count",
+                "info": {"total_token_usage": usage, "last_token_usage": usage},
+                "rate_limits": None,
+            }
+        )
+
+    def reply(self, text: str) -> None:
+        self.count(self.prompts[-1], text)
+        self.event({"type": "task_complete", "turn_id": self.turn, "last_agent_message": text})
+        if len(self.prompts) == 1:  # the title thread Codex starts beside the first turn
+            self.run_notify(
+                str(uuid.uuid4()),
+                [f"Generate a concise, single-line task title for: {text}"],
+                "Title",
+            )
+        self.run_notify(self.thread, self.prompts, text)
+
+    def failed(self, message: str) -> None:
+        error = {
+            "message": message,
+            "codex_error_info": {"response_too_many_failed_attempts": {"http_status_code": 429}},
+        }
+        self.event(
+            {
+                "type": "task_complete",
+                "turn_id": self.turn,
+                "last_agent_message": None,
+                "error": error,
+            }
+        )
+
+    def aborted(self) -> None:
+        self.event({"type": "turn_aborted", "turn_id": self.turn, "reason": "interrupted"})
+
+    def run_notify(self, thread: str, prompts: list[str], answer: str) -> None:
+        """Run the notify program, fire and forget, with the turn's JSON as its last argument."""
+        self.children = [c for c in self.children if c.poll() is None]
+        if not self.notify:
+            return
+        payload = {
+            "type": "agent-turn-complete",
+            "thread-id": thread,
+            "turn-id": str(uuid.uuid4()),
+            "cwd": self.cwd,
+            "client": "codex-tui",
+            "input-messages": prompts,
+            "last-assistant-message": answer,
+        }
+        with contextlib.suppress(OSError):
+            self.children.append(
+                subprocess.Popen(
+                    [*self.notify, json.dumps(payload)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+
+class AiderSignals(Signals):
+    """aider 0.86: `--analytics-log FILE` lines and the `--notifications-command` run through
+    the shell when a reply is over (idle or at a question); see signals/aider-0.86.2/."""
+
+    def __init__(self, log: str | None, command: str | None) -> None:
+        self.log = log
+        self.command = command
+        self.total_cost = 0.0
+        self.user = str(uuid.uuid4())
+        self.sent = ""
+
+    def event(self, name: str, **properties: Any) -> None:
+        """An analytics line (aider's time is whole seconds)."""
+        if self.log:
+            record = {
+                "event": name,
+                "properties": properties,
+                "user_id": self.user,
+                "time": int(time.time()),
+            }
+            append_line(self.log, record)
+
+    def started(self) -> None:
+        self.event("launched")
+        self.event("no-repo")
+        self.event("cli session", main_model="gpt-4o", edit_format="diff")
+
+    def prompt(self, text: str) -> None:
+        self.sent = text
+        self.event("message_send_starting")
+
+    def reply(self, text: str) -> None:
+        prompt_tokens, completion_tokens = 2000 + len(self.sent), 1 + len(text) // 4
+        cost = round(prompt_tokens * 2.5e-6 + completion_tokens * 1e-5, 6)
+        self.total_cost += cost
+        self.event(
+            "message_send",
+            main_model="gpt-4o",
+            edit_format="diff",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+            cost=cost,
+            total_cost=self.total_cost,
+        )
+
+    def asks(self, command: str) -> None:
+        self.reply(f"{command}\nRun shell command?")  # the reply ends in aider's question
+
+    def ran(self) -> None:
+        self.event("message_send_starting")  # the command's outcome goes back to the model
+
+    def waiting(self) -> None:
+        if self.command:
+            # As aider does: through the shell, waiting for it, the terminal as its stdin.
+            with contextlib.suppress(OSError):
+                subprocess.run(self.command, shell=True, capture_output=True, check=False)
+
+    def exited(self) -> None:
+        self.event("exit", reason="exit")
+
+
+def config_value(settings: list[str], key: str) -> Any:
+    """A `-c key=value` setting as Codex reads it (TOML, else the text itself)."""
+    value: Any = None
+    for setting in settings:
+        name, _, raw = setting.partition("=")
+        if name.strip() == key:
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+    return value
+
+
 # -- entry point -------------------------------------------------------------------------------
 
 _START_ERRORS = {
@@ -1182,6 +1499,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CODE",
         help="print a connection error and exit with CODE",
     )
+    # Signals, as the real CLIs take them (codex: -c notify=[...]; aider: the rest).
+    parser.add_argument("-c", dest="config", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--notifications", action="store_true")
+    parser.add_argument("--notifications-command", default=None, metavar="CMD")
+    parser.add_argument("--analytics-log", default=None, metavar="FILE")
+    parser.add_argument("--no-analytics", action="store_true")
     args = parser.parse_args(argv)
     if args.exit_on_start is not None:
         if args.banner_delay > 0:
@@ -1196,7 +1519,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     term = Terminal()
-    return App(args.style, term, args.banner_delay).run()
+    signals: Signals | None = None
+    if args.style == "codex":
+        notify = config_value(args.config, "notify")
+        if not (isinstance(notify, list) and all(isinstance(a, str) for a in notify)):
+            notify = None
+        signals = CodexSignals(notify, os.getcwd())
+    elif args.style == "aider":
+        command = args.notifications_command if args.notifications else None
+        signals = AiderSignals(args.analytics_log, command)
+    return App(args.style, term, args.banner_delay, signals).run()
 
 
 if __name__ == "__main__":
