@@ -41,7 +41,8 @@ def _dict(value: Any) -> Mapping[str, Any]:
 
 
 def _cost(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    """A cost a CLI reported, when it is a plausible amount of USD (else None: unpriced)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
         return None
     return float(value)
 

@@ -9,7 +9,6 @@ Measured lines: tests/fakes/signals/aider-0.86.2/.
 
 from __future__ import annotations
 
-import importlib
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from overseer.agents.clis import CLIS
 from overseer.agents.signals import Ev, InjectContext, Injection, Signal
-from overseer.state.models import Usage
+from overseer.agents.usage import aider_analytics_usage
 
 NOTIFICATION = "notification"  # the event name the hook entry point is given
 USER_COMMAND = "AIDER_NOTIFICATIONS_COMMAND"  # the user's own command, kept after ours
@@ -32,36 +31,6 @@ OLD_LINE = 2.0  # a line whose own time is older than this by its reading was re
 def analytics_log(ctx: InjectContext) -> Path:
     """The agent's analytics log, private in the signals directory."""
     return ctx.signals_dir / f"{ctx.agent.replace('/', '_')}.aider-analytics.jsonl"
-
-
-def send_usage(record: Mapping[str, Any]) -> Usage | None:
-    """A message_send line's tokens and cost, by agents/usage.py (i13-usage) once it exists.
-
-    The fallback below is the minimal parse to drop when that module has landed.
-    """
-    try:
-        usage = importlib.import_module("overseer.agents.usage")
-        parsed = usage.aider_analytics_usage(record)
-        return parsed if isinstance(parsed, Usage) or parsed is None else None
-    except (ImportError, AttributeError, TypeError):
-        pass
-    props = record.get("properties")
-    if not isinstance(props, Mapping) or "prompt_tokens" not in props:
-        return None
-
-    def count(key: str) -> int:
-        value = props.get(key)
-        return value if isinstance(value, int) and value > 0 else 0
-
-    cost = props.get("cost")
-    model = props.get("main_model")
-    return Usage(
-        count("prompt_tokens"),
-        count("completion_tokens"),
-        0,
-        float(cost) if isinstance(cost, int | float) and 0 <= cost < 1e12 else None,
-        model if isinstance(model, str) else None,
-    )
 
 
 class Aider:
@@ -102,7 +71,7 @@ class Aider:
         if name in EVENTS:
             return Signal(EVENTS[name], name, "analytics", when)
         if name == "message_send":
-            usage = send_usage(record)
+            usage = aider_analytics_usage(record)
             detail = "" if usage is None else f"{usage.input_tokens}+{usage.output_tokens} tokens"
             return Signal(Ev.TURN_END, name, "analytics", when, detail, usage)
         return None

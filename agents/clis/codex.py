@@ -11,7 +11,6 @@ work dir after it was spawned (`Sessions`). Measured payloads: tests/fakes/signa
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shlex
@@ -24,7 +23,7 @@ from typing import Any
 
 from overseer.agents.clis import CLIS
 from overseer.agents.signals import Ev, InjectContext, Injection, Signal
-from overseer.state.models import Usage
+from overseer.agents.usage import codex_token_count
 from overseer.state.redact import mask
 
 NOTIFY = "notify"  # the event name the hook entry point is given
@@ -95,32 +94,6 @@ def thread_of(path: Path) -> str:
     stem = path.name.removesuffix(".jsonl")
     parts = stem.split("-")
     return "-".join(parts[-5:]) if len(parts) >= 7 else stem
-
-
-def token_usage(record: Mapping[str, Any], model: str | None) -> Usage | None:
-    """A token_count line's running total, by agents/usage.py (i13-usage) once it exists.
-
-    The fallback below is the minimal parse to drop when that module has landed.
-    """
-    try:
-        usage = importlib.import_module("overseer.agents.usage")
-        parsed = usage.codex_token_count(record, model)
-        return parsed if isinstance(parsed, Usage) or parsed is None else None
-    except (ImportError, AttributeError, TypeError):
-        pass
-    payload = record.get("payload")
-    info = payload.get("info") if isinstance(payload, Mapping) else None
-    total = info.get("total_token_usage") if isinstance(info, Mapping) else None
-    if not isinstance(total, Mapping):
-        return None
-
-    def count(key: str) -> int:
-        value = total.get(key)
-        return value if isinstance(value, int) and value > 0 else 0
-
-    return Usage(
-        count("input_tokens"), count("output_tokens"), count("cached_input_tokens"), None, model
-    )
 
 
 @dataclass
@@ -202,7 +175,7 @@ class Codex:
         if what == "turn_aborted":
             return Signal(Ev.TURN_END, "turn_aborted", "rollout", when, "aborted", None, data)
         if what == "token_count":
-            usage = token_usage(record, rollout.model)
+            usage = codex_token_count(record, rollout.model, rollout.thread)
             if usage is None:
                 return None  # rate limits only
             return Signal(Ev.USAGE, "token_count", "rollout", when, "", usage, data)
