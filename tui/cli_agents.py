@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hook(args: argparse.Namespace) -> int:
+    from overseer.agents import hookrun
+
+    try:
+        spool_dir = str(StatePaths(resolve(args).state_dir).signals)
+    except Exception as exc:  # a hook never breaks the CLI that runs it: exit 0 regardless
+        print(f"overseer hook: {exc}", file=sys.stderr)
+        print("{}")
+        return EXIT_OK
+    return hookrun.main([spool_dir, args.agent, args.event, *args.payload])
+
+
 def cmd_answer(args: argparse.Namespace) -> int:
     return submit(resolve(args), "answer", args.agent, {"answer": args.answer})
 
@@ -127,3 +140,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("agent")
     p.add_argument("answer")
+    p = command(
+        sub,
+        "hook",
+        cmd_hook,
+        "record a CLI hook's call for an agent (payload on stdin or as a JSON argument)",
+    )
+    p.add_argument("agent")
+    p.add_argument("event")
+    p.add_argument("payload", nargs="*", help="a JSON payload (Codex's notify passes it so)")

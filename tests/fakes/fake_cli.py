@@ -18,6 +18,15 @@ bracketed-pasted input, and the submitted prompt scripts what happens:
 
 Esc (or Ctrl-C) while busy interrupts ("■ Interrupted"); Ctrl-C twice within 1.5 s exits 0.
 Enter while busy is ignored: the text stays in the input box, unsubmitted.
+
+Hooks, as the real CLIs run them (payload shapes of tests/fakes/signals/): the claude style
+reads `--settings FILE`, the gemini style the file GEMINI_CLI_SYSTEM_SETTINGS_PATH names
+(refused, with Gemini's warning on screen, unless it and its directories are root's and not
+group/other-writable). Each hook command gets its JSON payload on stdin and is waited for.
+Fired: SessionStart; UserPromptSubmit/BeforeAgent on submit; PreToolUse/BeforeTool and
+PermissionRequest/Notification(ToolPermission) for `ask`, PostToolUse/AfterTool once allowed;
+Stop/AfterAgent at a turn's end; StopFailure (claude) or AfterAgent "[no response text]"
+(gemini) for `ratelimit`; SessionEnd on exit. Nothing on Esc, nor on a declined dialog.
 """
 
 from __future__ import annotations
@@ -25,10 +34,13 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import json
 import os
 import re
 import select
 import signal
+import stat
+import subprocess
 import sys
 import termios
 import time
@@ -703,11 +715,140 @@ class Exit(Exception):
         self.code = code
 
 
+HOOK_NAMES = {
+    "claude": {
+        "start": "SessionStart",
+        "prompt": "UserPromptSubmit",
+        "tool": "PreToolUse",
+        "ask": "PermissionRequest",
+        "tool-done": "PostToolUse",
+        "stop": "Stop",
+        "fail": "StopFailure",
+        "end": "SessionEnd",
+    },
+    "gemini": {
+        "start": "SessionStart",
+        "prompt": "BeforeAgent",
+        "tool": "BeforeTool",
+        "ask": "Notification",
+        "tool-done": "AfterTool",
+        "stop": "AfterAgent",
+        "fail": "AfterAgent",
+        "end": "SessionEnd",
+    },
+}
+
+
+def insecure(path: str) -> str | None:
+    """Gemini's check of a system settings file: root's, not group/other-writable, all the way."""
+    place = os.path.abspath(path)
+    while True:
+        st = os.stat(place)
+        if st.st_uid != 0:
+            return f"'{place}' is not owned by root (uid 0). Current uid: {os.getuid()}"
+        if stat.S_IMODE(st.st_mode) & 0o022:
+            return (
+                f"Parent directory '{place}' is insecure: Directory '{place}' is writable by "
+                f"group or others (mode: {oct(st.st_mode)[2:]})"
+            )
+        if place == "/":
+            return None
+        place = os.path.dirname(place)
+
+
+class Hooks:
+    """The hook commands of a settings file, run as the CLI runs them."""
+
+    def __init__(self, style: str, settings: str | None) -> None:
+        self.style = style
+        self.names = HOOK_NAMES.get(style, {})
+        self.commands: dict[str, list[str]] = {}
+        self.warning = ""
+        self.session = f"fake-{os.getpid()}"
+        if not settings or not self.names:
+            return
+        if style == "gemini":
+            why = insecure(settings)
+            if why is not None:
+                self.warning = (
+                    f"⚠  Security Warning: Skipping system settings file '{settings}': {why}"
+                )
+                return
+        with open(settings, encoding="utf-8") as fh:
+            data = json.load(fh)
+        for event, groups in (data.get("hooks") or {}).items():
+            for group in groups:
+                for hook in group.get("hooks", []):
+                    if hook.get("type") == "command":
+                        self.commands.setdefault(event, []).append(hook["command"])
+
+    def fire(self, what: str, **extra: Any) -> None:
+        """Run every command hooked on the event `what` stands for, payload on stdin."""
+        event = self.names.get(what)
+        if event is None or event not in self.commands:
+            return
+        payload = {
+            "session_id": self.session,
+            "transcript_path": os.path.join(os.getcwd(), f".fake-{self.session}.jsonl"),
+            "cwd": os.getcwd(),
+            "hook_event_name": event,
+            **extra,
+        }
+        if self.style == "gemini":
+            payload["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        for command in self.commands[event]:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    ["/bin/sh", "-c", command],
+                    input=json.dumps(payload),
+                    text=True,
+                    stdout=subprocess.DEVNULL,
+                    timeout=10,
+                )
+
+    def tool(self, what: str, **extra: Any) -> None:
+        """A tool hook of the shell command the `ask` prompt runs."""
+        name = "Bash" if self.style == "claude" else "run_shell_command"
+        args = {"command": ASK_COMMAND, "description": f"Run {ASK_COMMAND}"}
+        self.fire(what, tool_name=name, tool_input=args, **extra)
+
+    def ask(self) -> None:
+        """The permission event as the dialog is drawn."""
+        if self.style == "claude":
+            self.tool("ask")
+        else:
+            self.fire(
+                "ask",
+                notification_type="ToolPermission",
+                message="Tool Confirm Shell Command requires execution",
+                details={"type": "exec", "title": "Confirm Shell Command", "command": ASK_COMMAND},
+            )
+
+    def stop(self, prompt: str, said: str) -> None:
+        """The turn's end."""
+        if self.style == "claude":
+            self.fire("stop", last_assistant_message=said, stop_hook_active=False)
+        else:
+            self.fire("stop", prompt=prompt, prompt_response=said, stop_hook_active=False)
+
+    def fail(self, prompt: str) -> None:
+        """A turn that failed on a rate limit."""
+        if self.style == "claude":
+            said = "API Error: Request rejected (429) · Rate limit reached for requests"
+            self.fire("fail", error="rate_limit", last_assistant_message=said)
+        else:
+            self.fire("fail", prompt=prompt, prompt_response="[no response text]")
+
+
 class App:
     """The event loop: input, timers and signals drive the model; the view redraws it."""
 
-    def __init__(self, style: str, term: Terminal, banner_delay: float) -> None:
+    def __init__(
+        self, style: str, term: Terminal, banner_delay: float, settings: str | None = None
+    ) -> None:
         self.style = style
+        self.hooks = Hooks(style, settings)
+        self.prompt = ""
         self.term = term
         self.banner_delay = banner_delay
         self.m = Model()
@@ -758,6 +899,9 @@ class App:
         else:
             assert self.view is not None
             self.m.transcript = self.view.banner()
+            if self.hooks.warning:
+                self.m.transcript += [self.hooks.warning, ""]
+        self.hooks.fire("start", source="startup", model="fake-model")
         now = time.monotonic()
         self.redraw(now)
         if self.banner_delay > 0:
@@ -797,10 +941,16 @@ class App:
         elif kind == "answer":
             self.say(self.answer_lines(text))
             self.to_idle(now)
+            if text != "declined":  # a declined dialog ends the turn without a hook
+                self.redraw(now)  # the answer is on screen before the hook runs
+                self.hooks.stop(self.prompt, text)
         elif kind == "ratelimit":
             self.say(self.ratelimit_lines())
             self.to_idle(now)
+            self.redraw(now)
+            self.hooks.fail(self.prompt)
         elif kind == "dialog":
+            self.hooks.tool("tool")
             self.open_dialog(now)
 
     def answer_lines(self, text: str) -> list[str]:
@@ -825,6 +975,7 @@ class App:
         self.m.state = "dialog"
         if self.aider is not None:
             self.aider.ask()
+        self.hooks.ask()
 
     def answer_dialog(self, yes: bool, now: float) -> None:
         """Close the dialog and carry on for a second."""
@@ -832,6 +983,8 @@ class App:
             self.aider.newline()
         self.m.dialog = None
         self.busy(1.0, ("answer", "ran it" if yes else "declined"), now)
+        if yes:
+            self.hooks.tool("tool-done", tool_response={"stdout": "", "stderr": ""})
 
     def submit(self, now: float) -> None:
         """Send the input box: its first word decides what happens."""
@@ -849,6 +1002,8 @@ class App:
         word = words[0].lower()
         if word == "exit":
             raise Exit(3)
+        self.prompt = prompt
+        self.hooks.fire("prompt", prompt=prompt)
         if word == "hang":
             self.busy(None, ("answer", ""), now)
         elif word == "ask":
@@ -1025,6 +1180,7 @@ class App:
                         self.key(k, now)
         except Exit as e:
             code = e.code
+            self.hooks.fire("end", reason="exit")
         finally:
             signal.set_wakeup_fd(-1)
             self.term.close(self.last_row())
@@ -1175,6 +1331,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="show only the banner for S seconds before the input box",
     )
+    parser.add_argument("--settings", metavar="FILE", help="claude style: a settings file")
     parser.add_argument(
         "--exit-on-start",
         type=int,
@@ -1196,7 +1353,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     term = Terminal()
-    return App(args.style, term, args.banner_delay).run()
+    settings = args.settings
+    if args.style == "gemini":
+        settings = os.environ.get("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
+    return App(args.style, term, args.banner_delay, settings).run()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""What the hook-based CLIs (Claude Code, Gemini CLI) share: their hooks settings, and how a
+payload's common fields become a `Signal`."""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from overseer.agents.signals import Ev, Signal
+from overseer.state.models import Usage
+
+KEPT = ("session_id", "transcript_path", "model", "source", "notification_type", "error", "reason")
+
+
+def settings_hooks(events: Sequence[str], hook_command: Sequence[str]) -> dict[str, Any]:
+    """A settings `hooks` object running the entry point on each event (its name appended)."""
+    return {
+        event: [
+            {
+                "matcher": "*",
+                "hooks": [
+                    {
+                        "type": "command",
+                        "name": "overseer",  # Gemini shows it as "Executing Hook: overseer"
+                        "command": shlex.join([*hook_command, event]),
+                    }
+                ],
+            }
+        ]
+        for event in events
+    }
+
+
+def signal(event: Ev, name: str, payload: Mapping[str, Any], at: float, detail: str = "") -> Signal:
+    """A hook's signal with the payload's short identifying fields as its data."""
+    data = {k: payload[k] for k in KEPT if isinstance(payload.get(k), str)}
+    return Signal(event, name, "hook", at, detail[:300], None, data)
+
+
+def tool_detail(payload: Mapping[str, Any]) -> str:
+    """`Tool: command` of a tool payload."""
+    tool = str(payload.get("tool_name") or "tool")
+    args = payload.get("tool_input")
+    if isinstance(args, Mapping):
+        what = args.get("command") or args.get("file_path") or args.get("description") or ""
+        if what:
+            return f"{tool}: {' '.join(str(what).split())}"
+    return tool
+
+
+def parse_usage(helper: str, record: Mapping[str, Any]) -> Usage | None:
+    """Usage by i13-usage's parser `agents/usage.<helper>` (None until that module exists)."""
+    try:
+        module = importlib.import_module("overseer.agents.usage")
+    except ImportError:
+        return None
+    parse = getattr(module, helper, None)
+    if parse is None:
+        return None
+    usage = parse(record)
+    return usage if isinstance(usage, Usage) else None
+
+
+def usage_line(helper: str, path: Path, record: Mapping[str, Any], at: float) -> Signal | None:
+    """A tailed line that carries tokens or cost, as a usage signal."""
+    usage = parse_usage(helper, record)
+    if usage is None:
+        return None
+    return Signal(Ev.USAGE, str(record.get("type") or "usage"), "session", at, "", usage)
