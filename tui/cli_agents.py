@@ -76,6 +76,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "reason": row.reason,
             "task": row.task_id,
             "state_since": row.state_since,
+            "source": row.state_source,
+            "cli_version": row.cli_version,
+            "version_note": row.version_note,
+            "signals": row.signals,
         }
     if args.json:
         print(
@@ -87,9 +91,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(result.text())
         if recorded:
             print(
-                f"recorded: {recorded['state']} (by the supervisor)"
+                f"recorded: {recorded['state']} (by the supervisor, from "
+                f"{recorded['source'] or 'its own bookkeeping'})"
                 + (f", prompt: {recorded['prompt']}" if recorded.get("prompt") else "")
             )
+            signals = recorded["signals"] or {}
+            if signals.get("degraded"):
+                print(f"signals:  degraded: using the screen ({signals['degraded']})")
+            elif signals.get("arrived"):
+                print(f"signals:  {', '.join(sorted(signals['arrived']))}")
+            if recorded["version_note"]:
+                print(f"version:  {recorded['version_note']}")
     if args.save:
         events = [
             {"ts": e.ts, "kind": e.kind, "message": e.message}

@@ -46,6 +46,8 @@ class AgentRow:
     last_line: str
     prompt: str | None
     reason: str | None
+    version_note: str | None = None  # "untested version 0.171 (tested: 0.169)"
+    state_source: str | None = None  # what decided the state: a hook, a file line, the screen
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,8 @@ class SnapshotReader:
                     last_line=ag.last_line,
                     prompt=ag.prompt,
                     reason=ag.reason,
+                    version_note=ag.version_note,
+                    state_source=ag.state_source,
                 )
             )
         spark = [0] * SPARK_BUCKETS

@@ -76,6 +76,7 @@ class Gemini:
     """Gemini CLI (`gemini`)."""
 
     kind = "gemini"
+    refused = REFUSED  # on screen: the injected settings were not taken (the driver checks)
 
     def inject(self, ctx: InjectContext) -> Injection:
         path = ctx.signals_dir / f"{ctx.agent}.gemini-settings.json"

@@ -222,13 +222,18 @@ class PromptDriver(AgentDriver):
     def note_screen(self, rt: AgentRuntime) -> None:
         """The CLI's version, read from its screen while it starts (a flag, never a refusal)."""
         rules = self.ia.rules
-        if rules.version is None or self.host.clock() - self.spawned_at > STARTUP:
+        if self.host.clock() - self.spawned_at > STARTUP:
             return
+        refused = getattr(self.cli, "refused", None)  # the CLI's words for refusing our file
+        inj = self.injection
         for line in self.ia.screen.lines():
-            m = rules.version.search(line)
-            if m:
+            if refused and refused in line and inj is not None and inj.degraded is None:
+                self.injection = Injection(degraded=f"the CLI refused its settings: {line.strip()}")
+                self.note_signals(rt)
+                self.host.event("agent.signals-degraded", f"{rt.name}: {DEGRADED}", agent=rt.name)
+            m = rules.version.search(line) if rules.version is not None else None
+            if m and self.version is None:
                 self.set_version(rt, m.group(0), m.group(1))
-                return
 
     def set_version(self, rt: AgentRuntime, shown: str, version: str) -> None:
         """Record the CLI's version, and a note when it is not one Overseer was tested with."""
@@ -256,6 +261,7 @@ class PromptDriver(AgentDriver):
             "injected": inj is not None and degraded is None,
             "degraded": degraded,
             "arrived": dict(self.arrived),
+            "session_started": self.session_started,
         }
         self.host.store.update_agent(rt.name, signals=data)
 
@@ -265,10 +271,11 @@ class PromptDriver(AgentDriver):
         first = sig.name not in self.arrived
         self.arrived[sig.name] = self.arrived.get(sig.name, 0) + 1
         self.events.add(sig.event)
+        if sig.event == Ev.SESSION_START:
+            self.session_started = True
         if first:
             self.note_signals(rt)
         if sig.event == Ev.SESSION_START:
-            self.session_started = True
             version = sig.data.get("version")
             if isinstance(version, str) and version:
                 self.set_version(rt, version, version)

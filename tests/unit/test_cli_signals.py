@@ -16,7 +16,7 @@ from overseer.agents import hookrun, ingest
 from overseer.agents.clis import CLIS, gemini
 from overseer.agents.drivers.base import AgentRuntime
 from overseer.agents.drivers.prompt import FRESH, OVERRULE, TURN_END_GRACE, PromptDriver
-from overseer.agents.signals import Ev, InjectContext, Signal
+from overseer.agents.signals import Ev, InjectContext, Injection, Signal
 from overseer.state.models import AgentState, AttemptOutcome
 from overseer.state.paths import StatePaths
 from tests.helpers import shared_screens
@@ -385,3 +385,21 @@ def test_a_version_on_screen_that_was_not_tested_is_a_flag_on_the_agent(tmp_path
     row = host.store.agent("w")
     assert row is not None and row.cli_version == "0.99"
     assert row.version_note == "untested version 0.99 (tested: 0.61)"
+
+
+def test_gemini_refusing_its_settings_on_screen_marks_the_signals_degraded(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.injection = Injection(env={gemini.ENV: "/x/settings.json"})  # as if accepted
+    rt.driver.ia.resize(110, 35)
+    printed(host, rt, screen("gemini-0.61.0-settings-refused.idle.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    row = host.store.agent("w")
+    assert row is not None and row.signals["degraded"].startswith(
+        "the CLI refused its settings: ⚠  Security Warning: Skipping system settings file"
+    )
+    assert "agent.signals-degraded" in host.events
