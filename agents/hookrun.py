@@ -8,12 +8,12 @@ goes wrong is said on stderr and the exit status stays 0.
 The payload is the last argument when that is a JSON object (Codex's notify), else stdin
 (Claude Code, Gemini CLI); a terminal on stdin (aider's notifications command) gives `{}`.
 One line `{"at", "agent", "event", "payload"}` is written with ONE write (O_APPEND), so hooks
-that run at the same instant never interleave.
+that run at the same instant never interleave. The payload is copied, not parsed: the reader
+skips a line that is not JSON.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
@@ -21,6 +21,7 @@ import time
 
 MAX_LINE = 256 * 1024  # a bigger payload keeps only its short top-level fields
 SHORT = 2000  # a field kept from an oversized payload is at most this long once encoded
+PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 def spool_path(spool_dir: str, agent: str) -> str:
@@ -28,39 +29,56 @@ def spool_path(spool_dir: str, agent: str) -> str:
     return os.path.join(spool_dir, agent.replace("/", "_") + ".jsonl")
 
 
-def read_payload(argv: list[str]) -> object:
-    """The hook's payload: a JSON last argument, else stdin (nothing from a terminal)."""
+def read_payload(argv: list[str]) -> str:
+    """The hook's payload as JSON text: a JSON last argument, else stdin (a terminal: `{}`)."""
     if argv and argv[-1].lstrip().startswith("{"):
-        try:
-            return json.loads(argv[-1])
-        except ValueError:
-            pass
+        return argv[-1]
     if sys.stdin is None or sys.stdin.isatty():
-        return {}
-    text = sys.stdin.read()
-    if not text.strip():
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError:
-        return {"text": text[:SHORT]}
+        return "{}"
+    return sys.stdin.read()
 
 
-def encode(agent: str, event: str, payload: object, at: float) -> bytes:
-    """The spool line of one call (bounded: a huge payload keeps its short fields)."""
-    line = json.dumps({"at": at, "agent": agent, "event": event, "payload": payload})
-    if len(line) > MAX_LINE:
-        short = {}
-        if isinstance(payload, dict):
-            for key, value in payload.items():
-                if len(json.dumps(value)) <= SHORT:
-                    short[key] = value
-        short["truncated"] = True
-        line = json.dumps({"at": at, "agent": agent, "event": event, "payload": short})
+def quoted(text: str) -> str:
+    """`text` as a JSON string (json is imported only for names that need escaping)."""
+    if text and set(text) <= PLAIN:
+        return f'"{text}"'
+    import json  # costs tens of ms: not on the common path
+
+    return json.dumps(text)
+
+
+def encode(agent: str, event: str, payload: str, at: float) -> bytes:
+    """The spool line of one call. A JSON object payload is copied as it came (importing json
+    would double the hook's cost): its line breaks can only be whitespace, so they go."""
+    body = payload.strip()
+    if not (body.startswith("{") and body.endswith("}")) or len(body) > MAX_LINE:
+        body = reduced(body)
+    body = body.replace("\r", " ").replace("\n", " ")
+    # The payload first: should its text close the object early, the keys written after it
+    # (the last of duplicate keys wins) still say who and what.
+    line = (
+        f'{{"payload": {body}, "at": {at!r}, "agent": {quoted(agent)}, "event": {quoted(event)}}}'
+    )
     return (line + "\n").encode("utf-8", "replace")
 
 
-def append(spool_dir: str, agent: str, event: str, payload: object) -> None:
+def reduced(text: str) -> str:
+    """A payload that is not a small JSON object: its short fields, or the text as a field."""
+    import json
+
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return json.dumps({"text": text[:SHORT]})
+    if not isinstance(value, dict):
+        return json.dumps({"value": value} if len(json.dumps(value)) <= SHORT else {})
+    short = {k: v for k, v in value.items() if len(json.dumps(v)) <= SHORT}
+    if len(text) > MAX_LINE:
+        short["truncated"] = True
+    return json.dumps(short)
+
+
+def append(spool_dir: str, agent: str, event: str, payload: str) -> None:
     """Append one line to the agent's spool: a private file in a private directory, no link."""
     st = os.lstat(spool_dir)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():

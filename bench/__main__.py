@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "claims": ("5", "bench.claims"),
     "scaling": ("6", "bench.scaling"),
     "dashboard": ("7", "bench.dashboard"),
+    "hooks": ("13", "bench.hooks"),
 }
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 

@@ -109,6 +109,18 @@ def test_hooks_running_at_once_never_interleave_their_lines(spool_dir: Path) -> 
     assert sorted(line["event"] for line in lines) == sorted(f"E{n}" for n in range(12))
 
 
+def test_a_payload_that_closes_the_object_early_cannot_change_the_event(spool_dir: Path) -> None:
+    run_hook(spool_dir, "ai", "PreToolUse", stdin='{"a": 1}, "event": "Stop", "x": {}')
+    (line,) = spool_lines(spool_dir)
+    assert line["event"] == "PreToolUse" and line["agent"] == "ai"
+
+
+def test_a_pretty_printed_payload_stays_on_one_line(spool_dir: Path) -> None:
+    run_hook(spool_dir, "ai", "Stop", stdin='{\n  "said": "a\\nb"\n}\n')
+    (line,) = spool_lines(spool_dir)
+    assert line["payload"] == {"said": "a\nb"}
+
+
 def test_an_oversized_payload_keeps_its_short_fields(spool_dir: Path) -> None:
     payload = {"session_id": "s", "tool_response": {"stdout": "y" * 400_000}}
     run_hook(spool_dir, "ai", "PostToolUse", stdin=json.dumps(payload))
