@@ -21,16 +21,22 @@ from overseer.agents import hookrun
 from overseer.agents.clis import CLIS
 from overseer.agents.signals import Signal
 from overseer.state.paths import StatePaths
-from overseer.state.statedir import write_private
+from overseer.state.statedir import check_path, write_private
 from overseer.state.store import ensure_private_dir
 
 HOOK_FILE = "hook.py"
 MAX_READ = 4 << 20  # bytes of one file read per pass (the rest waits for the next)
+ROTATE = 8 << 20  # a spool read to its end past this size starts anew
+RETIRED_GRACE = 10.0  # a rotated spool is still read this long (a hook may have it open)
 
 
 def install_hook(paths: StatePaths) -> Path:
     """Create the private signals directory and (re)write the hook entry point in it."""
     ensure_private_dir(paths.signals)
+    for old in [*paths.signals.glob("*.jsonl"), *paths.signals.glob("*.old")]:
+        # A new supervisor reads each spool from its end: what an earlier one left is spent.
+        check_path(old)
+        old.unlink(missing_ok=True)
     target = paths.signals / HOOK_FILE
     write_private(target, Path(hookrun.__file__).read_text(encoding="utf-8"))
     return target
@@ -139,6 +145,7 @@ class Inbox:
     def __init__(self, paths: StatePaths, agent: str, kind: str) -> None:
         self.kind = kind
         self.spool = JsonLines(spool(paths, agent))
+        self.retired: tuple[JsonLines, float] | None = None  # a rotated spool, until when
         self.tailers: list[Tailer] = []
         self.tailed: set[Path] = set()
         self.since = time.time()
@@ -155,11 +162,34 @@ class Inbox:
         self.tailers, self.tailed, self.since = [], set(), since
         self.follow(tail)
 
+    def spool_records(self) -> list[dict[str, Any]]:
+        """New hook calls; a big spool read to its end is renamed aside and begun afresh."""
+        records = []
+        if self.retired is not None:
+            old, until = self.retired
+            records += old.read()
+            if time.time() >= until:
+                old.path.unlink(missing_ok=True)
+                self.retired = None
+        records += self.spool.read()
+        path = self.spool.path
+        if self.spool.offset >= ROTATE and not self.spool.partial and self.retired is None:
+            aside = path.with_suffix(".old")
+            try:
+                if os.stat(path).st_size == self.spool.offset:
+                    os.replace(path, aside)
+                    self.spool.path = aside  # a hook that opened it before still writes there
+                    self.retired = (self.spool, time.time() + RETIRED_GRACE)
+                    self.spool = JsonLines(path, from_start=True)
+            except OSError:
+                pass
+        return records
+
     def read(self) -> tuple[list[Signal], bool]:
         """New signals, oldest first, and whether a tailed file grew at all."""
         cli = CLIS.get(self.kind)
         signals: list[Signal] = []
-        for record in self.spool.read():
+        for record in self.spool_records():
             payload = record.get("payload")
             if cli is None or not isinstance(payload, dict):
                 continue

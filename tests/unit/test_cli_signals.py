@@ -139,6 +139,22 @@ def test_the_spool_is_read_line_by_line_and_a_partial_line_waits(spool_dir: Path
     assert lines.read() == [{"b": 2}]
 
 
+def test_a_big_spool_read_to_its_end_starts_anew_and_a_late_write_aside_is_still_read(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "ROTATE", 100)
+    inbox = ingest.Inbox(StatePaths(spool_dir.parent.parent), "ai", "claude")
+    path = Path(hookrun.spool_path(str(spool_dir), "ai"))
+    line = json.dumps({"payload": {"x": "y" * 80}, "at": 1.0, "agent": "ai", "event": "Stop"})
+    path.write_text(line + "\n")
+    assert [s.name for s in inbox.read()[0]] == ["Stop"]
+    assert not path.exists() and path.with_suffix(".old").exists()  # renamed aside
+    with open(path.with_suffix(".old"), "a") as late:  # a hook that had it open
+        late.write(line.replace("Stop", "PostToolUse") + "\n")
+    hookrun.append(str(spool_dir), "ai", "SessionEnd", "{}")
+    assert [s.name for s in inbox.read()[0]] == ["PostToolUse", "SessionEnd"]
+
+
 # -- the CLIs' payloads -----------------------------------------------------------------------
 
 
