@@ -258,7 +258,8 @@ class PromptDriver(AgentDriver):
         inj = self.injection
         degraded = None if inj is None else inj.degraded
         data = {
-            "injected": inj is not None and degraded is None,
+            # A re-adopted pane's CLI was given its hooks by an earlier supervisor.
+            "injected": (inj is not None or bool(self.arrived)) and degraded is None,
             "degraded": degraded,
             "arrived": dict(self.arrived),
             "session_started": self.session_started,

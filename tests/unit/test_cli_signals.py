@@ -431,3 +431,29 @@ def test_gemini_refusing_its_settings_on_screen_marks_the_signals_degraded(
         "the CLI refused its settings: ⚠  Security Warning: Skipping system settings file"
     )
     assert "agent.signals-degraded" in host.events
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
+    tmp_path: Path, started: bool
+) -> None:
+    host = FakeHost(tmp_path)
+    ingest.install_hook(host.paths)
+    rt = agent(host, "claude")
+    command, env = rt.driver.launch(rt, "claude", str(tmp_path))
+    assert command.startswith("claude --settings ") and env == {}
+    rt.driver.spawned(rt)
+    printed(host, rt, b"\x1b[H\x1b[2J\xe2\x95\xad\xe2\x94\x80 Claude Code v9.9.9 \r\n\r\n > ")
+    if started:
+        sig = CLIS["claude"].hook("SessionStart", {"source": "startup"}, host.now)
+        assert sig is not None
+        rt.driver.signal(rt, sig)
+    for _ in range(5):  # the startup deadline passes
+        host.now += 5.0
+        rt.driver.check(rt, host.now)
+    row = host.store.agent("w")
+    assert row is not None and row.version_note == "untested version 9.9 (tested: 2.1)"
+    if started:
+        assert rt.state == AgentState.IDLE and row.state_source == "hook SessionStart"
+    else:
+        assert rt.state == AgentState.UNKNOWN and row.state_source == "screen untested-version"
