@@ -182,3 +182,24 @@ def test_overseer_hook_appends_to_the_spool_and_never_fails(project: Project) ->
     spool = Path(hookrun.spool_path(str(StatePaths(project.state_dir).signals), "ai"))
     (line,) = [json.loads(t) for t in spool.read_text().splitlines()]
     assert line["event"] == "notify" and line["payload"] == {"type": "agent-turn-complete"}
+
+
+def test_a_rate_limit_reported_by_its_hook_fails_the_turn_and_pauses_the_agent(
+    project: Project,
+) -> None:
+    project.write(
+        f"""
+agents:
+  - {{name: cl, kind: claude, command: {json.dumps(fake("claude"))}}}
+tasks:
+  - {{id: limited, prompt: "ratelimit", max_attempts: 1}}
+""",
+    )
+    proc = project.cli("run", "--until-done", "--timeout", "60")
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
+    (attempt,) = project.store.attempts("limited")
+    assert attempt.outcome == AttemptOutcome.FAILED
+    assert (attempt.reason or "").startswith("StopFailure: rate_limit: API Error"), attempt.reason
+    agent = project.store.agent("cl")
+    assert agent is not None and agent.state.value == "paused"
+    assert "hook StopFailure" in sources(project, "cl")
