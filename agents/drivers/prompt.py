@@ -285,8 +285,8 @@ class PromptDriver(AgentDriver):
         if state is None:
             return
         run = rt.running
-        if run is not None and run.enter_at and sig.at < run.enter_at - 1.0:
-            return  # about an earlier turn (it was written before this prompt was sent)
+        if run is not None and sig.at < run.started:
+            return  # about an earlier turn (it was written before this prompt was pasted)
         source = f"{sig.source} {sig.name}"
         detail = mask(sig.detail)[:160]
         # The screen's verdict is weighed again against the event (see trusted).

@@ -457,3 +457,14 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
         assert rt.state == AgentState.IDLE and row.state_source == "hook SessionStart"
     else:
         assert rt.state == AgentState.UNKNOWN and row.state_source == "screen untested-version"
+
+
+def test_a_turn_end_written_before_the_prompt_was_sent_is_not_this_turns(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = gemini_at_work(host)
+    late = CLIS["gemini"].hook("AfterAgent", {"prompt_response": "old"}, host.now - 0.5)
+    assert late is not None
+    rt.driver.signal(rt, late)
+    host.now += TURN_END_GRACE * 2
+    rt.driver.check(rt, host.now)
+    assert host.records == [] and rt.running is not None
