@@ -22,6 +22,7 @@ from pathlib import Path
 
 from overseer.agents import health as proc
 from overseer.agents import runner
+from overseer.agents.clis import CLIS
 from overseer.agents.lock import LockHeld, SupervisorLock, is_held
 from overseer.agents.recovery import record, settle_orphan
 from overseer.agents.tmux import (
@@ -34,7 +35,7 @@ from overseer.agents.tmux import (
 )
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
-from overseer.state.models import AgentState, Task, TaskState
+from overseer.state.models import Agent, AgentState, Task, TaskState
 from overseer.state.paths import StatePaths
 from overseer.state.store import SCHEMA_VERSION, Store, StoreError, explain
 
@@ -182,6 +183,8 @@ def health(
             store = None
     if store is not None and config is not None:
         checks.append(_check_drift(store, config))
+    if store is not None:
+        checks += [_check_signals(a) for a in store.agents() if a.kind != "shell"]
     running = is_held(state_dir)
     try:
         checks += _check_runtime(state_dir, config, store, running, now)
@@ -194,6 +197,27 @@ def health(
     if store is not None:
         store.close()
     return checks
+
+
+def _check_signals(agent: Agent) -> Check:
+    """An AI agent's CLI version and which of its own signals arrived (or why none can)."""
+    version = agent.cli_version or "version not seen"
+    if agent.version_note:
+        version += f" ({agent.version_note})"
+    sig = agent.signals
+    arrived = sorted(sig.get("arrived") or {})
+    if agent.kind not in CLIS:
+        return Check(f"agent {agent.name}", OK, f"{agent.kind} {version}; read from its screen")
+    if sig.get("degraded"):
+        detail = f"signals degraded: using the screen ({sig['degraded']})"
+        return Check(f"agent {agent.name}", WARN, f"{agent.kind} {version}; {detail}")
+    if not sig.get("injected"):
+        return Check(f"agent {agent.name}", OK, f"{agent.kind} {version}; not started yet")
+    got = f"signals arrived: {', '.join(arrived)}" if arrived else "no signal arrived yet"
+    if not sig.get("session_started"):
+        got += "; missing: the session start (signals degraded: using the screen)"
+    status = WARN if agent.version_note or not sig.get("session_started") else OK
+    return Check(f"agent {agent.name}", status, f"{agent.kind} {version}; {got}")
 
 
 def _check_config(config: Config | None, error: str | None) -> Check:

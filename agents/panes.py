@@ -14,12 +14,14 @@ from overseer.state.models import AgentState
 def launch(host: Host, rt: AgentRuntime) -> tuple[str, str, dict[str, str]]:
     """Command, cwd and environment of an agent's pane."""
     env = {**rt.spec.env, **rt.driver.launch_env(), "OVERSEER_AGENT_NAME": rt.name}
-    command = rt.spec.command or rt.driver.command(rt)
+    cwd = agent_cwd(host, rt)
+    command, added = rt.driver.launch(rt, rt.spec.command or rt.driver.command(rt), cwd)
+    env.update(added)
     # tmux puts its socket in every pane's TMUX (and the pane in TMUX_PANE): a task
     # would reach Overseer's own server with a bare `tmux kill-server`. The pane's
     # program starts without them (env then sh execs it, as tmux itself would).
     command = f"exec env -u TMUX -u TMUX_PANE /bin/sh -c {shlex.quote(command)}"
-    return command, agent_cwd(host, rt), env
+    return command, cwd, env
 
 
 def agent_cwd(host: Host, rt: AgentRuntime) -> str:

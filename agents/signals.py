@@ -9,7 +9,7 @@ one process (never the user's own config files) and how its payloads and file li
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,4 +82,9 @@ class CliSignals(Protocol):
 
     def line(self, path: Path, record: Mapping[str, Any], at: float) -> Signal | None:
         """One JSON line of a tailed file (rollout, session, analytics) as a signal."""
+        ...
+
+    def owner(self, work_dir: Path | None, since: float) -> Callable[[Signal], bool] | None:
+        """A filter that keeps only the signals of the agent's own process started at `since`
+        (files shared by every session of the user); None: all of them are its own."""
         ...

@@ -1,4 +1,4 @@
-"""The supervisor loop: read output -> sweep -> operator commands -> check -> dispatch.
+"""The supervisor loop: read output -> signals -> sweep -> operator commands -> check -> dispatch.
 
 It is the only writer of task and agent state and the only code that changes tmux. Output
 arrives by push (pipe-pane logs, inotify) and goes to each agent's driver (agents/drivers/);
@@ -23,7 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from overseer.agents import deaths, guard, health, housekeeping, kinds, operator, recovery
+from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
+from overseer.agents.clis import CLIS
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
@@ -79,12 +80,14 @@ class Supervisor(operator.Fleet):
         self.lease_s = lease_s
         self.agents: dict[str, AgentRuntime] = {}
         self.changed: set[str] = set()
+        self.signalled: set[str] = set()  # agents whose hook spool grew (the signals watcher)
         self.changed_lock = threading.Lock()
         self.wake = Wakeup()
         self.stop_requested = False
         self.kill_agents_on_exit = False
         self.started_at = time.time()
         self.watcher: LogWatcher | None = None
+        self.signal_watcher: LogWatcher | None = None
         self.next_sweep = 0.0
         self.work_hint = True
         self.tmux_down_since: float | None = None
@@ -165,6 +168,7 @@ class Supervisor(operator.Fleet):
                 cwd=self.config.base_dir,
                 project=self.config.name,
             )
+        ingest.install_hook(self.paths)  # before any CLI is started with hooks calling it
         for name, spec in self.config.agent_instances():
             self.store.upsert_agent(name, spec.kind)
             rt = self.new_runtime(name, spec)
@@ -173,6 +177,8 @@ class Supervisor(operator.Fleet):
         recovery.reconcile(self)
         self.watcher = LogWatcher(self.paths.logs, self.on_logs_changed)
         self.watcher.start()
+        self.signal_watcher = LogWatcher(self.paths.signals, self.on_signals_changed)
+        self.signal_watcher.start()
 
     def new_runtime(self, name: str, spec: AgentSpec) -> AgentRuntime:
         """The in-memory runtime of one agent pane, with the driver of its kind."""
@@ -182,14 +188,16 @@ class Supervisor(operator.Fleet):
             profile=kinds.kind(spec.kind).profile,
             stream=LogStream(self.paths.log(name), start_at_end=True),
             driver=kinds.driver(self, spec),
+            inbox=ingest.Inbox(self.paths, name, spec.kind) if spec.kind in CLIS else None,
         )
 
     def shutdown(self) -> None:
         """Stop watching and release the lock; agents keep running unless asked otherwise."""
         for rt in self.agents.values():
             rt.driver.settle_end(rt)
-        if self.watcher is not None:
-            self.watcher.stop()
+        for watcher in (self.watcher, self.signal_watcher):
+            if watcher is not None:
+                watcher.stop()
         # `overseer status` after the run shows the last word.
         self.refresh_insights(time.time(), force=True)
         if self.notifier is not None:
@@ -280,8 +288,9 @@ class Supervisor(operator.Fleet):
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
-        if self.watcher is not None:
-            self.watcher.stop()
+        for watcher in (self.watcher, self.signal_watcher):
+            if watcher is not None:
+                watcher.stop()
         if self.notifier is not None:
             with contextlib.suppress(Exception):
                 self.notifier.close()
@@ -318,15 +327,29 @@ class Supervisor(operator.Fleet):
                 self.changed |= names
             self.wake.set()
 
+    def on_signals_changed(self, paths: set[Path]) -> None:
+        """Called from the signals watcher's thread: remember whose hook spool grew."""
+        names = {p.stem for p in paths if p.suffix == ".jsonl"}
+        if names:
+            with self.changed_lock:
+                self.signalled |= names
+            self.wake.set()
+
     # -- the loop -------------------------------------------------------------------
 
     def step(self) -> None:
-        """One pass: read output -> sweep -> operator commands -> check -> dispatch."""
+        """One pass: read output -> signals -> sweep -> operator commands -> check -> dispatch."""
         now = time.time()
         if self.orphaned is not None:
             guard.drain(self, now)
             return
         names = self.read_changed()
+        with self.changed_lock:
+            signalled, self.signalled = self.signalled, set()
+        for name in signalled:
+            rt = self.agents.get(name)
+            if rt is not None:
+                self.read_signals(rt)
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP_INTERVAL
             self.sweep(now)
@@ -349,6 +372,21 @@ class Supervisor(operator.Fleet):
             if rt is not None:
                 rt.driver.read(rt)
         return names
+
+    def read_signals(self, rt: AgentRuntime) -> None:
+        """Hand the agent's new signals (hook calls, tailed lines) to its driver."""
+        if rt.inbox is None:
+            return
+        signals, grew = rt.inbox.read()
+        if signals or grew:
+            rt.signal_at = time.time()
+        for sig in signals:
+            transcript = sig.data.get("transcript_path")
+            if isinstance(transcript, str) and transcript:
+                rt.inbox.follow([Path(transcript)])  # its lines carry tokens and cost
+            if sig.usage is not None:
+                self.record_usage(rt, sig.usage)
+            rt.driver.signal(rt, sig)
 
     # -- panes ----------------------------------------------------------------------
 
@@ -470,6 +508,7 @@ class Supervisor(operator.Fleet):
             # Safety net for output the watcher did not report (e.g. before it started).
             if rt.stream.size() > rt.stream.offset:
                 rt.driver.read(rt)
+            self.read_signals(rt)  # the same for hook calls; tailed files are read here
         if panes is not None:
             self.tmux_down_since = None
             if self.tmux.needs_kick and any(

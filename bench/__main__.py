@@ -32,6 +32,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "scaling": ("6", "bench.scaling"),
     "dashboard": ("7", "bench.dashboard"),
     "peers": ("peers", "bench.peers"),  # only with --peers or --only peers
+    "hooks": ("13", "bench.hooks"),
 }
 OPT_IN = {"peers"}  # not part of a plain run
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"

@@ -10,6 +10,7 @@ SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supe
 NOTIFY_LOG = "notify.log"
 GITIGNORE = ".gitignore"
 LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
+SIGNALS = "signals"  # under run/
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
 OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES})
@@ -27,6 +28,8 @@ class StatePaths:
         self.logs = root / LOGS  # the agents' output logs (and crash logs)
         # Attempts' wrappers, rc, pid and prompt files, and agents' start-up files.
         self.run = root / RUN
+        # The CLIs' hook entry point, their per-agent spools and injected settings files.
+        self.signals = self.run / SIGNALS
         self.explain = root / EXPLAIN  # bundles `overseer explain --bundle` writes
         self.worktrees = root / WORKTREES  # the agents' own git worktrees
 

@@ -270,6 +270,10 @@ def status_json(project: Project) -> dict[str, Any]:
                 "prompt": a.prompt,
                 "last_line": a.last_line,
                 "usage": stored(a.usage),
+                "state_source": a.state_source,
+                "cli_version": a.cli_version,
+                "version_note": a.version_note,
+                "signals": a.signals,
             }
             for a in store.agents()
         ],
@@ -317,6 +321,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         age = a["heartbeat_age_s"]
         extra = a["prompt"] or a["reason"] or a["last_line"] or ""
         told = usage_text(Usage(**a["usage"])) if a["usage"] else "-"
+        if a["version_note"]:
+            extra = f"[{a['version_note']}] {extra}"
         print(
             f"{a['name']:<16} {a['state']:<9} {a['task'] or '-':<20} "
             f"{(f'{age:.0f}s' if age is not None else '-'):>6}  {told:<19} {extra[:60]}"

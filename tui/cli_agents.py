@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "reason": row.reason,
             "task": row.task_id,
             "state_since": row.state_since,
+            "source": row.state_source,
+            "cli_version": row.cli_version,
+            "version_note": row.version_note,
+            "signals": row.signals,
         }
     if args.json:
         print(
@@ -86,9 +91,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(result.text())
         if recorded:
             print(
-                f"recorded: {recorded['state']} (by the supervisor)"
+                f"recorded: {recorded['state']} (by the supervisor, from "
+                f"{recorded['source'] or 'its own bookkeeping'})"
                 + (f", prompt: {recorded['prompt']}" if recorded.get("prompt") else "")
             )
+            signals = recorded["signals"] or {}
+            if signals.get("degraded"):
+                print(f"signals:  degraded: using the screen ({signals['degraded']})")
+            elif signals.get("arrived"):
+                print(f"signals:  {', '.join(sorted(signals['arrived']))}")
+            if recorded["version_note"]:
+                print(f"version:  {recorded['version_note']}")
     if args.save:
         events = [
             {"ts": e.ts, "kind": e.kind, "message": e.message}
@@ -106,6 +119,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         print(f"saved {path}")
     return EXIT_OK
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from overseer.agents import hookrun
+
+    try:
+        spool_dir = str(StatePaths(resolve(args).state_dir).signals)
+    except Exception as exc:  # a hook never breaks the CLI that runs it: exit 0 regardless
+        print(f"overseer hook: {exc}", file=sys.stderr)
+        print("{}")
+        return EXIT_OK
+    return hookrun.main([spool_dir, args.agent, args.event, *args.payload])
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -127,3 +152,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("agent")
     p.add_argument("answer")
+    p = command(
+        sub,
+        "hook",
+        cmd_hook,
+        "record a CLI hook's call for an agent (payload on stdin or as a JSON argument)",
+    )
+    p.add_argument("agent")
+    p.add_argument("event")
+    p.add_argument("payload", nargs="*", help="a JSON payload (Codex's notify passes it so)")

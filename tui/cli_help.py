@@ -64,6 +64,10 @@ EXAMPLES: dict[str, list[str]] = {
         "overseer explain --kind claude --screen saved-screen.txt",
     ],
     "answer": ["overseer answer worker-2 y", "overseer answer claude-1 2"],
+    "hook": [
+        'echo \'{"session_id": "s1"}\' | overseer hook claude-1 Stop',
+        'overseer hook codex-1 notify \'{"type": "agent-turn-complete"}\'',
+    ],
     "health": ["overseer health", "overseer health --json"],
     "cleanup": ["overseer cleanup --dry-run", "overseer cleanup --force"],
     "recover": ["overseer recover"],

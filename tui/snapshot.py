@@ -48,6 +48,8 @@ class AgentRow:
     prompt: str | None
     reason: str | None
     usage: TokenUsage | None = None  # an AI agent's tokens and cost so far, as its CLI told
+    version_note: str | None = None  # "untested version 0.171 (tested: 0.169)"
+    state_source: str | None = None  # what decided the state: a hook, a file line, the screen
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,8 @@ class SnapshotReader:
                     prompt=ag.prompt,
                     reason=ag.reason,
                     usage=ag.usage,
+                    version_note=ag.version_note,
+                    state_source=ag.state_source,
                 )
             )
         spark = [0] * SPARK_BUCKETS

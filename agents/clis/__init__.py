@@ -8,4 +8,6 @@ CLIS: dict[str, CliSignals] = {}  # kind -> its signals; a kind absent here is r
 
 # Each CLI module registers itself in CLIS when imported (one import per line).
 from overseer.agents.clis import aider as aider  # noqa: E402
+from overseer.agents.clis import claude as claude  # noqa: E402
 from overseer.agents.clis import codex as codex  # noqa: E402
+from overseer.agents.clis import gemini as gemini  # noqa: E402

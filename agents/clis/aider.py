@@ -76,6 +76,10 @@ class Aider:
             return Signal(Ev.TURN_END, name, "analytics", when, detail, usage)
         return None
 
+    def owner(self, work_dir: Path | None, since: float) -> None:
+        """Every signal is the agent's own (its hooks and files are its process's)."""
+        return None
+
 
 CLI = Aider()
 CLIS[CLI.kind] = CLI

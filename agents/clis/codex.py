@@ -15,7 +15,7 @@ import json
 import os
 import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -233,6 +233,10 @@ class Codex:
         if args.get("sandbox_permissions") == "require_escalated" and asks:
             return Signal(Ev.PERMISSION, name, "rollout", when, detail, None, data)
         return Signal(Ev.TOOL, name, "rollout", when, detail, None, data)
+
+    def owner(self, work_dir: Path | None, since: float) -> Callable[[Signal], bool]:
+        """Only the agent's own sessions: Codex writes every session below one directory."""
+        return Sessions(work_dir, since).keep
 
 
 def _command(payload: Mapping[str, Any]) -> str:

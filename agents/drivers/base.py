@@ -16,8 +16,10 @@ import psutil
 
 from overseer.agents import health
 from overseer.agents import usage as usage_
+from overseer.agents.ingest import Inbox
 from overseer.agents.profiles import Profile
 from overseer.agents.runner import Dispatch, Status
+from overseer.agents.signals import Signal
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer
 from overseer.state.config import AgentSpec, Config
@@ -42,6 +44,7 @@ STATE_FIELDS = [
     "prompt",
     "respawns",
     "consecutive_failures",
+    "state_source",
 ]
 LIVE_FIELDS = ["heartbeat_at", "last_output_at", "last_line", "prompt", "pid", "pane_id"]
 
@@ -78,6 +81,8 @@ class Running:
     submitted_at: float | None = None
     saw_busy: bool = False
     screen_at_enter: int = 0
+    turn_end_at: float | None = None  # when the CLI's own turn-end event came
+    turn_end: str = ""  # that event's name
 
 
 @dataclass
@@ -112,17 +117,26 @@ class AgentRuntime:
     flushed_beat: float | None = None  # the heartbeat last written
     retiring: bool = False  # no longer configured: finish what runs, take no work, close
     usage: usage_.Tally = field(default_factory=usage_.Tally)  # tokens and cost told so far
+    state_source: str | None = None  # what decided the state ("hook Stop", "screen input-box")
+    inbox: Inbox | None = None  # its CLI's signals (hook spool, tailed files); None: no signals
+    signal_at: float | None = None  # when its CLI last signalled or a tailed file grew
 
     def fields(self, names: list[str]) -> dict[str, object]:
         """Some of the agent's fields, as its store row names them."""
         return {name: getattr(self, name) for name in names}
 
-    def set_state(self, store: Store, state: AgentState, why: str, now: float) -> None:
-        """Change the agent's state (in memory and in the store) with an event."""
+    def set_state(
+        self, store: Store, state: AgentState, why: str, now: float, source: str | None = None
+    ) -> None:
+        """Change the agent's state (in memory and in the store) with an event; `source` is
+        what decided it (a hook event, a file's line, a screen rule; None: the supervisor)."""
         if state == self.state and self.written:
+            if source is not None and source != self.state_source:
+                self.state_source = source  # the same state, now confirmed by another source
+                store.update_agent(self.name, state_source=source)
             return
         old = self.state
-        self.state, self.state_since = state, now
+        self.state, self.state_since, self.state_source = state, now, source
         if state != AgentState.WAITING:
             self.prompt = None
         if state not in (AgentState.PAUSED, AgentState.DEAD):
@@ -144,6 +158,7 @@ class AgentRuntime:
                 else f"{self.name}: {state.value} ({why})",
                 agent=self.name,
                 task_id=run.task.id if run else None,
+                data={"source": source} if source else None,
             )
         self.written = True
 
@@ -185,9 +200,11 @@ class Host(ABC):
         """Wall-clock seconds (a fake host sets the time)."""
         return time.time()
 
-    def set_state(self, rt: AgentRuntime, state: AgentState, why: str) -> None:
+    def set_state(
+        self, rt: AgentRuntime, state: AgentState, why: str, source: str | None = None
+    ) -> None:
         """Change an agent's state (in memory and in the store) with an event."""
-        rt.set_state(self.store, state, why, self.clock())
+        rt.set_state(self.store, state, why, self.clock(), source)
 
     def event(
         self, kind: str, message: str, *, task_id: str | None = None, agent: str | None = None
@@ -307,6 +324,14 @@ class AgentDriver(ABC):
     @abstractmethod
     def command(self, rt: AgentRuntime) -> str:
         """The program the pane runs when the config names none."""
+
+    def launch(self, rt: AgentRuntime, command: str, cwd: str) -> tuple[str, dict[str, str]]:
+        """The pane's command with what makes its program report, and the environment added."""
+        return command, {}
+
+    def signal(self, rt: AgentRuntime, sig: Signal) -> None:
+        """Something the agent's program said about itself (agents/signals.py)."""
+        return None  # only AI CLIs report
 
     @abstractmethod
     def spawned(self, rt: AgentRuntime) -> None:

@@ -1,25 +1,70 @@
 """Interactive AI CLIs (and REPLs): a task is a prompt pasted into the agent's input box;
-the agent's state and the end of its turn are read from its virtual screen."""
+the agent's state and the end of its turn come from the CLI's own signals (hooks, session
+files: agents/signals.py) where it reports them, else from its virtual screen.
+
+A fresh structured event wins over the screen: it sets the state at once, and a screen
+verdict that contradicts it counts only once it has held OVERRULE seconds with no newer
+event (an Esc interrupt fires no hook; an answered dialog fires none when declined). After
+FRESH seconds without events the screen decides alone, as it does for CLIs that report
+nothing (older versions, degraded injection, custom kinds).
+"""
 
 from __future__ import annotations
 
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
-from overseer.agents.classify import BUSY, IDLE, UNKNOWN, WAITING, ScreenRules, choice_parts
+from overseer.agents import ingest
+from overseer.agents.classify import (
+    BUSY,
+    IDLE,
+    UNKNOWN,
+    WAITING,
+    ScreenRules,
+    Verdict,
+    choice_parts,
+)
+from overseer.agents.clis import CLIS
 from overseer.agents.drivers import base
 from overseer.agents.drivers.base import AgentDriver, AgentRuntime, Ended, Host, Running
 from overseer.agents.interactive import InteractiveAgent
 from overseer.agents.profiles import AgentKind
 from overseer.agents.runner import Dispatch
+from overseer.agents.signals import Ev, InjectContext, Injection, Signal
 from overseer.agents.tmux import PaneInfo, TmuxError
 from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
 from overseer.state.redact import mask
+from overseer.state.statedir import write_private
 
 SILENT_TURN = 3.0  # a submitted prompt with no busy screen counts as done after this much idle
 LIMIT_RULES = frozenset({"rate-limit", "context-limit"})  # verdicts that end a turn as failed
 VERDICT_STATES = {IDLE: AgentState.IDLE, BUSY: AgentState.BUSY, WAITING: AgentState.WAITING}
 YES = ("yes", "allow", "trust", "proceed", "approve", "accept", "ok")
 NO = ("no", "don't", "do not", "deny", "reject", "decline", "cancel")
+FRESH = 30.0  # an event decides the state this long (newer screen evidence may overrule it)
+OVERRULE = 3.0  # a screen verdict against a fresh event wins once held this long, no newer event
+TURN_END_GRACE = 1.0  # after a turn-end event, the screen gets this long to draw the answer
+STARTUP = 20.0  # no session-start signal and no recognisable screen by then: unknown
+SIGNAL_STATES = {
+    Ev.PROMPT: AgentState.BUSY,
+    Ev.TOOL: AgentState.BUSY,
+    Ev.PERMISSION: AgentState.WAITING,
+    Ev.TURN_END: AgentState.IDLE,
+    Ev.TURN_FAILED: AgentState.IDLE,
+}
+DEGRADED = "signals degraded: using the screen"
+
+
+@dataclass
+class Latest:
+    """The newest state-bearing event: what it says, when it came (host clock), its source."""
+
+    state: AgentState
+    at: float
+    source: str
 
 
 class PromptDriver(AgentDriver):
@@ -31,13 +76,55 @@ class PromptDriver(AgentDriver):
         super().__init__(host)
         self.kind = kind
         self.ia = InteractiveAgent(kind, rules, clock=host.clock)
+        self.cli = CLIS.get(kind.kind)
+        self.injection: Injection | None = None
+        self.latest: Latest | None = None  # the newest state-bearing event
+        self.pending: Verdict | None = None  # a screen verdict not applied yet (see trusted)
+        self.arrived: dict[str, int] = {}  # the CLI's event names seen from this process
+        self.events: set[Ev] = set()  # which kinds of event this process has reported
+        self.session_started = False
+        self.spawned_at = host.clock()
+        self.version: tuple[str, str | None] | None = None
 
     def command(self, rt: AgentRuntime) -> str:
         return self.kind.command
 
+    def launch(self, rt: AgentRuntime, command: str, cwd: str) -> tuple[str, dict[str, str]]:
+        """The CLI's command with its signals injected (files written privately first)."""
+        self.injection, self.arrived, self.events = None, {}, set()
+        self.session_started = False
+        if self.cli is None:
+            return command, {}
+        paths = self.host.paths
+        ctx = InjectContext(
+            agent=rt.name,
+            state_dir=paths.root,
+            signals_dir=paths.signals,
+            hook_command=ingest.hook_command(paths, rt.name),
+            work_dir=Path(cwd),
+            env={**os.environ, **rt.spec.env},
+        )
+        inj = self.cli.inject(ctx)
+        try:
+            for path, text in inj.files.items():
+                if path.parent != paths.signals:
+                    raise OSError(f"{path} is outside {paths.signals}")
+                write_private(path, text)
+        except OSError as exc:
+            inj = Injection(degraded=f"could not write the CLI's settings: {exc}")
+        self.injection = inj
+        self.note_signals(rt)
+        if rt.inbox is not None:
+            rt.inbox.reset(inj.tail, self.host.clock(), Path(cwd))
+        if inj.args:
+            command = f"{command} {shlex.join(inj.args)}"
+        return command, dict(inj.env)
+
     def spawned(self, rt: AgentRuntime) -> None:
         self.ia.reset()
         self.ia.resize(200, 50)  # spawn_window's size; the sweep follows later resizes
+        self.latest = self.pending = None
+        self.spawned_at = self.host.clock()
 
     def catch_up(self, rt: AgentRuntime, size: int) -> None:
         rt.stream.seek(size)  # its screen is rebuilt from capture-pane instead (adopt)
@@ -73,33 +160,165 @@ class PromptDriver(AgentDriver):
         self.observe(rt)
 
     def observe(self, rt: AgentRuntime) -> None:
-        """Turn a debounced screen verdict into the agent's state."""
+        """Turn a debounced screen verdict into the agent's state (unless an event outranks it)."""
         change = self.ia.observe()
-        if change is None:
+        if change is not None:
+            self.pending = change.new
+            self.note_screen(rt)
+        v = self.pending
+        if v is None or not self.trusted(v.state, self.ia.candidate_since):
             return
-        v = change.new
+        self.pending = None
         if rt.paused and rt.running is None and v.rule in LIMIT_RULES:
             return  # a paused, rate-limited agent stays paused until a person resumes it
+        source = f"screen {v.rule}"
+        latest = self.latest
+        fresh = latest is not None and self.host.clock() - latest.at < FRESH
+        if fresh and latest is not None and VERDICT_STATES.get(v.state) == latest.state:
+            source = latest.source  # the screen agrees with the event that decided
         if v.state == WAITING:
             rt.prompt = mask(v.detail)
             if rt.state == AgentState.WAITING:
                 self.host.event(
                     "agent.waiting", f"{rt.name}: waiting ({v.rule}): {rt.prompt}", agent=rt.name
                 )
-            self.host.set_state(rt, AgentState.WAITING, f"{v.rule}: {rt.prompt}")
+            self.host.set_state(rt, AgentState.WAITING, f"{v.rule}: {rt.prompt}", source)
         elif v.state == BUSY:
             if rt.state != AgentState.STALLED:
-                self.host.set_state(rt, AgentState.BUSY, f"{v.rule}: {mask(v.detail)[:120]}")
+                self.host.set_state(
+                    rt, AgentState.BUSY, f"{v.rule}: {mask(v.detail)[:120]}", source
+                )
         elif v.state == IDLE:
             if rt.running is None:
                 self.host.set_state(
                     rt,
                     AgentState.PAUSED if rt.paused else AgentState.IDLE,
                     f"at its prompt ({v.rule})",
+                    source,
                 )
                 self.host.hint()
         elif v.state == UNKNOWN:
-            self.host.set_state(rt, AgentState.UNKNOWN, f"{v.rule}: {mask(v.detail)[:160]}")
+            self.host.set_state(rt, AgentState.UNKNOWN, f"{v.rule}: {mask(v.detail)[:160]}", source)
+
+    def trusted(self, screen: str, since: float) -> bool:
+        """Whether a screen verdict (shown since `since`) may decide now, against the events."""
+        now = self.host.clock()
+        expects = self.injection is not None and self.injection.degraded is None
+        if screen == UNKNOWN and expects and now - self.spawned_at < STARTUP:
+            return False  # its session-start signal or a recognisable screen may still come
+        if screen == UNKNOWN and self.session_started:
+            return False  # the CLI said it is up: its events decide, not an unknown screen
+        latest = self.latest
+        if latest is None or now - latest.at >= FRESH:
+            return True
+        if VERDICT_STATES.get(screen) == latest.state:
+            return True
+        if screen == WAITING and Ev.PERMISSION in self.events:
+            # This CLI reports its dialogs: a dialog on screen that no event announced is
+            # an answered one still in view.
+            return False
+        return since >= latest.at and now - since >= OVERRULE
+
+    def note_screen(self, rt: AgentRuntime) -> None:
+        """The CLI's version, read from its screen while it starts (a flag, never a refusal)."""
+        rules = self.ia.rules
+        if self.host.clock() - self.spawned_at > STARTUP:
+            return
+        refused = getattr(self.cli, "refused", None)  # the CLI's words for refusing our file
+        inj = self.injection
+        for line in self.ia.screen.lines():
+            if refused and refused in line and inj is not None and inj.degraded is None:
+                self.injection = Injection(degraded=f"the CLI refused its settings: {line.strip()}")
+                self.note_signals(rt)
+                self.host.event("agent.signals-degraded", f"{rt.name}: {DEGRADED}", agent=rt.name)
+            m = rules.version.search(line) if rules.version is not None else None
+            if m and self.version is None:
+                self.set_version(rt, m.group(0), m.group(1))
+
+    def set_version(self, rt: AgentRuntime, shown: str, version: str) -> None:
+        """Record the CLI's version, and a note when it is not one Overseer was tested with."""
+        tested = self.ia.rules.tested_versions
+        note = None
+        if tested and not any(version.startswith(v) for v in tested):
+            note = f"untested version {version} (tested: {', '.join(tested)})"
+        if (version, note) != self.version:
+            self.version = (version, note)
+            self.host.store.update_agent(rt.name, cli_version=version, version_note=note)
+            if note:
+                self.host.event(
+                    "agent.untested-version",
+                    f"{rt.name}: {note}; running it with the newest rules and signals",
+                    agent=rt.name,
+                )
+
+    # -- the CLI's own signals -----------------------------------------------------
+
+    def note_signals(self, rt: AgentRuntime) -> None:
+        """Write which signals this process was given and which arrived (Agent.signals)."""
+        inj = self.injection
+        degraded = None if inj is None else inj.degraded
+        data = {
+            # A re-adopted pane's CLI was given its hooks by an earlier supervisor.
+            "injected": (inj is not None or bool(self.arrived)) and degraded is None,
+            "degraded": degraded,
+            "arrived": dict(self.arrived),
+            "session_started": self.session_started,
+        }
+        self.host.store.update_agent(rt.name, signals=data)
+
+    def signal(self, rt: AgentRuntime, sig: Signal) -> None:
+        """A fresh event of the CLI: it decides the state, and a turn end ends the attempt."""
+        now = self.host.clock()
+        first = sig.name not in self.arrived
+        self.arrived[sig.name] = self.arrived.get(sig.name, 0) + 1
+        self.events.add(sig.event)
+        if sig.event == Ev.SESSION_START:
+            self.session_started = True
+        if first:
+            self.note_signals(rt)
+        if sig.event == Ev.SESSION_START:
+            version = sig.data.get("version")
+            if isinstance(version, str) and version:
+                self.set_version(rt, version, version)
+            return
+        state = SIGNAL_STATES.get(sig.event)
+        if state is None:
+            return
+        run = rt.running
+        if run is not None and sig.at < run.started:
+            return  # about an earlier turn (it was written before this prompt was pasted)
+        source = f"{sig.source} {sig.name}"
+        detail = mask(sig.detail)[:160]
+        # The screen's verdict is weighed again against the event (see trusted).
+        self.latest, self.pending = Latest(state, now, source), self.ia.stable
+        if run is not None and run.stop_at is None:
+            if state != AgentState.IDLE and run.submitted_at is None:
+                run.submitted_at, run.saw_busy = now, True
+            if sig.event == Ev.TURN_FAILED:
+                # The CLI gave up on the turn (rate limit, auth): as a screen rate limit does.
+                why = f"{sig.name}: {detail}"
+                rt.paused, rt.reason = True, f"paused: {why}"
+                self.host.set_state(rt, AgentState.PAUSED, why, source)
+                self.host.record(rt, Ended(AttemptOutcome.FAILED, why))
+                return
+            if state == AgentState.IDLE:
+                # Ended by check() once the screen has drawn the answer (output_tail).
+                run.turn_end_at, run.turn_end = now, sig.name
+                self.host.set_state(rt, AgentState.IDLE, f"the turn ended ({sig.name})", source)
+                return
+        if state == AgentState.WAITING:
+            rt.prompt = f"allow {detail or sig.name}?"  # the screen's question replaces it
+            self.host.set_state(rt, state, f"{sig.name}: {rt.prompt}", source)
+        elif state == AgentState.BUSY:
+            self.host.set_state(rt, state, f"{sig.name}: {detail}".strip(": "), source)
+        elif run is None:
+            self.host.set_state(
+                rt,
+                AgentState.PAUSED if rt.paused else AgentState.IDLE,
+                f"{sig.name}: {detail}".strip(": "),
+                source,
+            )
+            self.host.hint()
 
     def last_line(self, rt: AgentRuntime) -> str:
         rt.last_line = mask(self.ia.raw.detail)[-200:]
@@ -143,11 +362,15 @@ class PromptDriver(AgentDriver):
         self.observe(rt)
         run = rt.running
         if run is None:
+            self.started_by_signal(rt, now)
             return
         raw = ia.read()
         if raw.state in (BUSY, WAITING):
             run.saw_busy = True
-        settled = raw.state == IDLE and now - ia.changed_at >= kind.debounce
+        since = ia.candidate_since if ia.candidate.state == raw.state else now
+        settled = (
+            raw.state == IDLE and now - ia.changed_at >= kind.debounce and self.trusted(IDLE, since)
+        )
         if run.stop_at is not None:
             if settled:
                 outcome = (
@@ -166,6 +389,12 @@ class PromptDriver(AgentDriver):
         if run.submitted_at is None:
             self.submit(rt, run, now)
             return
+        if run.turn_end_at is not None and (
+            raw.state == IDLE or now - run.turn_end_at >= TURN_END_GRACE
+        ):
+            why = f"the turn ended ({run.turn_end})"
+            self.host.record(rt, Ended(AttemptOutcome.OK, why, result="idle"))
+            return
         if run.deadline is not None and now >= run.deadline:
             self.host.stop(rt, AttemptOutcome.TIMEOUT, f"timed out after {run.task.timeout:g}s")
             return
@@ -183,18 +412,38 @@ class PromptDriver(AgentDriver):
             and (run.saw_busy or now - run.submitted_at >= SILENT_TURN)
         ):
             end = Ended(AttemptOutcome.OK, "the agent returned to its prompt", result="idle")
+            self.host.set_state(rt, AgentState.IDLE, end.reason or "", f"screen {raw.rule}")
             self.host.record(rt, end)
             return
         stall = self.host.stall_timeout
-        if rt.state == AgentState.STALLED and ia.progress_age() < stall:
-            self.host.set_state(rt, AgentState.BUSY, "the screen shows progress again")
-        elif rt.state == AgentState.BUSY and ia.progress_age() >= stall:
+        quiet = ia.progress_age()
+        if rt.signal_at is not None:
+            quiet = min(quiet, now - rt.signal_at)
+        if rt.state == AgentState.STALLED and quiet < stall:
+            self.host.set_state(rt, AgentState.BUSY, "progress again (screen or signals)")
+        elif rt.state == AgentState.BUSY and quiet >= stall:
             detail = (
-                f"stalled: no progress on screen for {ia.progress_age():.0f}s "
+                f"stalled: no signal, no file growth and no progress on screen for {quiet:.0f}s "
                 "(only spinners and counters changed, and the status lines under the busy line)"
             )
             self.host.set_state(rt, AgentState.STALLED, detail)
             self.host.on_stall(rt, detail)
+
+    def started_by_signal(self, rt: AgentRuntime, now: float) -> None:
+        """A CLI that said it is up but whose screen no rule recognises counts as idle."""
+        if (
+            rt.state in (AgentState.STARTING, AgentState.UNKNOWN)
+            and self.session_started
+            and now - self.spawned_at >= STARTUP
+            and self.ia.read().state == UNKNOWN
+        ):
+            self.host.set_state(
+                rt,
+                AgentState.IDLE,
+                "the CLI reported its session start; no screen rule matched",
+                "hook SessionStart",
+            )
+            self.host.hint()
 
     def submit(self, rt: AgentRuntime, run: Running, now: float) -> None:
         """Whether the pasted prompt was taken; Enter once more if it still sits in the box."""

@@ -27,6 +27,14 @@ $CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl (session_meta, task_started, fun
 takes `--analytics-log FILE` (launched, message_send_starting, message_send with tokens and
 cost, exit) and `--notifications --notifications-command CMD` (run through the shell when a
 reply is over, idle or at its question).
+Hooks, as the real CLIs run them (payload shapes of tests/fakes/signals/): the claude style
+reads `--settings FILE`, the gemini style the file GEMINI_CLI_SYSTEM_SETTINGS_PATH names
+(refused, with Gemini's warning on screen, unless it and its directories are root's and not
+group/other-writable). Each hook command gets its JSON payload on stdin and is waited for.
+Fired: SessionStart; UserPromptSubmit/BeforeAgent on submit; PreToolUse/BeforeTool and
+PermissionRequest/Notification(ToolPermission) for `ask`, PostToolUse/AfterTool once allowed;
+Stop/AfterAgent at a turn's end; StopFailure (claude) or AfterAgent "[no response text]"
+(gemini) for `ratelimit`; SessionEnd on exit. Nothing on Esc, nor on a declined dialog.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import os
 import re
 import select
 import signal
+import stat
 import subprocess
 import sys
 import termios
@@ -717,14 +726,146 @@ class Exit(Exception):
         self.code = code
 
 
+HOOK_NAMES = {
+    "claude": {
+        "start": "SessionStart",
+        "prompt": "UserPromptSubmit",
+        "tool": "PreToolUse",
+        "ask": "PermissionRequest",
+        "tool-done": "PostToolUse",
+        "stop": "Stop",
+        "fail": "StopFailure",
+        "end": "SessionEnd",
+    },
+    "gemini": {
+        "start": "SessionStart",
+        "prompt": "BeforeAgent",
+        "tool": "BeforeTool",
+        "ask": "Notification",
+        "tool-done": "AfterTool",
+        "stop": "AfterAgent",
+        "fail": "AfterAgent",
+        "end": "SessionEnd",
+    },
+}
+
+
+def insecure(path: str) -> str | None:
+    """Gemini's check of a system settings file: root's, not group/other-writable, all the way."""
+    place = os.path.abspath(path)
+    while True:
+        st = os.stat(place)
+        if st.st_uid != 0:
+            return f"'{place}' is not owned by root (uid 0). Current uid: {os.getuid()}"
+        if stat.S_IMODE(st.st_mode) & 0o022:
+            return (
+                f"Parent directory '{place}' is insecure: Directory '{place}' is writable by "
+                f"group or others (mode: {oct(st.st_mode)[2:]})"
+            )
+        if place == "/":
+            return None
+        place = os.path.dirname(place)
+
+
+class Hooks:
+    """The hook commands of a settings file, run as the CLI runs them."""
+
+    def __init__(self, style: str, settings: str | None) -> None:
+        self.style = style
+        self.names = HOOK_NAMES.get(style, {})
+        self.commands: dict[str, list[str]] = {}
+        self.warning = ""
+        self.session = f"fake-{os.getpid()}"
+        if not settings or not self.names:
+            return
+        if style == "gemini":
+            why = insecure(settings)
+            if why is not None:
+                self.warning = (
+                    f"⚠  Security Warning: Skipping system settings file '{settings}': {why}"
+                )
+                return
+        with open(settings, encoding="utf-8") as fh:
+            data = json.load(fh)
+        for event, groups in (data.get("hooks") or {}).items():
+            for group in groups:
+                for hook in group.get("hooks", []):
+                    if hook.get("type") == "command":
+                        self.commands.setdefault(event, []).append(hook["command"])
+
+    def fire(self, what: str, **extra: Any) -> None:
+        """Run every command hooked on the event `what` stands for, payload on stdin."""
+        event = self.names.get(what)
+        if event is None or event not in self.commands:
+            return
+        payload = {
+            "session_id": self.session,
+            "transcript_path": os.path.join(os.getcwd(), f".fake-{self.session}.jsonl"),
+            "cwd": os.getcwd(),
+            "hook_event_name": event,
+            **extra,
+        }
+        if self.style == "gemini":
+            payload["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        for command in self.commands[event]:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    ["/bin/sh", "-c", command],
+                    input=json.dumps(payload),
+                    text=True,
+                    stdout=subprocess.DEVNULL,
+                    timeout=10,
+                )
+
+    def tool(self, what: str, **extra: Any) -> None:
+        """A tool hook of the shell command the `ask` prompt runs."""
+        name = "Bash" if self.style == "claude" else "run_shell_command"
+        args = {"command": ASK_COMMAND, "description": f"Run {ASK_COMMAND}"}
+        self.fire(what, tool_name=name, tool_input=args, **extra)
+
+    def ask(self) -> None:
+        """The permission event as the dialog is drawn."""
+        if self.style == "claude":
+            self.tool("ask")
+        else:
+            self.fire(
+                "ask",
+                notification_type="ToolPermission",
+                message="Tool Confirm Shell Command requires execution",
+                details={"type": "exec", "title": "Confirm Shell Command", "command": ASK_COMMAND},
+            )
+
+    def stop(self, prompt: str, said: str) -> None:
+        """The turn's end."""
+        if self.style == "claude":
+            self.fire("stop", last_assistant_message=said, stop_hook_active=False)
+        else:
+            self.fire("stop", prompt=prompt, prompt_response=said, stop_hook_active=False)
+
+    def fail(self, prompt: str) -> None:
+        """A turn that failed on a rate limit."""
+        if self.style == "claude":
+            said = "API Error: Request rejected (429) · Rate limit reached for requests"
+            self.fire("fail", error="rate_limit", last_assistant_message=said)
+        else:
+            self.fire("fail", prompt=prompt, prompt_response="[no response text]")
+
+
 class App:
     """The event loop: input, timers and signals drive the model; the view redraws it."""
 
     def __init__(
-        self, style: str, term: Terminal, banner_delay: float, signals: Signals | None = None
+        self,
+        style: str,
+        term: Terminal,
+        banner_delay: float,
+        signals: Signals | None = None,
+        settings: str | None = None,
     ) -> None:
         self.style = style
-        self.sig = signals or Signals()
+        self.sig = signals or Signals()  # codex and aider: notify, rollout, analytics
+        self.hooks = Hooks(style, settings)  # claude and gemini: settings-file hooks
+        self.prompt = ""
         self.term = term
         self.banner_delay = banner_delay
         self.m = Model()
@@ -775,7 +916,10 @@ class App:
         else:
             assert self.view is not None
             self.m.transcript = self.view.banner()
+            if self.hooks.warning:
+                self.m.transcript += [self.hooks.warning, ""]
         self.sig.started()
+        self.hooks.fire("start", source="startup", model="fake-model")
         now = time.monotonic()
         self.redraw(now)
         if self.banner_delay > 0:
@@ -817,6 +961,9 @@ class App:
             self.sig.reply(text)
             self.to_idle(now)
             self.sig.waiting()
+            if text != "declined":  # a declined dialog ends the turn without a hook
+                self.redraw(now)  # the answer is on screen before the hook runs
+                self.hooks.stop(self.prompt, text)
         elif kind == "ratelimit":
             self.say(self.ratelimit_lines())
             self.sig.failed("exceeded retry limit, last status: 429 Too Many Requests")
@@ -824,6 +971,10 @@ class App:
             self.sig.waiting()
         elif kind == "dialog":
             self.sig.asks(ASK_COMMAND)
+            self.redraw(now)
+            self.hooks.fail(self.prompt)
+        elif kind == "dialog":
+            self.hooks.tool("tool")
             self.open_dialog(now)
             self.sig.waiting()
 
@@ -849,6 +1000,7 @@ class App:
         self.m.state = "dialog"
         if self.aider is not None:
             self.aider.ask()
+        self.hooks.ask()
 
     def answer_dialog(self, yes: bool, now: float) -> None:
         """Close the dialog and carry on for a second."""
@@ -857,6 +1009,8 @@ class App:
         self.m.dialog = None
         self.sig.ran()
         self.busy(1.0, ("answer", "ran it" if yes else "declined"), now)
+        if yes:
+            self.hooks.tool("tool-done", tool_response={"stdout": "", "stderr": ""})
 
     def submit(self, now: float) -> None:
         """Send the input box: its first word decides what happens."""
@@ -875,6 +1029,8 @@ class App:
         if word == "exit":
             raise Exit(3)
         self.sig.prompt(prompt)
+        self.prompt = prompt
+        self.hooks.fire("prompt", prompt=prompt)
         if word == "hang":
             self.busy(None, ("answer", ""), now)
         elif word == "ask":
@@ -1052,6 +1208,7 @@ class App:
                         self.key(k, now)
         except Exit as e:
             code = e.code
+            self.hooks.fire("end", reason="exit")
         finally:
             self.sig.exited()
             signal.set_wakeup_fd(-1)
@@ -1492,6 +1649,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="show only the banner for S seconds before the input box",
     )
+    parser.add_argument("--settings", metavar="FILE", help="claude style: a settings file")
     parser.add_argument(
         "--exit-on-start",
         type=int,
@@ -1528,7 +1686,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.style == "aider":
         command = args.notifications_command if args.notifications else None
         signals = AiderSignals(args.analytics_log, command)
-    return App(args.style, term, args.banner_delay, signals).run()
+    settings = args.settings
+    if args.style == "gemini":
+        settings = os.environ.get("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
+    return App(args.style, term, args.banner_delay, signals, settings).run()
 
 
 if __name__ == "__main__":

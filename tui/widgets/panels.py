@@ -263,6 +263,10 @@ def agent_body(
         )
     if row.reason:
         parts.append(Text(row.reason, style=pal["warn"]))
+    if row.state_source:
+        parts.append(Text(f"state from: {row.state_source}", style=pal["dim"]))
+    if row.version_note:
+        parts.append(Text(row.version_note, style=pal["warn"]))
     if isinstance(tree, str):
         parts.append(Text(f"worktree: {tree}", style=pal["err"]))
     elif tree is not None:

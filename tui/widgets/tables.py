@@ -354,6 +354,8 @@ class AgentTable(KeyedTable[AgentRow]):
             line = Text(clip(f"? {row.prompt}", 48), style=f"bold {pal['accent']}")
         elif row.reason and row.state in ("paused", "dead", "stalled"):
             line = Text(clip(row.reason, 48), style=pal["warn"])
+        elif row.version_note:
+            line = Text(clip(f"[{row.version_note}] {row.last_line}", 48), style=pal["warn"])
         else:
             line = Text(clip(row.last_line, 48))
         cpu = "-" if row.cpu_pct is None else f"{row.cpu_pct:.0f}%"

@@ -1,0 +1,100 @@
+"""The real Claude Code and Gemini CLI, run by Overseer as agents with Overseer's own hook
+injection, against the model API stand-in (marked realcli: skipped when not installed).
+
+The CLI runs with a temporary HOME prepared as tests/fakes/real_cli.py does; the test checks
+that its SessionStart and prompt hooks reach the agent's spool through the injected entry
+point, and that the turn's end comes from its own hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from overseer.agents import hookrun
+from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.paths import StatePaths
+from tests.fakes.model_api import ModelAPI
+from tests.fakes.real_cli import Run, processes_with_home
+from tests.helpers import wait_until
+from tests.integration.test_model_api import real_cli
+from tests.project import Project
+
+
+@pytest.fixture
+def place() -> Iterator[Path]:
+    """A root-owned private directory (Gemini takes a system settings file only from such)."""
+    if os.geteuid() != 0:
+        pytest.skip("Gemini reads hooks only from root-owned settings: needs root")
+    path = Path("/run") / f"ovs-real-signals-{os.getpid()}"
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def spooled(project: Project, agent: str) -> list[str]:
+    spool = Path(hookrun.spool_path(str(StatePaths(project.state_dir).signals), agent))
+    if not spool.exists():
+        return []
+    out = []
+    for line in spool.read_text().splitlines():
+        try:
+            out.append(str(json.loads(line)["event"]))
+        except ValueError:
+            continue
+    return out
+
+
+@pytest.mark.realcli
+@pytest.mark.parametrize(
+    ("cli", "prompt_hook", "end_hook"),
+    [("claude", "UserPromptSubmit", "Stop"), ("gemini", "BeforeAgent", "AfterAgent")],
+)
+def test_the_real_cli_fires_overseers_injected_hooks_into_the_spool(
+    place: Path, cli: str, prompt_hook: str, end_hook: str
+) -> None:
+    binary = real_cli(cli)
+    with ModelAPI() as api:
+        run = Run(cli, binary, place / "cli", api.url)
+        run.argv()  # prepares HOME (onboarding, trust, API-key auth); Overseer adds the hooks
+        env = {k: v for k, v in run.env().items() if k != "GEMINI_CLI_SYSTEM_SETTINGS_PATH"}
+        project = Project(place / "project", name=f"real{cli}")
+        project.root.mkdir()
+        project.write(
+            f"""
+agents:
+  - name: ai
+    kind: {cli}
+    command: {json.dumps(shlex.quote(str(binary)))}
+    cwd: {json.dumps(str(run.work))}
+    env: {json.dumps(env)}
+tasks:
+  - {{id: hello, prompt: "hello there"}}
+""",
+        )
+        try:
+            project.start()
+            project.wait_task("hello", TaskState.DONE, timeout=120)
+            events = spooled(project, "ai")
+            assert {"SessionStart", prompt_hook, end_hook} <= set(events), events
+            (attempt,) = project.store.attempts("hello")
+            assert attempt.outcome == AttemptOutcome.OK
+            assert attempt.reason == f"the turn ended ({end_hook})"
+            agent = project.store.agent("ai")
+            assert agent is not None and agent.signals["degraded"] is None
+            assert agent.signals["session_started"] is True
+        finally:
+            project.close()  # kills the private tmux server: the CLI goes with its pane
+            wait_until(
+                lambda: not list(processes_with_home(run.home)),
+                timeout=20,
+                message="a process of the CLI outlived its tmux server",
+            )
