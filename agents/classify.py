@@ -155,14 +155,16 @@ def version_note(lines: Sequence[str], rules: ScreenRules) -> tuple[str, str] | 
     for line in lines:
         m = rules.version.search(line)
         if m:
-            version = m.group(1)
-            if not rules.tested_versions or any(
-                version == v or version.startswith(v + ".") for v in rules.tested_versions
-            ):
-                return version, ""
-            tested = ", ".join(rules.tested_versions)
-            return version, f"untested version {version} (tested: {tested})"
+            return m.group(1), untested_note(m.group(1), rules)
     return None
+
+
+def untested_note(version: str, rules: ScreenRules) -> str:
+    """'' for a version the rules were tested with, else "untested version X (tested: Y)"."""
+    tested = rules.tested_versions
+    if not tested or any(version == v or version.startswith(v + ".") for v in tested):
+        return ""
+    return f"untested version {version} (tested: {', '.join(tested)})"
 
 
 LIMIT_TAIL = 3  # a limit message counts among this many last lines of its turn

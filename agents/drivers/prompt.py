@@ -26,6 +26,8 @@ from overseer.agents.classify import (
     ScreenRules,
     Verdict,
     choice_parts,
+    untested_note,
+    version_note,
 )
 from overseer.agents.clis import CLIS
 from overseer.agents.drivers import base
@@ -231,16 +233,13 @@ class PromptDriver(AgentDriver):
                 self.injection = Injection(degraded=f"the CLI refused its settings: {line.strip()}")
                 self.note_signals(rt)
                 self.host.event("agent.signals-degraded", f"{rt.name}: {DEGRADED}", agent=rt.name)
-            m = rules.version.search(line) if rules.version is not None else None
-            if m and self.version is None:
-                self.set_version(rt, m.group(0), m.group(1))
+        found = version_note(self.ia.screen.lines(), rules) if self.version is None else None
+        if found:
+            self.set_version(rt, found[0])
 
-    def set_version(self, rt: AgentRuntime, shown: str, version: str) -> None:
+    def set_version(self, rt: AgentRuntime, version: str) -> None:
         """Record the CLI's version, and a note when it is not one Overseer was tested with."""
-        tested = self.ia.rules.tested_versions
-        note = None
-        if tested and not any(version.startswith(v) for v in tested):
-            note = f"untested version {version} (tested: {', '.join(tested)})"
+        note = untested_note(version, self.ia.rules) or None
         if (version, note) != self.version:
             self.version = (version, note)
             self.host.store.update_agent(rt.name, cli_version=version, version_note=note)
@@ -279,7 +278,7 @@ class PromptDriver(AgentDriver):
         if sig.event == Ev.SESSION_START:
             version = sig.data.get("version")
             if isinstance(version, str) and version:
-                self.set_version(rt, version, version)
+                self.set_version(rt, version)
             return
         state = SIGNAL_STATES.get(sig.event)
         if state is None:

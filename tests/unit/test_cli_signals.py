@@ -411,8 +411,8 @@ def test_a_version_on_screen_that_was_not_tested_is_a_flag_on_the_agent(tmp_path
     host.now += 1.0
     rt.driver.check(rt, host.now)
     row = host.store.agent("w")
-    assert row is not None and row.cli_version == "0.99"
-    assert row.version_note == "untested version 0.99 (tested: 0.61)"
+    assert row is not None and row.cli_version == "0.99.1"
+    assert row.version_note == "untested version 0.99.1 (tested: 0.61)"
 
 
 def test_gemini_refusing_its_settings_on_screen_marks_the_signals_degraded(
@@ -443,7 +443,8 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
     command, env = rt.driver.launch(rt, "claude", str(tmp_path))
     assert command.startswith("claude --settings ") and env == {}
     rt.driver.spawned(rt)
-    printed(host, rt, b"\x1b[H\x1b[2J\xe2\x95\xad\xe2\x94\x80 Claude Code v9.9.9 \r\n\r\n > ")
+    # An untested version whose screen no rule recognises (only its banner so far).
+    printed(host, rt, b"\x1b[H\x1b[2J\xe2\x95\xad\xe2\x94\x80 Claude Code v9.9.9 \r\n")
     if started:
         sig = CLIS["claude"].hook("SessionStart", {"source": "startup"}, host.now)
         assert sig is not None
@@ -452,11 +453,11 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
         host.now += 5.0
         rt.driver.check(rt, host.now)
     row = host.store.agent("w")
-    assert row is not None and row.version_note == "untested version 9.9 (tested: 2.1)"
+    assert row is not None and row.version_note == "untested version 9.9.9 (tested: 2.1)"
     if started:
         assert rt.state == AgentState.IDLE and row.state_source == "hook SessionStart"
     else:
-        assert rt.state == AgentState.UNKNOWN and row.state_source == "screen untested-version"
+        assert rt.state == AgentState.UNKNOWN and row.state_source == "screen no-rule-matched"
 
 
 def test_a_turn_end_written_before_the_prompt_was_sent_is_not_this_turns(tmp_path: Path) -> None:
