@@ -969,11 +969,10 @@ class App:
             self.sig.failed("exceeded retry limit, last status: 429 Too Many Requests")
             self.to_idle(now)
             self.sig.waiting()
-        elif kind == "dialog":
-            self.sig.asks(ASK_COMMAND)
             self.redraw(now)
             self.hooks.fail(self.prompt)
         elif kind == "dialog":
+            self.sig.asks(ASK_COMMAND)
             self.hooks.tool("tool")
             self.open_dialog(now)
             self.sig.waiting()
