@@ -108,7 +108,7 @@ tasks:
     os.kill(agent.pid, signal.SIGKILL)  # the agent's shell dies mid-task
     project.wait_task("long", TaskState.DONE, timeout=40)
     attempts = project.store.attempts("long")
-    assert attempts[0].outcome == AttemptOutcome.LOST
+    assert attempts[0].outcome == AttemptOutcome.LOST, attempts[0]
     assert attempts[0].reason and "agent died" in attempts[0].reason
     assert attempts[-1].outcome == AttemptOutcome.OK
     respawned = project.store.agent("w")
