@@ -88,3 +88,11 @@ class CliSignals(Protocol):
         """A filter that keeps only the signals of the agent's own process started at `since`
         (files shared by every session of the user); None: all of them are its own."""
         ...
+
+
+class OwnSignals:
+    """A CLI whose hooks and files belong to the one process they were injected into."""
+
+    def owner(self, work_dir: Path | None, since: float) -> None:
+        """Every signal is the agent's own."""
+        return None

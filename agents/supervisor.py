@@ -321,18 +321,17 @@ class Supervisor(operator.Fleet):
 
     def on_logs_changed(self, paths: set[Path]) -> None:
         """Called from the watcher thread: remember which agents have new output."""
-        names = {p.stem for p in paths if p.suffix == ".log"}
-        if names:
-            with self.changed_lock:
-                self.changed |= names
-            self.wake.set()
+        self._note(paths, ".log", "changed")
 
     def on_signals_changed(self, paths: set[Path]) -> None:
         """Called from the signals watcher's thread: remember whose hook spool grew."""
-        names = {p.stem for p in paths if p.suffix == ".jsonl"}
+        self._note(paths, ".jsonl", "signalled")
+
+    def _note(self, paths: set[Path], suffix: str, into: str) -> None:
+        names = {p.stem for p in paths if p.suffix == suffix}
         if names:
-            with self.changed_lock:
-                self.signalled |= names
+            with self.changed_lock:  # the set is looked up under the lock: the loop swaps it
+                getattr(self, into).update(names)
             self.wake.set()
 
     # -- the loop -------------------------------------------------------------------

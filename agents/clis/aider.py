@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents.clis import CLIS
-from overseer.agents.signals import Ev, InjectContext, Injection, Signal
+from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import aider_analytics_usage
 
 NOTIFICATION = "notification"  # the event name the hook entry point is given
@@ -33,7 +33,7 @@ def analytics_log(ctx: InjectContext) -> Path:
     return ctx.signals_dir / f"{ctx.agent.replace('/', '_')}.aider-analytics.jsonl"
 
 
-class Aider:
+class Aider(OwnSignals):
     """aider (`aider`)."""
 
     kind = "aider"
@@ -74,10 +74,6 @@ class Aider:
             usage = aider_analytics_usage(record)
             detail = "" if usage is None else f"{usage.input_tokens}+{usage.output_tokens} tokens"
             return Signal(Ev.TURN_END, name, "analytics", when, detail, usage)
-        return None
-
-    def owner(self, work_dir: Path | None, since: float) -> None:
-        """Every signal is the agent's own (its hooks and files are its process's)."""
         return None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents.clis import CLIS, hooks
-from overseer.agents.signals import Ev, InjectContext, Injection, Signal
+from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import claude_transcript_usage
 
 EVENTS = (
@@ -36,7 +36,7 @@ SIMPLE = {
 }
 
 
-class Claude:
+class Claude(OwnSignals):
     """Claude Code (`claude`)."""
 
     kind = "claude"
@@ -78,10 +78,6 @@ class Claude:
     def line(self, path: Path, record: Mapping[str, Any], at: float) -> Signal | None:
         # The transcript (the hooks' transcript_path): assistant messages carry usage.
         return hooks.usage_line(claude_transcript_usage(record), record, at)
-
-    def owner(self, work_dir: Path | None, since: float) -> None:
-        """Every signal is the agent's own (its hooks and files are its process's)."""
-        return None
 
 
 CLI = Claude()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents.clis import CLIS, hooks
-from overseer.agents.signals import Ev, InjectContext, Injection, Signal
+from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import gemini_session_usage
 
 ENV = "GEMINI_CLI_SYSTEM_SETTINGS_PATH"
@@ -73,7 +73,7 @@ def system_settings(env: Mapping[str, str]) -> tuple[dict[str, Any], str | None]
     return data, None
 
 
-class Gemini:
+class Gemini(OwnSignals):
     """Gemini CLI (`gemini`)."""
 
     kind = "gemini"
@@ -119,10 +119,6 @@ class Gemini:
     def line(self, path: Path, record: Mapping[str, Any], at: float) -> Signal | None:
         # The session file (the hooks' transcript_path): gemini messages carry tokens.
         return hooks.usage_line(gemini_session_usage(record), record, at)
-
-    def owner(self, work_dir: Path | None, since: float) -> None:
-        """Every signal is the agent's own (its hooks and files are its process's)."""
-        return None
 
 
 CLI = Gemini()
