@@ -1,5 +1,5 @@
-"""The real Claude Code and Gemini CLI, run by Overseer as agents with Overseer's own hook
-injection, against the model API stand-in (marked realcli: skipped when not installed).
+"""The real Claude Code, Gemini CLI and Codex, run by Overseer as agents with Overseer's own
+signal injection, against the model API stand-in (marked realcli: skipped when not installed).
 
 The CLI runs with a temporary HOME prepared as tests/fakes/real_cli.py does; the test checks
 that its SessionStart and prompt hooks reach the agent's spool through the injected entry
@@ -8,10 +8,12 @@ point, and that the turn's end comes from its own hook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,16 +58,23 @@ def spooled(project: Project, agent: str) -> list[str]:
 @pytest.mark.realcli
 @pytest.mark.parametrize(
     ("cli", "prompt_hook", "end_hook"),
-    [("claude", "UserPromptSubmit", "Stop"), ("gemini", "BeforeAgent", "AfterAgent")],
+    [
+        ("claude", "UserPromptSubmit", "Stop"),
+        ("gemini", "BeforeAgent", "AfterAgent"),
+        ("codex", None, "notify"),  # the turn's start and end are in its rollout file
+    ],
 )
 def test_the_real_cli_fires_overseers_injected_hooks_into_the_spool(
-    place: Path, cli: str, prompt_hook: str, end_hook: str
+    place: Path, cli: str, prompt_hook: str | None, end_hook: str
 ) -> None:
     binary = real_cli(cli)
     with ModelAPI() as api:
         run = Run(cli, binary, place / "cli", api.url)
         run.argv()  # prepares HOME (onboarding, trust, API-key auth); Overseer adds the hooks
         env = {k: v for k, v in run.env().items() if k != "GEMINI_CLI_SYSTEM_SETTINGS_PATH"}
+        command = shlex.quote(str(binary))
+        if cli == "codex":  # the stand-in as its model provider; Overseer adds notify
+            command = shlex.join([str(binary), *run.codex_args()[:-2]])
         project = Project(place / "project", name=f"real{cli}")
         project.root.mkdir()
         project.write(
@@ -73,7 +82,7 @@ def test_the_real_cli_fires_overseers_injected_hooks_into_the_spool(
 agents:
   - name: ai
     kind: {cli}
-    command: {json.dumps(shlex.quote(str(binary)))}
+    command: {json.dumps(command)}
     cwd: {json.dumps(str(run.work))}
     env: {json.dumps(env)}
 tasks:
@@ -84,15 +93,26 @@ tasks:
             project.start()
             project.wait_task("hello", TaskState.DONE, timeout=120)
             events = spooled(project, "ai")
-            assert {"SessionStart", prompt_hook, end_hook} <= set(events), events
             (attempt,) = project.store.attempts("hello")
             assert attempt.outcome == AttemptOutcome.OK
-            assert attempt.reason == f"the turn ended ({end_hook})"
+            if prompt_hook is not None:
+                assert {"SessionStart", prompt_hook, end_hook} <= set(events), events
+                assert attempt.reason == f"the turn ended ({end_hook})"
+            else:
+                assert end_hook in events, events
+                assert attempt.reason in (
+                    "the turn ended (task_complete)",
+                    "the turn ended (notify)",
+                )
             agent = project.store.agent("ai")
             assert agent is not None and agent.signals["degraded"] is None
             assert agent.signals["session_started"] is True
         finally:
             project.close()  # kills the private tmux server: the CLI goes with its pane
+            if cli == "codex":  # its app-server daemon lives outside the pane
+                for pid in processes_with_home(run.home):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGTERM)
             wait_until(
                 lambda: not list(processes_with_home(run.home)),
                 timeout=20,
