@@ -42,6 +42,7 @@ from overseer.state.redact import mask
 from overseer.state.statedir import write_private
 
 SILENT_TURN = 3.0  # a submitted prompt with no busy screen counts as done after this much idle
+RESUBMIT_SIGNALLED = 2.0  # no prompt signal this long after Enter: the Enter was lost, again
 LIMIT_RULES = frozenset({"rate-limit", "context-limit"})  # verdicts that end a turn as failed
 VERDICT_STATES = {IDLE: AgentState.IDLE, BUSY: AgentState.BUSY, WAITING: AgentState.WAITING}
 YES = ("yes", "allow", "trust", "proceed", "approve", "accept", "ok")
@@ -444,24 +445,53 @@ class PromptDriver(AgentDriver):
             )
             self.host.hint()
 
+    @property
+    def reports_turns(self) -> bool:
+        """Whether this CLI's own signals are live (its session start arrived, nothing
+        degraded): then a turn counts as begun only on its prompt signal or a busy screen."""
+        inj = self.injection
+        return self.session_started and (inj is None or inj.degraded is None)
+
     def submit(self, rt: AgentRuntime, run: Running, now: float) -> None:
-        """Whether the pasted prompt was taken; Enter once more if it still sits in the box."""
+        """Whether the pasted prompt was taken; Enter once more if it still sits in the box.
+
+        A screen that merely changed after Enter is not proof when the CLI reports its turns
+        (a paste shown as a placeholder is not "the prompt left the box"): then only the
+        prompt signal or a busy screen is, and Enter is pressed again sooner.
+        """
         holds = self.ia.holds_text(run.task.command)
-        if run.saw_busy or (self.ia.screen.generation != run.screen_at_enter and not holds):
+        signals = self.reports_turns
+        changed = self.ia.screen.generation != run.screen_at_enter and not holds
+        if run.saw_busy or (changed and not signals):
             run.submitted_at = now
-        elif now - run.enter_at >= self.kind.submit_timeout:
-            if holds and run.enter_retries == 0 and rt.pane_id:
+            return
+        first = run.enter_retries == 0
+        wait = self.kind.submit_timeout
+        if signals and first:
+            wait = min(wait, RESUBMIT_SIGNALLED)
+        if now - run.enter_at >= wait:
+            if (holds or signals) and first and rt.pane_id:
                 run.enter_retries, run.enter_at = 1, now
                 self.host.tmux.send_keys(rt.pane_id, "Enter")
+                seen = (
+                    f"the prompt was still in {rt.name}'s input box"
+                    if holds
+                    else f"{rt.name} did not report taking the prompt"
+                )
                 self.host.event(
                     "task.resubmit",
-                    f"{run.task.id}: the prompt was still in "
-                    f"{rt.name}'s input box; pressed Enter again",
+                    f"{run.task.id}: {seen}; pressed Enter again",
                     task_id=run.task.id,
                     agent=rt.name,
                 )
             else:
-                why = "still in the input box" if holds else "the screen never changed after Enter"
+                why = (
+                    "still in the input box"
+                    if holds
+                    else "no prompt signal and no busy screen after Enter"
+                    if signals
+                    else "the screen never changed after Enter"
+                )
                 lost = Ended(AttemptOutcome.LOST, f"the prompt was not submitted: {why}")
                 self.host.record(rt, lost)
 

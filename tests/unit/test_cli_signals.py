@@ -267,7 +267,7 @@ def hook(rt: AgentRuntime, host: FakeHost, event: str, **payload: object) -> Non
     rt.driver.signal(rt, sig)
 
 
-def gemini_at_work(host: FakeHost) -> AgentRuntime:
+def gemini_at_work(host: FakeHost, prompt: str = "write the docs") -> AgentRuntime:
     """An idle Gemini agent given a prompt."""
     rt = agent(host, "gemini")
     assert isinstance(rt.driver, PromptDriver)
@@ -276,7 +276,7 @@ def gemini_at_work(host: FakeHost) -> AgentRuntime:
     host.now += 1.0
     rt.driver.check(rt, host.now)
     assert rt.state == AgentState.IDLE
-    c = claim(host, "write the docs", kind="prompt")
+    c = claim(host, prompt, kind="prompt")
     rt.driver.start(rt, c.task, c.attempt)
     host.now += 0.2
     return rt
@@ -469,3 +469,41 @@ def test_a_turn_end_written_before_the_prompt_was_sent_is_not_this_turns(tmp_pat
     host.now += TURN_END_GRACE * 2
     rt.driver.check(rt, host.now)
     assert host.records == [] and rt.running is not None
+
+
+def test_a_turn_never_seen_to_start_does_not_end_and_enter_is_pressed_again(
+    tmp_path: Path,
+) -> None:
+    # Gemini 0.61 loses the Enter that follows a paste: its screen changes (the pasted text)
+    # and rests idle, but no BeforeAgent comes. That used to pass for a short turn, recorded
+    # done with the prompt still in the box. A CLI whose signals are live must be seen to start.
+    host = FakeHost(tmp_path)
+    rt = gemini_at_work(host)
+    hook(rt, host, "SessionStart", source="startup")
+    printed(host, rt, screen("gemini-0.61.0-typed-not-submitted.idle.ansi"))
+    for _ in range(10):  # 5 s: past SILENT_TURN and the resubmit wait
+        host.now += 0.5
+        rt.driver.check(rt, host.now)
+    assert host.records == [] and rt.running is not None
+    assert host.fake.keys == [("Enter",), ("Enter",)] and "task.resubmit" in host.events
+    hook(rt, host, "BeforeAgent", prompt="write the docs")
+    assert rt.state == AgentState.BUSY
+    hook(rt, host, "AfterAgent", prompt_response="done")
+    printed(host, rt, screen("gemini-0.61.0-prompt.idle.ansi"))
+    host.now += 2.0
+    rt.driver.check(rt, host.now)
+    assert [r[0] for r in host.records] == [AttemptOutcome.OK]
+
+
+def test_without_signals_a_prompt_never_taken_is_lost_not_done(tmp_path: Path) -> None:
+    # The same lost Enter on a CLI whose signals are not live: the box still holds the text,
+    # Enter is pressed again once, and then the attempt is lost, never recorded done.
+    host = FakeHost(tmp_path)
+    rt = gemini_at_work(host, "Add a README to this folder")  # what that screen's box holds
+    printed(host, rt, screen("gemini-0.61.0-typed-not-submitted.idle.ansi"))
+    for _ in range(30):  # 15 s: two submit timeouts
+        host.now += 0.5
+        rt.driver.check(rt, host.now)
+        if host.records:
+            break
+    assert [r[0] for r in host.records] == [AttemptOutcome.LOST]
