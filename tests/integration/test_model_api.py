@@ -455,11 +455,19 @@ def shown(run: Run, text: str) -> bool:
     return text in run.screen()
 
 
+def input_box(run: Run, text: str) -> None:
+    """Wait for the CLI's input box; a failure shows the screen it was at instead."""
+    try:
+        wait_until(lambda: shown(run, text), timeout=60, message="no input box")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen:\n{run.screen()}") from None
+
+
 @pytest.mark.realcli
 def test_claude_hooks_report_the_session_the_prompt_and_the_permission_dialog(run_cli: Any) -> None:
     run = run_cli("claude")
     wait_until(lambda: run.hooks("SessionStart"), timeout=60, message="no SessionStart hook")
-    wait_until(lambda: shown(run, "❯"), timeout=60, message="no input box")
+    input_box(run, "❯")
     run.submit("run: touch made-by-claude")
     prompt = wait_until(
         lambda: run.hooks("UserPromptSubmit"), timeout=60, message="no UserPromptSubmit"
@@ -481,7 +489,7 @@ def test_gemini_hooks_report_the_session_the_prompt_and_the_permission_dialog(ru
     # in a directory no one else can write, which a test under /tmp cannot offer.
     run = run_cli("gemini", gemini_layer="user")
     wait_until(lambda: run.hooks("SessionStart"), timeout=60, message="no SessionStart hook")
-    wait_until(lambda: shown(run, "Type your message"), timeout=60, message="no input box")
+    input_box(run, "Type your message")
     run.submit("run: touch made-by-gemini")
     before = wait_until(lambda: run.hooks("BeforeAgent"), timeout=60, message="no BeforeAgent")
     assert before[0]["payload"]["prompt"] == "run: touch made-by-gemini"
@@ -500,14 +508,14 @@ def test_gemini_skips_a_system_settings_file_under_a_writable_parent(run_cli: An
         message="no refusal on screen",
     )
     assert "Security Warning: Skipping system settings file" in screen and "is insecure" in screen
-    wait_until(lambda: shown(run, "Type your message"), timeout=60, message="no input box")
+    input_box(run, "Type your message")
     assert run.hooks() == []
 
 
 @pytest.mark.realcli
 def test_codex_rollout_reports_the_turn_and_notify_its_end_after_the_approval(run_cli: Any) -> None:
     run = run_cli("codex")
-    wait_until(lambda: shown(run, "Ask Codex"), timeout=60, message="no input box")
+    input_box(run, "Ask Codex")
     run.submit("run: touch made-by-codex")
 
     def rollout_events() -> list[str]:
