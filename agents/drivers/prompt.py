@@ -96,8 +96,13 @@ class PromptDriver(AgentDriver):
         """The CLI's command with its signals injected (files written privately first)."""
         self.injection, self.arrived, self.events = None, {}, set()
         self.session_started = False
+        # An interactive CLI in a pane is not in CI, whatever the supervisor's environment
+        # says: with CI=true (a CI job, or a shell that exports it) Gemini CLI and other Ink
+        # programs draw no input box and exit ("No input provided via stdin"). The agent's own
+        # `env:` in the config still wins.
+        not_ci = {} if "CI" in rt.spec.env else {"CI": "false"}
         if self.cli is None:
-            return command, {}
+            return command, not_ci
         paths = self.host.paths
         ctx = InjectContext(
             agent=rt.name,
@@ -121,7 +126,7 @@ class PromptDriver(AgentDriver):
             rt.inbox.reset(inj.tail, self.host.clock(), Path(cwd))
         if inj.args:
             command = f"{command} {shlex.join(inj.args)}"
-        return command, dict(inj.env)
+        return command, {**not_ci, **inj.env}
 
     def spawned(self, rt: AgentRuntime) -> None:
         self.ia.reset()

@@ -154,6 +154,9 @@ class Run:
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "SHELL": "/bin/bash",
             "USER": os.environ.get("USER", "root"),
+            # The tmux server inherits the tests' environment: with CI=true (CI runs) Gemini
+            # CLI draws no input box and exits ("No input provided via stdin").
+            "CI": "false",
         }
         if self.cli == "claude":
             env.update(

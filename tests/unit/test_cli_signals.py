@@ -4,6 +4,7 @@ between a fresh event and the screen (fake host, no tmux)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -441,7 +442,7 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
     ingest.install_hook(host.paths)
     rt = agent(host, "claude")
     command, env = rt.driver.launch(rt, "claude", str(tmp_path))
-    assert command.startswith("claude --settings ") and env == {}
+    assert command.startswith("claude --settings ") and env == {"CI": "false"}
     rt.driver.spawned(rt)
     # An untested version whose screen no rule recognises (only its banner so far).
     printed(host, rt, b"\x1b[H\x1b[2J\xe2\x95\xad\xe2\x94\x80 Claude Code v9.9.9 \r\n")
@@ -507,3 +508,14 @@ def test_without_signals_a_prompt_never_taken_is_lost_not_done(tmp_path: Path) -
         if host.records:
             break
     assert [r[0] for r in host.records] == [AttemptOutcome.LOST]
+
+
+def test_an_ai_cli_starts_outside_ci_unless_its_agent_says_otherwise(tmp_path: Path) -> None:
+    # With CI=true inherited from the supervisor, Gemini CLI draws no input box and exits.
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    _command, env = rt.driver.launch(rt, "gemini", str(tmp_path))
+    assert env["CI"] == "false"
+    rt.spec = dataclasses.replace(rt.spec, env={"CI": "1"})
+    _command, env = rt.driver.launch(rt, "gemini", str(tmp_path))
+    assert "CI" not in env  # the agent's own env (applied first by the pane) stays
