@@ -452,7 +452,8 @@ class _Inotify:
         return False
 
     def read(self) -> set[Path]:
-        """The files named by every queued event (all of the directory after an overflow)."""
+        """The files named by every queued event that still exist (all of the directory's
+        after an overflow)."""
         data = b""
         while True:
             try:
@@ -472,7 +473,9 @@ class _Inotify:
                 paths.update(p for p in self.directory.iterdir() if p.is_file())
             elif name:
                 paths.add(self.directory / os.fsdecode(name))
-        return paths
+        # A file written and removed before its events were read is not reported (the events
+        # of its writes can trail behind): as with watchfiles, a deletion is never a change.
+        return {p for p in paths if os.path.lexists(p)}
 
     def interrupt(self) -> None:
         """Make wait() return False (from any thread)."""

@@ -111,8 +111,10 @@ def test_only_the_changed_file_is_reported(watcher: LogWatcher, recorder: Record
 
 def test_deletion_is_not_reported(watcher: LogWatcher, recorder: Recorder) -> None:
     gone, marker = watcher.directory / "gone.log", watcher.directory / "marker.log"
+    first = watcher.directory / "first.log"
     gone.write_bytes(b"x")
-    wait_until(lambda: recorder.seen(gone), message="gone.log not seen")
+    first.write_bytes(b"x")  # once it is seen, every event of gone's writing was too
+    wait_until(lambda: recorder.seen(gone) and recorder.seen(first), message="writes not seen")
     recorder.clear()
     gone.unlink()
     marker.write_bytes(b"x")  # events arrive in order: once marker is seen, the unlink was too
