@@ -26,7 +26,9 @@ from typing import Any
 
 import psutil
 
+from overseer.agents.runner import attempt_paths, read_pid
 from overseer.state.models import AttemptOutcome, TaskState
+from overseer.state.paths import StatePaths
 from tests.helpers import wait_until
 from tests.project import Project
 
@@ -281,6 +283,12 @@ def kill9_campaign(
 TASK_SECONDS = 2.5
 
 
+def started(project: Project, attempt: Any) -> bool:
+    """Whether a running attempt's wrapper has started (it wrote its pid file)."""
+    pid_file = attempt_paths(StatePaths(project.state_dir).run, attempt.task_id, attempt.number)[3]
+    return read_pid(pid_file) is not None
+
+
 def tmux_kill_campaign(
     project: Project,
     *,
@@ -322,7 +330,11 @@ def tmux_kill_campaign(
             timeout=60,
             message="agents never all busy",
         )
-        time.sleep(0.5)  # the tasks are well into their work
+        wait_until(
+            lambda: all(started(project, a) for a in project.store.running_attempts()),
+            timeout=30,
+            message="the running tasks never started their wrappers",
+        )  # each task is at work in its pane, not merely claimed
         hit = {(a.task_id, a.number) for a in project.store.running_attempts()}
         in_flight |= hit
         since = max((e.id for e in project.store.recent_events(1)), default=0)
