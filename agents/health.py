@@ -111,12 +111,12 @@ class Ended:
 
     def note(self) -> str:
         """A clause for the attempt's reason ('' when nothing was left)."""
-        if not self.killed:
-            return ""
-        text = f"{self.killed} leftover process{'es' if self.killed > 1 else ''} killed"
+        parts = []
+        if self.killed:
+            parts.append(f"{self.killed} leftover process{'es' if self.killed > 1 else ''} killed")
         if self.survivors:
-            text += f"; {len(self.survivors)} survived SIGKILL: {', '.join(self.survivors)}"
-        return text
+            parts.append(f"{len(self.survivors)} survived SIGKILL: {', '.join(self.survivors)}")
+        return "; ".join(parts)
 
 
 def marked(mark: str) -> set[int]:
@@ -273,13 +273,18 @@ def end_processes(
         seen.update((p.pid, p) for p in doomed)
     signal_processes(doomed, signal.SIGKILL)
     left = wait_gone(list(seen.values()), KILL_WAIT)
-    survivors = []
-    for p in left:
+    return Ended(len(seen), describe(left))
+
+
+def describe(procs: Sequence[psutil.Process]) -> tuple[str, ...]:
+    """'pid N (name)' for each process (the name left out when it cannot be read)."""
+    out = []
+    for p in procs:
         try:
-            survivors.append(f"pid {p.pid} ({p.name()})")
+            out.append(f"pid {p.pid} ({p.name()})")
         except psutil.Error:
-            survivors.append(f"pid {p.pid}")
-    return Ended(len(seen), tuple(survivors))
+            out.append(f"pid {p.pid}")
+    return tuple(out)
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

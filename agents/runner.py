@@ -105,17 +105,36 @@ class Dispatch:
         """SIGCONT and `sig` to the attempt's processes while its wrapper runs (else False).
 
         SIGTERM goes to the wrapper's whole group (the wrapper traps it) and to the processes
-        that left it; SIGKILL spares the wrapper, which must live on to report the status.
+        that left it; SIGKILL (see `kill`) spares the wrapper, which must live on to report
+        the status.
         """
+        if sig == signal.SIGKILL:
+            return self.kill() is not None
         leader = self.wrapper()
         if leader is None:
             return False
-        if sig == signal.SIGKILL:
-            health.signal_group(leader, signal.SIGCONT)
-            health.signal_processes(self.processes(spare_wrapper=True), sig)
-        else:
-            health.signal_processes(self.processes(), sig, group=leader)
+        health.signal_processes(self.processes(), sig, group=leader)
         return True
+
+    def kill(self) -> list[psutil.Process] | None:
+        """SIGKILL every process of the attempt but its wrapper; the processes killed, or
+        None when the wrapper is gone.
+
+        A shell in a loop may fork between the listing and the kill: the processes are
+        listed again until a round finds nothing new, so no fresh child outlives its parent.
+        """
+        leader = self.wrapper()
+        if leader is None:
+            return None
+        health.signal_group(leader, signal.SIGCONT)
+        killed: dict[int, psutil.Process] = {}
+        for _ in range(health.LATE_ROUNDS + 1):
+            fresh = [p for p in self.processes(spare_wrapper=True) if p.pid not in killed]
+            if not fresh:
+                break
+            health.signal_processes(fresh, signal.SIGKILL)
+            killed.update((p.pid, p) for p in fresh)
+        return list(killed.values())
 
     def abandon(self) -> list[psutil.Process]:
         """SIGKILL the wrapper; return the attempt's other live processes (not signalled).
@@ -129,21 +148,35 @@ class Dispatch:
         return [p for p in procs if p.pid != leader]
 
     def end(
-        self, grace: float, *, spare_wrapper: bool = False, also: Sequence[psutil.Process] = ()
+        self,
+        grace: float,
+        *,
+        spare_wrapper: bool = False,
+        also: Sequence[psutil.Process] = (),
+        dying: Sequence[psutil.Process] = (),
     ) -> health.Ended:
         """End every process of this attempt: SIGCONT, SIGTERM, SIGKILL after `grace`.
 
         The wrapper is either spared (it has reported and is about to exit) or abandoned
         (killed first). `also`: processes of it found earlier, counted whether or not they
-        are still alive.
+        are still alive. `dying`: processes SIGKILLed already (by `kill`), which may not have
+        finished exiting: they are waited for, not counted as leftovers, and named if they
+        survive.
         """
         procs = self.processes(spare_wrapper=True) if spare_wrapper else self.abandon()
+        gone = {p.pid: p for p in dying}
+        late = health.wait_gone([p for p in procs if p.pid in gone], health.KILL_WAIT)
         seen = {p.pid for p in procs}
-        return health.end_processes(
-            [*procs, *(p for p in also if p.pid not in seen)],
+        ended = health.end_processes(
+            [*(p for p in procs if p.pid not in gone), *(p for p in also if p.pid not in seen)],
             grace,
-            find=lambda: self.processes(spare_wrapper=spare_wrapper),
+            find=lambda: [
+                p for p in self.processes(spare_wrapper=spare_wrapper) if p.pid not in gone
+            ],
         )
+        if not late:
+            return ended
+        return health.Ended(ended.killed, ended.survivors + health.describe(late))
 
 
 HANGUP_STATUS = 128 + signal.SIGHUP  # what a task reports when its terminal disappears
@@ -208,12 +241,11 @@ def prepare(
     run_dir.mkdir(parents=True, exist_ok=True)
     script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
     key_path, verify_path = extra_paths(script)
-    rc_tmp = Path(str(rc_path) + ".tmp")
-    rc_path.unlink(missing_ok=True)
-    # The pid file and the rc file's temporary twin are created here, empty and private,
-    # so the wrapper writes into them without changing its umask in a subshell (two forks
-    # a task). An empty pid file reads as "not started", exactly like a missing one.
-    for blank in (pid_path, rc_tmp):
+    # The pid file and the rc file are created here, empty and private, so the wrapper
+    # writes into them without changing its umask in a subshell (two forks a task). An
+    # empty pid file reads as "not started", an empty rc file as "no status yet", exactly
+    # like missing ones.
+    for blank in (pid_path, rc_path):
         _write_private(blank, "")
     _write_private(key_path, nonce + "\n")
     _write_private(command_file, command if command.endswith("\n") else command + "\n")
@@ -257,14 +289,12 @@ def prepare(
         lines.append(
             f'if [ "$__ovs_rc" -eq 0 ]; then bash -- {q(str(verify_path))}; __ovs_vrc=$?; fi'
         )
-    # The sentinel goes first: it is what the supervisor waits for, and `mv` (a process
-    # start) would delay it. The rc file is for a supervisor that was down meanwhile: it is
-    # written whole to its twin, then renamed, so a reader never sees a partial status.
+    # The sentinel goes first: it is what the supervisor waits for. The rc file is for a
+    # supervisor that was down meanwhile: one write by a builtin (no process of the wrapper's
+    # own that ending the attempt would take for the task's), and only a line with its
+    # newline counts, so a reader never takes a partial status.
     lines.append('printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' "$__ovs_n" "$__ovs_rc" "$__ovs_vrc"')
-    tmp = q(str(rc_tmp))
-    lines.append(
-        f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {tmp} && mv -f {tmp} {q(str(rc_path))}'
-    )
+    lines.append(f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {q(str(rc_path))}')
     _write_private(script, "\n".join(lines) + "\n")
     return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path)
 
@@ -341,9 +371,12 @@ class Scanner:
 def read_rc(path: Path) -> Status | None:
     """The status in an rc file, or None when it is absent or unreadable."""
     try:
-        parts = path.read_text(encoding="ascii", errors="replace").split()
+        text = path.read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
+    if not text.endswith("\n"):
+        return None  # empty (no status yet), or a write caught halfway
+    parts = text.split()
     if not parts or not parts[0].isdigit():
         return None
     vrc = parts[1] if len(parts) > 1 else "-"

@@ -73,6 +73,7 @@ class Running:
     lost_as: AttemptOutcome = AttemptOutcome.LOST  # how a loss being settled is recorded
     pending: Status | None = None
     leftovers: list[psutil.Process] = field(default_factory=list)
+    dying: list[psutil.Process] = field(default_factory=list)  # SIGKILLed by the stop
     shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
     # Interactive agents: when Enter was pressed, whether the agent took the prompt, and
     # whether it was ever seen working on it.

@@ -216,7 +216,7 @@ class ShellDriver(AgentDriver):
             if run.lost is not None:
                 self.lose(rt, run.lost)  # SIGKILL to what is left, then the loss is recorded
                 return
-            run.dispatch.stop(signal.SIGKILL)
+            run.dying = run.dispatch.kill() or []
             if run.pending is not None:
                 self.complete(rt, run.pending)
         elif run.killed and now - run.stop_at >= base.STOP_GRACE + base.STOP_GIVE_UP:
@@ -283,7 +283,9 @@ class ShellDriver(AgentDriver):
 
     def end_processes(self, run: Running, grace: float, *, spare_wrapper: bool = False) -> str:
         """End what is left of an attempt before it is settled; a note for its reason."""
-        ended = run.dispatch.end(grace, spare_wrapper=spare_wrapper, also=run.leftovers)
+        ended = run.dispatch.end(
+            grace, spare_wrapper=spare_wrapper, also=run.leftovers, dying=run.dying
+        )
         note = ended.note()
         if ended.survivors:
             self.host.event(

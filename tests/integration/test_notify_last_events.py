@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from overseer.agents.runner import read_pid
+from overseer.agents.runner import read_pid, read_rc
 from overseer.state.models import TaskState
 from tests.faults import start_supervisor
 from tests.helpers import wait_until
@@ -54,7 +54,9 @@ def test_a_result_recovered_at_start_up_is_notified(project: Project) -> None:
     wait_until(lambda: read_pid(pid_file), message="the wrapper never started")
     project.kill9(proc)
     (project.root / "go").touch()  # the task fails while no supervisor runs
-    wait_until(lambda: (project.state_dir / "run" / "bad.1.rc").exists(), message="no rc file")
+    wait_until(
+        lambda: read_rc(project.state_dir / "run" / "bad.1.rc") is not None, message="no rc file"
+    )
     done = project.cli("run", "--until-done", "--timeout", "60", "-q")
     assert done.returncode == 1, done.stdout + done.stderr
     assert any(e.kind == "task.recovered" for e in project.store.events(task_id="bad"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from overseer.agents.recovery import HUNG_UP
-from overseer.agents.runner import read_pid
+from overseer.agents.runner import read_pid, read_rc
 from overseer.state.models import AttemptOutcome, TaskState
 from tests.helpers import wait_until
 from tests.project import Project
@@ -163,7 +163,8 @@ def test_recover_settles_what_happened_while_no_supervisor_ran(project: Project)
     project.kill9(proc)
     (project.root / "go").touch()  # quick finishes while no supervisor runs
     wait_until(
-        lambda: (project.state_dir / "run" / "quick.1.rc").exists(), message="quick never ended"
+        lambda: read_rc(project.state_dir / "run" / "quick.1.rc") is not None,
+        message="quick never ended",
     )
     r = project.cli("recover")
     assert r.returncode == 0, r.stderr
@@ -203,7 +204,7 @@ def test_cleanup_and_recover_settle_a_hung_up_attempt_alike(project: Project, ve
     pane = project.store.agent(holder).pane_id  # type: ignore[union-attr]
     pid = int(project.tmux.run("display-message", "-p", "-t", pane, "#{pane_pid}").stdout)
     os.kill(pid, 9)  # the agent's shell dies; its task is hung up
-    wait_until(lambda: (run / "left.1.rc").exists(), message="left was not hung up")
+    wait_until(lambda: read_rc(run / "left.1.rc") is not None, message="left was not hung up")
     expire_leases(project)
     r = project.cli(verb)
     assert r.returncode == 0, r.stderr
