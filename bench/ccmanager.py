@@ -143,7 +143,7 @@ def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool)
                     if "Select a worktree" not in screen():
                         break
                 try:
-                    wait_for(started, 90, f"ccmanager's Gemini session {i} showed no input box")
+                    wait_for(started, 180, f"ccmanager's Gemini session {i} showed no input box")
                 except BenchError as exc:
                     raise BenchError(f"{exc}; its screen:\n{screen()}") from None
                 if busy:
