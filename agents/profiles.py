@@ -200,12 +200,20 @@ class AgentKind:
     interrupt_key: str = "Escape"
     debounce: float = 0.6  # a new verdict must hold this long before the state changes
     submit_timeout: float = 6.0  # a pasted prompt must show as submitted within this
+    # Enter waits until the pasted prompt shows in the input box, then this much longer: a CLI
+    # may take a return that follows a paste closely as part of it (a newline).
+    enter_gap: float = 0.0
+    paste_wait: float = 2.0  # the paste never showed by then: Enter anyway (resubmit follows)
     busy_when_changing: bool = False  # an unmatched screen that keeps changing counts as busy
 
 
 AI_KINDS: dict[str, AgentKind] = {
     "codex": AgentKind("codex", "codex", CODEX),
-    "gemini": AgentKind("gemini", "gemini", GEMINI),
+    # Gemini CLI 0.61, in a terminal without the kitty keyboard protocol (tmux), takes an Enter
+    # as a newline when it comes within 30 ms after a pasted or typed key (bufferFastReturn,
+    # FAST_RETURN_TIMEOUT) or before a 40 ms timer set by a paste has fired and re-rendered
+    # the input (InputPrompt's recentUnsafePasteTime): an Enter right after the paste was lost.
+    "gemini": AgentKind("gemini", "gemini", GEMINI, enter_gap=0.1),
     "claude": AgentKind("claude", "claude", CLAUDE),
     "aider": AgentKind("aider", "aider", AIDER, interrupt_key="C-c", busy_when_changing=True),
     "custom": AgentKind("custom", "", None, interrupt_key="C-c"),

@@ -395,6 +395,7 @@ class Fleet:
         name: str,
         agents: int,
         tasks: Sequence[Mapping[str, object]] = (),
+        agent: Mapping[str, object] | None = None,
         **top: object,
     ) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -414,7 +415,8 @@ class Fleet:
         header.update(top)
         doc = {
             **header,
-            "agents": [{"name": "a", "kind": "shell", "count": agents}],
+            # Shell agents unless `agent` says otherwise (kind, command, env, cwd).
+            "agents": [{"name": "a", "kind": "shell", **(agent or {}), "count": agents}],
             "tasks": [dict(t) for t in tasks],
         }
         # JSON is YAML: the config loader reads it as it is.

@@ -14,8 +14,8 @@ CPU counts each tool's own processes (user + system): supervisord's process; Ove
 supervisor, its tmux server and the pipe-pane helpers. The programs and agents' shells are the
 workload and count for neither. Idle: N programs / agents that do nothing, over a window.
 
-ccmanager (npm) manages interactive Claude Code sessions in a terminal of its own; it has no
-headless mode and no workload of exiting programs, so it is not run here (the row says so).
+ccmanager (npm) runs AI CLI sessions, not exiting programs: it is compared on its own ground,
+4 busy and 4 idle Gemini CLI agents (bench/ccmanager.py), or the row says exactly why not.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ccmanager
 from bench.common import (
     CLEANUP,
+    BenchError,
     CpuWindow,
     Fleet,
     Result,
@@ -251,16 +253,22 @@ def run(scale: Scale, tmp: Path) -> Result:
             f"supervisord {theirs} %: {ratio(ours, theirs)}",
         )
     )
-    res.rows.append(
-        Row(
-            "peers",
-            "ccmanager",
-            None,
-            "",
-            None,
-            "not run: an interactive TUI for Claude Code sessions, no headless mode and no "
-            "exiting-program workload to share",
-            status="SKIP",
+    try:
+        ccm = ccmanager.compare(tmp / "ccmanager", window)
+    except (ccmanager.Unavailable, BenchError) as exc:
+        res.rows.append(Row("peers", "ccmanager", None, "", None, f"not run: {exc}", status="SKIP"))
+        return res
+    res.details["ccmanager"] = ccm
+    for what, name in (("busy", "busy Gemini agents"), ("idle", "idle Gemini agents")):
+        ours, theirs = ccm[f"overseer_{what}"]["cpu_pct"], ccm[f"ccmanager_{what}"]["cpu_pct"]
+        res.rows.append(
+            Row(
+                "peers",
+                f"{ccmanager.AGENTS} {name}, CPU (headless)",
+                ours,
+                "% core",
+                None,
+                f"ccmanager {theirs} %: {ratio(ours, theirs)}",
+            )
         )
-    )
     return res

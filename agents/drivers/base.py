@@ -75,9 +75,13 @@ class Running:
     leftovers: list[psutil.Process] = field(default_factory=list)
     dying: list[psutil.Process] = field(default_factory=list)  # SIGKILLed by the stop
     shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
-    # Interactive agents: when Enter was pressed, whether the agent took the prompt, and
-    # whether it was ever seen working on it.
-    enter_at: float = 0.0
+    # Interactive agents: when the prompt was pasted (and the screen's generation then), when
+    # it was seen in the input box, when Enter was pressed (None: not yet), whether the agent
+    # took the prompt, and whether it was ever seen working on it.
+    pasted_at: float = 0.0
+    screen_at_paste: int = 0
+    landed_at: float | None = None
+    enter_at: float | None = None
     enter_retries: int = 0
     submitted_at: float | None = None
     saw_busy: bool = False

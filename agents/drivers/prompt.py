@@ -43,6 +43,7 @@ from overseer.state.statedir import write_private
 
 SILENT_TURN = 3.0  # a submitted prompt with no busy screen counts as done after this much idle
 RESUBMIT_SIGNALLED = 2.0  # no prompt signal this long after Enter: the Enter was lost, again
+PASTE_SETTLE = 0.3  # a paste drawn as something else than its text: the screen quiet this long
 LIMIT_RULES = frozenset({"rate-limit", "context-limit"})  # verdicts that end a turn as failed
 VERDICT_STATES = {IDLE: AgentState.IDLE, BUSY: AgentState.BUSY, WAITING: AgentState.WAITING}
 YES = ("yes", "allow", "trust", "proceed", "approve", "accept", "ok")
@@ -340,26 +341,61 @@ class PromptDriver(AgentDriver):
     # -- a turn --------------------------------------------------------------------
 
     def start(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
-        """Paste a prompt into the idle agent (bracketed paste), then press Enter."""
+        """Paste a prompt into the idle agent (bracketed paste); Enter follows once it landed."""
         run_dir = self.host.paths.run
         d = Dispatch.of(run_dir, task.id, attempt.number, attempt.nonce)
         run = self.begin(rt, task, attempt, d)
+        run.screen_at_paste = self.ia.screen.generation
         try:
             assert rt.pane_id is not None
             self.host.tmux.paste(
                 rt.pane_id, task.command, run_dir / f"{task.id}.{attempt.number}.prompt"
             )
-            self.host.tmux.send_keys(rt.pane_id, "Enter")
         except (TmuxError, OSError, AssertionError) as exc:
             self.host.record(
                 rt, Ended(AttemptOutcome.LOST, f"could not paste into the pane: {exc}")
             )
             return
-        run.enter_at = self.host.clock()
-        run.screen_at_enter = self.ia.screen.generation
+        run.pasted_at = self.host.clock()
         self.host.set_state(
             rt, AgentState.BUSY, f"prompt {task.id} sent (attempt {attempt.number})"
         )
+
+    def enter(self, rt: AgentRuntime, run: Running, now: float) -> None:
+        """Press Enter once the pasted prompt has landed in the input box, the kind's gap later.
+
+        Landed: the screen, drawn again since the paste, shows the start of the text in the box
+        (first seen then: the CLI took the paste no later), or it has been quiet PASTE_SETTLE
+        since (a paste drawn as a placeholder). The gap runs from the later of that sighting and
+        the screen's last change: a CLI still redrawing is still busy with its input. Not landed
+        within the kind's paste_wait: Enter anyway.
+        """
+        ia, kind = self.ia, self.kind
+        drawn = ia.screen.generation != run.screen_at_paste  # text left in the box is no proof
+        if run.landed_at is None and drawn and ia.holds_text(run.task.command):
+            run.landed_at = now
+        if run.landed_at is not None:
+            ready = now - max(run.landed_at, ia.changed_at) >= kind.enter_gap
+        else:
+            ready = drawn and now - ia.changed_at >= max(PASTE_SETTLE, kind.enter_gap)
+        unseen = not ready and now - run.pasted_at >= kind.paste_wait
+        if not (ready or unseen):
+            return
+        try:
+            assert rt.pane_id is not None
+            self.host.tmux.send_keys(rt.pane_id, "Enter")
+        except (TmuxError, AssertionError) as exc:
+            self.host.record(rt, Ended(AttemptOutcome.LOST, f"could not press Enter: {exc}"))
+            return
+        run.enter_at, run.screen_at_enter = now, ia.screen.generation
+        if unseen:
+            self.host.event(
+                "task.enter-unseen",
+                f"{run.task.id}: the pasted prompt did not show in {rt.name}'s input box "
+                f"within {kind.paste_wait:g}s; pressed Enter anyway",
+                task_id=run.task.id,
+                agent=rt.name,
+            )
 
     def check(self, rt: AgentRuntime, now: float) -> None:
         """Submission, completion, stalls and timeouts of the prompt given to the agent."""
@@ -464,6 +500,9 @@ class PromptDriver(AgentDriver):
         (a paste shown as a placeholder is not "the prompt left the box"): then only the
         prompt signal or a busy screen is, and Enter is pressed again sooner.
         """
+        if run.enter_at is None:
+            self.enter(rt, run, now)  # the first Enter waits for the paste to land
+            return
         holds = self.ia.holds_text(run.task.command)
         signals = self.reports_turns
         changed = self.ia.screen.generation != run.screen_at_enter and not holds

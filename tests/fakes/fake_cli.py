@@ -18,6 +18,9 @@ bracketed-pasted input, and the submitted prompt scripts what happens:
 
 Esc (or Ctrl-C) while busy interrupts ("■ Interrupted"); Ctrl-C twice within 1.5 s exits 0.
 Enter while busy is ignored: the text stays in the input box, unsubmitted.
+`--fast-return MS` takes an Enter read within MS ms after typed or pasted text as a newline,
+not a submission, as Gemini CLI 0.61 does when the terminal has no kitty keyboard protocol
+(tmux has none): 30 ms after any key (FAST_RETURN_TIMEOUT), 40 ms after a paste.
 
 Signals, as the real CLIs give them (tests/fakes/SIGNALS-MEASURED.md): the codex style takes
 `-c notify=[...]` and runs that program with the turn's JSON as its last argument when a turn
@@ -861,8 +864,11 @@ class App:
         banner_delay: float,
         signals: Signals | None = None,
         settings: str | None = None,
+        fast_return: float | None = None,
     ) -> None:
         self.style = style
+        self.fast_return = fast_return  # seconds (see --fast-return)
+        self.inserted_at = float("-inf")  # when typed or pasted text was last read
         self.sig = signals or Signals()  # codex and aider: notify, rollout, analytics
         self.hooks = Hooks(style, settings)  # claude and gemini: settings-file hooks
         self.prompt = ""
@@ -1073,6 +1079,11 @@ class App:
     def key(self, k: Key, now: float) -> None:
         """Apply one input event."""
         m = self.m
+        if self.fast_return is not None:
+            fast = k.kind == "enter" and now - self.inserted_at <= self.fast_return
+            if fast:
+                k = Key("newline")  # taken as part of what was just typed or pasted
+            self.inserted_at = now if fast or k.kind in ("text", "paste") else float("-inf")
         if k.kind == "ctrl_c":
             self.ctrl_c(now)
             return
@@ -1650,6 +1661,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--settings", metavar="FILE", help="claude style: a settings file")
     parser.add_argument(
+        "--fast-return",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="an Enter within MS ms after typed or pasted text is a newline (as Gemini CLI)",
+    )
+    parser.add_argument(
         "--exit-on-start",
         type=int,
         default=None,
@@ -1688,7 +1706,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = args.settings
     if args.style == "gemini":
         settings = os.environ.get("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
-    return App(args.style, term, args.banner_delay, signals, settings).run()
+    fast = None if args.fast_return is None else args.fast_return / 1000
+    return App(args.style, term, args.banner_delay, signals, settings, fast).run()
 
 
 if __name__ == "__main__":

@@ -60,6 +60,31 @@ tasks:
     assert "unknown" not in states and "waiting" not in states
 
 
+def test_a_cli_that_takes_a_quick_return_as_part_of_the_paste_starts_on_the_first_enter(
+    project: Project,
+) -> None:
+    # Gemini CLI 0.61 takes an Enter read within 40 ms after a paste as a newline: an Enter
+    # pressed right after the paste was lost every time, and only a resubmit started the turn.
+    command = fake("gemini") + " --fast-return 40"
+    project.write(
+        f"""
+agents:
+  - {{name: ai, kind: gemini, command: {json.dumps(command)}}}
+tasks:
+  - {{id: first, prompt: "work 0.2"}}
+  - {{id: second, prompt: "work 0.2", depends_on: [first]}}
+  - {{id: third, prompt: "work 0.2", depends_on: [second]}}
+""",
+    )
+    proc = project.cli("run", "--until-done", "--timeout", "90")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    for task in ("first", "second", "third"):
+        (attempt,) = project.store.attempts(task)
+        assert attempt.outcome == AttemptOutcome.OK
+        kinds = [e.kind for e in project.store.events(task_id=task)]
+        assert "task.resubmit" not in kinds and "task.enter-unseen" not in kinds, kinds
+
+
 @pytest.mark.parametrize("style", ["codex", "gemini", "claude"])
 def test_permission_dialog_is_waiting_and_answered(project: Project, style: str) -> None:
     project.write(

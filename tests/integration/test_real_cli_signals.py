@@ -95,6 +95,10 @@ tasks:
             events = spooled(project, "ai")
             (attempt,) = project.store.attempts("hello")
             assert attempt.outcome == AttemptOutcome.OK
+            # The first Enter started the turn: it was pressed once the paste had landed (Gemini
+            # took an Enter right after the paste as a newline, every time).
+            resubmits = [e.message for e in project.store.events(task_id="hello")]
+            assert not [m for m in resubmits if "pressed Enter again" in m], resubmits
             if prompt_hook is not None:
                 assert {"SessionStart", prompt_hook, end_hook} <= set(events), events
                 assert attempt.reason == f"the turn ended ({end_hook})"

@@ -171,12 +171,21 @@ def idle_codex(host: FakeHost) -> AgentRuntime:
     return rt
 
 
+def start_codex(host: FakeHost, rt: AgentRuntime, command: str = "write the docs") -> Any:
+    """Paste a prompt into an idle Codex; its box shows it; Enter follows."""
+    c = claim(host, command, kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert host.fake.pasted == [command] and host.fake.keys == []  # not before it landed
+    printed(host, rt, codex_screen(f"› {command}"))
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == [("Enter",)]
+    return c
+
+
 def test_a_prompt_is_submitted_worked_on_and_its_turn_recorded(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     rt = idle_codex(host)
-    c = claim(host, "write the docs", kind="prompt")
-    rt.driver.start(rt, c.task, c.attempt)
-    assert host.fake.pasted == ["write the docs"] and host.fake.keys == [("Enter",)]
+    start_codex(host, rt)
     assert rt.state == AgentState.BUSY
     printed(host, rt, screen("codex-0.169.0-working.busy.ansi"))
     host.now += 1.0
@@ -203,8 +212,7 @@ def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
     assert rt.state == AgentState.IDLE  # not `unknown`: the newest rules read it
     assert rt.driver.ia.cli_version == "0.231.4"
     assert rt.driver.ia.version_note == "untested version 0.231.4 (tested: 0.169, 0.171)"
-    c = claim(host, "write the docs", kind="prompt")
-    rt.driver.start(rt, c.task, c.attempt)
+    start_codex(host, rt)
     printed(host, rt, screen("codex-0.169.0-working.busy.ansi").replace(b"v0.169.0", b"v0.231.4"))
     host.now += 1.0
     rt.driver.check(rt, host.now)
@@ -222,8 +230,7 @@ def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
 def test_a_rate_limit_fails_the_turn_and_pauses_the_agent(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     rt = idle_codex(host)
-    c = claim(host, "write the docs", kind="prompt")
-    rt.driver.start(rt, c.task, c.attempt)
+    start_codex(host, rt)
     printed(host, rt, screen("codex-0.169.0-working.busy.ansi"))
     host.now += 1.0
     rt.driver.check(rt, host.now)
@@ -241,8 +248,7 @@ def test_a_limit_above_the_input_box_ends_the_turn_failed_never_ok(tmp_path: Pat
     # the turn did not do its work.
     host = FakeHost(tmp_path)
     rt = idle_codex(host)
-    c = claim(host, "write the docs", kind="prompt")
-    rt.driver.start(rt, c.task, c.attempt)
+    start_codex(host, rt)
     printed(
         host, rt, codex_screen("› write the docs", "• Working (1s • esc to interrupt)", "› Ask")
     )
@@ -263,8 +269,7 @@ def test_a_prompt_left_in_the_input_box_gets_enter_once_more_then_is_lost(
 ) -> None:
     host = FakeHost(tmp_path)
     rt = idle_codex(host)
-    c = claim(host, "write the docs", kind="prompt")
-    rt.driver.start(rt, c.task, c.attempt)
+    start_codex(host, rt)
     still = codex_screen("› write the docs", "  GPT-6.1-Sol default")
     printed(host, rt, still)
     host.now += 7.0
@@ -276,6 +281,61 @@ def test_a_prompt_left_in_the_input_box_gets_enter_once_more_then_is_lost(
     assert host.records == [
         (AttemptOutcome.LOST, None, "the prompt was not submitted: still in the input box")
     ]
+
+
+def test_gemini_gets_enter_only_once_the_paste_shows_and_its_fast_return_window_passed(
+    tmp_path: Path,
+) -> None:
+    # Gemini CLI 0.61 takes an Enter read within 30 ms after a paste as a newline.
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.ia.resize(110, 35)
+    printed(host, rt, screen("gemini-0.61.0-prompt.idle.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    c = claim(host, "Add a README to this folder", kind="prompt")  # what the next screen holds
+    rt.driver.start(rt, c.task, c.attempt)
+    host.now += 0.5
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == []  # nothing drawn since the paste: it has not landed
+    printed(host, rt, screen("gemini-0.61.0-typed-not-submitted.idle.ansi"))
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == []  # it shows, but the CLI may have taken it this instant
+    gap = rt.driver.kind.enter_gap
+    assert gap > 0.03
+    host.now += gap
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == [("Enter",)] and host.events == []
+
+
+def test_a_paste_drawn_as_a_placeholder_gets_enter_once_the_screen_settles(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "line one\n" * 40, kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    printed(host, rt, codex_screen("› [Pasted Content 360 chars]"))
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == []
+    host.now += 0.4  # quiet past PASTE_SETTLE
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == [("Enter",)] and host.events == []
+
+
+def test_a_paste_that_never_shows_gets_enter_anyway_and_says_so(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    for _ in range(3):
+        host.now += 0.5
+        rt.driver.check(rt, host.now)
+    assert host.fake.keys == []
+    host.now += 0.5  # the kind's paste_wait (2 s)
+    rt.driver.check(rt, host.now)
+    assert host.fake.keys == [("Enter",)] and host.events == ["task.enter-unseen"]
 
 
 @pytest.mark.parametrize(("answer", "key"), [("y", "1"), ("n", "3"), ("2", "2")])
