@@ -131,7 +131,9 @@ def run(scale: Scale, tmp: Path) -> Result:
                     got = measure(base / f"set{n}", label, counts, api, window)
                 except Exception as exc:  # one set that did not come up must not hide the others
                     why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-                    rows.append(Row("17", f"{label}: did not run", None, "", status="ERROR", note=why))
+                    rows.append(
+                        Row("17", f"{label}: did not run", None, "", status="ERROR", note=why)
+                    )
                     continue
                 cpu = got["cpu"]
                 note = (
