@@ -202,8 +202,8 @@ def _terminfo_exists(name: str) -> bool:
 
 # Commands a control-mode client may run for us: they start no process and do not depend on
 # the calling client's environment or working directory.
-_CONTROL_VERBS = frozenset({"send-keys", "list-panes", "display-message"})
-_READ_ONLY_VERBS = frozenset({"list-panes", "display-message"})
+_CONTROL_VERBS = frozenset({"send-keys", "list-panes", "display-message", "capture-pane"})
+_READ_ONLY_VERBS = frozenset({"list-panes", "display-message", "capture-pane"})
 _BLOCK = re.compile(rb"%(begin|end|error) \d+ (\d+) (\d+)")
 _CONTROL_RETRY_S = 5.0
 
@@ -698,7 +698,10 @@ class TmuxServer:
         self.send_keys(pane_id, "C-c")
 
     def capture(self, pane_id: str, escapes: bool = False, start: int | None = None) -> str:
-        """Return the pane's screen text; for the one pane a person looks at, never in a loop."""
+        """Return the pane's screen text (its visible rows; `start`: from that history line).
+
+        Through the control-mode client when it is up (no process started): AI panes are read
+        this way at a bounded rate (agents/interactive.py)."""
         args = ["capture-pane", "-p"]
         if escapes:
             args.append("-e")

@@ -1,6 +1,7 @@
 """Interactive AI CLIs (and REPLs): a task is a prompt pasted into the agent's input box;
 the agent's state and the end of its turn come from the CLI's own signals (hooks, session
-files: agents/signals.py) where it reports them, else from its virtual screen.
+files: agents/signals.py) where it reports them, else from its screen, which tmux keeps and
+the driver reads back lazily (agents/interactive.py): less often while the signals are live.
 
 A fresh structured event wins over the screen: it sets the state at once, and a screen
 verdict that contradicts it counts only once it has held OVERRULE seconds with no newer
@@ -32,7 +33,7 @@ from overseer.agents.classify import (
 from overseer.agents.clis import CLIS
 from overseer.agents.drivers import base
 from overseer.agents.drivers.base import AgentDriver, AgentRuntime, Ended, Host, Running
-from overseer.agents.interactive import InteractiveAgent
+from overseer.agents.interactive import SCREEN_EVERY, InteractiveAgent
 from overseer.agents.profiles import AgentKind
 from overseer.agents.runner import Dispatch
 from overseer.agents.signals import Ev, InjectContext, Injection, Signal
@@ -60,6 +61,7 @@ SIGNAL_STATES = {
     Ev.TURN_FAILED: AgentState.IDLE,
 }
 DEGRADED = "signals degraded: using the screen"
+LIVE_EVERY = 2.0  # a changing screen is read at most this often while the signals are fresh
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Latest:
 
 
 class PromptDriver(AgentDriver):
-    """Virtual screen, bracketed-paste submission, resubmit, menus, turn end, rate limits."""
+    """Captured screen, bracketed-paste submission, resubmit, menus, turn end, rate limits."""
 
     task_kind: ClassVar[str] = "prompt"
 
@@ -130,8 +132,8 @@ class PromptDriver(AgentDriver):
         return command, {**not_ci, **inj.env}
 
     def spawned(self, rt: AgentRuntime) -> None:
+        self.watch(rt)
         self.ia.reset()
-        self.ia.resize(200, 50)  # spawn_window's size; the sweep follows later resizes
         self.latest = self.pending = None
         self.spawned_at = self.host.clock()
 
@@ -139,14 +141,9 @@ class PromptDriver(AgentDriver):
         rt.stream.seek(size)  # its screen is rebuilt from capture-pane instead (adopt)
 
     def adopt(self, rt: AgentRuntime, pane: PaneInfo) -> None:
-        """Rebuild the screen once from capture-pane, then read it."""
-        if pane.width and pane.height:
-            self.ia.resize(pane.width, pane.height)
-        try:
-            text = self.host.tmux.capture(pane.pane_id, escapes=True)
-        except TmuxError:
-            text = ""
-        self.ia.feed(b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode("utf-8", "replace"))
+        """Read the pane's screen at once, and the agent's state from it."""
+        self.watch(rt)
+        self.ia.refresh(force=True)
         verdict = self.ia.read()
         state = VERDICT_STATES.get(verdict.state, AgentState.UNKNOWN)
         if state == AgentState.WAITING:
@@ -162,6 +159,19 @@ class PromptDriver(AgentDriver):
 
     # -- the screen ----------------------------------------------------------------
 
+    def watch(self, rt: AgentRuntime) -> None:
+        """Read the screen of the agent's pane (whichever pane it has when a look is due)."""
+
+        def capture() -> str | None:
+            if rt.pane_id is None:
+                return None
+            try:
+                return self.host.tmux.capture(rt.pane_id)
+            except TmuxError:
+                return None  # the pane or the server is gone: the sweep settles that
+
+        self.ia.capture = capture
+
     def feed(self, rt: AgentRuntime, data: bytes) -> None:
         self.ia.feed(data)
 
@@ -170,6 +180,8 @@ class PromptDriver(AgentDriver):
 
     def observe(self, rt: AgentRuntime) -> None:
         """Turn a debounced screen verdict into the agent's state (unless an event outranks it)."""
+        fresh = rt.signal_at is not None and self.host.clock() - rt.signal_at < FRESH
+        self.ia.every = LIVE_EVERY if fresh and self.reports_turns else SCREEN_EVERY
         change = self.ia.observe()
         if change is not None:
             self.pending = change.new
@@ -226,6 +238,10 @@ class PromptDriver(AgentDriver):
             # This CLI reports its dialogs: a dialog on screen that no event announced is
             # an answered one still in view.
             return False
+        if since < latest.at and self.ia.raw.state == screen:
+            # The screen was read lazily and may have shown other states in between: a screen
+            # drawn after the event with the same verdict is evidence from after it too.
+            since = max(since, self.ia.drawn_at)
         return since >= latest.at and now - since >= OVERRULE
 
     def note_screen(self, rt: AgentRuntime) -> None:
@@ -332,6 +348,7 @@ class PromptDriver(AgentDriver):
 
     def output_tail(self, rt: AgentRuntime, run: Running) -> str:
         """The agent's final screen."""
+        self.ia.refresh(force=True)
         return self.ia.screen.text()[-base.TAIL_CHARS :]
 
     def sweep(self, rt: AgentRuntime, pane: PaneInfo) -> None:
@@ -371,6 +388,7 @@ class PromptDriver(AgentDriver):
         within the kind's paste_wait: Enter anyway.
         """
         ia, kind = self.ia, self.kind
+        ia.refresh(now=True)  # the screen is read lazily: look now, at the bounded rate
         drawn = ia.screen.generation != run.screen_at_paste  # text left in the box is no proof
         if run.landed_at is None and drawn and ia.holds_text(run.task.command):
             run.landed_at = now
@@ -405,7 +423,8 @@ class PromptDriver(AgentDriver):
         if run is None:
             self.started_by_signal(rt, now)
             return
-        raw = ia.read()
+        # Ending a turn or a stop: the screen is read at once when it changes.
+        raw = ia.read(now=run.turn_end_at is not None or run.stop_at is not None)
         if raw.state in (BUSY, WAITING):
             run.saw_busy = True
         since = ia.candidate_since if ia.candidate.state == raw.state else now
@@ -569,6 +588,7 @@ class PromptDriver(AgentDriver):
 
     def menu_key(self, rt: AgentRuntime, answer: str) -> str | None:
         """The key that picks `answer` in the numbered menu the agent shows (None: no menu)."""
+        self.ia.refresh(force=True)
         verdict = self.ia.read()
         if verdict.state != WAITING or not verdict.choices:
             return None

@@ -9,6 +9,9 @@ bracketed-pasted input, and the submitted prompt scripts what happens:
 
   work N     busy N seconds (spinner + elapsed counter), then an answer line, then idle
   hang       busy for ever: only the spinner and the counter change (a stall)
+  torn       like hang, but each spinner frame redraws the whole screen, erased first, in
+             three writes with a pause between them (a frame split mid-way): the content
+             never changes, yet a look in the middle of a redraw sees a half-drawn screen
   ask        busy 1 s, then a permission dialog; 1/y/Enter = yes, 2/n/Esc = no, arrows move
              the marker (gemini: 1 and 2 allow, 3/n/Esc decline); then busy 1 s and idle with
              "ran it" or "declined"
@@ -65,6 +68,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TICK = 0.2  # seconds between spinner frames while busy
+TORN_PAUSE = 0.04  # `torn`: seconds between the writes of one frame
 ESC_WAIT = 0.05  # a lone ESC is a key once no more bytes follow within this time
 EXIT_HINT_SECONDS = 1.5  # a second Ctrl-C within this time exits
 ASK_COMMAND = "ls"
@@ -316,6 +320,7 @@ class Model:
     tick: int = 0
     dialog: Dialog | None = None
     exit_hint_until: float = 0.0
+    torn: bool = False  # redraw every frame whole, in several writes (`torn`)
 
     def elapsed(self, now: float) -> int:
         """Whole seconds since the current task started."""
@@ -350,6 +355,18 @@ class Screen:
         self.rows = list(rows)
         out.append(f"\x1b[{cursor[0] + 1};{cursor[1] + 1}H")
         self.write("".join(out))
+
+    def draw_torn(self, rows: list[str], cursor: tuple[int, int], size: tuple[int, int]) -> None:
+        """Erase the screen and draw every row, in three writes with a pause between them."""
+        out = ["\x1b[0m\x1b[H\x1b[2J"]
+        out += [f"\x1b[{r + 1};1H{row}{RESET}" for r, row in enumerate(rows)]
+        step = -(-len(out) // 3)
+        for start in range(0, len(out), step):
+            if start:
+                time.sleep(TORN_PAUSE)
+            self.write("".join(out[start : start + step]))
+        self.write(f"\x1b[{cursor[0] + 1};{cursor[1] + 1}H")
+        self.rows, self.size = list(rows), size
 
 
 class FullScreenView:
@@ -896,6 +913,10 @@ class App:
         if self.view is not None:
             w, h = self.term.size()
             rows, cursor = self.view.frame(self.m, w, h, now)
+            if self.m.torn and self.m.state == "busy":
+                if rows != self.screen.rows:
+                    self.screen.draw_torn(rows, cursor, (w, h))
+                return
             self.screen.draw(rows, cursor, (w, h))
         elif self.aider is not None:
             self.aider.refresh(now)
@@ -938,6 +959,7 @@ class App:
         """Wait at the empty input box."""
         self.m.state = "idle"
         self.m.dialog = None
+        self.m.torn = False
         if self.aider is not None:
             self.aider.prompt()
 
@@ -1036,7 +1058,8 @@ class App:
         self.sig.prompt(prompt)
         self.prompt = prompt
         self.hooks.fire("prompt", prompt=prompt)
-        if word == "hang":
+        if word in ("hang", "torn"):
+            self.m.torn = word == "torn"
             self.busy(None, ("answer", ""), now)
         elif word == "ask":
             self.busy(1.0, ("dialog", ""), now)

@@ -144,6 +144,26 @@ tasks:
     assert project.agent_state("ai") == "idle"
 
 
+def test_a_screen_redrawn_in_pieces_is_no_progress(project: Project) -> None:
+    # Each spinner frame erases the screen and draws it in three writes with pauses between:
+    # a look in the middle of a redraw sees half a screen, which must not count as progress.
+    project.write(
+        f"""
+agents:
+  - {{name: ai, kind: gemini, command: {json.dumps(fake("gemini"))}}}
+tasks:
+  - {{id: torn, prompt: "torn", max_attempts: 1}}
+""",
+        stall_timeout=3,
+        on_stall="retry",
+    )
+    proc = project.cli("run", "--until-done", "--timeout", "45")
+    (attempt,) = project.store.attempts("torn")
+    assert attempt.outcome == AttemptOutcome.STALLED, (attempt, proc.stdout[-2000:])
+    assert proc.returncode == 1
+    assert "stalled" in agent_states(project, "ai")
+
+
 def test_rate_limit_fails_the_turn_and_pauses_the_agent(project: Project) -> None:
     project.write(
         f"""

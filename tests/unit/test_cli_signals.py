@@ -272,7 +272,7 @@ def gemini_at_work(host: FakeHost, prompt: str = "write the docs") -> AgentRunti
     """An idle Gemini agent given a prompt."""
     rt = agent(host, "gemini")
     assert isinstance(rt.driver, PromptDriver)
-    rt.driver.ia.resize(110, 35)
+    host.fake.resize(110, 35)
     printed(host, rt, screen("gemini-0.61.0-prompt.idle.ansi"))
     host.now += 1.0
     rt.driver.check(rt, host.now)
@@ -423,7 +423,7 @@ def test_gemini_refusing_its_settings_on_screen_marks_the_signals_degraded(
     rt = agent(host, "gemini")
     assert isinstance(rt.driver, PromptDriver)
     rt.driver.injection = Injection(env={gemini.ENV: "/x/settings.json"})  # as if accepted
-    rt.driver.ia.resize(110, 35)
+    host.fake.resize(110, 35)
     printed(host, rt, screen("gemini-0.61.0-settings-refused.idle.ansi"))
     host.now += 1.0
     rt.driver.check(rt, host.now)

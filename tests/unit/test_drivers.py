@@ -11,6 +11,7 @@ from overseer.agents import kinds
 from overseer.agents.drivers.base import AgentRuntime, Ended, Host
 from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
+from overseer.agents.screen import VirtualScreen
 from overseer.agents.stream import LogStream
 from overseer.state import config, queue
 from overseer.state.config import AgentSpec, Config
@@ -23,12 +24,30 @@ SCREENS = shared_screens()
 
 
 class FakeTmux:
-    """What a driver types into its pane, kept instead of typed."""
+    """What a driver types into its pane, kept instead of typed; the pane's screen, as tmux
+    would keep it, replayed from the agent's log through a terminal emulator."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Path) -> None:
         self.keys: list[tuple[str, ...]] = []
         self.pasted: list[str] = []
         self.typed: list[str] = []
+        self.log = log
+        self.screen = VirtualScreen(200, 50)  # spawn_window's size
+        self.replayed = 0
+        self.captures = 0
+
+    def resize(self, columns: int, lines: int) -> None:
+        self.screen.resize(columns, lines)
+
+    def capture(self, pane: str, escapes: bool = False, start: int | None = None) -> str:
+        data = self.log.read_bytes() if self.log.exists() else b""
+        if len(data) < self.replayed:
+            self.screen.reset()
+            self.replayed = 0
+        self.screen.feed(data[self.replayed :])
+        self.replayed = len(data)
+        self.captures += 1
+        return "\n".join(self.screen.lines()) + "\n"
 
     def send_keys(self, pane: str, *keys: str) -> None:
         self.keys.append(keys)
@@ -53,7 +72,7 @@ class FakeHost(Host):
         self.paths.run.mkdir(parents=True)
         self.paths.logs.mkdir()
         self.store = Store(self.paths.db)
-        self.fake = FakeTmux()
+        self.fake = FakeTmux(self.paths.log("w"))
         self.server = self.fake  # type: ignore[assignment]
         self.work_hint = False
         self.records: list[tuple[AttemptOutcome, int | None, str | None]] = []
@@ -163,7 +182,7 @@ def codex_screen(*lines: str) -> bytes:
 def idle_codex(host: FakeHost) -> AgentRuntime:
     rt = agent(host, "codex")
     assert isinstance(rt.driver, PromptDriver)
-    rt.driver.ia.resize(110, 35)
+    host.fake.resize(110, 35)
     printed(host, rt, screen("codex-0.169.0-prompt.idle.ansi"))
     host.now += 1.0
     rt.driver.check(rt, host.now)
@@ -204,7 +223,7 @@ def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
     host = FakeHost(tmp_path)
     rt = agent(host, "codex")
     assert isinstance(rt.driver, PromptDriver)
-    rt.driver.ia.resize(110, 35)
+    host.fake.resize(110, 35)
     newer = screen("codex-0.169.0-prompt.idle.ansi").replace(b"v0.169.0", b"v0.231.4")
     printed(host, rt, newer)
     host.now += 1.0
@@ -222,6 +241,7 @@ def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
     assert host.records == [(AttemptOutcome.OK, None, "the agent returned to its prompt")]
     # The banner scrolled away: the version and its note stay; a respawn forgets them.
     printed(host, rt, codex_screen("› Ask Codex to do anything").replace(b"v0.169.0", b""))
+    host.now += 1.0  # a look is due (the screen is read lazily)
     assert rt.driver.ia.read().note == "" and rt.driver.ia.cli_version == "0.231.4"
     rt.driver.ia.reset()
     assert rt.driver.ia.cli_version is None and rt.driver.ia.version_note is None
@@ -342,7 +362,7 @@ def test_a_paste_that_never_shows_gets_enter_anyway_and_says_so(tmp_path: Path) 
 def test_a_menu_takes_the_key_of_the_choice(tmp_path: Path, answer: str, key: str) -> None:
     host = FakeHost(tmp_path)
     rt = agent(host, "gemini")
-    rt.driver.ia.resize(110, 35)  # type: ignore[attr-defined]
+    host.fake.resize(110, 35)
     printed(host, rt, screen("gemini-0.61.0-trust-dialog.waiting.ansi"))
     assert rt.driver.menu_key(rt, answer) == key
 
@@ -353,7 +373,7 @@ def test_an_api_key_screen_waits_at_a_prompt_no_answer_types(tmp_path: Path) -> 
     host = FakeHost(tmp_path)
     rt = agent(host, "gemini")
     assert isinstance(rt.driver, PromptDriver)
-    rt.driver.ia.resize(110, 35)
+    host.fake.resize(110, 35)
     here = Path(__file__).resolve().parents[1] / "fakes" / "screens"
     text = (here / "gemini-0.61.0-api-key.waiting.ansi").read_text(encoding="utf-8")
     printed(host, rt, b"\x1b[H\x1b[2J" + text.replace("\n", "\r\n").encode())

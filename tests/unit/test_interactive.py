@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from overseer.agents.interactive import InteractiveAgent
+from overseer.agents.interactive import SETTLE, InteractiveAgent
 from overseer.agents.profiles import AI_KINDS
+from overseer.agents.screen import VirtualScreen
 
 
 class Clock:
@@ -33,10 +34,26 @@ def busy(sec: int, glyph: str = "◦") -> bytes:
     )
 
 
-def agent(clock: Clock, kind: str = "codex") -> InteractiveAgent:
-    k = AI_KINDS[kind]
-    assert k.screen is not None
-    return InteractiveAgent(k, k.screen, columns=100, lines=20, clock=clock)
+class Pane(InteractiveAgent):
+    """An agent whose pane (tmux's part: a terminal emulator) is fed what the test prints."""
+
+    def __init__(self, clock: Clock, kind: str, columns: int, lines: int) -> None:
+        k = AI_KINDS[kind]
+        assert k.screen is not None
+        self.vs = VirtualScreen(columns, lines)
+        super().__init__(k, k.screen, clock=clock, capture=lambda: "\n".join(self.vs.lines()))
+
+    def feed(self, data: bytes) -> None:
+        self.vs.feed(data)
+        super().feed(data)
+
+    def resize(self, columns: int, lines: int) -> None:
+        self.vs.resize(columns, lines)
+        super().resize(columns, lines)
+
+
+def agent(clock: Clock, kind: str = "codex", columns: int = 100, lines: int = 20) -> Pane:
+    return Pane(clock, kind, columns, lines)
 
 
 def test_a_state_counts_only_after_the_debounce() -> None:
@@ -70,11 +87,38 @@ def test_ticking_spinner_is_not_progress_but_new_output_is() -> None:
         a.feed(busy(sec, "◦•"[sec % 2]))
         a.observe()
     assert a.state == "busy" and a.progress_age() >= start + 38
+    clock.t += 1
     a.feed(
         draw("› write docs", "wrote README.md", "• Working (41s • esc to interrupt)", "› Ask Codex")
     )
     a.observe()
-    assert a.progress_age() == 0
+    assert a.progress_age() >= 39  # one look may land in the middle of a redraw
+    clock.t += SETTLE  # nothing came after it: that screen was whole
+    a.observe()
+    assert a.progress_age() == SETTLE  # progress since it was first seen
+
+
+def test_half_drawn_screens_are_no_progress() -> None:
+    # Looks that land in the middle of a redraw (the frame erased, then drawn in two writes)
+    # while only the spinner and the counter change: no progress, however they alternate.
+    clock = Clock()
+    a = agent(clock)
+    a.feed(busy(1))
+    clock.t += 1
+    a.observe()
+    begun = clock.t
+    for sec in range(2, 60):
+        frame = busy(sec, "◦•"[sec % 2])
+        cut = len(frame) // 2
+        # Half a frame, then the whole one; from sec 30 on, each seen in two looks in a row.
+        for part in (frame[:cut], frame[cut:]):
+            for _ in range(1 if sec < 30 else 2):
+                clock.t += 0.5
+                a.feed(part if _ == 0 else b"")
+                a.observe()
+    assert a.captures > 100
+    # The half frame settled once (at sec 30, a screen not seen before): nothing else counted.
+    assert a.progress_age() >= clock.t - begun - 30
 
 
 def test_typed_prompt_in_the_box_is_detected() -> None:
@@ -83,6 +127,7 @@ def test_typed_prompt_in_the_box_is_detected() -> None:
     a.feed(draw(">_ OpenAI Codex (v0.169.0)", "› write the docs for the parser module"))
     assert a.holds_text("write the docs for the parser module please")
     a.feed(busy(1))
+    clock.t += 0.1
     assert not a.holds_text("write the docs for the parser module please")
 
 
@@ -123,9 +168,7 @@ def test_a_cli_spinning_without_network_makes_no_progress_but_new_output_does() 
     # Codex 0.171 without network: the busy line alternates "Reconnecting..." and "Working",
     # the lines under it come and go ("└ Connection failed", rotating "└ Tip: ...").
     clock = Clock()
-    k = AI_KINDS["codex"]
-    assert k.screen is not None
-    a = InteractiveAgent(k, k.screen, columns=110, lines=35, clock=clock)
+    a = agent(clock, "codex", 110, 35)
     frames = [
         capture("codex-0.171.0-no-network-reconnecting.busy.ansi"),
         capture("codex-0.171.0-no-network-tip.busy.ansi"),
@@ -145,16 +188,18 @@ def test_a_cli_spinning_without_network_makes_no_progress_but_new_output_does() 
         assert a.read().state == "busy"
     assert a.signature_since == start and a.progress_age() >= 119
     # New output above the busy line is progress.
+    clock.t += 1
     a.feed(capture("codex-0.171.0-no-network-tip.busy.ansi", ("\n\n• ", "\n• Ran ls\n• ")))
     a.observe()
-    assert a.progress_age() == 0
+    assert a.progress_age() >= 120  # not settled yet: one look may be half a redraw
+    clock.t += SETTLE
+    a.observe()
+    assert a.progress_age() == SETTLE
 
 
 def test_claude_rotating_tips_under_its_busy_line_are_not_progress() -> None:
     clock = Clock()
-    k = AI_KINDS["claude"]
-    assert k.screen is not None
-    a = InteractiveAgent(k, k.screen, columns=110, lines=35, clock=clock)
+    a = agent(clock, "claude", 110, 35)
     name = "claude-2.1.197-stalled.busy.ansi"
     a.feed(capture(name))
     a.read()
@@ -168,5 +213,7 @@ def test_claude_rotating_tips_under_its_busy_line_are_not_progress() -> None:
         assert a.read().state == "busy"
     assert a.progress_age() == 10
     a.feed(capture(name, ("hang here\x1b[39m\n\n", "hang here\n● Read(notes.md)\n")))
-    a.read()
+    assert a.read().state == "busy" and a.progress_age() == 10  # not looked at yet
+    clock.t += SETTLE
+    a.read()  # read once the output is quiet: a whole screen, progress at once
     assert a.progress_age() == 0
