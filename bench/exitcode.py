@@ -104,6 +104,11 @@ def level(scale: Scale, tmp: Path, n: int) -> dict[str, Any]:
         "latency_ms": summary(committed, 2),
         "finished_at_minus_exit_ms": summary(stamped, 2),
         "steps_ms": step_costs(probe.get("exits", []), stamps, root / "wstamps"),
+        # The loop thread's CPU per exit: in records, in claims (typing included), in all.
+        "loop_cpu_ms_per_exit": {
+            k: round(v * 1000.0 / max(1, len(committed)), 3)
+            for k, v in probe.get("loop_cpu_s", {}).items()
+        },
     }
 
 
@@ -137,6 +142,18 @@ def run(scale: Scale, tmp: Path) -> Result:
             )
     # The steps of one exit, at the largest fleet: where the time goes.
     n = max(scale.exit_agents)
+    cpu = res.details[f"agents_{n}"]["loop_cpu_ms_per_exit"]
+    res.rows.append(
+        Row(
+            "1",
+            f"  loop CPU per exit, {n} agents",
+            cpu.get("step"),
+            "ms",
+            None,
+            f"of which recording {cpu.get('record')} ms, claiming and typing the next "
+            f"{cpu.get('claim')} ms (the loop thread alone)",
+        )
+    )
     for name, cost in res.details[f"agents_{n}"]["steps_ms"].items():
         res.rows.append(
             Row(

@@ -10,7 +10,8 @@ It also records how long each `step()` takes. The records are written as JSON at
 With `--steps DIR` it also follows each exit step by step (`StepProbe`): the wrapper stamps
 the moment it prints its sentinel into DIR, and the supervisor stamps the inotify wake-up, the
 hand-over to the loop, the log read, the finishing transaction and the next dispatch. With
-`--cprofile FILE` the supervisor runs under cProfile (its CPU, function by function).
+`--cprofile FILE` the supervisor runs under cProfile (the loop thread's CPU time, function
+by function).
 Usage: python -m bench.supervise --config FILE --state-dir DIR --probe OUT.json
 """
 
@@ -72,7 +73,12 @@ class Probe:
         queue.finish = probed_finish
         sup.step = probed_step  # type: ignore[method-assign]
 
-    def dump(self, path: Path, exits: list[dict[str, Any]] | None = None) -> None:
+    def dump(
+        self,
+        path: Path,
+        exits: list[dict[str, Any]] | None = None,
+        cpu: dict[str, float] | None = None,
+    ) -> None:
         """Write the records as JSON (atomically)."""
         tmp = path.with_suffix(".tmp")
         tmp.write_text(
@@ -83,6 +89,7 @@ class Probe:
                     "finished": self.finished,
                     "steps": self.steps,
                     "exits": exits or [],
+                    "loop_cpu_s": cpu or {},
                 }
             )
         )
@@ -109,6 +116,8 @@ class StepProbe:
         self.exits: list[dict[str, Any]] = []
         self.last_exit: dict[str, dict[str, Any]] = {}  # agent -> its last exit, until claimed
         self.lock = threading.Lock()
+        # CPU seconds of the loop's thread in records, claims (with typing) and whole steps.
+        self.cpu = {"record": 0.0, "claim": 0.0, "step": 0.0}
 
     def install(self, sup: Supervisor) -> None:
         """Wrap the wrapper's writing, the watcher, the reads, the record and the claim."""
@@ -175,7 +184,9 @@ class StepProbe:
 
         def probed_record(rt: AgentRuntime, end: Ended) -> None:
             run = rt.running
+            c0 = time.thread_time()
             record(rt, end)
+            probe.cpu["record"] += time.thread_time() - c0
             if run is None or len(sql) != 2 or end.exit_code is None:
                 return
             woke, handed, read = probe.reads.get(rt.stream.path, (0.0, 0.0, 0.0))
@@ -188,16 +199,25 @@ class StepProbe:
             probe.last_exit[rt.name] = exit_
 
         def probed_claim(rt: AgentRuntime, **kw: Any) -> bool:
-            t0 = time.time()
+            t0, c0 = time.time(), time.thread_time()
             ok = claim(rt, **kw)
+            probe.cpu["claim"] += time.thread_time() - c0
             exit_ = probe.last_exit.pop(rt.name, None) if ok else None
             if exit_ is not None:
                 exit_["claim0"], exit_["claim1"] = t0, time.time()
             return ok
 
+        step = sup.step
+
+        def probed_step() -> None:
+            c0 = time.thread_time()
+            step()
+            probe.cpu["step"] += time.thread_time() - c0
+
         queue.finish = probed_finish
         sup.record = probed_record  # type: ignore[method-assign]
         sup.claim = probed_claim  # type: ignore[method-assign]
+        sup.step = probed_step  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,13 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     steps = StepProbe(args.steps) if args.steps else None
     if steps is not None:
         steps.install(sup)
-    profiler = cProfile.Profile() if args.cprofile else None
+    # CPU time of the loop's thread, not wall time: waits on tmux or the disk do not count.
+    profiler = cProfile.Profile(time.thread_time) if args.cprofile else None
     try:
         if profiler is None:
             return sup.run()
         return profiler.runcall(sup.run)
     finally:
-        probe.dump(Path(args.probe), steps.exits if steps else None)
+        probe.dump(Path(args.probe), steps.exits if steps else None, steps.cpu if steps else None)
         if profiler is not None:
             profiler.dump_stats(str(args.cprofile))
 
