@@ -39,14 +39,7 @@ from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import UnsafeStateDir, check_tree, command_origin, ensure_gitignore
-from overseer.state.store import (
-    DEMO_CONFIG,
-    Store,
-    StoreError,
-    WalCheckpointer,
-    ensure_private_dir,
-    explain,
-)
+from overseer.state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
 
 log = logging.getLogger("overseer.supervisor")
 
@@ -118,7 +111,6 @@ class Supervisor(operator.Fleet):
         self.identity: dict[Path, tuple[int, int]] = {}
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
         self.promote_due = 0.0
-        self.checkpointer: WalCheckpointer | None = None
         self.shells = health.ExitWatch()  # the agents' shells: an exit wakes the loop
         self.panes_due = 0.0  # when the panes are listed next while every agent rests
 
@@ -153,7 +145,6 @@ class Supervisor(operator.Fleet):
         except BaseException:
             self.lock.release()
             raise
-        self.checkpointer = self.store.checkpoint_in_background()  # no fsync in the loop
         self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO_CONFIG)
         # Commands that only talk to this supervisor use it while the file on disk is broken.
         self.store.meta_set("config_text", self.config.text)
@@ -230,7 +221,6 @@ class Supervisor(operator.Fleet):
             self.server.kill_server()
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
         self.store.supervisor_stopped(os.getpid())
-        self.stop_checkpoints()
         self.shells.close()
         self.lock.release()
 
@@ -307,7 +297,6 @@ class Supervisor(operator.Fleet):
         for watcher in (self.watcher, self.signal_watcher):
             if watcher is not None:
                 watcher.stop()
-        self.stop_checkpoints()
         if self.notifier is not None:
             with contextlib.suppress(Exception):
                 self.notifier.close()
@@ -321,12 +310,6 @@ class Supervisor(operator.Fleet):
             f"the supervisor stopped: {explain(exc, self.state_dir)}. The agents keep running "
             "in tmux; once this is fixed, `overseer run` picks up where it stopped."
         ) from exc
-
-    def stop_checkpoints(self) -> None:
-        """End the background checkpoints (the store's connection takes them over)."""
-        checkpointer, self.checkpointer = self.checkpointer, None
-        if checkpointer is not None:
-            checkpointer.stop()
 
     def fleet_unavailable(self) -> bool:
         """True when work waits but every agent is paused or dead and none is running."""

@@ -9,7 +9,6 @@ import json
 import os
 import sqlite3
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -326,41 +325,6 @@ def _open_lock(db: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-class WalCheckpointer:
-    """A thread with its own connection that checkpoints a store's WAL every `interval` s."""
-
-    def __init__(self, path: Path, interval: float, on_stop: Callable[[], None]) -> None:
-        self.path, self.interval, self.on_stop = path, interval, on_stop
-        self.done = 0  # checkpoints run
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="WalCheckpointer", daemon=True)
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
-        except sqlite3.Error:
-            return
-        try:
-            while not self._stop.wait(self.interval):
-                # PASSIVE never waits for (nor blocks) the loop's writes or readers.
-                with suppress(sqlite3.Error):  # a failed checkpoint loses nothing
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    self.done += 1
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        """End the thread; the store's own connection checkpoints again from then on."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15.0)
-        self.on_stop()
-
-
 class Store:
     """SQLite-backed state of one project; every public method is one transaction."""
 
@@ -464,23 +428,6 @@ class Store:
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, value),
             )
-
-    def checkpoint_in_background(self, interval: float = 1.0) -> WalCheckpointer:
-        """Move WAL checkpoints (and their fsyncs) off this connection into a thread.
-
-        A commit that fills the WAL past 1,000 pages checkpoints it at once, syncing the WAL
-        and the database file: on a busy supervisor that stalled the loop for 5-20 ms about
-        twice a second. Commits stay as durable as before (WAL, synchronous=NORMAL); only
-        copying pages into the database file moves.
-        """
-        self.conn.execute("PRAGMA wal_autocheckpoint=0")
-        checkpointer = WalCheckpointer(self.path, interval, on_stop=self._checkpoint_here)
-        checkpointer.start()
-        return checkpointer
-
-    def _checkpoint_here(self) -> None:
-        with suppress(sqlite3.Error):  # the connection may be closed, or the disk gone
-            self.conn.execute("PRAGMA wal_autocheckpoint=1000")
 
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file ('ok' when healthy)."""
