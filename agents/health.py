@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -23,6 +25,59 @@ class TreeUsage:
     cpu_seconds: float
     rss_bytes: int
     processes: int
+
+
+class ExitWatch:
+    """One pidfd per named process (the agents' shells): readable the moment it exits.
+
+    Linux >= 5.3 (`os.pidfd_open`); elsewhere nothing is armed and callers keep polling.
+    A process seen to exit is not watched again (its pidfd would stay readable).
+    """
+
+    def __init__(self) -> None:
+        self._fds: dict[str, tuple[int, int]] = {}  # name -> (pid, pidfd)
+        self._gone: dict[str, int] = {}  # name -> the pid seen to exit
+
+    def arm(self, name: str, pid: int | None) -> bool:
+        """Watch `pid` under `name` (replacing what was watched); whether it is watched."""
+        held = self._fds.get(name)
+        if held is not None and held[0] == pid:
+            return True
+        self.disarm(name)
+        if not pid or self._gone.get(name) == pid or not hasattr(os, "pidfd_open"):
+            return False
+        try:
+            self._fds[name] = (pid, os.pidfd_open(pid))
+        except OSError:
+            return False  # gone already, or no pidfds here
+        return True
+
+    def disarm(self, name: str) -> None:
+        """Stop watching `name`."""
+        held = self._fds.pop(name, None)
+        if held is not None:
+            with contextlib.suppress(OSError):
+                os.close(held[1])
+
+    def fds(self) -> list[int]:
+        """The pidfds, for a select() that should wake on an exit."""
+        return [fd for _, fd in self._fds.values()]
+
+    def exited(self) -> set[str]:
+        """The names whose process has exited since the last call (then no longer watched)."""
+        if not self._fds:
+            return set()
+        ready = set(select.select(self.fds(), [], [], 0)[0])
+        names = {name for name, (_, fd) in self._fds.items() if fd in ready}
+        for name in names:
+            self._gone[name] = self._fds[name][0]
+            self.disarm(name)
+        return names
+
+    def close(self) -> None:
+        """Close every pidfd."""
+        for name in list(self._fds):
+            self.disarm(name)
 
 
 def alive(pid: int | None) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from overseer.agents import worktree
 from overseer.agents.drivers.base import AgentRuntime, Host
-from overseer.agents.tmux import PaneInfo
+from overseer.agents.tmux import PaneInfo, TmuxError
 from overseer.state.models import AgentState
 
 
@@ -39,9 +39,17 @@ def spawn(host: Host, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
     log_path = host.paths.log(rt.name)
     rt.stream.seek(rt.stream.size())
     rt.driver.spawned(rt)
+    info = None
     if pane is not None:
-        info = host.tmux.respawn(pane.pane_id, command, cwd, env, log_path)
-    else:
+        try:
+            info = host.tmux.respawn(pane.pane_id, command, cwd, env, log_path)
+        except TmuxError:
+            # A killed pane is listed (dead) for a moment after its process ended; seen in
+            # that moment (an agent's death wakes the loop at once), it is gone by now, and
+            # the agent gets a new window instead.
+            if host.tmux.window_pane(rt.name) is not None:
+                raise
+    if info is None:
         info = host.tmux.spawn_window(rt.name, command, cwd, env, log_path)
     rt.pane_id, rt.pid = info.pane_id, info.pid
     host.set_state(rt, AgentState.STARTING, "pane started")

@@ -45,6 +45,9 @@ log = logging.getLogger("overseer.supervisor")
 
 LEASE_S = 30.0  # a claim lives this long without renewal
 SWEEP_INTERVAL = 1.0
+# While every agent rests and each shell is watched by a pidfd (its exit wakes the loop at
+# once), tmux is asked for the panes this often instead of every sweep.
+PANES_AT_REST = 5.0
 PROMOTE_EVERY = 60.0  # seconds between safety-net passes over every pending task
 TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
@@ -108,6 +111,8 @@ class Supervisor(operator.Fleet):
         self.identity: dict[Path, tuple[int, int]] = {}
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
         self.promote_due = 0.0
+        self.shells = health.ExitWatch()  # the agents' shells: an exit wakes the loop
+        self.panes_due = 0.0  # when the panes are listed next while every agent rests
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -216,6 +221,7 @@ class Supervisor(operator.Fleet):
             self.server.kill_server()
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
         self.store.supervisor_stopped(os.getpid())
+        self.shells.close()
         self.lock.release()
 
     def run(
@@ -284,7 +290,7 @@ class Supervisor(operator.Fleet):
             if deadline is not None and time.time() >= deadline:
                 self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
                 break
-            self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())))
+            self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())), self.shells.fds())
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
@@ -343,6 +349,8 @@ class Supervisor(operator.Fleet):
             guard.drain(self, now)
             return
         names = self.read_changed()
+        if self.shells.exited():  # an agent's shell ended: look at the panes now
+            self.next_sweep = self.panes_due = now
         with self.changed_lock:
             signalled, self.signalled = self.signalled, set()
         for name in signalled:
@@ -498,11 +506,17 @@ class Supervisor(operator.Fleet):
         """Once a second: panes, rc files, leases, dependencies, heartbeats."""
         if guard.state_dir_lost(self):
             return
-        try:
-            panes = {p.window: p for p in self.tmux.list_panes()}
-        except TmuxError as exc:
-            self.tmux_down(str(exc))
-            panes = None
+        panes: dict[str, PaneInfo] | None = None
+        if self.at_rest(now):
+            for rt in self.agents.values():
+                if rt.state != AgentState.DEAD:
+                    rt.heartbeat_at = now  # its shell lives: its pidfd has not fired
+        else:
+            self.panes_due = now + PANES_AT_REST
+            try:
+                panes = {p.window: p for p in self.tmux.list_panes()}
+            except TmuxError as exc:
+                self.tmux_down(str(exc))
         for rt in self.agents.values():
             # Safety net for output the watcher did not report (e.g. before it started).
             if rt.stream.size() > rt.stream.offset:
@@ -548,6 +562,24 @@ class Supervisor(operator.Fleet):
             except Exception:  # a hook problem must never stop the supervisor
                 log.exception("notify poll failed")
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+
+    def at_rest(self, now: float) -> bool:
+        """Whether this sweep may skip listing the panes: every agent rests, each live shell
+        is watched by a pidfd, tmux is up, and the last listing is under PANES_AT_REST old."""
+        watched = [
+            self.shells.arm(rt.name, rt.pid)
+            for rt in self.agents.values()
+            if rt.state != AgentState.DEAD
+        ]
+        return (
+            now < self.panes_due
+            and all(watched)
+            and self.tmux_down_since is None
+            and all(
+                rt.state in RESTING and rt.running is None and not rt.awaiting_tmux
+                for rt in self.agents.values()
+            )
+        )
 
     def sweep_agent(
         self,

@@ -247,24 +247,41 @@ class ControlClient:
 
         Raises OSError, EOFError or TimeoutError when the client is gone or gets no answer.
         """
+        return self.chain([args], timeout)[0]
+
+    def chain(self, commands: Sequence[Sequence[str]], timeout: float) -> list[tuple[bool, str]]:
+        """Run commands as one command list (one line, one round trip): (succeeded, output
+        or error text) of each that ran. tmux stops the list at the first failing command
+        and answers only for the commands it ran, so the last answer is then an error.
+
+        Raises OSError, EOFError or TimeoutError when the client is gone or gets no answer.
+        """
         stdin = self.proc.stdin
         assert stdin is not None
+        line = " ; ".join(" ".join(_quote_word(a) for a in args) for args in commands)
         with self.lock:
-            stdin.write((" ".join(_quote_word(a) for a in args) + "\n").encode())
+            stdin.write((line + "\n").encode())
             stdin.flush()
             deadline = time.monotonic() + timeout
+            answers: list[tuple[bool, str]] = []
             number: bytes | None = None
             body: list[bytes] = []
-            while True:
-                line = self._readline(deadline)
-                m = _BLOCK.match(line)
+            while len(answers) < len(commands):
+                line_ = self._readline(deadline)
+                m = _BLOCK.match(line_)
                 if number is None:
                     if m is not None and m.group(1) == b"begin" and m.group(3) == b"1":
-                        number = m.group(2)
+                        number, body = m.group(2), []
                     continue
                 if m is not None and m.group(1) != b"begin" and m.group(2) == number:
-                    return m.group(1) == b"end", b"".join(body).decode("utf-8", "replace")
-                body.append(line)
+                    ok = m.group(1) == b"end"
+                    answers.append((ok, b"".join(body).decode("utf-8", "replace")))
+                    number = None
+                    if not ok:
+                        break  # the rest of the list was skipped: no answer comes for it
+                    continue
+                body.append(line_)
+            return answers
 
     def _readline(self, deadline: float) -> bytes:
         while b"\n" not in self._buf:
@@ -385,22 +402,21 @@ class TmuxServer:
         client = self._control_client()
         if client is None:
             return None
-        out: list[str] = []
-        for i, command in enumerate(commands):
-            what = command[0]
-            try:
-                ok, text = client.command(command, CALL_TIMEOUT)
-            except (OSError, EOFError, TimeoutError) as e:
-                self._drop_control()
-                if all(c[0] in _READ_ONLY_VERBS for c in commands[: i + 1]):
-                    return None
-                raise TmuxError(f"tmux {what} on server {self.label!r} failed: {e}") from e
-            if not ok:
-                if check:
-                    detail = text.strip() or "error"
-                    raise TmuxError(f"tmux {what} on server {self.label!r} failed: {detail}")
-                return subprocess.CompletedProcess(list(command), 1, "".join(out), text)
-            out.append(text)
+        try:
+            # One line, one round trip: the server is asked once however long the chain.
+            answers = client.chain(commands, CALL_TIMEOUT)
+        except (OSError, EOFError, TimeoutError) as e:
+            self._drop_control()
+            if all(c[0] in _READ_ONLY_VERBS for c in commands):
+                return None
+            raise TmuxError(f"tmux {commands[0][0]} on server {self.label!r} failed: {e}") from e
+        out = [text for ok, text in answers if ok]
+        if answers and not answers[-1][0]:
+            command, text = commands[len(answers) - 1], answers[-1][1]
+            if check:
+                detail = text.strip() or "error"
+                raise TmuxError(f"tmux {command[0]} on server {self.label!r} failed: {detail}")
+            return subprocess.CompletedProcess(list(command), 1, "".join(out), text)
         return subprocess.CompletedProcess(list(commands[-1]), 0, "".join(out), "")
 
     def _exec(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -650,10 +666,15 @@ class TmuxServer:
 
     # -- input and screen -------------------------------------------------------
 
-    def send_text(self, pane_id: str, text: str, enter: bool = True) -> None:
-        """Type text literally into the pane, line by line, pressing Enter between lines."""
+    def send_text(
+        self, pane_id: str, text: str, enter: bool = True, *, clear_line: bool = False
+    ) -> None:
+        """Type text literally into the pane, line by line, pressing Enter between lines;
+        with `clear_line`, first empty the shell's input line (C-e C-u), in the same call."""
         lines = text.replace("\r\n", "\n").split("\n")
-        commands: list[list[str]] = []
+        commands: list[list[str]] = (
+            [["send-keys", "-t", pane_id, "C-e", "C-u"]] if clear_line else []
+        )
         for i, line in enumerate(lines):
             for start in range(0, len(line), _MAX_CHUNK_CHARS):
                 chunk = line[start : start + _MAX_CHUNK_CHARS]

@@ -6,7 +6,7 @@ import contextlib
 import os
 import select
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
 
@@ -32,13 +32,16 @@ class Wakeup:
         with contextlib.suppress(BlockingIOError):
             os.write(self._w, b"\0")
 
-    def wait(self, timeout: float) -> bool:
-        """Wait until woken or `timeout` seconds pass; True when woken. Clears the wake-ups."""
+    def wait(self, timeout: float, also: Sequence[int] = ()) -> bool:
+        """Wait until woken, one of `also` is readable, or `timeout` seconds pass; True when
+        woken or readable. Clears the wake-ups."""
         if self._r < 0:
             return False
-        ready = select.select([self._r], [], [], max(0.0, timeout))[0]
+        ready = select.select([self._r, *also], [], [], max(0.0, timeout))[0]
         if not ready:
             return False
+        if self._r not in ready:
+            return True
         with contextlib.suppress(BlockingIOError):
             while os.read(self._r, 4096):
                 pass

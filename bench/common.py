@@ -396,10 +396,17 @@ class Fleet:
         agents: int,
         tasks: Sequence[Mapping[str, object]] = (),
         agent: Mapping[str, object] | None = None,
+        *,
+        steps: bool = False,
+        cprofile: Path | None = None,
         **top: object,
     ) -> None:
+        """`steps`: follow each exit step by step (bench.supervise --steps, into
+        `steps_dir`); `cprofile`: run the supervisor under cProfile, pstats written there."""
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
+        self.steps_dir = root / "wstamps" if steps else None
+        self.cprofile = cprofile
         self.name = name
         self.agents = agents
         self.state_dir = root / ".overseer"
@@ -458,6 +465,8 @@ class Fleet:
                     str(self.state_dir),
                     "--probe",
                     str(self.probe_path),
+                    *(["--steps", str(self.steps_dir)] if self.steps_dir else []),
+                    *(["--cprofile", str(self.cprofile)] if self.cprofile else []),
                 ],
                 cwd=REPO,
                 env=child_env(),

@@ -112,9 +112,8 @@ class ShellDriver(AgentDriver):
             assert rt.pane_id is not None
             # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
             # typed; the shell's line holds those replies now. Clear it, or they would run
-            # as commands in front of the wrapper.
-            self.host.tmux.send_keys(rt.pane_id, "C-e", "C-u")
-            self.host.tmux.send_text(rt.pane_id, d.typed_line)
+            # as commands in front of the wrapper. One call to tmux for both.
+            self.host.tmux.send_text(rt.pane_id, d.typed_line, clear_line=True)
         except (TmuxError, AssertionError) as exc:
             # Nothing ran unless the wrapper wrote its pid: then no try is used (lose()).
             self.lose(rt, f"could not type into the pane: {exc}")

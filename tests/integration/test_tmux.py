@@ -317,3 +317,60 @@ def test_tmux_version_parsing(tmp_path: Path, output: str, expected: tuple[int, 
 
 def test_needs_kick_follows_the_version(tmux_server: TmuxServer) -> None:
     assert tmux_server.needs_kick == (tmux_server.version < (3, 6))
+
+
+class _CountingPipe:
+    """A control client's stdin that counts the lines written to tmux."""
+
+    def __init__(self, pipe: object) -> None:
+        self.pipe = pipe
+        self.lines: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines.append(data)
+        return self.pipe.write(data)  # type: ignore[attr-defined, no-any-return]
+
+    def flush(self) -> None:
+        self.pipe.flush()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.pipe.close()  # type: ignore[attr-defined]
+
+
+def test_control_chain_is_one_line_and_stops_at_the_first_error(
+    tmux_server: TmuxServer, tmp_path: Path
+) -> None:
+    """Typing a task is one request to tmux (clear the line, the text, Enter); a chain
+    that fails midway runs nothing after the failure, names it, and later calls still
+    get their own answers."""
+    log = tmp_path / "cat.log"
+    pane = tmux_server.spawn_window(
+        "chain", "stty -echo -icanon; echo ready; cat", str(tmp_path), {"LANG": "C.UTF-8"}, log
+    )
+    assert tmux_server.open_control()
+    client = tmux_server._control_client()
+    assert client is not None
+    counting = _CountingPipe(client.proc.stdin)
+    client.proc.stdin = counting  # type: ignore[assignment]
+    stream = LogStream(log)
+    _wait_for_text(stream, "ready")
+    tmux_server.send_text(pane.pane_id, "; a \\; b ' c", clear_line=True)
+    assert len(counting.lines) == 1  # three commands, one line
+    _wait_for_text(stream, "b ' c\n")
+    assert stream.ring.data().endswith(b"\x05\x15; a \\; b ' c\r\n")  # C-e, C-u, the text
+    with pytest.raises(TmuxError, match="send-keys"):
+        tmux_server._run_chain(
+            [
+                ["send-keys", "-t", pane.pane_id, "-l", "--", "before"],
+                ["send-keys", "-t", "%999999", "x"],
+                ["send-keys", "-t", pane.pane_id, "-l", "--", "after"],
+            ]
+        )
+    assert tmux_server.run("display-message", "-p", "still in step").stdout == "still in step\n"
+    both = tmux_server._run_chain(
+        [["display-message", "-p", "one"], ["display-message", "-p", "two"]]
+    )
+    assert both.stdout == "one\ntwo\n"
+    tmux_server.send_text(pane.pane_id, "end")
+    text = _wait_for_text(stream, "end\n")
+    assert "before" in text and "after" not in text

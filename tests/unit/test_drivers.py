@@ -55,7 +55,11 @@ class FakeTmux:
     def paste(self, pane: str, text: str, path: Path) -> None:
         self.pasted.append(text)
 
-    def send_text(self, pane: str, text: str, enter: bool = True) -> None:
+    def send_text(
+        self, pane: str, text: str, enter: bool = True, *, clear_line: bool = False
+    ) -> None:
+        if clear_line:
+            self.keys.append(("C-e", "C-u"))
         self.typed.append(text)
 
     def alive(self) -> bool:
