@@ -17,6 +17,20 @@ def duration(seconds: float | None) -> str:
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
 
 
+def coarse_age(seconds: float | None) -> str:
+    """Ages in the dashboard's ticking columns: whole seconds under a minute, then minutes
+    (12s, 3m, 1h02m). A finer age changes on every read, and one changed cell makes the table
+    redraw every visible row: a fleet at rest would cost a re-render every second."""
+    if seconds is None:
+        return "-"
+    s = max(0.0, seconds)
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m"
+    return duration(s)
+
+
 def countdown(seconds: float | None) -> str:
     """Time left (or 'now' / overdue with a minus sign)."""
     if seconds is None:

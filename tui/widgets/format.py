@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.theme import Theme
 
 # Re-exported: `overseer status` uses them without importing Textual.
+from overseer.tui.durations import coarse_age as coarse_age
 from overseer.tui.durations import countdown as countdown
 from overseer.tui.durations import duration as duration
 
@@ -86,7 +87,7 @@ def age_text(age: float | None, warn: float, alert: float, pal: dict[str, str]) 
         return Text("-", style=pal["dim"])
     style = pal["err"] if age >= alert else pal["warn"] if age >= warn else ""
     mark = " !!" if age >= alert else " !" if age >= warn else ""
-    return Text(duration(age) + mark, style=style)
+    return Text(coarse_age(age) + mark, style=style)
 
 
 def sparkline(values: list[int]) -> str:
