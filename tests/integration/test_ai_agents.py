@@ -7,21 +7,15 @@ that stays on screen, permission dialogs with numbered choices, rate-limit messa
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 
 import pytest
 
 from overseer.state.models import AttemptOutcome, TaskState
-from tests.fakes import FAKE_CLI
+from tests.ai_runs import fake, run_one_prompt
 from tests.helpers import wait_until
 from tests.project import Project
 
 STYLES = ["codex", "gemini", "claude", "aider"]
-
-
-def fake(style: str) -> str:
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_CLI))} --style {style}"
 
 
 def agent_states(project: Project, name: str) -> list[str]:
@@ -124,19 +118,10 @@ tasks:
 
 
 def test_a_spinner_that_only_ticks_is_stalled(project: Project) -> None:
-    project.write(
-        f"""
-agents:
-  - {{name: ai, kind: codex, command: {json.dumps(fake("codex"))}}}
-tasks:
-  - {{id: hang, prompt: "hang", max_attempts: 1}}
-""",
-        stall_timeout=3,
-        on_stall="retry",
+    proc, attempt = run_one_prompt(
+        project, "ai", "codex", "hang", "hang", stall_timeout=3, on_stall="retry"
     )
-    proc = project.cli("run", "--until-done", "--timeout", "90")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
-    (attempt,) = project.store.attempts("hang")
     assert attempt.outcome == AttemptOutcome.STALLED
     assert attempt.reason and "only spinners and counters changed" in attempt.reason
     assert "Interrupted" in attempt.output_tail  # Esc stopped the turn; the agent lives on
@@ -147,18 +132,9 @@ tasks:
 def test_a_screen_redrawn_in_pieces_is_no_progress(project: Project) -> None:
     # Each spinner frame erases the screen and draws it in three writes with pauses between:
     # a look in the middle of a redraw sees half a screen, which must not count as progress.
-    project.write(
-        f"""
-agents:
-  - {{name: ai, kind: gemini, command: {json.dumps(fake("gemini"))}}}
-tasks:
-  - {{id: torn, prompt: "torn", max_attempts: 1}}
-""",
-        stall_timeout=3,
-        on_stall="retry",
+    proc, attempt = run_one_prompt(
+        project, "ai", "gemini", "torn", "torn", timeout=45, stall_timeout=3, on_stall="retry"
     )
-    proc = project.cli("run", "--until-done", "--timeout", "45")
-    (attempt,) = project.store.attempts("torn")
     assert attempt.outcome == AttemptOutcome.STALLED, (attempt, proc.stdout[-2000:])
     assert proc.returncode == 1
     assert "stalled" in agent_states(project, "ai")

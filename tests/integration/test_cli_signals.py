@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +15,9 @@ import pytest
 from overseer.agents import hookrun
 from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.paths import StatePaths
-from tests.fakes import FAKE_CLI
+from tests.ai_runs import fake, run_one_prompt
 from tests.helpers import wait_until
 from tests.project import Project
-
-
-def fake(style: str) -> str:
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_CLI))} --style {style}"
 
 
 def sources(project: Project, name: str) -> list[str]:
@@ -128,19 +122,10 @@ tasks:
 
 
 def test_a_stale_busy_signal_with_a_spinning_screen_stalls(project: Project) -> None:
-    project.write(
-        f"""
-agents:
-  - {{name: cl, kind: claude, command: {json.dumps(fake("claude"))}}}
-tasks:
-  - {{id: hang, prompt: "hang", max_attempts: 1}}
-""",
-        stall_timeout=4,
-        on_stall="retry",
+    proc, attempt = run_one_prompt(
+        project, "cl", "claude", "hang", "hang", stall_timeout=4, on_stall="retry"
     )
-    proc = project.cli("run", "--until-done", "--timeout", "90")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
-    (attempt,) = project.store.attempts("hang")
     assert attempt.outcome == AttemptOutcome.STALLED
     assert attempt.reason and "no signal, no file growth and no progress on screen" in (
         attempt.reason
