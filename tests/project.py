@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,11 @@ class Project:
             raise AssertionError(f"{cmd} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start `overseer run` in the background."""
-        cmd = [sys.executable, "-m", "overseer.tui.cli", "run", "-c", str(self.config), "-q", *args]
+    def start(self, *args: str, program: Sequence[str] = ()) -> subprocess.Popen[str]:
+        """Start `overseer run` in the background (`program`: instead of `python -m
+        overseer.tui.cli`, a command that takes the same arguments)."""
+        entry = list(program) or [sys.executable, "-m", "overseer.tui.cli"]
+        cmd = [*entry, "run", "-c", str(self.config), "-q", *args]
         proc = subprocess.Popen(
             cmd,
             cwd=self.root,

@@ -55,17 +55,7 @@ agents:
 tasks: []
 """
     )
-    cmd = [sys.executable, "-c", RUN_AT_REST, "run", "-c", str(project.config), "-q"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=project.root,
-        env=project.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    project.procs.append(proc)
+    proc = project.start(program=[sys.executable, "-c", RUN_AT_REST])
     wait_until(
         lambda: all(project.agent_state(n) == "idle" for n in ("w-1", "w-2")),
         timeout=40,
