@@ -8,10 +8,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.binding import BindingType
-from textual.geometry import Region
-from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import RowDoesNotExist
 
 from overseer.agents.usage import usage_text
 from overseer.tui.actions import bindings
@@ -67,56 +65,6 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self.last_shape: tuple[str, int] = ("", 0)  # filter and sort the rows were laid out with
         self.pal: dict[str, str] = {}
         self.snapshot: Snapshot | None = None
-        self.stale: set[tuple[RowKey, ColumnKey]] = set()  # cells changed since the last frame
-
-    def update_cell(
-        self,
-        row_key: RowKey | str,
-        column_key: ColumnKey | str,
-        value: Any,
-        *,
-        update_width: bool = False,
-    ) -> None:
-        """Change one cell and forget only its row's rendering.
-
-        DataTable's own update_cell bumps a counter that is part of every render cache key,
-        so one changed cell re-renders every visible cell of the table: with 50 agents whose
-        heartbeat ticks, a full redraw of both tables every second (15-20 % of a core while
-        nothing else changes). Here the row is marked stale and its cached renders are dropped
-        before the next frame (see forget_stale): the row is joined again from its cells, of
-        which only the changed ones are rendered again.
-        """
-        if update_width:
-            super().update_cell(row_key, column_key, value, update_width=True)
-            return
-        rk = RowKey(row_key) if isinstance(row_key, str) else row_key
-        ck = ColumnKey(column_key) if isinstance(column_key, str) else column_key
-        if rk not in self._row_locations or ck not in self._column_locations:
-            raise CellDoesNotExist(f"No cell exists for row_key={rk!r}, column_key={ck!r}.")
-        self._data[rk][ck] = value
-        self.stale.add((rk, ck))
-        self.refresh()
-
-    def forget_stale(self) -> None:
-        """Drop the cached renders of the cells changed by update_cell (one pass per frame)."""
-        stale, self.stale = self.stale, set()
-        if not stale:
-            return
-        keys = {row for row, _ in stale}
-        rows = {self._row_locations.get(k) for k in keys}
-        cells = self._cell_render_cache
-        for cell in [k for k in cells.keys() if (k[0], k[1]) in stale]:  # noqa: SIM118
-            cells.discard(cell)
-        for line in [k for k in self._row_render_cache.keys() if k[0] in keys]:  # noqa: SIM118
-            self._row_render_cache.discard(line)
-        renderables = self._row_renderable_cache
-        for row in [k for k in renderables.keys() if k[1] in rows]:  # noqa: SIM118
-            renderables.discard(row)
-        self._line_cache.clear()  # lines are cheap to join again from the rows' caches
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self.forget_stale()
-        return super().render_lines(crop)
 
     def on_mount(self) -> None:
         for key, label, width in self.shown_columns():
