@@ -1,12 +1,12 @@
-"""ccmanager beside Overseer on busy and idle Gemini CLI agents (part of `python -m bench --peers`).
+"""ccmanager beside Overseer on busy and idle Gemini CLI and Codex agents (`python -m bench --peers`).
 
 ccmanager (npm) is an Ink TUI that runs AI CLI sessions in git worktrees. Its npm package is a
 launcher for a prebuilt binary shipped in a platform package; the bench installs that package
 with `npm install --prefix` into bench/results/.cache/ccmanager (never globally; nothing is
 fetched by Overseer itself) and runs the binary in a pane of a private tmux server (it needs a
-TTY), with a private HOME whose ~/.config/ccmanager/config.json makes the real Gemini CLI its
-default preset (state detection "gemini"). Both tools run the same Gemini CLI against the local
-model API stand-in (tests/fakes/model_api.py): a "work N" prompt keeps a turn busy N seconds.
+TTY), with a private HOME whose ~/.config/ccmanager/config.json makes the real CLI its default
+preset (state detection "gemini" or "codex"; Codex's trust question is answered in its config
+beforehand). Both tools run the same CLI against the local model API stand-in (tests/fakes/model_api.py): a "work N" prompt keeps a turn busy N seconds.
 CPU counts each tool's own processes: ccmanager's process (not the CLIs it runs); Overseer's
 supervisor, its tmux server and pipe-pane helpers (not the CLIs either).
 """
@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.busy_ai import place
 from bench.common import CLEANUP, REPO, BenchError, CpuWindow, Fleet, cpu_seconds, wait_for
 from bench.observe import ours_groups
 from overseer.agents.tmux import TmuxServer
 from tests.fakes.model_api import ModelAPI
-from tests.fakes.real_cli import API_KEY, find_cli
+from tests.fakes.real_cli import Run, find_cli
 
 AGENTS = 4
 BUSY = "work 900"  # the stand-in answers after 900 s: busy for the whole window
@@ -63,31 +66,40 @@ def install(cache: Path = CACHE) -> Path:
     return binary
 
 
-def gemini_env(root: Path, api_url: str) -> dict[str, str]:
-    """A private HOME where Gemini CLI uses an API key and the stand-in; the environment."""
-    home = root / "home"
-    gem = home / ".gemini"
-    gem.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "security": {"auth": {"selectedType": "gemini-api-key"}},
-        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
-        "privacy": {"usageStatisticsEnabled": False},
-    }
-    (gem / "settings.json").write_text(json.dumps(settings))
-    return {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "TERM": "xterm-256color",
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "CI": "false",
-        "GOOGLE_GEMINI_BASE_URL": api_url,
-        "GEMINI_API_KEY": API_KEY,
-        "GEMINI_CLI_TRUST_WORKSPACE": "true",
-    }
+@dataclass(frozen=True)
+class Cli:
+    """What the bench needs to know of one CLI: how ccmanager detects it, what its screen shows."""
+
+    name: str
+    label: str  # in rows and messages
+    ready: str  # the session's input box is up
+    busy: str  # a turn runs
 
 
-def worktrees(root: Path, n: int, env: dict[str, str]) -> Path:
-    """A git repository with n - 1 worktrees beside it (ccmanager lists n): its path."""
+CLIS = (
+    Cli("gemini", "Gemini", ready="Type your message", busy="esc to cancel"),
+    Cli("codex", "Codex", ready="for shortcuts", busy="esc to interrupt"),
+)
+
+
+def prepare(cli: Cli, binary: Path, root: Path, api_url: str) -> tuple[dict[str, str], list[str]]:
+    """A private HOME where the CLI uses an API key and the stand-in: its environment and the
+    arguments that point it there (Codex: the stand-in as its model provider)."""
+    run = Run(cli.name, binary, root / "cli", api_url)
+    run.argv()  # prepares HOME (onboarding, API-key auth)
+    env = {k: v for k, v in run.env().items() if k != "GEMINI_CLI_SYSTEM_SETTINGS_PATH"}
+    return env, run.codex_args()[:-2] if cli.name == "codex" else []  # without the recording notify
+
+
+def trust(cli: Cli, env: dict[str, str], folders: list[Path]) -> None:
+    """Codex asks whether to trust a git repository: answer it beforehand in its config."""
+    if cli.name == "codex":
+        lines = [f'[projects."{f}"]\ntrust_level = "trusted"\n' for f in folders]
+        (Path(env["HOME"]) / ".codex" / "config.toml").write_text("\n".join(lines))
+
+
+def worktrees(root: Path, n: int, env: dict[str, str]) -> list[Path]:
+    """A git repository with n - 1 worktrees beside it (ccmanager lists n): their paths."""
     repo = root / "repo"
     repo.mkdir(parents=True)
     names = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost"}
@@ -102,20 +114,24 @@ def worktrees(root: Path, n: int, env: dict[str, str]) -> Path:
     git("commit", "-qm", "bench")
     for i in range(1, n):
         git("worktree", "add", "-q", "-b", f"w{i}", str(root / f"w{i}"))
-    return repo
+    return [repo, *(root / f"w{i}" for i in range(1, n))]
 
 
-def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool) -> dict[str, Any]:
-    """ccmanager with AGENTS Gemini sessions (busy on a prompt, or idle): its CPU."""
+def ccmanager(
+    binary: Path, cli: Cli, program: Path, root: Path, window: float, busy: bool
+) -> dict[str, Any]:
+    """ccmanager with AGENTS sessions of one CLI (busy on a prompt, or idle): its CPU."""
     with ModelAPI() as api:
-        env = gemini_env(root, api.url)
+        env, args = prepare(cli, program, root, api.url)
         config = Path(env["HOME"]) / ".config" / "ccmanager"
         config.mkdir(parents=True)
-        preset = {"id": "1", "name": "Gemini", "command": str(gemini), "args": []}
-        preset["detectionStrategy"] = "gemini"
+        preset = {"id": "1", "name": cli.label, "command": str(program), "args": args}
+        preset["detectionStrategy"] = cli.name
         presets = {"presets": [preset], "defaultPresetId": "1"}
         (config / "config.json").write_text(json.dumps({"commandPresets": presets}))
-        repo = worktrees(root, AGENTS, env)
+        folders = worktrees(root, AGENTS, env)
+        trust(cli, env, folders)
+        repo = folders[0]
         label = f"ovb-ccm-{os.getpid()}"
         tmux = TmuxServer(label)
         CLEANUP.labels.add(label)
@@ -133,7 +149,7 @@ def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool)
 
             def started() -> bool:
                 text = screen()
-                return "Type your message" in text and "Select a worktree" not in text
+                return cli.ready in text and "Select a worktree" not in text
 
             for i in range(AGENTS):
                 # Quick-select worktree i (again if the menu was not listening yet).
@@ -143,18 +159,20 @@ def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool)
                     if "Select a worktree" not in screen():
                         break
                 try:
-                    wait_for(started, 180, f"ccmanager's Gemini session {i} showed no input box")
+                    wait_for(
+                        started, 180, f"ccmanager's {cli.label} session {i} showed no input box"
+                    )
                 except BenchError as exc:
                     raise BenchError(f"{exc}; its screen:\n{screen()}") from None
                 if busy:
-                    time.sleep(1.0)  # Gemini drops input typed while it still starts
+                    time.sleep(1.0)  # a CLI drops input typed while it still starts
                     tmux.run("send-keys", "-t", "ccm", "-l", BUSY)
                     time.sleep(0.8)
                     tmux.run("send-keys", "-t", "ccm", "Enter")
                     wait_for(
-                        lambda: "esc to cancel" in screen(),
+                        lambda: cli.busy in screen(),
                         30,
-                        f"ccmanager's Gemini session {i} did not start its turn",
+                        f"ccmanager's {cli.label} session {i} did not start its turn",
                         interval=0.3,
                     )
                 tmux.run("send-keys", "-t", "ccm", "C-e")  # back to the menu
@@ -166,7 +184,7 @@ def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool)
             time.sleep(window)
             used, wall = (cpu_seconds(pid, False) or 0.0) - before, time.monotonic() - t0
             if busy and not any(r.prompt.startswith("work") for r in api.seen()):
-                raise Unavailable("ccmanager's Gemini sessions never asked the stand-in")
+                raise Unavailable(f"ccmanager's {cli.label} sessions never asked the stand-in")
             return {
                 "cpu_pct": round(100.0 * used / wall, 2),
                 "window_s": round(wall, 2),
@@ -180,22 +198,23 @@ def ccmanager(binary: Path, gemini: Path, root: Path, window: float, busy: bool)
             CLEANUP.labels.discard(label)
 
 
-def overseer(gemini: Path, root: Path, window: float, busy: bool) -> dict[str, Any]:
-    """Overseer with AGENTS Gemini agents (busy on a prompt, or idle), headless: its CPU."""
+def overseer(cli: Cli, program: Path, root: Path, window: float, busy: bool) -> dict[str, Any]:
+    """Overseer with AGENTS agents of one CLI (busy on a prompt, or idle), headless: its CPU."""
     with ModelAPI() as api:
-        env = gemini_env(root, api.url)
+        env, args = prepare(cli, program, root, api.url)
         work = root / "work"
         work.mkdir(parents=True)
-        agent = {"kind": "gemini", "command": str(gemini), "env": env, "cwd": str(work)}
+        command = shlex.join([str(program), *args])
+        agent = {"kind": cli.name, "command": command, "env": env, "cwd": str(work)}
         tasks = [{"id": f"b{i}", "prompt": BUSY} for i in range(AGENTS)] if busy else []
-        name = f"ovb-gem{'b' if busy else 'i'}"
+        name = f"ovb-{cli.name[:3]}{'b' if busy else 'i'}"
         with Fleet(root, name, AGENTS, tasks, agent=agent) as fleet:
             fleet.start(timeout=120)
             state = "busy" if busy else "idle"
             wait_for(
                 lambda: fleet.count_agents(state) == AGENTS,
                 120,
-                f"{AGENTS} Gemini agents did not all get {state}",
+                f"{AGENTS} {cli.label} agents did not all get {state}",
                 interval=0.3,
             )
             time.sleep(3.0)
@@ -210,20 +229,41 @@ def overseer(gemini: Path, root: Path, window: float, busy: bool) -> dict[str, A
 
 
 def compare(tmp: Path, window: float) -> dict[str, Any]:
-    """Both tools on busy and idle Gemini agents: the figures, or Unavailable with the reason."""
+    """Both tools on busy and idle agents of each CLI: the figures, or Unavailable with the
+    reason (for every CLI at once; for one CLI, the reason under its name)."""
     if shutil.which("tmux") is None:
         raise Unavailable("tmux is not installed")
-    gemini = find_cli("gemini")
-    if gemini is None:
+    programs = {cli.name: find_cli(cli.name) for cli in CLIS}
+    if not any(programs.values()):
         raise Unavailable(
-            "Gemini CLI is not installed (PATH or OVERSEER_CLI_PREFIX): "
-            "npm install --prefix DIR @google/gemini-cli and set OVERSEER_CLI_PREFIX=DIR"
+            "neither Gemini CLI nor Codex is installed (PATH or OVERSEER_CLI_PREFIX): npm install "
+            "--prefix DIR @google/gemini-cli @openai/codex and set OVERSEER_CLI_PREFIX=DIR"
         )
     binary = install()
+    # As for busy-ai: under /run when root, so that Gemini takes Overseer's hooks (it refuses
+    # settings under a group- or other-writable parent such as /tmp).
+    base, private = place(tmp)
     out: dict[str, Any] = {"agents": AGENTS, "window_s": window, "load_start": os.getloadavg()}
-    for busy in (True, False):
-        what = "busy" if busy else "idle"
-        out[f"ccmanager_{what}"] = ccmanager(binary, gemini, tmp / f"ccm-{what}", window, busy)
-        out[f"overseer_{what}"] = overseer(gemini, tmp / f"ovs-{what}", window, busy)
+    out["hooks_possible"] = private
+    try:
+        for cli in CLIS:
+            program = programs[cli.name]
+            if program is None:
+                out[cli.name] = {
+                    "missing": f"{cli.label} is not installed (PATH or OVERSEER_CLI_PREFIX)"
+                }
+                continue
+            got: dict[str, Any] = {}
+            for busy in (True, False):
+                what = "busy" if busy else "idle"
+                where = base / f"{cli.name}-{what}"
+                got[f"ccmanager_{what}"] = ccmanager(
+                    binary, cli, program, where / "ccm", window, busy
+                )
+                got[f"overseer_{what}"] = overseer(cli, program, where / "ovs", window, busy)
+            out[cli.name] = got
+    finally:
+        if private:
+            shutil.rmtree(base, ignore_errors=True)
     out["load_end"] = os.getloadavg()
     return out

@@ -259,16 +259,23 @@ def run(scale: Scale, tmp: Path) -> Result:
         res.rows.append(Row("peers", "ccmanager", None, "", None, f"not run: {exc}", status="SKIP"))
         return res
     res.details["ccmanager"] = ccm
-    for what, name in (("busy", "busy Gemini agents"), ("idle", "idle Gemini agents")):
-        ours, theirs = ccm[f"overseer_{what}"]["cpu_pct"], ccm[f"ccmanager_{what}"]["cpu_pct"]
-        res.rows.append(
-            Row(
-                "peers",
-                f"{ccmanager.AGENTS} {name}, CPU (headless)",
-                ours,
-                "% core",
-                None,
-                f"ccmanager {theirs} %: {ratio(ours, theirs)}",
+    for cli in ccmanager.CLIS:
+        got = ccm[cli.name]
+        if "missing" in got:
+            res.rows.append(Row("peers", f"ccmanager, {cli.label}", None, "", None,
+                                f"not run: {got['missing']}", status="SKIP"))  # fmt: skip
+            continue
+        for what in ("busy", "idle"):
+            ours, theirs = got[f"overseer_{what}"]["cpu_pct"], got[f"ccmanager_{what}"]["cpu_pct"]
+            res.rows.append(
+                Row(
+                    "peers",
+                    f"{ccmanager.AGENTS} {what} {cli.label} agents, CPU (headless)",
+                    ours,
+                    "% core",
+                    None,
+                    f"ccmanager {theirs} %: {ratio(ours, theirs)}; Overseer's {cli.label} signals "
+                    f"live in {got[f'overseer_{what}']['signals_live']}/{ccmanager.AGENTS}",
+                )
             )
-        )
     return res
