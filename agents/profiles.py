@@ -213,7 +213,9 @@ AI_KINDS: dict[str, AgentKind] = {
     # as a newline when it comes within 30 ms after a pasted or typed key (bufferFastReturn,
     # FAST_RETURN_TIMEOUT) or before a 40 ms timer set by a paste has fired and re-rendered
     # the input (InputPrompt's recentUnsafePasteTime): an Enter right after the paste was lost.
-    "gemini": AgentKind("gemini", "gemini", GEMINI, enter_gap=0.1),
+    # The timer and the re-render wait for its event loop, so the gap has room for a CLI that
+    # the machine's load holds back (0.1 s still lost one Enter in a loaded test run).
+    "gemini": AgentKind("gemini", "gemini", GEMINI, enter_gap=0.25),
     "claude": AgentKind("claude", "claude", CLAUDE),
     "aider": AgentKind("aider", "aider", AIDER, interrupt_key="C-c", busy_when_changing=True),
     "custom": AgentKind("custom", "", None, interrupt_key="C-c"),

@@ -87,18 +87,24 @@ agents:
     env: {json.dumps(env)}
 tasks:
   - {{id: hello, prompt: "hello there"}}
+  - {{id: again, prompt: "and again"}}
+  - {{id: third, prompt: "a third time"}}
 """,
         )
         try:
             project.start()
-            project.wait_task("hello", TaskState.DONE, timeout=120)
+            for task in ("hello", "again", "third"):
+                project.wait_task(task, TaskState.DONE, timeout=120)
             events = spooled(project, "ai")
             (attempt,) = project.store.attempts("hello")
             assert attempt.outcome == AttemptOutcome.OK
             # The first Enter started the turn: it was pressed once the paste had landed (Gemini
-            # took an Enter right after the paste as a newline, every time).
-            resubmits = [e.message for e in project.store.events(task_id="hello")]
-            assert not [m for m in resubmits if "pressed Enter again" in m], resubmits
+            # took an Enter right after the paste as a newline, every time). A CLI starved of
+            # CPU for longer than the gap may still take one as a newline now and then (the
+            # resubmit then starts the turn): at most one of three prompts.
+            messages = [e.message for e in project.store.events()]
+            resubmits = [m for m in messages if "pressed Enter again" in m]
+            assert len(resubmits) <= 1, messages
             if prompt_hook is not None:
                 assert {"SessionStart", prompt_hook, end_hook} <= set(events), events
                 assert attempt.reason == f"the turn ended ({end_hook})"
