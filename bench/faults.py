@@ -195,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"\nstate dir wiped under a running supervisor, {args.wipes} time(s)")
         for _ in range(args.wipes):
             results.append(
-                run_in_project(
-                    "wipe", lambda p: wiped_state_dir(p, agents=4, queued=8, seconds=6.0, log=log)
-                )
+                run_in_project("wipe", lambda p: wiped_state_dir(p, agents=4, queued=8, log=log))
             )
             show(results[-1])
     if "plant" in chosen:

@@ -796,19 +796,21 @@ def soak(
 
 
 def wiped_state_dir(
-    project: Project, *, agents: int = 2, queued: int = 4, seconds: float = 8.0, log: Log = _quiet
+    project: Project, *, agents: int = 2, queued: int = 4, seconds: float = 120.0, log: Log = _quiet
 ) -> Figures:
     """`git clean -fdx` under a running supervisor, with tasks in flight and more queued.
 
     It must stop dispatching at once and say why; while its tasks still run, a new `overseer
     run` must refuse, with no state dir or with a state dir made anew; no task may run twice,
-    and it must write nothing into the new state dir.
+    and it must write nothing into the new state dir. The tasks in flight hold until both
+    refusals were checked (a file they wait for; `seconds` at most), however slow the machine.
     """
     from overseer.agents.lock import tmux_owner
     from overseer.state.store import Store
 
     lines = [
-        f'  - {{id: s{i}, run: \'echo "$OVERSEER_TASK start" >> effects.txt; sleep {seconds:g}; '
+        f'  - {{id: s{i}, run: \'echo "$OVERSEER_TASK start" >> effects.txt; n=0; '
+        f"while [ ! -e release ] && [ $n -lt {int(seconds * 10)} ]; do sleep 0.1; n=$((n+1)); done; "
         f'echo "$OVERSEER_TASK end" >> effects.txt\'}}'
         for i in range(agents + queued)
     ]
@@ -853,7 +855,8 @@ def wiped_state_dir(
         f"a supervisor started on a new state dir: {third.returncode} {third.stderr.strip()}",
     )
     fig.check(proc.poll() is None, "the supervisor stopped before its tasks had ended")
-    code, _, err = finish(proc, timeout=seconds + 60)
+    (project.root / "release").touch()  # the tasks in flight may end now
+    code, _, err = finish(proc, timeout=60)
     fig["stopped after the wipe (s)"] = round(time.time() - wiped, 1)
     fig["old supervisor: exit"] = code
     fig.check(code == 3 and "removed" in err, f"the old supervisor ended {code}: {err.strip()}")

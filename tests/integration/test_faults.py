@@ -165,7 +165,7 @@ def test_two_supervisors_started_at_once_one_wins(project: Project) -> None:
 def test_state_dir_wiped_under_a_running_supervisor(project: Project) -> None:
     # `git clean -fdx` with two tasks in flight and four queued: the supervisor stops
     # dispatching, keeps any other supervisor out until its tasks have ended, then stops.
-    fig = wiped_state_dir(project, agents=2, queued=4, seconds=8.0)
+    fig = wiped_state_dir(project, agents=2, queued=4)
     report(fig)
     assert fig["attempts in flight at the wipe"] == 2
     assert fig["tasks started after the wipe"] == 0
