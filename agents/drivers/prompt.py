@@ -489,6 +489,11 @@ class PromptDriver(AgentDriver):
             self.host.set_state(rt, AgentState.STALLED, detail)
             self.host.on_stall(rt, detail)
 
+    def resting(self, rt: AgentRuntime, now: float) -> bool:
+        # No verdict waits to be trusted (an event's freshness, the start-up grace) and the
+        # screen needs no later look: `check` would change nothing until new output.
+        return self.pending is None and self.ia.at_rest()
+
     def started_by_signal(self, rt: AgentRuntime, now: float) -> None:
         """A CLI that said it is up but whose screen no rule recognises counts as idle."""
         if (
