@@ -120,6 +120,7 @@ class Supervisor(operator.Fleet):
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
         self.promote_due = 0.0
         self.shells = health.ExitWatch()  # the agents' shells: an exit wakes the loop
+        self.trees = health.TreeSampler()  # busy agents' process trees, for their CPU
         self.panes_due = 0.0  # when the panes are listed next while every agent rests
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
@@ -372,7 +373,14 @@ class Supervisor(operator.Fleet):
         if names:
             with self.changed_lock:  # the set is looked up under the lock: the loop swaps it
                 getattr(self, into).update(names)
-            self.wake.set()
+            if into != "changed" or any(self.output_wakes(name) for name in names):
+                self.wake.set()
+
+    def output_wakes(self, name: str) -> bool:
+        """Whether an agent's new output wakes the loop now (its driver says; see
+        AgentDriver.output_wakes), or waits for the next pass."""
+        rt = self.agents.get(name)
+        return rt is None or rt.driver.output_wakes(rt)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -602,8 +610,8 @@ class Supervisor(operator.Fleet):
                 p.dead and p.dead_status is None for p in panes.values()
             ):
                 self.tmux.kick()
-            # One scan of the process table for every agent that runs something.
-            trees = health.tree_cpu(
+            # The process trees of the agents that run something (health.TreeSampler).
+            trees = self.trees.cpu(
                 {
                     p.pid
                     for name, p in panes.items()
