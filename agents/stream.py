@@ -408,6 +408,7 @@ _IN_MOVED_FROM, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x40, 0x200, 0x400,
 _IN_Q_OVERFLOW = 0x4000
 _WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 _REMOVED = _IN_MOVED_FROM | _IN_DELETE | _IN_DELETE_SELF | _IN_MOVE_SELF
+_REPLACED = _REMOVED | _IN_CREATE | _IN_MOVED_TO
 _IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, 0o2000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then len bytes of name)
 
@@ -515,12 +516,13 @@ class DirWatch:
     (Linux: inotify).
 
     The supervisor watches its state dir with it: a process that has queued an operator
-    command touches the store (`Store.enqueue_command`), and a wiped state dir removes its
-    entries, so a loop asleep is woken by either. Without inotify `fd` is None.
+    command touches the store (`Store.enqueue_command`), and a wiped or replaced state dir
+    removes, creates or moves its entries, so a loop asleep is woken by either. Without
+    inotify `fd` is None.
     """
 
     def __init__(self, directory: Path) -> None:
-        self._ino = _Inotify.open(directory, _IN_ATTRIB | _REMOVED)
+        self._ino = _Inotify.open(directory, _IN_ATTRIB | _REPLACED)
 
     @property
     def fd(self) -> int | None:
@@ -528,11 +530,11 @@ class DirWatch:
         return self._ino.fd if self._ino is not None else None
 
     def drain(self) -> bool:
-        """Take the events that came; whether an entry was removed or moved away (or events
-        were lost)."""
+        """Take the events that came; whether an entry was removed, created or moved (or
+        events were lost)."""
         if self._ino is None:
             return False
-        return bool(self._ino.masks() & (_REMOVED | _IN_Q_OVERFLOW))
+        return bool(self._ino.masks() & (_REPLACED | _IN_Q_OVERFLOW))
 
     def close(self) -> None:
         """Stop watching."""

@@ -394,7 +394,7 @@ class Supervisor(operator.Fleet):
         if self.shells.exited():  # an agent's shell ended: look at the panes now
             self.next_sweep = self.panes_due = now
         # Taken before the commands are read, so a command queued from here on wakes the
-        # next wait; an entry of the state dir removed: the sweep's guard looks now.
+        # next wait; an entry of the state dir removed or replaced: the sweep's guard looks now.
         if self.store_watch is not None and self.store_watch.drain():
             self.next_sweep = now
         with self.changed_lock:
