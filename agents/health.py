@@ -367,21 +367,26 @@ def _proc_stat(pid: int) -> tuple[float, int] | None:
 
 def _proc_tree(root: int) -> TreeUsage:
     """tree_usage from /proc, walking only this tree."""
-    if (first := _proc_stat(root)) is None:
+    found = _proc_walk(root)
+    if not found:
         return TreeUsage(False, 0.0, 0, 0)
-    cpu, rss = first
-    n = 1
-    stack, seen = _proc_children(root), {root}
+    cpu = sum(c for c, _ in found.values())
+    return TreeUsage(True, cpu, sum(r for _, r in found.values()), len(found))
+
+
+def _proc_walk(root: int) -> dict[int, tuple[float, int]]:
+    """Each process of the tree (the root first) with its CPU seconds and RSS; {} when gone."""
+    if (first := _proc_stat(root)) is None:
+        return {}
+    found = {root: first}
+    stack = _proc_children(root)
     while stack:
         pid = stack.pop()
-        if pid in seen or (st := _proc_stat(pid)) is None:
+        if pid in found or (st := _proc_stat(pid)) is None:
             continue
-        seen.add(pid)
-        cpu += st[0]
-        rss += st[1]
-        n += 1
+        found[pid] = st
         stack.extend(_proc_children(pid))
-    return TreeUsage(True, cpu, rss, n)
+    return found
 
 
 def _proc_children(pid: int) -> list[int]:
@@ -398,6 +403,44 @@ def _proc_children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return kids
+
+
+class TreeSampler:
+    """tree_cpu for a loop that asks every second: each tree is walked anew only every
+    `rewalk` seconds, and between walks only the processes the last walk found are read.
+
+    A walk reads every thread's children file: a busy AI CLI's tree (node and Codex's own
+    binary, some 40 threads) cost ~45 reads a second, against one read a process between
+    walks. A process started since the last walk counts from the next one; one that ended
+    (or a root not walked yet) makes a walk at once.
+    """
+
+    def __init__(self, rewalk: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rewalk = rewalk
+        self.clock = clock
+        self.trees: dict[int, tuple[float, tuple[int, ...]]] = {}  # root -> (walked, pids)
+
+    def cpu(self, roots: set[int]) -> dict[int, float]:
+        """User+system CPU seconds of each root's tree (the root included; gone: absent)."""
+        if not _PROC_CHILDREN:
+            return tree_cpu(roots)
+        now = self.clock()
+        out: dict[int, float] = {}
+        trees: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for root in roots:
+            known = self.trees.get(root)
+            if known is not None and now - known[0] < self.rewalk:
+                stats = [_proc_stat(pid) for pid in known[1]]
+                if all(st is not None for st in stats):
+                    out[root] = sum(st[0] for st in stats if st is not None)
+                    trees[root] = known
+                    continue
+            found = _proc_walk(root)
+            if found:
+                out[root] = sum(c for c, _ in found.values())
+                trees[root] = (now, tuple(found))
+        self.trees = trees  # roots nobody asks about any more are forgotten
+        return out
 
 
 def tree_cpu(roots: set[int]) -> dict[int, float]:

@@ -1186,8 +1186,11 @@ class Insights:
         from overseer.agents import worktree
 
         out: dict[str, Any] = {}
+        paths = StatePaths(self.state_dir)
+        if not paths.worktrees.is_dir():
+            return out  # no agent has a worktree (one stat, not one per agent)
         for agent in agents:
-            path = StatePaths(self.state_dir).worktree(agent.name)
+            path = paths.worktree(agent.name)
             if not path.is_dir():
                 continue
             cached = self._trees.get(agent.name)

@@ -215,6 +215,18 @@ class InteractiveAgent:
         self.stable = self.candidate
         return Transition(old, self.candidate)
 
+    def at_rest(self) -> bool:
+        """Whether nothing waits for a later look: the screen read since it last changed, the
+        look settled, the verdict held, and the screen's last change no longer recent."""
+        stable, candidate = self.stable, self.candidate
+        return (
+            not self.dirty
+            and not self.unsettled
+            and stable is not None
+            and (stable.state, stable.detail) == (candidate.state, candidate.detail)
+            and self.clock() - self.changed_at >= CHANGING_IS_BUSY
+        )
+
     @property
     def state(self) -> str:
         """The debounced state (unknown before the first verdict has held)."""

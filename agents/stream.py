@@ -20,6 +20,7 @@ from watchfiles import Change
 from watchfiles._rust_notify import RustNotify
 
 __all__ = [
+    "DirWatch",
     "LogStream",
     "LogWatcher",
     "RingBuffer",
@@ -402,8 +403,12 @@ class LogWatcher:
 
 # -- inotify ---------------------------------------------------------------------------
 
-_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x8, 0x80, 0x100
+_IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x4, 0x8, 0x80, 0x100
+_IN_MOVED_FROM, _IN_DELETE, _IN_DELETE_SELF, _IN_MOVE_SELF = 0x40, 0x200, 0x400, 0x800
 _IN_Q_OVERFLOW = 0x4000
+_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+_REMOVED = _IN_MOVED_FROM | _IN_DELETE | _IN_DELETE_SELF | _IN_MOVE_SELF
+_REPLACED = _REMOVED | _IN_CREATE | _IN_MOVED_TO
 _IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, 0o2000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then len bytes of name)
 
@@ -421,8 +426,9 @@ class _Inotify:
         self.stopped = False
 
     @classmethod
-    def open(cls, directory: Path) -> _Inotify | None:
-        """Watch `directory` for files created, written or moved in; None without inotify."""
+    def open(cls, directory: Path, mask: int = _WRITTEN) -> _Inotify | None:
+        """Watch `directory` for files created, written or moved in (or the events of
+        `mask`); None without inotify."""
         if not sys.platform.startswith("linux"):
             return None
         try:
@@ -430,7 +436,6 @@ class _Inotify:
             fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
             if fd < 0:
                 return None
-            mask = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
             if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
                 os.close(fd)
                 return None
@@ -477,6 +482,22 @@ class _Inotify:
         # of its writes can trail behind): as with watchfiles, a deletion is never a change.
         return {p for p in paths if os.path.lexists(p)}
 
+    def masks(self) -> int:
+        """Read every queued event without waiting; return their masks together."""
+        seen = 0
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return seen
+            if not data:
+                return seen
+            at = 0
+            while at + _EVENT.size <= len(data):
+                _wd, mask, _cookie, size = _EVENT.unpack_from(data, at)
+                seen |= mask
+                at += _EVENT.size + size
+
     def interrupt(self) -> None:
         """Make wait() return False (from any thread)."""
         self.stopped = True
@@ -488,3 +509,35 @@ class _Inotify:
         for fd in (self.fd, self.wake_r, self.wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class DirWatch:
+    """A directory's entries touched or removed, as a descriptor a loop's wait can include
+    (Linux: inotify).
+
+    The supervisor watches its state dir with it: a process that has queued an operator
+    command touches the store (`Store.enqueue_command`), and a wiped or replaced state dir
+    removes, creates or moves its entries, so a loop asleep is woken by either. Without
+    inotify `fd` is None.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._ino = _Inotify.open(directory, _IN_ATTRIB | _REPLACED)
+
+    @property
+    def fd(self) -> int | None:
+        """The descriptor that is readable while events wait; None without inotify."""
+        return self._ino.fd if self._ino is not None else None
+
+    def drain(self) -> bool:
+        """Take the events that came; whether an entry was removed, created or moved (or
+        events were lost)."""
+        if self._ino is None:
+            return False
+        return bool(self._ino.masks() & (_REPLACED | _IN_Q_OVERFLOW))
+
+    def close(self) -> None:
+        """Stop watching."""
+        if self._ino is not None:
+            self._ino.close()
+            self._ino = None

@@ -30,7 +30,7 @@ from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
 from overseer.agents.notify import Notifier
-from overseer.agents.stream import LogStream, LogWatcher
+from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
 from overseer.state import queue
@@ -48,6 +48,14 @@ SWEEP_INTERVAL = 1.0
 # While every agent rests and each shell is watched by a pidfd (its exit wakes the loop at
 # once), tmux is asked for the panes this often instead of every sweep.
 PANES_AT_REST = 5.0
+# While the fleet rests (every agent resting and watched, nothing read, signalled, changed or
+# hinted for REST_AFTER seconds), the loop sleeps until something wakes it (output, a pidfd,
+# an operator command, a signal) or a timer is due (a retry, the sweep), and the whole sweep
+# runs every REST_SWEEP seconds (at most half of `heartbeat.warn`); otherwise it waits at most
+# STEP_WAIT between passes.
+REST_SWEEP = PANES_AT_REST
+REST_AFTER = 2.0
+STEP_WAIT = 0.2
 PROMOTE_EVERY = 60.0  # seconds between safety-net passes over every pending task
 TMUX_PATIENCE = 30.0  # --until-done waits this long for a tmux server that went away
 RESTING = frozenset({AgentState.IDLE, AgentState.PAUSED, AgentState.DEAD})
@@ -112,7 +120,11 @@ class Supervisor(operator.Fleet):
         self.orphaned: str | None = None  # why the state dir is no longer ours (then: drain)
         self.promote_due = 0.0
         self.shells = health.ExitWatch()  # the agents' shells: an exit wakes the loop
+        self.trees = health.TreeSampler()  # busy agents' process trees, for their CPU
         self.panes_due = 0.0  # when the panes are listed next while every agent rests
+        self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
+        self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
+        self.active_at = 0.0  # when a state last changed or work was hinted
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -180,6 +192,7 @@ class Supervisor(operator.Fleet):
             self.agents[name] = rt
             self.adopt_or_spawn(rt)
         recovery.reconcile(self)
+        self.store_watch = DirWatch(self.state_dir)
         self.watcher = LogWatcher(self.paths.logs, self.on_logs_changed)
         self.watcher.start()
         self.signal_watcher = LogWatcher(self.paths.signals, self.on_signals_changed)
@@ -222,6 +235,8 @@ class Supervisor(operator.Fleet):
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
         self.store.supervisor_stopped(os.getpid())
         self.shells.close()
+        if self.store_watch is not None:
+            self.store_watch.close()
         self.lock.release()
 
     def run(
@@ -290,7 +305,25 @@ class Supervisor(operator.Fleet):
             if deadline is not None and time.time() >= deadline:
                 self.store.event("supervisor.timeout", f"--timeout {timeout:g}s reached")
                 break
-            self.wake.wait(min(0.2, max(0.0, self.next_sweep - time.time())), self.shells.fds())
+            self.wake.wait(*self.wait_for(deadline))
+
+    def wait_for(self, deadline: float | None) -> tuple[float, list[int]]:
+        """How long the loop may wait before its next pass, and the descriptors that end the
+        wait sooner (the agents' shells' pidfds; at rest also the state dir's watch)."""
+        now = time.time()
+        fds = self.shells.fds()
+        watch = self.store_watch.fd if self.store_watch is not None else None
+        if self.resting and self.orphaned is None and watch is not None:
+            fds.append(watch)
+            retry = queue.next_retry(self.store, now)
+            if retry is not None:  # the sweep that finds it claimable comes forward to then
+                self.next_sweep = min(self.next_sweep, retry)
+            due = self.next_sweep
+        else:
+            due = min(self.next_sweep, now + STEP_WAIT)
+        if deadline is not None:
+            due = min(due, deadline)
+        return max(0.0, due - now), fds
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
@@ -305,6 +338,8 @@ class Supervisor(operator.Fleet):
                 clear_tmux_owner(self.server)
             with contextlib.suppress(Exception):
                 self.server.close_control()
+        if self.store_watch is not None:
+            self.store_watch.close()
         self.lock.release()
         raise StoreError(
             f"the supervisor stopped: {explain(exc, self.state_dir)}. The agents keep running "
@@ -338,7 +373,14 @@ class Supervisor(operator.Fleet):
         if names:
             with self.changed_lock:  # the set is looked up under the lock: the loop swaps it
                 getattr(self, into).update(names)
-            self.wake.set()
+            if into != "changed" or any(self.output_wakes(name) for name in names):
+                self.wake.set()
+
+    def output_wakes(self, name: str) -> bool:
+        """Whether an agent's new output wakes the loop now (its driver says; see
+        AgentDriver.output_wakes), or waits for the next pass."""
+        rt = self.agents.get(name)
+        return rt is None or rt.driver.output_wakes(rt)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -351,6 +393,10 @@ class Supervisor(operator.Fleet):
         names = self.read_changed()
         if self.shells.exited():  # an agent's shell ended: look at the panes now
             self.next_sweep = self.panes_due = now
+        # Taken before the commands are read, so a command queued from here on wakes the
+        # next wait; an entry of the state dir removed or replaced: the sweep's guard looks now.
+        if self.store_watch is not None and self.store_watch.drain():
+            self.next_sweep = now
         with self.changed_lock:
             signalled, self.signalled = self.signalled, set()
         for name in signalled:
@@ -358,17 +404,53 @@ class Supervisor(operator.Fleet):
             if rt is not None:
                 self.read_signals(rt)
         if now >= self.next_sweep:
-            self.next_sweep = now + SWEEP_INTERVAL
+            self.next_sweep = now + (self.rest_sweep() if self.resting else SWEEP_INTERVAL)
             self.sweep(now)
         if self.orphaned is not None:
+            self.next_sweep = min(self.next_sweep, now + SWEEP_INTERVAL)  # guard.drain's pace
             return
         operator.apply_commands(self)
         now = time.time()
         for rt in self.agents.values():
             rt.driver.check(rt, now)
         if self.work_hint or names:
+            self.active_at = now
             self.dispatch()
         recovery.retire_finished(self)
+        self.resting = self.quiet(time.time())
+        if not self.resting:
+            self.next_sweep = min(self.next_sweep, now + SWEEP_INTERVAL)
+
+    def set_state(
+        self, rt: AgentRuntime, state: AgentState, why: str, source: str | None = None
+    ) -> None:
+        """Change an agent's state (in memory and in the store) with an event."""
+        super().set_state(rt, state, why, source)
+        self.active_at = time.time()  # the loop keeps its short waits a while (REST_AFTER)
+
+    def quiet(self, now: float) -> bool:
+        """Whether the loop may sleep until something happens: the fleet rests (fleet_rests),
+        nothing changed lately, no agent's driver waits for a later look, and the state dir
+        is watched (a command, a new task or a wipe then wakes it)."""
+        if (
+            self.store_watch is None
+            or self.store_watch.fd is None
+            or self.work_hint
+            or now - self.active_at < REST_AFTER
+            or (self.notifier is not None and (self.notifier.running or self.notifier.queue))
+            or not self.fleet_rests()
+        ):
+            return False
+        return all(
+            now - max(rt.last_output_at or 0.0, rt.signal_at or 0.0) >= REST_AFTER
+            and rt.driver.resting(rt, now)
+            for rt in self.agents.values()
+        )
+
+    def rest_sweep(self) -> float:
+        """The sweep's period at rest: REST_SWEEP, or less so an agent's heartbeat (written
+        by the sweep) never ages past half of `heartbeat.warn`."""
+        return max(SWEEP_INTERVAL, min(REST_SWEEP, self.config.heartbeat.warn / 2))
 
     def read_changed(self) -> set[str]:
         """Read the new output of the agents the watcher reported; return their names."""
@@ -528,8 +610,8 @@ class Supervisor(operator.Fleet):
                 p.dead and p.dead_status is None for p in panes.values()
             ):
                 self.tmux.kick()
-            # One scan of the process table for every agent that runs something.
-            trees = health.tree_cpu(
+            # The process trees of the agents that run something (health.TreeSampler).
+            trees = self.trees.cpu(
                 {
                     p.pid
                     for name, p in panes.items()
@@ -564,16 +646,19 @@ class Supervisor(operator.Fleet):
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
 
     def at_rest(self, now: float) -> bool:
-        """Whether this sweep may skip listing the panes: every agent rests, each live shell
-        is watched by a pidfd, tmux is up, and the last listing is under PANES_AT_REST old."""
+        """Whether this sweep may skip listing the panes: the fleet rests and the last
+        listing is under PANES_AT_REST old."""
+        return now < self.panes_due and self.fleet_rests()
+
+    def fleet_rests(self) -> bool:
+        """Every agent rests, each live shell is watched by a pidfd, and tmux is up."""
         watched = [
             self.shells.arm(rt.name, rt.pid)
             for rt in self.agents.values()
             if rt.state != AgentState.DEAD
         ]
         return (
-            now < self.panes_due
-            and all(watched)
+            all(watched)
             and self.tmux_down_since is None
             and all(
                 rt.state in RESTING and rt.running is None and not rt.awaiting_tmux

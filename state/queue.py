@@ -602,6 +602,14 @@ def settled(store: Store) -> bool:
     return len(stuck_pending(store)) == counts[TaskState.PENDING.value]
 
 
+def next_retry(store: Store, now: float | None = None) -> float | None:
+    """When the first ready task still waiting for its retry time becomes claimable."""
+    row = store.conn.execute(
+        "SELECT MIN(retry_at) FROM tasks WHERE state='ready' AND retry_at > ?", (_now(now),)
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
 def claimable(store: Store, now: float | None = None) -> bool:
     """Cheap read-only check: is any ready task past its retry time?"""
     row = store.conn.execute(

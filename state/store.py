@@ -907,7 +907,12 @@ class Store:
                 "INSERT INTO commands(ts, verb, target, args, origin) VALUES (?,?,?,?,?)",
                 (time.time(), verb, target, json.dumps(args or {}), command_origin()),
             )
-            return int(cur.lastrowid or 0)
+        # Once it is committed, touch the store: a supervisor asleep at rest wakes on that
+        # (inotify, agents/stream.py DirWatch) and reads it; it would otherwise take it at
+        # its next sweep. A write to the WAL is no such sign: it comes before the commit shows.
+        with suppress(OSError):
+            os.utime(self.path, follow_symlinks=False)
+        return int(cur.lastrowid or 0)
 
     def pending_commands(self) -> list[Command]:
         """Queued commands in the order they were written."""

@@ -436,6 +436,16 @@ class AgentDriver(ABC):
         """Once a second: results the output did not show (the safety net)."""
         return None  # nothing to do for most kinds
 
+    def output_wakes(self, rt: AgentRuntime) -> bool:
+        """Whether new output should wake the loop at once (else the loop's next pass reads
+        it, within a fifth of a second). Called from the log watcher's thread."""
+        return True
+
+    def resting(self, rt: AgentRuntime, now: float) -> bool:
+        """Whether a resting agent needs no `check` until new output, a signal or a command
+        (then the loop may sleep)."""
+        return True
+
     @abstractmethod
     def readopt(self, rt: AgentRuntime) -> None:
         """At start-up: the agent's attempt, recorded as running, is rebuilt (rt.running)."""

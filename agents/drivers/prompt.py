@@ -489,6 +489,24 @@ class PromptDriver(AgentDriver):
             self.host.set_state(rt, AgentState.STALLED, detail)
             self.host.on_stall(rt, detail)
 
+    def output_wakes(self, rt: AgentRuntime) -> bool:
+        # While a submitted turn simply goes on, output only marks the screen dirty (it is
+        # read lazily, at most every SCREEN_EVERY): a busy CLI redrawing its spinner dozens
+        # of times a second need not wake the loop each time. Submitting, a turn's end and a
+        # stop read the screen at once: their output wakes it.
+        run = rt.running
+        return (
+            run is None
+            or run.submitted_at is None
+            or run.turn_end_at is not None
+            or run.stop_at is not None
+        )
+
+    def resting(self, rt: AgentRuntime, now: float) -> bool:
+        # No verdict waits to be trusted (an event's freshness, the start-up grace) and the
+        # screen needs no later look: `check` would change nothing until new output.
+        return self.pending is None and self.ia.at_rest()
+
     def started_by_signal(self, rt: AgentRuntime, now: float) -> None:
         """A CLI that said it is up but whose screen no rule recognises counts as idle."""
         if (

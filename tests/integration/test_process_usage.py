@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
-from overseer.agents.health import tree_cpu, tree_usage
+from overseer.agents.health import TreeSampler, tree_cpu, tree_usage
 from overseer.tui.snapshot import ProcessUsage
 from tests.helpers import wait_until
 
@@ -75,3 +77,42 @@ def test_samples_of_pids_nobody_asks_about_are_forgotten() -> None:
         clock.now += 30
         usage(me)
     assert set(usage.samples) == {me}
+
+
+def test_a_sampler_reads_the_known_tree_between_walks_and_walks_when_one_ended() -> None:
+    # A shell with one sleeping child, then a second child: the sampler counts the second
+    # only from its next walk; a child that ended makes it walk at once.
+    clock = Clock()
+    sampler = TreeSampler(rewalk=5.0, clock=clock)
+    parent = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & read line; sleep 61 & read line; wait"],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert parent.stdin is not None
+    try:
+        wait_until(lambda: tree_usage(parent.pid).processes == 2, timeout=20, message="no child")
+        assert parent.pid in sampler.cpu({parent.pid})
+        assert len(sampler.trees[parent.pid][1]) == 2  # walked: the shell and its sleep
+        parent.stdin.write(b"go\n")
+        parent.stdin.flush()
+        wait_until(lambda: tree_usage(parent.pid).processes == 3, timeout=20, message="no 2nd")
+        clock.now += 1.0
+        assert parent.pid in sampler.cpu({parent.pid})
+        assert len(sampler.trees[parent.pid][1]) == 2  # between walks: the known two only
+        clock.now += 5.0
+        sampler.cpu({parent.pid})
+        assert len(sampler.trees[parent.pid][1]) == 3  # the next walk found the second
+        child = sampler.trees[parent.pid][1][1]
+        os.kill(child, signal.SIGKILL)
+        parent.stdin.write(b"go\n")  # the shell reaps it (`wait`)
+        parent.stdin.flush()
+        wait_until(lambda: tree_usage(parent.pid).processes == 2, timeout=20, message="alive")
+        clock.now += 1.0
+        sampler.cpu({parent.pid})  # one it knew has ended: walked again at once
+        pids = sampler.trees[parent.pid][1]
+        assert len(pids) == 2 and child not in pids
+        assert sampler.cpu(set()) == {} and sampler.trees == {}  # not asked about: forgotten
+    finally:
+        subprocess.run(["pkill", "-KILL", "-s", str(parent.pid)], check=False)
+        parent.wait(timeout=10)

@@ -221,6 +221,40 @@ def test_a_prompt_is_submitted_worked_on_and_its_turn_recorded(tmp_path: Path) -
     assert rt.running is None
 
 
+def test_a_busy_turns_output_does_not_wake_the_loop_and_a_settled_prompt_rests(
+    tmp_path: Path,
+) -> None:
+    # The loop sleeps only while every driver rests, and a busy CLI's redraws (dozens a
+    # second) wake it only when a decision reads the screen at once.
+    host = FakeHost(tmp_path)
+    rt = idle_codex(host)
+    assert rt.driver.output_wakes(rt)  # idle: a dialog or a typed line is looked at now
+    host.now += 3.0
+    rt.driver.check(rt, host.now)
+    assert rt.driver.resting(rt, host.now)
+    printed(host, rt, codex_screen("› something typed"))
+    assert not rt.driver.resting(rt, host.now)  # its screen is to be read
+    host.now += 3.0
+    rt.driver.check(rt, host.now)
+    printed(host, rt, screen("codex-0.169.0-prompt.idle.ansi"))
+    host.now += 3.0
+    rt.driver.check(rt, host.now)
+    c = claim(host, "write the docs", kind="prompt")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert rt.driver.output_wakes(rt)  # submitting: Enter waits for the paste to show
+    printed(host, rt, codex_screen("› write the docs"))
+    rt.driver.check(rt, host.now)
+    printed(host, rt, screen("codex-0.169.0-working.busy.ansi"))
+    host.now += 1.0
+    rt.driver.check(rt, host.now)
+    assert rt.running is not None and rt.running.submitted_at is not None
+    assert not rt.driver.output_wakes(rt)  # the turn goes on: read lazily
+    host.stop(rt, AttemptOutcome.FAILED, "stopped to block")
+    assert rt.driver.output_wakes(rt)  # a stop reads the screen at once
+    shell = agent(FakeHost(tmp_path / "shell"), "shell")
+    assert shell.driver.output_wakes(shell) and shell.driver.resting(shell, 0.0)
+
+
 def test_an_untested_cli_version_is_read_with_the_newest_rules_and_takes_tasks(
     tmp_path: Path,
 ) -> None:

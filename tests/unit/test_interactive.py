@@ -217,3 +217,26 @@ def test_claude_rotating_tips_under_its_busy_line_are_not_progress() -> None:
     clock.t += SETTLE
     a.read()  # read once the output is quiet: a whole screen, progress at once
     assert a.progress_age() == 0
+
+
+def test_a_screen_rests_only_once_nothing_waits_for_a_later_look() -> None:
+    # While it rests the supervisor's loop sleeps: a pane may only say so once no look,
+    # no debounce and no "changing is busy" window is still to come.
+    clock = Clock()
+    a = agent(clock, "aider")
+    assert not a.at_rest()  # nothing read yet
+    a.feed(b"\x1b[H\x1b[2Jsomething no rule knows")
+    clock.t += 0.1
+    a.observe()
+    assert not a.at_rest()  # the verdict has not held, and the screen just changed
+    clock.t += 2.0
+    a.observe()
+    assert a.state == "unknown" and a.at_rest()
+    a.feed(b" more")  # new output: the screen is dirty until it is read
+    assert not a.at_rest()
+    clock.t += SETTLE
+    a.observe()
+    assert not a.at_rest()  # read, but an unmatched screen that changed lately is busy
+    clock.t += 2.0
+    a.observe()
+    assert a.at_rest()
