@@ -90,6 +90,7 @@ class PromptDriver(AgentDriver):
         self.events: set[Ev] = set()  # which kinds of event this process has reported
         self.session_started = False
         self.spawned_at = host.clock()
+        self.recognised = False  # a screen verdict other than unknown was applied since spawn
         self.version: tuple[str, str | None] | None = None
 
     def command(self, rt: AgentRuntime) -> str:
@@ -136,6 +137,7 @@ class PromptDriver(AgentDriver):
         self.ia.reset()
         self.latest = self.pending = None
         self.spawned_at = self.host.clock()
+        self.recognised = False
 
     def catch_up(self, rt: AgentRuntime, size: int) -> None:
         rt.stream.seek(size)  # its screen is rebuilt from capture-pane instead (adopt)
@@ -190,6 +192,7 @@ class PromptDriver(AgentDriver):
         if v is None or not self.trusted(v.state, self.ia.candidate_since):
             return
         self.pending = None
+        self.recognised = self.recognised or v.state != UNKNOWN
         if rt.paused and rt.running is None and v.rule in LIMIT_RULES:
             return  # a paused, rate-limited agent stays paused until a person resumes it
         source = f"screen {v.rule}"
@@ -225,8 +228,14 @@ class PromptDriver(AgentDriver):
         """Whether a screen verdict (shown since `since`) may decide now, against the events."""
         now = self.host.clock()
         expects = self.injection is not None and self.injection.degraded is None
-        if screen == UNKNOWN and expects and now - self.spawned_at < STARTUP:
-            return False  # its session-start signal or a recognisable screen may still come
+        if (
+            screen == UNKNOWN
+            and (expects or not self.recognised)
+            and now - self.spawned_at < STARTUP
+        ):
+            # Its session-start signal or a recognisable screen may still come: a CLI slow to
+            # draw its first screen (a loaded machine) is starting, not unknown.
+            return False
         if screen == UNKNOWN and self.session_started:
             return False  # the CLI said it is up: its events decide, not an unknown screen
         latest = self.latest

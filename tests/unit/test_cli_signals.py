@@ -461,6 +461,34 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
         assert rt.state == AgentState.UNKNOWN and row.state_source == "screen no-rule-matched"
 
 
+def test_a_cli_slow_to_draw_its_first_screen_is_starting_until_the_startup_deadline(
+    tmp_path: Path,
+) -> None:
+    # Without signals (degraded), an unrecognised first screen used to make the agent unknown
+    # after the debounce: a CLI slow to start on a loaded machine read starting -> unknown.
+    host = FakeHost(tmp_path)
+    rt = agent(host, "gemini")
+    assert isinstance(rt.driver, PromptDriver)
+    rt.driver.spawned(rt)
+    rt.driver.injection = Injection(degraded="refused")
+    printed(host, rt, b"\x1b[H\x1b[2J$ gemini\r\n")  # the shell's echo, nothing drawn yet
+    for _ in range(3):
+        host.now += 1.0
+        rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.STARTING
+    printed(host, rt, screen("gemini-0.61.0-prompt.idle.ansi"))
+    for _ in range(3):
+        host.now += 1.0
+        rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.IDLE
+    # Once recognised, an unknown screen is unknown again (after the debounce).
+    printed(host, rt, b"\x1b[H\x1b[2Jsomething no rule knows\r\n")
+    for _ in range(3):
+        host.now += 1.0
+        rt.driver.check(rt, host.now)
+    assert rt.state == AgentState.UNKNOWN
+
+
 def test_a_turn_end_written_before_the_prompt_was_sent_is_not_this_turns(tmp_path: Path) -> None:
     host = FakeHost(tmp_path)
     rt = gemini_at_work(host)
