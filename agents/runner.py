@@ -221,8 +221,13 @@ def extra_paths(script: Path) -> tuple[Path, Path]:
 def _write_private(path: Path, text: str) -> None:
     # Never through a link planted in the run dir (it would overwrite the link's target).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    try:
+        # Plain writes, no file object: five files are made per attempt, on the loop.
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def prepare(

@@ -498,6 +498,14 @@ class Supervisor(operator.Fleet):
         run = rt.running
         assert run is not None
         rt.running = None
+        tail = rt.driver.output_tail(rt, run)  # before the transaction: it may ask tmux
+        # The attempt's end and the agent's new state: one transaction, one commit.
+        with self.store.tx():
+            self.finished(rt, run, end, tail)
+        self.work_hint = True
+
+    def finished(self, rt: AgentRuntime, run: Running, end: Ended, tail: str) -> None:
+        """The writes of record(), inside its transaction."""
         outcome = end.outcome
         new = queue.finish(
             self.store,
@@ -507,12 +515,11 @@ class Supervisor(operator.Fleet):
             exit_code=end.exit_code,
             signal=end.sig,
             reason=end.reason,
-            output_tail=rt.driver.output_tail(rt, run),
+            output_tail=tail,
             delay=self.config.retry.delay,
             block_reason=run.block_reason,
             result=end.result,
         )
-        self.work_hint = True
         no_try = (AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED, AttemptOutcome.RELEASED)
         if outcome not in no_try:
             self.suspects.discard(run.task.id)  # it ran to an end of its own
@@ -554,6 +561,7 @@ class Supervisor(operator.Fleet):
             task_id=task_id,
             kind=rt.driver.task_kind,
             names=(rt.spec.name, rt.name),
+            log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
         )
         if claim is None:
             return False

@@ -97,8 +97,12 @@ def claim(
     task_id: str | None = None,
     kind: str | None = None,
     names: tuple[str, ...] = (),
+    log_offset: int = 0,
 ) -> Claim | None:
-    """Atomically take the best ready task for `agent`, or None when nothing is claimable."""
+    """Atomically take the best ready task for `agent`, or None when nothing is claimable.
+
+    `log_offset`: where the attempt's output starts in the agent's log (for recovery).
+    """
     now = _now(now)
     with store.tx() as c:
         if max_running is not None:
@@ -129,8 +133,9 @@ def claim(
             (number, agent, now + lease_s, now, now, task.id),
         )
         cur = c.execute(
-            "INSERT INTO attempts(task_id, number, agent, started_at, nonce) VALUES (?,?,?,?,?)",
-            (task.id, number, agent, now, secrets.token_hex(12)),
+            "INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset) "
+            "VALUES (?,?,?,?,?,?)",
+            (task.id, number, agent, now, secrets.token_hex(12), log_offset),
         )
         attempt = _attempt(
             c.execute("SELECT * FROM attempts WHERE id=?", (cur.lastrowid,)).fetchone()

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -330,6 +331,7 @@ class Store:
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
+        self._tx_owner: int | None = None  # the thread whose transaction is open
         ensure_private_dir(self.path.parent)
         # SQLite follows links: the database and its companions must be plain files of ours.
         for suffix in ("", "-wal", "-shm", ".open.lock"):
@@ -363,11 +365,20 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        """One write transaction that takes the write lock up front (BEGIN IMMEDIATE); one
+        opened inside another (by the same thread) joins it and commits with it."""
+        me = threading.get_ident()
+        if self._tx_owner == me:
+            # Several writes that belong together (an attempt's end and its agent's idle
+            # mark) cost one commit, and one fsync when it checkpoints.
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
+        self._tx_owner = me
         try:
             yield self.conn
         except BaseException:
+            self._tx_owner = None
             # SQLite may already have rolled back (e.g. on a full disk); a failing ROLLBACK
             # must not hide the error that caused it.
             if self.conn.in_transaction:
@@ -375,6 +386,7 @@ class Store:
                     self.conn.execute("ROLLBACK")
             raise
         else:
+            self._tx_owner = None
             self.conn.execute("COMMIT")
 
     def _migrate(self) -> None:

@@ -417,7 +417,8 @@ class AgentDriver(ABC):
             deadline=now + task.timeout if task.timeout else None,
             shell_pid=rt.pid,
         )
-        self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
+        if attempt.log_offset != rt.stream.offset:  # the claim records it (Supervisor.claim)
+            self.host.store.set_attempt_offset(attempt.id, rt.stream.offset)
         return rt.running
 
     def settle_end(self, rt: AgentRuntime) -> None:

@@ -45,6 +45,27 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
         Store(db)
 
 
+def test_a_transaction_opened_inside_another_commits_with_it(tmp_path: Path) -> None:
+    # An attempt's end and its agent's idle mark are one commit: a reader sees both or none.
+    store, reader = Store(tmp_path / "state.db"), Store(tmp_path / "state.db")
+    add(store, {"id": "a"})
+    claim = queue.claim(store, "w", 30, log_offset=4096)
+    assert claim is not None and claim.attempt.log_offset == 4096  # recorded by the claim
+
+    def seen() -> list[str]:
+        return [e.message for e in reader.events() if e.kind == "x"]
+
+    with store.tx():
+        queue.finish(store, "a", 1, AttemptOutcome.OK)
+        store.event("x", "agent idle")
+        assert reader.task("a").state == TaskState.RUNNING and seen() == []  # type: ignore[union-attr]
+    assert reader.task("a").state == TaskState.DONE and seen() == ["agent idle"]  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError), store.tx():
+        store.event("x", "rolled back with the outer one")
+        raise RuntimeError
+    assert seen() == ["agent idle"]
+
+
 def test_claim_order_priority_then_insertion(store: Store) -> None:
     add(store, {"id": "a"}, {"id": "b", "priority": 5}, {"id": "c"})
     got = [queue.claim(store, "w", 30) for _ in range(4)]
