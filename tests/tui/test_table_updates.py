@@ -1,0 +1,76 @@
+"""A changed cell re-renders that cell only; a column that widens redraws every cell."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+
+from overseer.tui.widgets.tables import KeyedTable
+
+
+class Plain(KeyedTable[Any]):
+    COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = [
+        ("id", "id", 4),
+        ("a", "a", 6),
+        ("b", "b", None),  # auto width: widens to its widest cell
+    ]
+
+
+class Host(App[None]):
+    # A fixed size, as on the dashboard: a table that grew would be resized, and a resize
+    # invalidates every cached render anyway.
+    CSS = "Plain { height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        yield Plain(id="t")
+
+
+def on_screen(table: Plain) -> list[str]:
+    """The table's lines as a frame draws them (render_lines, the compositor's way in)."""
+    return [strip.text for strip in table.render_lines(table.size.region)]
+
+
+async def test_one_changed_cell_renders_only_that_cell() -> None:
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(Plain)
+        for i in range(6):
+            table.add_row(f"r{i}", f"a{i}", f"b{i}", key=f"r{i}")
+        await pilot.pause()
+        table.refresh()  # every line drawn from the cache as it is now
+        before = on_screen(table)
+        cache = table._cell_render_cache
+        cached = {k: cache.get(k) for k in cache.keys()}  # noqa: SIM118 (no __iter__)
+        table.update_cell("r3", "b", "B3")
+        await pilot.pause()
+        after = on_screen(table)
+        row3 = 3 + table.header_height
+        assert "B3" in after[row3] and "b3" not in after[row3]
+        assert after[:row3] == before[:row3] and after[row3 + 1 :] == before[row3 + 1 :]
+        # DataTable's own update_cell renders every visible cell again (18, and the header).
+        rendered = {
+            (k[0].value, k[1].value)
+            for k in cache.keys()  # noqa: SIM118
+            if k[0].value is not None and cached.get(k) is not cache.get(k)
+        }
+        assert rendered == {("r3", "b")}, rendered
+
+
+async def test_a_cell_drawn_before_its_column_widened_is_drawn_again_in_full() -> None:
+    app = Host()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(Plain)
+        table.add_row("r0", "a0", "short", key="r0")
+        await pilot.pause()
+        # A frame drawn between a new row and the idle pass that measures it caches the
+        # new row's cells at the old width of the auto-width column.
+        table.add_row("r1", "a1", "a much longer line", key="r1")
+        table.refresh()
+        assert not any("a much longer line" in line for line in on_screen(table))
+        await pilot.pause()  # idle: DataTable widens the column, invalidating nothing
+        table.update_cell("r0", "a", "A0")  # one cell changes, the rest come from the cache
+        await pilot.pause()
+        lines = on_screen(table)
+        assert any("a much longer line" in line for line in lines), lines
+        assert any("A0" in line and "short" in line for line in lines), lines
