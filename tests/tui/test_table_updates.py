@@ -1,12 +1,19 @@
-"""A changed cell re-renders that cell only; a column that widens redraws every cell."""
+"""A changed cell re-renders that cell only; a column that widens redraws every cell; a fresh
+heartbeat changes no cell."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 
-from overseer.tui.widgets.tables import KeyedTable
+from overseer.tui.screens.main import MainScreen
+from overseer.tui.snapshot import Snapshot
+from overseer.tui.widgets.format import age_label
+from overseer.tui.widgets.tables import AgentTable, KeyedTable
+from tests.tui.pilot import dashboard
 
 
 class Plain(KeyedTable[Any]):
@@ -74,3 +81,37 @@ async def test_a_cell_drawn_before_its_column_widened_is_drawn_again_in_full() -
         lines = on_screen(table)
         assert any("a much longer line" in line for line in lines), lines
         assert any("A0" in line and "short" in line for line in lines), lines
+
+
+def test_a_heartbeat_reads_fresh_until_it_is_late() -> None:
+    assert [age_label(a, 30, 90) for a in (0.0, 1.4, 4.9)] == ["<5s"] * 3
+    assert [age_label(a, 30, 90) for a in (5.0, 29.0, 31.0, 95.0)] == [
+        "5s",
+        "29s",
+        "31s !",
+        "1m !!",
+    ]
+    assert [age_label(a, 3, 9) for a in (2.9, 3.0, None)] == ["<3s", "3s !", "-"]
+
+
+async def test_heartbeats_written_each_second_change_no_cell(tmp_path: Path) -> None:
+    async with dashboard(tmp_path) as (app, pilot):
+        screen, table = app.screen, app.screen.query_one(AgentTable)
+        assert isinstance(screen, MainScreen) and screen.snap is not None
+        snap = screen.snap
+
+        def beats(age: float) -> Snapshot:
+            agents = [
+                replace(a, heartbeat_age=age) if a.state == "busy" else a for a in snap.agents
+            ]
+            return replace(snap, agents=agents)
+
+        table.show(beats(0.3).agents, beats(0.3), table.pal)
+        await pilot.pause()
+        shown = dict(table.cells)
+        for age in (1.1, 2.0, 4.2):  # what a live agent's heartbeat does between two reads
+            table.show(beats(age).agents, beats(age), table.pal)
+            assert not table.changed_cells and table.cells == shown
+        table.show(beats(6.0).agents, beats(6.0), table.pal)  # late: its age counts
+        busy = {a.name for a in snap.agents if a.state == "busy"}
+        assert {(r.value, c.value) for r, c in table.changed_cells} == {(n, "beat") for n in busy}

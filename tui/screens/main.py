@@ -25,7 +25,7 @@ from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, Snapshot
 from overseer.tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText, HelpScreen
 from overseer.tui.services import Services
 from overseer.tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
-from overseer.tui.widgets.format import NARROW, palette
+from overseer.tui.widgets.format import NARROW, duration, palette
 from overseer.tui.widgets.panels import (
     DetailPanel,
     EventLog,
@@ -325,6 +325,8 @@ class MainScreen(Screen[None]):
         else:
             panel.show_task(row, message.attempts, message.events, self.pal)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
+        if isinstance(row, AgentRow) and row.heartbeat_age is not None:
+            title += f" · heartbeat {duration(row.heartbeat_age)} ago"  # the table says `<5s`
         show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
     # -- targets ----------------------------------------------------------------------

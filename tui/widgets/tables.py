@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -19,6 +20,7 @@ from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
 from overseer.tui.widgets.format import (
     AGENT_SYMBOLS,
     TASK_SYMBOLS,
+    age_label,
     age_text,
     clip,
     coarse_age,
@@ -160,6 +162,10 @@ class KeyedTable(DataTable[Any], Generic[R]):
     def search_text(self, row: R) -> str:
         raise NotImplementedError
 
+    def shows_same(self, new: R, old: R, snap: Snapshot) -> bool:
+        """Whether a changed row would show exactly what `old` shows (cheaper than its cells)."""
+        return False
+
     def row_cells(self, row: R, snap: Snapshot) -> tuple[Any, ...]:
         """render_row with plain strings made Text: a DataTable reads a str cell as markup."""
         return tuple(Text(c) if isinstance(c, str) else c for c in self.render_row(row, snap))
@@ -229,10 +235,13 @@ class KeyedTable(DataTable[Any], Generic[R]):
         columns = [c[0] for c in self.shown_columns()]
         for row in changed:
             key = self.key_of(row)
+            before = self.rows_by_key.get(key)
             self.rows_by_key[key] = row
             old_cells = self.cells.get(key)
             if old_cells is None:
                 continue  # filtered out
+            if before is not None and self.shows_same(row, before, snap):
+                continue
             cells = (old_cells[0], *self.row_cells(row, snap))
             for col, value, was in zip(columns, cells, old_cells, strict=True):
                 if value != was:
@@ -408,6 +417,29 @@ class AgentTable(KeyedTable[AgentRow]):
 
     def key_of(self, row: AgentRow) -> str:
         return row.name
+
+    # What an agent's row shows, but for its two ages (compared as shown).
+    STEADY = operator.attrgetter(
+        "name",
+        "state",
+        "task",
+        "cpu_pct",
+        "rss",
+        "usage",
+        "last_line",
+        "prompt",
+        "reason",
+        "version_note",
+    )
+
+    def shows_same(self, new: AgentRow, old: AgentRow, snap: Snapshot) -> bool:
+        """Most snapshots change only heartbeat ages, written each second for every agent."""
+        return (
+            self.STEADY(new) == self.STEADY(old)
+            and coarse_age(new.state_age) == coarse_age(old.state_age)
+            and age_label(new.heartbeat_age, snap.warn, snap.alert)
+            == age_label(old.heartbeat_age, snap.warn, snap.alert)
+        )
 
     def search_text(self, row: AgentRow) -> str:
         return "\t".join(
