@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
 from overseer.state.models import CommandStatus, TaskState
+from overseer.tui.screens import main
 from overseer.tui.screens.dialogs import AskText, Confirm, HelpScreen
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.widgets.tables import AgentTable, QueueTable
@@ -158,6 +160,35 @@ async def test_store_change_shows_without_a_key(tmp_path: Path) -> None:
             await pilot.pause(0.05)
         assert "brand-new" in queue.rows_by_key
         app.screen.stop.set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
+async def test_a_write_to_the_store_wakes_the_dashboard_without_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No timed re-read and no poll within the test: only the write itself can wake the reader.
+    monkeypatch.setattr(main, "REFRESH_IDLE", 3600.0)
+    monkeypatch.setattr(main, "POLL", 3600.0)
+    app = make_app(tmp_path, live=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        queue = app.screen.query_one(QueueTable)
+        for _ in range(100):
+            if app.snapshots:
+                break
+            await pilot.pause(0.05)
+        shown = app.snapshots
+        await pilot.pause(0.3)
+        assert app.snapshots == shown  # nothing changed: nothing read, nothing shown
+        store_of(tmp_path).upsert_tasks([{"id": "brand-new", "command": "true"}])
+        for _ in range(100):
+            if "brand-new" in queue.rows_by_key:
+                break
+            await pilot.pause(0.05)
+        assert "brand-new" in queue.rows_by_key
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        screen.stop.set()
+        screen.wake.set()
 
 
 @pytest.mark.parametrize("keymap", [{"retry": "R"}])

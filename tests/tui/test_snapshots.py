@@ -30,7 +30,8 @@ def snap(snap_compare: Any, app: Any, size: tuple[int, int], *keys: str) -> None
         if keys:
             await pilot.press(*keys)
             await pilot.pause()
-            for box in pilot.app.screen.query(Input):
+            # A dialog's text box blinks too: a snapshot taken in its off phase lacks the cursor.
+            for box in pilot.app.screen.query("Input, TextArea"):
                 box.cursor_blink = False
             await pilot.pause()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -17,12 +18,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from overseer.agents.answers import Refused, about, suggestion_command
+from overseer.agents.stream import LogWatcher
+from overseer.state.store import DB_NAME
 from overseer.tui.actions import ACTIONS, BY_ID, bindings, key_label
 from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
 from overseer.tui.screens.dialogs import AskText, Confirm, DiffScreen, EditText, HelpScreen
 from overseer.tui.services import Services
 from overseer.tui.snapshot import AgentRow, Snapshot, SnapshotReader, TaskRow
-from overseer.tui.widgets.format import NARROW, palette
+from overseer.tui.widgets.format import NARROW, duration, palette
 from overseer.tui.widgets.panels import (
     DetailPanel,
     EventLog,
@@ -39,7 +42,8 @@ ALERT_KINDS = frozenset(
     {"task.blocked", "agent.waiting", "agent.stalled", "agent.dead", "agent.paused"}
 )
 REFRESH_IDLE = 1.0  # re-read at least this often (ages and countdowns move)
-POLL = 0.02  # how often the worker checks whether the store changed (PRAGMA data_version)
+POLL = 0.02  # with no watch on the store's files: how often PRAGMA data_version is checked
+GATHER = 0.02  # after a write wakes the reader: the rest of its burst lands, one read for all
 
 
 class MainScreen(Screen[None]):
@@ -59,6 +63,7 @@ class MainScreen(Screen[None]):
         self.detail_key: str | None = None
         self.screens: dict[str, str | None] = {}
         self.stop = threading.Event()
+        self.wake = threading.Event()  # the store's files changed, or the screen goes away
         self.detail_reader: SnapshotReader | None = None
         self.detail_lock = threading.Lock()
         self.focus_order = ["agents", "queue", "suggestions", "detail-box", "events"]
@@ -99,6 +104,7 @@ class MainScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.stop.set()
+        self.wake.set()
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW
@@ -134,8 +140,14 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="store")
     def watch_store(self) -> None:
-        """Read a snapshot when the store changed (or every second), post it; never touch widgets."""
+        """Read a snapshot when the store changed (or every second), post it; never touch widgets.
+
+        A write to the database or its WAL wakes this thread (inotify on Linux, through
+        LogWatcher), so an unchanged store costs no polling; without a watch, PRAGMA
+        data_version is checked every POLL. Either way a changed data_version decides.
+        """
         reader = self.services.make_reader()
+        watcher = self.watch_files() if self.services.live else None
         try:
             last_version = -1
             last_read = 0.0
@@ -146,10 +158,35 @@ class MainScreen(Screen[None]):
                     snap = reader.read()
                     last_version, last_read = snap.data_version, now
                     self.post_message(SnapshotReady(snap))
-                if not self.services.live or self.stop.wait(POLL):
+                if not self.services.live:
                     return
+                if watcher is None:
+                    if self.stop.wait(POLL):
+                        return
+                    continue
+                self.wake.wait(max(0.0, last_read + REFRESH_IDLE - time.monotonic()))
+                if self.stop.is_set() or self.stop.wait(GATHER if self.wake.is_set() else 0):
+                    return
+                self.wake.clear()
         finally:
+            if watcher is not None:
+                watcher.stop()
             reader.close()
+
+    def watch_files(self) -> LogWatcher | None:
+        """Set `wake` whenever the database or its WAL is written; None if it cannot watch."""
+        names = {DB_NAME, f"{DB_NAME}-wal"}
+
+        def changed(paths: set[Path]) -> None:
+            if any(p.name in names for p in paths):
+                self.wake.set()
+
+        watcher = LogWatcher(self.services.state_dir, changed, step_ms=int(GATHER * 1000))
+        try:
+            watcher.start()
+        except OSError:
+            return None
+        return watcher
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snap = message.snapshot
@@ -288,6 +325,8 @@ class MainScreen(Screen[None]):
         else:
             panel.show_task(row, message.attempts, message.events, self.pal)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
+        if isinstance(row, AgentRow) and row.heartbeat_age is not None:
+            title += f" · heartbeat {duration(row.heartbeat_age)} ago"  # the table says `<5s`
         show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
     # -- targets ----------------------------------------------------------------------

@@ -81,13 +81,35 @@ def size(n: int | None) -> str:
     return f"{n}B"
 
 
+BEAT_FRESH = 5.0  # seconds: a heartbeat younger than this is shown as fresh, not counted
+
+
+def beat_age(age: float, warn: float = BEAT_FRESH) -> str:
+    """A heartbeat's age: `<5s` while fresh (under BEAT_FRESH and warn), then counted."""
+    fresh = min(BEAT_FRESH, warn)
+    return f"<{fresh:g}s" if age < fresh else coarse_age(age)
+
+
+def age_label(age: float | None, warn: float, alert: float) -> str:
+    """A heartbeat age as the agents table shows it: `<5s` while fresh, marked past warn/alert.
+
+    A live agent's heartbeat is written every second, so its age flickers between 0s and 2s:
+    counting that changed every agent's row each second for nothing (the detail panel's
+    title gives the exact age). From BEAT_FRESH (or the warn threshold, if lower) it counts.
+    """
+    if age is None:
+        return "-"
+    if age < min(BEAT_FRESH, warn):
+        return beat_age(age, warn)
+    return coarse_age(age) + (" !!" if age >= alert else " !" if age >= warn else "")
+
+
 def age_text(age: float | None, warn: float, alert: float, pal: dict[str, str]) -> Text:
-    """A heartbeat age coloured against the warn/alert thresholds."""
+    """age_label coloured against the warn/alert thresholds."""
     if age is None:
         return Text("-", style=pal["dim"])
     style = pal["err"] if age >= alert else pal["warn"] if age >= warn else ""
-    mark = " !!" if age >= alert else " !" if age >= warn else ""
-    return Text(coarse_age(age) + mark, style=style)
+    return Text(age_label(age, warn, alert), style=style)
 
 
 def sparkline(values: list[int]) -> str:

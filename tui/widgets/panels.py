@@ -20,6 +20,7 @@ from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
 from overseer.tui.widgets.format import (
     AGENT_SYMBOLS,
     TASK_SYMBOLS,
+    beat_age,
     clip,
     duration,
     sparkline,
@@ -63,7 +64,7 @@ class StatusHeader(Static):
             style = pal["err"] if beat >= snap.alert else pal["warn"] if beat >= 5 else pal["ok"]
             top.append(f"● running pid {snap.supervisor_pid}", style=f"bold {pal['ok']}")
             top.append(" · loop heartbeat ")
-            top.append(duration(beat), style=style)
+            top.append(beat_age(beat), style=style)  # steady while fresh, like the agents
         elif snap.supervisor_died:
             top.append(f"✗ died (pid {snap.supervisor_pid})", style=f"bold {pal['err']}")
             top.append(" · operator keys refused until `overseer up` starts one", style=pal["dim"])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.binding import BindingType
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from overseer.agents.usage import usage_text
 from overseer.tui.actions import bindings
@@ -17,6 +20,7 @@ from overseer.tui.snapshot import AgentRow, Snapshot, TaskRow
 from overseer.tui.widgets.format import (
     AGENT_SYMBOLS,
     TASK_SYMBOLS,
+    age_label,
     age_text,
     clip,
     coarse_age,
@@ -65,6 +69,79 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self.last_shape: tuple[str, int] = ("", 0)  # filter and sort the rows were laid out with
         self.pal: dict[str, str] = {}
         self.snapshot: Snapshot | None = None
+        self.changed_cells: set[tuple[RowKey, ColumnKey]] = set()  # since the last frame
+        self.drawn_widths: tuple[int, ...] = ()  # column widths the cached renders have
+
+    # -- rendering only what changed --------------------------------------------------
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: Any,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """Change one cell; the next frame renders that cell again, and no other.
+
+        DataTable's own update_cell bumps a counter that is part of every render cache key,
+        so one ticking age re-rendered every visible cell of the table each second. Here the
+        cell is noted (its cached renders are dropped before the next frame, forget_changed)
+        and only its line of the screen is marked for a repaint.
+        """
+        rk = RowKey(row_key) if isinstance(row_key, str) else row_key
+        ck = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        row = self.rows.get(rk)
+        if update_width or row is None or row.height != 1 or ck not in self._column_locations:
+            super().update_cell(rk, ck, value, update_width=update_width)  # or its error
+            return
+        self._data[rk][ck] = value
+        self.changed_cells.add((rk, ck))
+        # The row's line on screen (every row is one line high); none while scrolled away.
+        header = self.header_height if self.show_header else 0
+        line = self.get_row_index(rk) + header - self.scroll_offset.y
+        if header <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def forget_changed(self) -> None:
+        """Before a frame: drop the cached renders of changed cells, or all of them when a
+        column's width changed.
+
+        DataTable widens an auto-width column when it measures new rows (on idle) without
+        invalidating anything, and its cell renders are cached without their width: a cell
+        drawn before the widening would stay clipped. A new width therefore bumps the
+        counter every cache key holds, and repaints the whole table.
+        """
+        widths = (
+            self._row_label_column_width,
+            *(c.get_render_width(self) for c in self.ordered_columns),
+        )
+        if widths != self.drawn_widths:
+            self.drawn_widths = widths
+            self.changed_cells.clear()
+            self._update_count += 1
+            self.refresh()
+            return
+        if not self.changed_cells:
+            return
+        changed, self.changed_cells = self.changed_cells, set()
+        rows = {rk for rk, _ in changed}
+        cells = self._cell_render_cache
+        # An LRUCache has keys() but no __iter__ (noqa: SIM118).
+        for cell in [k for k in cells.keys() if k[0] in rows and (k[0], k[1]) in changed]:  # noqa: SIM118
+            cells.discard(cell)
+        lines = self._row_render_cache
+        for line in [k for k in lines.keys() if k[0] in rows]:  # noqa: SIM118
+            lines.discard(line)
+        indexes = {self._row_locations.get(rk) for rk in rows}
+        renderables = self._row_renderable_cache
+        for row in [k for k in renderables.keys() if k[1] in indexes]:  # noqa: SIM118
+            renderables.discard(row)
+        self._line_cache.clear()  # lines are joined again from the rows' caches, cheaply
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self.forget_changed()
+        return super().render_lines(crop)
 
     def on_mount(self) -> None:
         for key, label, width in self.shown_columns():
@@ -84,6 +161,10 @@ class KeyedTable(DataTable[Any], Generic[R]):
 
     def search_text(self, row: R) -> str:
         raise NotImplementedError
+
+    def shows_same(self, new: R, old: R, snap: Snapshot) -> bool:
+        """Whether a changed row would show exactly what `old` shows (cheaper than its cells)."""
+        return False
 
     def row_cells(self, row: R, snap: Snapshot) -> tuple[Any, ...]:
         """render_row with plain strings made Text: a DataTable reads a str cell as markup."""
@@ -154,10 +235,13 @@ class KeyedTable(DataTable[Any], Generic[R]):
         columns = [c[0] for c in self.shown_columns()]
         for row in changed:
             key = self.key_of(row)
+            before = self.rows_by_key.get(key)
             self.rows_by_key[key] = row
             old_cells = self.cells.get(key)
             if old_cells is None:
                 continue  # filtered out
+            if before is not None and self.shows_same(row, before, snap):
+                continue
             cells = (old_cells[0], *self.row_cells(row, snap))
             for col, value, was in zip(columns, cells, old_cells, strict=True):
                 if value != was:
@@ -333,6 +417,29 @@ class AgentTable(KeyedTable[AgentRow]):
 
     def key_of(self, row: AgentRow) -> str:
         return row.name
+
+    # What an agent's row shows, but for its two ages (compared as shown).
+    STEADY = operator.attrgetter(
+        "name",
+        "state",
+        "task",
+        "cpu_pct",
+        "rss",
+        "usage",
+        "last_line",
+        "prompt",
+        "reason",
+        "version_note",
+    )
+
+    def shows_same(self, new: AgentRow, old: AgentRow, snap: Snapshot) -> bool:
+        """Most snapshots change only heartbeat ages, written each second for every agent."""
+        return (
+            self.STEADY(new) == self.STEADY(old)
+            and coarse_age(new.state_age) == coarse_age(old.state_age)
+            and age_label(new.heartbeat_age, snap.warn, snap.alert)
+            == age_label(old.heartbeat_age, snap.warn, snap.alert)
+        )
 
     def search_text(self, row: AgentRow) -> str:
         return "\t".join(
