@@ -326,7 +326,7 @@ class MainScreen(Screen[None]):
             panel.show_task(row, message.attempts, message.events, self.pal)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
         if isinstance(row, AgentRow) and row.heartbeat_age is not None:
-            title += f" · heartbeat {duration(row.heartbeat_age)} ago"  # the table says `<5s`
+            title += f" · heartbeat {duration(row.heartbeat_age)} ago"  # the table says `<10s`
         show_once(self.query_one("#detail-title", Label), title, lambda: title, layout=False)
 
     # -- targets ----------------------------------------------------------------------

@@ -81,17 +81,19 @@ def size(n: int | None) -> str:
     return f"{n}B"
 
 
-BEAT_FRESH = 5.0  # seconds: a heartbeat younger than this is shown as fresh, not counted
+# Seconds: a heartbeat younger than this is shown as fresh, not counted. A resting fleet's
+# supervisor writes heartbeats every 5 s (busy agents' every second): twice that period.
+BEAT_FRESH = 10.0
 
 
 def beat_age(age: float, warn: float = BEAT_FRESH) -> str:
-    """A heartbeat's age: `<5s` while fresh (under BEAT_FRESH and warn), then counted."""
+    """A heartbeat's age: `<10s` while fresh (under BEAT_FRESH and warn), then counted."""
     fresh = min(BEAT_FRESH, warn)
     return f"<{fresh:g}s" if age < fresh else coarse_age(age)
 
 
 def age_label(age: float | None, warn: float, alert: float) -> str:
-    """A heartbeat age as the agents table shows it: `<5s` while fresh, marked past warn/alert.
+    """A heartbeat age as the agents table shows it: `<10s` while fresh, marked past warn/alert.
 
     A live agent's heartbeat is written every second, so its age flickers between 0s and 2s:
     counting that changed every agent's row each second for nothing (the detail panel's
