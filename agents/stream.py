@@ -278,7 +278,10 @@ class LogStream:
 
     def last_line(self) -> str:
         """Return the last non-empty line of recent output, stripped."""
-        for limit in (8192, None):
+        # Decode the end first: the sweep asks this of every busy agent, and decoding 8 KB per
+        # agent and sweep was an eighth of a core at 50 agents; a longer window only when the
+        # end holds no line (a last line longer than that keeps its end, as with 8 KB before).
+        for limit in (1024, 8192, None):
             for line in reversed(to_text(self._ring_bytes(limit)).split("\n")):
                 if line.strip():
                     return line.strip()

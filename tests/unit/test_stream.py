@@ -251,6 +251,18 @@ def test_last_line_skips_blank_lines_and_applies_carriage_returns(tmp_path: Path
     assert stream.last_line() == "100%"
 
 
+@pytest.mark.parametrize("blank", [0, 900, 3000, 20000])
+def test_last_line_is_found_however_much_blank_output_follows_it(
+    tmp_path: Path, blank: int
+) -> None:
+    # The end is decoded first and the window widened only when it holds no line.
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 5000 + b"\nearlier\n" + b"Deploy? [y/N] \r\n" + b" \r\n" * (blank // 3))
+    stream = LogStream(log)
+    stream.read_new()
+    assert stream.last_line() == "Deploy? [y/N]"
+
+
 def test_tail_text_after_wrap_drops_the_cut_first_line(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     lines = [f"\x1b[32mline {i}\x1b[0m\n".encode() for i in range(1000)]
