@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,8 +85,9 @@ def test_an_exit_wakes_the_wait_and_is_named_once() -> None:
         wake.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="pidfds are Linux >= 5.3")
-def test_a_shell_killed_while_every_agent_rests_is_respawned(project: Project) -> None:
+def two_resting_shells(project: Project, **config: Any) -> tuple[subprocess.Popen[str], Path]:
+    """Two idle shell agents under a supervisor whose loop has fallen asleep: it and its
+    record of sleeps."""
     project.write(
         """
 agents:
@@ -93,6 +95,7 @@ agents:
 tasks: []
 """,
         heartbeat=AT_REST_BEAT,
+        **config,
     )
     sleeps = project.root / "sleeps"
     proc = start_at_rest(project, sleeps)
@@ -102,6 +105,12 @@ tasks: []
         message="the agents never came up",
     )
     fell_asleep(sleeps, 0.0, "once the agents rested")
+    return proc, sleeps
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="pidfds are Linux >= 5.3")
+def test_a_shell_killed_while_every_agent_rests_is_respawned(project: Project) -> None:
+    proc, sleeps = two_resting_shells(project)
     agent = project.store.agent("w-1")
     assert agent is not None and agent.pid
     os.kill(agent.pid, signal.SIGKILL)
@@ -129,23 +138,7 @@ tasks: []
 def test_the_loop_asleep_at_rest_is_woken_by_commands_new_tasks_retries_and_a_wipe(
     project: Project,
 ) -> None:
-    project.write(
-        """
-agents:
-  - {name: w, kind: shell, count: 2}
-tasks: []
-""",
-        heartbeat=AT_REST_BEAT,
-        retry={"max_attempts": 2, "backoff": 6},
-    )
-    sleeps = project.root / "sleeps"
-    proc = start_at_rest(project, sleeps)
-    wait_until(
-        lambda: all(project.agent_state(n) == "idle" for n in ("w-1", "w-2")),
-        timeout=40,
-        message="the agents never came up",
-    )
-    fell_asleep(sleeps, 0.0, "once the agents rested")
+    proc, sleeps = two_resting_shells(project, retry={"max_attempts": 2, "backoff": 6})
     # An operator command.
     assert project.cli("pause", "w-2").returncode == 0
     wait_until(lambda: project.agent_state("w-2") == "paused", message="pause never applied")
