@@ -434,6 +434,13 @@ def test_gemini_refusing_its_settings_on_screen_marks_the_signals_degraded(
     assert "agent.signals-degraded" in host.events
 
 
+def checked(host: FakeHost, rt: AgentRuntime, times: int, step: float = 1.0) -> None:
+    """The driver's check, `times` times, `step` seconds apart."""
+    for _ in range(times):
+        host.now += step
+        rt.driver.check(rt, host.now)
+
+
 @pytest.mark.parametrize("started", [True, False])
 def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
     tmp_path: Path, started: bool
@@ -450,9 +457,7 @@ def test_an_untested_version_is_unknown_only_when_its_signals_fail_too(
         sig = CLIS["claude"].hook("SessionStart", {"source": "startup"}, host.now)
         assert sig is not None
         rt.driver.signal(rt, sig)
-    for _ in range(5):  # the startup deadline passes
-        host.now += 5.0
-        rt.driver.check(rt, host.now)
+    checked(host, rt, 5, step=5.0)  # the startup deadline passes
     row = host.store.agent("w")
     assert row is not None and row.version_note == "untested version 9.9.9 (tested: 2.1)"
     if started:
@@ -472,20 +477,14 @@ def test_a_cli_slow_to_draw_its_first_screen_is_starting_until_the_startup_deadl
     rt.driver.spawned(rt)
     rt.driver.injection = Injection(degraded="refused")
     printed(host, rt, b"\x1b[H\x1b[2J$ gemini\r\n")  # the shell's echo, nothing drawn yet
-    for _ in range(3):
-        host.now += 1.0
-        rt.driver.check(rt, host.now)
+    checked(host, rt, 3)
     assert rt.state == AgentState.STARTING
     printed(host, rt, screen("gemini-0.61.0-prompt.idle.ansi"))
-    for _ in range(3):
-        host.now += 1.0
-        rt.driver.check(rt, host.now)
+    checked(host, rt, 3)
     assert rt.state == AgentState.IDLE
     # Once recognised, an unknown screen is unknown again (after the debounce).
     printed(host, rt, b"\x1b[H\x1b[2Jsomething no rule knows\r\n")
-    for _ in range(3):
-        host.now += 1.0
-        rt.driver.check(rt, host.now)
+    checked(host, rt, 3)
     assert rt.state == AgentState.UNKNOWN
 
 
