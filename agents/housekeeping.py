@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from overseer.agents.drivers.base import LIVE_FIELDS
@@ -13,6 +15,7 @@ from overseer.agents.insights import CPU_ACTIVE_RATE
 from overseer.state.store import StoreError
 
 if TYPE_CHECKING:
+    from overseer.agents.insights import Insights
     from overseer.agents.supervisor import Supervisor
 
 log = logging.getLogger("overseer.supervisor")
@@ -65,36 +68,129 @@ def trim_history(sup: Supervisor, now: float) -> None:
 
 
 def refresh_insights(sup: Supervisor, now: float, force: bool = False) -> None:
-    """Recompute the stored suggestions (a bug in a rule is logged, never fatal).
+    """Recompute the stored suggestions on the worker's thread (at once and waiting when
+    forced); a store failure there stops the loop here, as one of its own would."""
+    if not force:
+        sup.suggester.raise_failure()
+        if now < sup.suggester.due:
+            return
+    job = (
+        now,
+        frozenset(
+            rt.name
+            for rt in sup.agents.values()
+            if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
+        ),
+        frozenset(
+            rt.name
+            for rt in sup.agents.values()
+            if rt.running is not None and rt.running.stop_at is not None
+        ),
+    )
+    if force:
+        sup.suggester.run(job)
+    else:
+        sup.suggester.submit(job)
 
-    A refresh over a big store can take a while: the next one waits ten times as long
-    as this one took, so suggestions never take more than a tenth of the loop.
+
+Job = tuple[float, frozenset[str], frozenset[str]]  # when, agents busy on CPU, agents stopping
+
+
+class Suggester:
+    """Keeps the stored suggestions current on a thread of its own, with its own connection.
+
+    A refresh over 50 busy agents takes tens of milliseconds of Python: on the loop's thread,
+    every exit that arrived meanwhile waited for it. A refresh that takes long spaces the next
+    ones out (ten times its duration), so suggestions never take more than a tenth of a core.
     """
-    if not force and now < sup.insights_due:
-        return
-    began = time.monotonic()
-    try:
-        sup.insights.refresh(
-            now,
-            supervisor_alive=True,
-            cpu_active=frozenset(
-                rt.name
-                for rt in sup.agents.values()
-                if rt.running is not None and rt.cpu_rate >= CPU_ACTIVE_RATE
-            ),
-            stopping=frozenset(
-                rt.name
-                for rt in sup.agents.values()
-                if rt.running is not None and rt.running.stop_at is not None
-            ),
-            events=True,
-        )
-    except PERSIST_ERRORS:
-        raise  # the store itself failed: the loop stops cleanly (see run)
-    except Exception as exc:
-        log.exception("insights refresh failed")
-        if now - sup.insights_failed_at >= 60.0:
-            sup.insights_failed_at = now
-            sup.store.event("insights.error", f"suggestions not refreshed: {exc!r}")
-    finally:
-        sup.insights_due = now + max(INSIGHTS_MIN_GAP, 10 * (time.monotonic() - began))
+
+    def __init__(self, insights: Insights) -> None:
+        self.insights = insights
+        self._lock = threading.Lock()  # one refresh at a time, on either thread
+        self._ready = threading.Condition()
+        self._job: Job | None = None
+        self._failure: BaseException | None = None
+        self._failed_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.gap = INSIGHTS_MIN_GAP  # between refreshes: ten times the last one's duration
+        self.due = 0.0  # when the next refresh may be asked for
+
+    def idle(self) -> bool:
+        """Whether no refresh is asked for or in progress."""
+        with self._ready:
+            if self._job is not None:
+                return False
+        return not self._lock.locked()
+
+    def submit(self, job: Job) -> None:
+        """Ask for a refresh (the latest ask wins); returns at once."""
+        with self._ready:
+            if self._stopped:
+                return
+            self._job = job
+            self.due = job[0] + self.gap  # until this one has run and says how long it took
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="suggester", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+
+    def run(self, job: Job) -> None:
+        """Refresh now, on the caller's thread, after any refresh in progress; raise a store
+        failure it meets."""
+        with self._lock:
+            self._failure = None
+            self._refresh(job)
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        """Raise, once, a store failure met on the worker's thread."""
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        """Stop the thread (after the refresh in progress) and close the connection."""
+        with self._ready:
+            self._stopped = True
+            self._ready.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10.0)
+        with self._lock, suppress(Exception):
+            self.insights.store.close()
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while self._job is None and not self._stopped:
+                    self._ready.wait()
+                if self._stopped:
+                    return
+                job, self._job = self._job, None
+                self._lock.acquire()  # before the job is seen taken: idle() stays False
+            try:
+                if job is not None and self._failure is None:
+                    self._refresh(job)
+            finally:
+                self._lock.release()
+
+    def _refresh(self, job: Job) -> None:
+        now, cpu_active, stopping = job
+        began = time.monotonic()
+        try:
+            self.insights.refresh(
+                now, supervisor_alive=True, cpu_active=cpu_active, stopping=stopping, events=True
+            )
+        except PERSIST_ERRORS as exc:
+            self._failure = exc  # the store itself failed: the loop stops cleanly (see run)
+        except Exception as exc:
+            log.exception("insights refresh failed")
+            if now - self._failed_at >= 60.0:
+                self._failed_at = now
+                with suppress(*PERSIST_ERRORS):
+                    self.insights.store.event(
+                        "insights.error", f"suggestions not refreshed: {exc!r}"
+                    )
+        finally:
+            self.gap = max(INSIGHTS_MIN_GAP, 10 * (time.monotonic() - began))
+            self.due = now + self.gap

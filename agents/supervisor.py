@@ -102,16 +102,17 @@ class Supervisor(operator.Fleet):
         self.next_sweep = 0.0
         self.work_hint = True
         self.tmux_down_since: float | None = None
-        self.insights = Insights(
-            self.store,
-            self.state_dir,
-            stall_timeout=config.stall_timeout,
-            tmux_label=server_label(config.name, self.state_dir),
+        # Suggestions are recomputed on a thread of their own, with their own connection.
+        self.suggester = housekeeping.Suggester(
+            Insights(
+                Store(self.paths.db),
+                self.state_dir,
+                stall_timeout=config.stall_timeout,
+                tmux_label=server_label(config.name, self.state_dir),
+            )
         )
         self.notifier: Notifier | None = None
         self.suspects: set[str] = set()  # tasks a tmux server death cut off: they run alone
-        self.insights_failed_at = 0.0
-        self.insights_due = 0.0
         self.trim_due = 0.0
         self.trust_state = trust_state
         self.origin = command_origin()
@@ -218,6 +219,7 @@ class Supervisor(operator.Fleet):
                 watcher.stop()
         # `overseer status` after the run shows the last word.
         self.refresh_insights(time.time(), force=True)
+        self.suggester.close()
         if self.notifier is not None:
             # The last events (the failure that ended --until-done, one just before
             # `overseer down`) are told before the supervisor goes.
@@ -338,6 +340,8 @@ class Supervisor(operator.Fleet):
                 clear_tmux_owner(self.server)
             with contextlib.suppress(Exception):
                 self.server.close_control()
+        with contextlib.suppress(Exception):
+            self.suggester.close()
         if self.store_watch is not None:
             self.store_watch.close()
         self.lock.release()

@@ -30,6 +30,8 @@ class ShellDriver(AgentDriver):
         super().__init__(host)
         self.scanner = runner.Scanner()
         self.last_line_of: tuple[int, int] = (0, -1)  # (ring, bytes seen) of the last line
+        self.prompt_of: tuple[int, int] = (0, -1)  # the same, of the prompt looked for last
+        self.prompt: PromptMatch | None = None
 
     def command(self, rt: AgentRuntime) -> str:
         return runner.shell_command(runner.agent_rcfile(self.host.paths.run, rt.name))
@@ -69,7 +71,12 @@ class ShellDriver(AgentDriver):
 
     def screen_prompt(self, rt: AgentRuntime) -> PromptMatch | None:
         """A prompt for a person at the end of the agent's output (its cursor line)."""
-        return match_prompt(rt.stream.partial_line(), rt.stream.last_line())
+        ring = rt.stream.ring
+        # A quiet busy agent is asked this on every pass: look again only after new output.
+        if (id(ring), ring.total) != self.prompt_of:
+            self.prompt = match_prompt(rt.stream.partial_line(), rt.stream.last_line())
+            self.prompt_of = (id(ring), ring.total)
+        return self.prompt
 
     def last_line(self, rt: AgentRuntime) -> str:
         ring = rt.stream.ring

@@ -11,6 +11,7 @@ import pytest
 import overseer.agents.supervisor as supervisor_module
 from overseer.agents.supervisor import Supervisor
 from overseer.state.config import demo_config
+from tests.helpers import wait_until
 
 
 class Clock:
@@ -36,10 +37,11 @@ def test_a_slow_refresh_spaces_out_the_next_ones(
         return []
 
     monkeypatch.setattr(supervisor_module.time, "monotonic", clock)
-    monkeypatch.setattr(sup.insights, "refresh", slow_refresh)
+    monkeypatch.setattr(sup.suggester.insights, "refresh", slow_refresh)
     start = 5000.0
     for second in range(20):  # one sweep a second for 20 s
         sup.refresh_insights(start + second)
+        wait_until(sup.suggester.idle, message="the refresh did not run")
     # 0.5 s each, then 5 s apart: 4 refreshes in 20 s, not 20.
     assert calls == [start, start + 5, start + 10, start + 15]
     sup.store.close()
@@ -50,9 +52,12 @@ def test_a_fast_refresh_runs_at_most_once_a_sweep(
 ) -> None:
     sup = Supervisor(demo_config(), tmp_path / ".overseer")
     calls: list[float] = []
-    monkeypatch.setattr(sup.insights, "refresh", lambda now, **_: calls.append(now) or [])
+    monkeypatch.setattr(
+        sup.suggester.insights, "refresh", lambda now, **_: calls.append(now) or []
+    )
     for tenth in range(30):  # the loop wakes every 0.1 s for 3 s
         sup.refresh_insights(100.0 + tenth / 10)
+        wait_until(sup.suggester.idle, message="the refresh did not run")
     assert len(calls) == 3
     sup.store.close()
 
@@ -91,3 +96,40 @@ def test_rules_run_again_at_once_on_a_change_and_rarely_while_only_the_clock_mov
     ins.refresh(1012.0)
     assert runs[-1] == 1012.0
     store.close()
+
+
+def test_a_refresh_in_progress_does_not_hold_up_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    import threading
+
+    sup = Supervisor(demo_config(), tmp_path / ".overseer")
+    release = threading.Event()
+    ran_on: list[str] = []
+
+    def blocked_refresh(now: float, **_: Any) -> list[dict[str, Any]]:
+        ran_on.append(threading.current_thread().name)
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(sup.suggester.insights, "refresh", blocked_refresh)
+    sup.refresh_insights(100.0)  # returns although the refresh cannot finish yet
+    wait_until(lambda: ran_on, message="the refresh did not start")
+    assert ran_on == ["suggester"] and not sup.suggester.idle()
+    sup.refresh_insights(101.5)  # asked again meanwhile: it waits its turn, no second thread
+    release.set()
+    wait_until(sup.suggester.idle, message="the refresh did not end")
+    assert ran_on == ["suggester", "suggester"]
+
+    def failing_refresh(now: float, **_: Any) -> list[dict[str, Any]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sup.suggester.insights, "refresh", failing_refresh)
+    sup.refresh_insights(200.0)
+    wait_until(sup.suggester.idle, message="the refresh did not end")
+    # The store's failure on the worker's thread stops the loop at its next sweep.
+    with pytest.raises(sqlite3.OperationalError):
+        sup.refresh_insights(201.0)
+    sup.suggester.close()
+    sup.store.close()
