@@ -32,6 +32,7 @@ SENTINEL_RE = re.compile(rb"\x1eOVS:([0-9a-f]{8,64}):(\d{1,3}):(\d{1,3}|-)\x1e")
 READY_RE = re.compile(rb"\x1eOVS-READY:([0-9a-f]{8,64})\x1e")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ATTEMPT_VAR = "OVERSEER_ATTEMPT_ID"
+Files = tuple[tuple[Path, str], ...]  # an attempt's files and their text, in writing order
 
 
 def attempt_mark(nonce: str) -> str:
@@ -222,7 +223,7 @@ def _write_private(path: Path, text: str) -> None:
     # Never through a link planted in the run dir (it would overwrite the link's target).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
-        # Plain writes, no file object: five files are made per attempt, on the loop.
+        # Plain writes, no file object: five files are made per attempt.
         data = memoryview(text.encode("utf-8"))
         while data:
             data = data[os.write(fd, data) :]
@@ -230,7 +231,7 @@ def _write_private(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def prepare(
+def plan(
     run_dir: Path,
     *,
     task_id: str,
@@ -241,19 +242,21 @@ def prepare(
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
     verify: str | None = None,
-) -> Dispatch:
-    """Write the wrapper and command files of one attempt; return how to start it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+) -> tuple[Dispatch, Files]:
+    """The wrapper and command files of one attempt (written by write_files, in order) and
+    how to start it; nothing is written here."""
     script, command_file, rc_path, pid_path = attempt_paths(run_dir, task_id, number)
     key_path, verify_path = extra_paths(script)
-    # The pid file and the rc file are created here, empty and private, so the wrapper
-    # writes into them without changing its umask in a subshell (two forks a task). An
-    # empty pid file reads as "not started", an empty rc file as "no status yet", exactly
-    # like missing ones.
-    for blank in (pid_path, rc_path):
-        _write_private(blank, "")
-    _write_private(key_path, nonce + "\n")
-    _write_private(command_file, command if command.endswith("\n") else command + "\n")
+    # The pid file and the rc file are created empty and private, so the wrapper writes
+    # into them without changing its umask in a subshell (two forks a task). An empty pid
+    # file reads as "not started", an empty rc file as "no status yet", exactly like
+    # missing ones.
+    files: list[tuple[Path, str]] = [
+        (pid_path, ""),
+        (rc_path, ""),
+        (key_path, nonce + "\n"),
+        (command_file, command if command.endswith("\n") else command + "\n"),
+    ]
     q = shlex.quote
     exports = {
         "OVERSEER_TASK": task_id,
@@ -290,7 +293,7 @@ def prepare(
     lines.append("__ovs_vrc=-")
     if verify:
         # From a file, like the command: one argument is limited to 128 KiB (E2BIG).
-        _write_private(verify_path, verify if verify.endswith("\n") else verify + "\n")
+        files.append((verify_path, verify if verify.endswith("\n") else verify + "\n"))
         lines.append(
             f'if [ "$__ovs_rc" -eq 0 ]; then bash -- {q(str(verify_path))}; __ovs_vrc=$?; fi'
         )
@@ -300,8 +303,16 @@ def prepare(
     # newline counts, so a reader never takes a partial status.
     lines.append('printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' "$__ovs_n" "$__ovs_rc" "$__ovs_vrc"')
     lines.append(f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {q(str(rc_path))}')
-    _write_private(script, "\n".join(lines) + "\n")
-    return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path)
+    files.append((script, "\n".join(lines) + "\n"))
+    return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path), tuple(files)
+
+
+def write_files(files: Files) -> None:
+    """Write an attempt's files (plan's), private, in order: the wrapper last."""
+    if files:
+        files[0][0].parent.mkdir(parents=True, exist_ok=True)
+    for path, text in files:
+        _write_private(path, text)
 
 
 def find_sentinel(data: bytes, nonce: str) -> Status | None:

@@ -30,6 +30,7 @@ from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
 from overseer.agents.notify import Notifier
+from overseer.agents.offload import Offload
 from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
@@ -94,6 +95,8 @@ class Supervisor(operator.Fleet):
         self.signalled: set[str] = set()  # agents whose hook spool grew (the signals watcher)
         self.changed_lock = threading.Lock()
         self.wake = Wakeup()
+        # Attempts' files and typed lines: written and typed on a thread of their own.
+        self.offloader = Offload(self.wake.set)
         self.stop_requested = False
         self.kill_agents_on_exit = False
         self.started_at = time.time()
@@ -132,6 +135,10 @@ class Supervisor(operator.Fleet):
     def tmux_down(self, why: str) -> None:
         """The tmux server is unreachable: settle what ran, bring it back (agents/deaths.py)."""
         deaths.tmux_down(self, why)
+
+    def offload(self, job: Callable[[], None], failed: Callable[[BaseException], None]) -> None:
+        """Run a driver's blocking job on the offload thread (agents/offload.py)."""
+        self.offloader.submit(job, failed)
 
     def refresh_insights(self, now: float, force: bool = False) -> None:
         """Recompute the stored suggestions, spaced out (agents/housekeeping.py)."""
@@ -212,6 +219,7 @@ class Supervisor(operator.Fleet):
 
     def shutdown(self) -> None:
         """Stop watching and release the lock; agents keep running unless asked otherwise."""
+        self.offloader.close()  # what was claimed is typed (or settled as not typed)
         for rt in self.agents.values():
             rt.driver.settle_end(rt)
         for watcher in (self.watcher, self.signal_watcher):
@@ -332,6 +340,8 @@ class Supervisor(operator.Fleet):
         for watcher in (self.watcher, self.signal_watcher):
             if watcher is not None:
                 watcher.stop()
+        with contextlib.suppress(Exception):
+            self.offloader.close(settle=False)  # the store failed: nothing more is recorded
         if self.notifier is not None:
             with contextlib.suppress(Exception):
                 self.notifier.close()
@@ -394,6 +404,7 @@ class Supervisor(operator.Fleet):
         if self.orphaned is not None:
             guard.drain(self, now)
             return
+        self.offloader.settle()  # lines that could not be typed
         names = self.read_changed()
         if self.shells.exited():  # an agent's shell ended: look at the panes now
             self.next_sweep = self.panes_due = now

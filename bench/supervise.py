@@ -127,17 +127,21 @@ class StepProbe:
         self._wrap_loop(sup)
 
     def _wrap_prepare(self) -> None:
-        prepare, stamps = runner.prepare, self.stamps
+        plan, stamps = runner.plan, self.stamps
 
-        def stamped(run_dir: Path, **kw: Any) -> runner.Dispatch:
-            d = prepare(run_dir, **kw)
+        def stamped(run_dir: Path, **kw: Any) -> tuple[runner.Dispatch, runner.Files]:
+            d, files = plan(run_dir, **kw)
             target = stamps / f"{d.task_id}.{d.number}.w"
             stamp = f"printf '%s\\n' \"$EPOCHREALTIME\" > '{target}'\n"
-            text = d.script.read_text()
-            d.script.write_text(text.replace(SENTINEL_LINE, stamp + SENTINEL_LINE, 1))
-            return d
+            out = tuple(
+                (path, text.replace(SENTINEL_LINE, stamp + SENTINEL_LINE, 1))
+                if path == d.script
+                else (path, text)
+                for path, text in files
+            )
+            return d, out
 
-        runner.prepare = stamped
+        runner.plan = stamped
 
     def _wrap_watcher(self) -> None:
         wait, read_events = stream._Inotify.wait, stream._Inotify.read

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -220,6 +221,14 @@ class Host(ABC):
     def hint(self) -> None:
         """Work may have become dispatchable: look at the queue on this pass."""
         self.work_hint = True
+
+    def offload(self, job: Callable[[], None], failed: Callable[[BaseException], None]) -> None:
+        """Run a blocking job (files, typing into tmux) off the loop where the host has a
+        thread for it, else now; `failed(exc)` runs on the loop's thread if it raises."""
+        try:
+            job()
+        except Exception as exc:
+            failed(exc)
 
     def stop(
         self,

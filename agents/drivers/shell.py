@@ -4,6 +4,7 @@ reports its exit status twice (a sentinel in the output and an rc file)."""
 from __future__ import annotations
 
 import signal
+import threading
 from typing import ClassVar
 
 from overseer.agents import health, runner
@@ -21,6 +22,32 @@ WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by t
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
 
 
+class Typing:
+    """An attempt's files and the line that starts it, written and typed off the loop (on the
+    host's offload thread); once cancelled before it began, it never starts the attempt."""
+
+    def __init__(self, host: Host, pane_id: str, line: str, files: runner.Files) -> None:
+        self.host, self.pane_id, self.line, self.files = host, pane_id, line, files
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+    def run(self) -> None:
+        """Write the files, then type the line (raises OSError or TmuxError)."""
+        with self.lock:
+            if self.cancelled:
+                return
+            runner.write_files(self.files)
+            # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
+            # typed; the shell's line holds those replies now. Clear it, or they would run
+            # as commands in front of the wrapper. One call to tmux for both.
+            self.host.tmux.send_text(self.pane_id, self.line, clear_line=True)
+
+    def cancel(self) -> None:
+        """From now on nothing is typed (waits for a typing in progress)."""
+        with self.lock:
+            self.cancelled = True
+
+
 class ShellDriver(AgentDriver):
     """Wrapper, sentinel, rc files, ready marker and prompts of shell tasks."""
 
@@ -32,6 +59,12 @@ class ShellDriver(AgentDriver):
         self.last_line_of: tuple[int, int] = (0, -1)  # (ring, bytes seen) of the last line
         self.prompt_of: tuple[int, int] = (0, -1)  # the same, of the prompt looked for last
         self.prompt: PromptMatch | None = None
+        self.typing: Typing | None = None  # the last attempt's files and line, off the loop
+
+    def cancel_typing(self) -> None:
+        """Make sure a line not typed yet is never typed."""
+        if self.typing is not None:
+            self.typing.cancel()
 
     def command(self, rt: AgentRuntime) -> str:
         return runner.shell_command(runner.agent_rcfile(self.host.paths.run, rt.name))
@@ -102,8 +135,8 @@ class ShellDriver(AgentDriver):
     # -- work ----------------------------------------------------------------------
 
     def start(self, rt: AgentRuntime, task: Task, attempt: Attempt) -> None:
-        """Write the wrapper and type it into the agent's pane."""
-        d = runner.prepare(
+        """Plan the wrapper; write it and type it into the agent's pane off the loop."""
+        d, files = runner.plan(
             self.host.paths.run,
             task_id=task.id,
             number=attempt.number,
@@ -114,18 +147,21 @@ class ShellDriver(AgentDriver):
             env=task.env,
             verify=task.verify,
         )
-        self.begin(rt, task, attempt, d)
-        try:
-            assert rt.pane_id is not None
-            # A terminal answers queries a task printed (\x1b[c, \x1b[6n, OSC 10 ...) as if
-            # typed; the shell's line holds those replies now. Clear it, or they would run
-            # as commands in front of the wrapper. One call to tmux for both.
-            self.host.tmux.send_text(rt.pane_id, d.typed_line, clear_line=True)
-        except (TmuxError, AssertionError) as exc:
+        run = self.begin(rt, task, attempt, d)
+        if rt.pane_id is None:
+            self.lose(rt, "could not type into the pane: the agent has no pane")
+            return
+        self.typing = Typing(self.host, rt.pane_id, d.typed_line, files)
+        self.host.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
+        self.host.offload(self.typing.run, lambda exc: self.not_typed(rt, run, exc))
+
+    def not_typed(self, rt: AgentRuntime, run: Running, exc: BaseException) -> None:
+        """The attempt's files or line did not make it (on the loop's thread)."""
+        if not isinstance(exc, TmuxError):
+            raise exc  # its files could not be written: the store's disk fails too (halt)
+        if rt.running is run:
             # Nothing ran unless the wrapper wrote its pid: then no try is used (lose()).
             self.lose(rt, f"could not type into the pane: {exc}")
-            return
-        self.host.set_state(rt, AgentState.BUSY, f"running {task.id} (attempt {attempt.number})")
 
     def check(self, rt: AgentRuntime, now: float) -> None:
         if (
@@ -210,6 +246,7 @@ class ShellDriver(AgentDriver):
     # -- ends ----------------------------------------------------------------------
 
     def interrupt(self, rt: AgentRuntime, run: Running) -> None:
+        self.cancel_typing()  # a line not typed yet never will be: nothing starts after a stop
         # With SIGCONT first: a stopped group (Ctrl-Z, `kill -TSTP 0`) would hold SIGTERM.
         if not run.dispatch.stop(signal.SIGTERM) and rt.pane_id:
             self.host.tmux.interrupt(rt.pane_id)
@@ -312,6 +349,7 @@ class ShellDriver(AgentDriver):
         """
         if run.lost is not None and not run.killed and not wait:
             return  # already being ended
+        self.cancel_typing()
         status = runner.read_rc(run.dispatch.rc_path)
         if status is not None and not hung_up(status):
             if run.lost is not None:  # it finished in the instant before its wrapper was killed

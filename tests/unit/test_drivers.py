@@ -13,6 +13,7 @@ from overseer.agents.drivers.prompt import PromptDriver
 from overseer.agents.drivers.shell import ShellDriver
 from overseer.agents.screen import VirtualScreen
 from overseer.agents.stream import LogStream
+from overseer.agents.tmux import TmuxError
 from overseer.state import config, queue
 from overseer.state.config import AgentSpec, Config
 from overseer.state.models import AgentState, AttemptOutcome
@@ -61,6 +62,9 @@ class FakeTmux:
         if clear_line:
             self.keys.append(("C-e", "C-u"))
         self.typed.append(text)
+
+    def interrupt(self, pane: str) -> None:
+        self.keys.append(("C-c",))
 
     def alive(self) -> bool:
         return True
@@ -156,6 +160,55 @@ def test_a_shell_agent_is_ready_then_reports_the_sentinel_status(tmp_path: Path)
     assert host.fake.typed == [rt.running.dispatch.typed_line]
     printed(host, rt, b"building\r\n\x1eOVS:" + c.attempt.nonce.encode() + b":3:-\x1e\r\nw$ ")
     assert host.records == [(AttemptOutcome.FAILED, 3, None)]
+
+
+def test_a_shell_task_is_written_and_typed_off_the_loop_and_a_stop_before_that_types_nothing(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    jobs: list[Any] = []
+    host.offload = lambda job, failed: jobs.append((job, failed))  # type: ignore[method-assign]
+    rt = agent(host, "shell")
+    rt.state = AgentState.IDLE
+    first = claim(host, "make")
+    rt.driver.start(rt, first.task, first.attempt)
+    assert rt.running is not None
+    d = rt.running.dispatch
+    # Claimed and busy at once; nothing written or typed until the offload thread runs it.
+    assert rt.state == AgentState.BUSY and not d.script.exists() and host.fake.typed == []
+    jobs.pop()[0]()
+    assert d.script.exists() and host.fake.typed == [d.typed_line]
+    host.store.upsert_tasks([{"id": "u", "command": "deploy"}])
+    host.records.clear()
+    rt.running = None
+    second = queue.claim(host.store, "w", 30, task_id="u")
+    assert second is not None
+    rt.driver.start(rt, second.task, second.attempt)
+    host.stop(rt, AttemptOutcome.FAILED, "stopped by operator")
+    jobs.pop()[0]()  # the offload thread gets to it after the stop: it types nothing
+    assert host.fake.typed == [d.typed_line]
+
+
+def test_a_line_that_cannot_be_typed_loses_the_attempt_without_using_a_try(
+    tmp_path: Path,
+) -> None:
+    host = FakeHost(tmp_path)
+    rt = agent(host, "shell")
+    rt.state = AgentState.IDLE
+
+    def refuse(pane: str, text: str, **_: Any) -> None:
+        raise TmuxError("can't find pane: %1")
+
+    host.fake.send_text = refuse  # type: ignore[method-assign]
+    c = claim(host, "make")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert host.records == [
+        (
+            AttemptOutcome.RELEASED,
+            None,
+            "could not type into the pane: can't find pane: %1, before the task started",
+        )
+    ]
 
 
 def test_a_shell_task_quiet_at_a_prompt_waits_for_a_person(tmp_path: Path) -> None:

@@ -52,9 +52,7 @@ def test_a_fast_refresh_runs_at_most_once_a_sweep(
 ) -> None:
     sup = Supervisor(demo_config(), tmp_path / ".overseer")
     calls: list[float] = []
-    monkeypatch.setattr(
-        sup.suggester.insights, "refresh", lambda now, **_: calls.append(now) or []
-    )
+    monkeypatch.setattr(sup.suggester.insights, "refresh", lambda now, **_: calls.append(now) or [])
     for tenth in range(30):  # the loop wakes every 0.1 s for 3 s
         sup.refresh_insights(100.0 + tenth / 10)
         wait_until(sup.suggester.idle, message="the refresh did not run")
