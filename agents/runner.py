@@ -2,8 +2,8 @@
 
 The typed line only names a wrapper script (`bash /…/run/<task>.<n>.sh`), so the terminal's
 echo of it never carries a sentinel. The wrapper runs the task's command file verbatim,
-prints a sentinel with a fresh random nonce that task output cannot know in advance, and
-then writes the status to an rc file (which survives a supervisor crash).
+writes the status to an rc file (watched by inotify; it survives a supervisor crash), then
+prints a sentinel with a fresh random nonce that task output cannot know in advance.
 
 The nonce never appears in the wrapper script, an environment, a command line or an open
 file of the task: the wrapper reads it from a key file and empties that file before the
@@ -250,7 +250,8 @@ def plan(
     # The pid file and the rc file are created empty and private, so the wrapper writes
     # into them without changing its umask in a subshell (two forks a task). An empty pid
     # file reads as "not started", an empty rc file as "no status yet", exactly like
-    # missing ones.
+    # missing ones. The wrapper appends to them (`>>`): a truncation would be one more
+    # inotify event for the run dir's watcher, before the status is there to read.
     files: list[tuple[Path, str]] = [
         (pid_path, ""),
         (rc_path, ""),
@@ -275,7 +276,7 @@ def plan(
         f'IFS= read -r __ovs_n < {key} && [ -n "$__ovs_n" ] && : > {key} || exit 125',
         # The pid file comes next; the task never runs without it, so an empty (or
         # missing) pid file proves that nothing ran.
-        f"echo $$ > {q(str(pid_path))} || exit 125",
+        f"echo $$ >> {q(str(pid_path))} || exit 125",
         # A handler (not an ignore) so the task itself still dies of INT/TERM while the
         # wrapper lives on to report the status.
         "trap ':' INT TERM HUP",
@@ -297,12 +298,15 @@ def plan(
         lines.append(
             f'if [ "$__ovs_rc" -eq 0 ]; then bash -- {q(str(verify_path))}; __ovs_vrc=$?; fi'
         )
-    # The sentinel goes first: it is what the supervisor waits for. The rc file is for a
-    # supervisor that was down meanwhile: one write by a builtin (no process of the wrapper's
-    # own that ending the attempt would take for the task's), and only a line with its
-    # newline counts, so a reader never takes a partial status.
+    # The rc file goes first: the supervisor is told of that write at once (inotify), and it
+    # survives a supervisor that was down meanwhile. One write by a builtin (no process of the
+    # wrapper's own that ending the attempt would take for the task's), and only a line with
+    # its newline counts, so a reader never takes a partial status. The sentinel follows:
+    # the output before it is the attempt's, and it is the status where the rc file is not
+    # looked at in time. Printed first, the sentinel wakes tmux, which on a busy machine could
+    # take the CPU from the wrapper before it wrote the rc file.
+    lines.append(f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" >> {q(str(rc_path))}')
     lines.append('printf \'\\n\\036OVS:%s:%s:%s\\036\\n\' "$__ovs_n" "$__ovs_rc" "$__ovs_vrc"')
-    lines.append(f'printf "%s %s\\n" "$__ovs_rc" "$__ovs_vrc" > {q(str(rc_path))}')
     files.append((script, "\n".join(lines) + "\n"))
     return Dispatch(task_id, number, nonce, script, command_file, rc_path, pid_path), tuple(files)
 

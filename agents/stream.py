@@ -316,13 +316,17 @@ class LogWatcher:
         on_change: Callable[[set[Path]], None],
         step_ms: int = 2,
         debounce_ms: int = 5,
+        *,
+        writes_only: bool = False,
     ) -> None:
         """Call on_change(paths) from a background thread whenever files under directory change.
 
         While files keep changing, batches are at least `step_ms` apart (a flood of writes
         is reported as one batch per step, not one per write); the first change after a quiet
         spell is reported at once. watchfiles (not Linux) reports a batch once it stops
-        growing between two steps, or after debounce_ms.
+        growing between two steps, or after debounce_ms. `writes_only`: on Linux, report a
+        file only when bytes are written to it (or it is truncated), not when it is created,
+        closed or moved in.
         """
         self.directory = directory
         self.on_change = on_change
@@ -332,6 +336,7 @@ class LogWatcher:
         self._thread: threading.Thread | None = None
         self._notify: RustNotify | None = None
         self._inotify: _Inotify | None = None
+        self._mask = _IN_MODIFY if writes_only else _WRITTEN
 
     def start(self) -> None:
         """Start watching; changes made after start() returns are always reported."""
@@ -339,7 +344,7 @@ class LogWatcher:
             return
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Built here, not in the thread, so the watch exists before start() returns.
-        self._inotify = _Inotify.open(self.directory)
+        self._inotify = _Inotify.open(self.directory, self._mask)
         if self._inotify is None:
             self._notify = RustNotify([str(self.directory)], False, False, 300, True, False)
         self._stop.clear()

@@ -93,6 +93,7 @@ class Supervisor(operator.Fleet):
         self.agents: dict[str, AgentRuntime] = {}
         self.changed: set[str] = set()
         self.signalled: set[str] = set()  # agents whose hook spool grew (the signals watcher)
+        self.statuses: set[Path] = set()  # rc files written (the run dir's watcher)
         self.changed_lock = threading.Lock()
         self.wake = Wakeup()
         # Attempts' files and typed lines: written and typed on a thread of their own.
@@ -102,6 +103,7 @@ class Supervisor(operator.Fleet):
         self.started_at = time.time()
         self.watcher: LogWatcher | None = None
         self.signal_watcher: LogWatcher | None = None
+        self.rc_watcher: LogWatcher | None = None
         self.next_sweep = 0.0
         self.work_hint = True
         self.tmux_down_since: float | None = None
@@ -135,6 +137,15 @@ class Supervisor(operator.Fleet):
     def tmux_down(self, why: str) -> None:
         """The tmux server is unreachable: settle what ran, bring it back (agents/deaths.py)."""
         deaths.tmux_down(self, why)
+
+    def agent_gone(self, rt: AgentRuntime, why: str) -> None:
+        """The agent's pane or shell went away under its task: as the sweep would find it."""
+        try:
+            pane = self.tmux.window_pane(rt.name)
+        except TmuxError as exc:
+            self.tmux_down(str(exc))
+            return
+        deaths.agent_died(self, rt, pane, why)
 
     def offload(self, job: Callable[[], None], failed: Callable[[BaseException], None]) -> None:
         """Run a driver's blocking job on the offload thread (agents/offload.py)."""
@@ -199,6 +210,11 @@ class Supervisor(operator.Fleet):
             rt = self.new_runtime(name, spec)
             self.agents[name] = rt
             self.adopt_or_spawn(rt)
+        # An exit is known from its rc file about a tenth of a millisecond after the wrapper
+        # wrote it, without waiting for tmux to relay the sentinel into the log. Writes only:
+        # the run dir's files are made empty first (no event), the status is one write.
+        self.rc_watcher = LogWatcher(self.paths.run, self.on_run_changed, 0, writes_only=True)
+        self.rc_watcher.start()
         recovery.reconcile(self)
         self.store_watch = DirWatch(self.state_dir)
         self.watcher = LogWatcher(self.paths.logs, self.on_logs_changed)
@@ -222,7 +238,7 @@ class Supervisor(operator.Fleet):
         self.offloader.close()  # what was claimed is typed (or settled as not typed)
         for rt in self.agents.values():
             rt.driver.settle_end(rt)
-        for watcher in (self.watcher, self.signal_watcher):
+        for watcher in (self.watcher, self.signal_watcher, self.rc_watcher):
             if watcher is not None:
                 watcher.stop()
         # `overseer status` after the run shows the last word.
@@ -337,7 +353,7 @@ class Supervisor(operator.Fleet):
 
     def halt(self, exc: BaseException) -> NoReturn:
         """Stop without writing to the store (it is what failed) and say why; agents keep running."""
-        for watcher in (self.watcher, self.signal_watcher):
+        for watcher in (self.watcher, self.signal_watcher, self.rc_watcher):
             if watcher is not None:
                 watcher.stop()
         with contextlib.suppress(Exception):
@@ -381,6 +397,14 @@ class Supervisor(operator.Fleet):
     def on_signals_changed(self, paths: set[Path]) -> None:
         """Called from the signals watcher's thread: remember whose hook spool grew."""
         self._note(paths, ".jsonl", "signalled")
+
+    def on_run_changed(self, paths: set[Path]) -> None:
+        """Called from the run dir watcher's thread: remember which rc files were written."""
+        written = {p for p in paths if p.suffix == ".rc"}
+        if written:
+            with self.changed_lock:
+                self.statuses.update(written)
+            self.wake.set()
 
     def _note(self, paths: set[Path], suffix: str, into: str) -> None:
         names = {p.stem for p in paths if p.suffix == suffix}
@@ -468,14 +492,22 @@ class Supervisor(operator.Fleet):
         return max(SWEEP_INTERVAL, min(REST_SWEEP, self.config.heartbeat.warn / 2))
 
     def read_changed(self) -> set[str]:
-        """Read the new output of the agents the watcher reported; return their names."""
+        """Take the statuses of rc files just written, and read the new output of the agents
+        the watcher reported; return the names of both."""
         with self.changed_lock:
             names, self.changed = self.changed, set()
-        for name in names:
+            written, self.statuses = self.statuses, set()
+        ended: set[str] = set()
+        if written:
+            for agent in self.agents.values():
+                if agent.running is not None and agent.running.dispatch.rc_path in written:
+                    agent.driver.status_written(agent)  # it reads the agent's log first
+                    ended.add(agent.name)
+        for name in names - ended:
             rt = self.agents.get(name)
             if rt is not None:
                 rt.driver.read(rt)
-        return names
+        return names | ended
 
     def read_signals(self, rt: AgentRuntime) -> None:
         """Hand the agent's new signals (hook calls, tailed lines) to its driver."""
@@ -561,7 +593,11 @@ class Supervisor(operator.Fleet):
     def free(self, rt: AgentRuntime) -> bool:
         """Whether an agent may be given a task now."""
         return (
-            rt.state == AgentState.IDLE and rt.running is None and not rt.paused and not rt.retiring
+            rt.state == AgentState.IDLE
+            and rt.running is None
+            and not rt.paused
+            and not rt.retiring
+            and not rt.driver.finishing(rt)
         )
 
     def claim(

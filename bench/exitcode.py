@@ -19,14 +19,14 @@ from typing import Any
 from bench.common import Fleet, Goal, Result, Row, Scale, summary, wait_for
 
 # (name, from, to): the timestamps of bench.supervise.StepProbe, plus `exit` (the task's own
-# stamp) and `wrapper` (the wrapper's stamp just before it prints the sentinel).
+# stamp) and `wrapper` (the wrapper's stamp just before it writes the rc file).
 STEPS = (
-    ("task exit -> wrapper prints the sentinel", "exit", "wrapper"),
-    ("sentinel -> watcher thread wakes (tmux, pipe-pane cat, inotify)", "wrapper", "woke"),
+    ("task exit -> wrapper reports (rc file, sentinel)", "exit", "wrapper"),
+    ("report -> watcher thread wakes (rc file; or tmux, pipe-pane, log)", "wrapper", "woke"),
     ("watcher wakes -> loop told (events read, hand-over)", "woke", "handed"),
-    ("loop told -> loop reads the log", "handed", "read"),
-    ("log read -> record begins (sentinel found, output tail)", "read", "sql0"),
-    ("SQLite: the attempt's transaction, to its commit", "sql0", "sql1"),
+    ("loop told -> loop reads the rc file (or the log)", "handed", "read"),
+    ("read -> record begins (log read, output tail)", "read", "sql0"),
+    ("SQLite: the attempt's end and agent state, to the commit", "sql0", "sql1"),
     ("total: exit -> durable record", "exit", "sql1"),
     ("after: agent state written", "sql1", "rec1"),
     ("after: next task claimed and typed", "rec1", "claim1"),
@@ -53,7 +53,9 @@ def step_costs(exits: list[dict[str, Any]], stamps: Path, wstamps: Path) -> dict
             # A read that raced ahead of its own wake-up (an earlier batch's) has no wake-up.
             if t0 and t1 and t1 >= t0:
                 values[name].append((t1 - t0) * 1000.0)
-    return {name: summary(v, 3) for name, v in values.items()}
+    out = {name: summary(v, 3) for name, v in values.items()}
+    out["via"] = {way: sum(1 for e in exits if e.get("via") == way) for way in ("rc", "log")}
+    return out
 
 
 def task_line(sleep_s: float, stamp_dir: Path) -> str:
@@ -154,7 +156,11 @@ def run(scale: Scale, tmp: Path) -> Result:
             f"{cpu.get('claim')} ms (the loop thread alone)",
         )
     )
-    for name, cost in res.details[f"agents_{n}"]["steps_ms"].items():
+    steps = dict(res.details[f"agents_{n}"]["steps_ms"])
+    via = steps.pop("via", {})
+    for name, cost in steps.items():
+        if name.startswith("report"):
+            name += f" [rc {via.get('rc', 0)}, log {via.get('log', 0)}]"
         res.rows.append(
             Row(
                 "1",

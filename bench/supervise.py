@@ -18,12 +18,14 @@ Usage: python -m bench.supervise --config FILE --state-dir DIR --probe OUT.json
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,45 @@ from overseer.agents.drivers.base import AgentRuntime, Ended
 from overseer.agents.supervisor import Supervisor
 from overseer.state import queue
 from overseer.state.config import load_config
+from overseer.state.store import Store
+
+
+class Commits:
+    """The commit of the store's outermost transaction: a record's writes (the attempt's end
+    and the agent's state) are one transaction, so a figure ends when that commits."""
+
+    def __init__(self, store: Store) -> None:
+        self.after: list[Callable[[float], None]] = []
+        self.depth = 0
+        tx = store.tx
+
+        @contextlib.contextmanager
+        def probed() -> Iterator[Any]:
+            self.depth += 1
+            try:
+                with tx() as c:
+                    yield c
+            except BaseException:
+                self.after.clear()  # rolled back: nothing committed
+                raise
+            finally:
+                self.depth -= 1
+            if self.depth == 0:
+                self.committed(time.time())
+
+        store.tx = probed  # type: ignore[method-assign]
+
+    def committed(self, at: float) -> None:
+        calls, self.after = self.after, []
+        for call in calls:
+            call(at)
+
+    def then(self, call: Callable[[float], None]) -> None:
+        """Call `call(commit time)` once the open transaction commits (now when none is)."""
+        if self.depth == 0:
+            call(time.time())
+        else:
+            self.after.append(call)
 
 
 class Probe:
@@ -43,7 +84,7 @@ class Probe:
         self.finished: list[tuple[str, int, float]] = []  # (task, attempt, committed)
         self.steps: list[tuple[float, float]] = []  # (start, seconds)
 
-    def install(self, sup: Supervisor) -> None:
+    def install(self, sup: Supervisor, commits: Commits) -> None:
         """Wrap the read path, the finishing transaction and the loop step."""
         marks, finished, steps = self.marks, self.finished, self.steps
         read_new = stream.LogStream.read_new
@@ -59,7 +100,8 @@ class Probe:
 
         def probed_finish(*args: Any, **kwargs: Any) -> Any:
             result = finish(*args, **kwargs)
-            finished.append((str(args[1]), int(args[2]), time.time()))
+            task, number = str(args[1]), int(args[2])
+            commits.then(lambda at: finished.append((task, number, at)))
             return result
 
         step = sup.step
@@ -96,7 +138,7 @@ class Probe:
         tmp.replace(path)
 
 
-SENTINEL_LINE = "printf '\\n\\036OVS:"  # the wrapper's sentinel line starts so
+STATUS_LINE = 'printf "%s %s\\n" "$__ovs_rc"'  # the wrapper reports from this line on
 
 
 class StepProbe:
@@ -106,7 +148,8 @@ class StepProbe:
     handed to the loop), `read` (the loop read the log), `sql0`/`sql1` (the finishing
     transaction began / committed), `rec1` (the record, agent state included, done),
     `claim0`/`claim1` (the agent's next task claimed / typed). The wrapper's own stamp (the
-    moment before it prints the sentinel) is written to `stamps/<task>.<attempt>.w`.
+    moment before it writes its rc file and prints the sentinel) is written to
+    `stamps/<task>.<attempt>.w`.
     """
 
     def __init__(self, stamps: Path) -> None:
@@ -119,12 +162,12 @@ class StepProbe:
         # CPU seconds of the loop's thread in records, claims (with typing) and whole steps.
         self.cpu = {"record": 0.0, "claim": 0.0, "step": 0.0}
 
-    def install(self, sup: Supervisor) -> None:
+    def install(self, sup: Supervisor, commits: Commits) -> None:
         """Wrap the wrapper's writing, the watcher, the reads, the record and the claim."""
         self.stamps.mkdir(parents=True, exist_ok=True)
         self._wrap_prepare()
         self._wrap_watcher()
-        self._wrap_loop(sup)
+        self._wrap_loop(sup, commits)
 
     def _wrap_prepare(self) -> None:
         plan, stamps = runner.plan, self.stamps
@@ -134,7 +177,7 @@ class StepProbe:
             target = stamps / f"{d.task_id}.{d.number}.w"
             stamp = f"printf '%s\\n' \"$EPOCHREALTIME\" > '{target}'\n"
             out = tuple(
-                (path, text.replace(SENTINEL_LINE, stamp + SENTINEL_LINE, 1))
+                (path, text.replace(STATUS_LINE, stamp + STATUS_LINE, 1))
                 if path == d.script
                 else (path, text)
                 for path, text in files
@@ -164,7 +207,7 @@ class StepProbe:
         stream._Inotify.wait = probed_wait  # type: ignore[method-assign]
         stream._Inotify.read = probed_events  # type: ignore[method-assign]
 
-    def _wrap_loop(self, sup: Supervisor) -> None:
+    def _wrap_loop(self, sup: Supervisor, commits: Commits) -> None:
         read_new, probe = stream.LogStream.read_new, self
 
         def probed_read(log: stream.LogStream, max_bytes: int = 4 << 20) -> bytes:
@@ -177,13 +220,22 @@ class StepProbe:
             return data
 
         stream.LogStream.read_new = probed_read  # type: ignore[method-assign]
+        read_rc, rc_reads = runner.read_rc, {}
+
+        def probed_read_rc(path: Path) -> runner.Status | None:
+            status = read_rc(path)
+            if status is not None:
+                rc_reads.setdefault(path, time.time())
+            return status
+
+        runner.read_rc = probed_read_rc
         finish, record, claim = queue.finish, sup.record, sup.claim
         sql: list[float] = []
 
         def probed_finish(*args: Any, **kwargs: Any) -> Any:
             sql[:] = [time.time()]
             result = finish(*args, **kwargs)
-            sql.append(time.time())
+            commits.then(sql.append)
             return result
 
         def probed_record(rt: AgentRuntime, end: Ended) -> None:
@@ -193,11 +245,19 @@ class StepProbe:
             probe.cpu["record"] += time.thread_time() - c0
             if run is None or len(sql) != 2 or end.exit_code is None:
                 return
-            woke, handed, read = probe.reads.get(rt.stream.path, (0.0, 0.0, 0.0))
+            rc = run.dispatch.rc_path
+            with probe.lock:
+                told = probe.pending.pop(rc, None)  # the rc file's own wake-up
+            read_at = rc_reads.pop(rc, None)
+            if told is not None and read_at is not None and read_at <= sql[0]:
+                via, (woke, handed), read = "rc", told, read_at
+            else:
+                via = "log"
+                woke, handed, read = probe.reads.get(rt.stream.path, (0.0, 0.0, 0.0))
             exit_ = {
                 "task": run.task.id, "attempt": run.attempt.number, "woke": woke,
                 "handed": handed, "read": read, "sql0": sql[0], "sql1": sql[1],
-                "rec1": time.time(),
+                "rec1": time.time(), "via": via,
             }  # fmt: skip
             probe.exits.append(exit_)
             probe.last_exit[rt.name] = exit_
@@ -234,11 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", type=Path, help="run under cProfile, write pstats here")
     args = parser.parse_args(argv)
     sup = Supervisor(load_config(args.config), Path(args.state_dir))
+    commits = Commits(sup.store)
     probe = Probe()
-    probe.install(sup)
+    probe.install(sup, commits)
     steps = StepProbe(args.steps) if args.steps else None
     if steps is not None:
-        steps.install(sup)
+        steps.install(sup, commits)
     # CPU time of the loop's thread, not wall time: waits on tmux or the disk do not count.
     profiler = cProfile.Profile(time.thread_time) if args.cprofile else None
     try:

@@ -816,6 +816,16 @@ class Store:
         with self.tx() as c:
             c.execute("UPDATE attempts SET log_offset=? WHERE id=?", (log_offset, attempt_id))
 
+    def set_attempt_tail(self, attempt_id: int, tail: str, now: float | None = None) -> None:
+        """Complete an attempt's recorded output (its last bytes reached the log after its
+        status was recorded); the task counts as changed for the readers."""
+        with self.tx() as c:
+            c.execute("UPDATE attempts SET output_tail=? WHERE id=?", (mask(tail), attempt_id))
+            c.execute(
+                "UPDATE tasks SET updated_at=? WHERE id=(SELECT task_id FROM attempts WHERE id=?)",
+                (now or time.time(), attempt_id),
+            )
+
     def median_durations(self) -> dict[str, float]:
         """Median duration of successful attempts per task (for planning)."""
         out: dict[str, list[float]] = {}

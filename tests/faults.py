@@ -8,6 +8,7 @@ tests assert it is empty and the benchmark prints it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -699,7 +700,21 @@ def output_from_hell(project: Project, *, flood_mb: int = 50, log: Log = _quiet)
     tries = {t: [a.outcome.value for a in store.attempts(t)] for t in tasks}
     fig.check(all(len(v) == 1 for v in tries.values()), f"attempts per task: {tries}")
     fig.check(sampler.peak_rss < 300e6, f"supervisor RSS peaked at {mb(sampler.peak_rss)} MB")
-    tails = {a.task_id: a.output_tail for a in store.attempts()}
+
+    def tails_now() -> dict[str, str]:
+        return {a.task_id: a.output_tail for a in store.attempts()}
+
+    # An exit known from its rc file is recorded first; its last output follows it into the
+    # store once the log has caught up (a flood takes a while).
+    with contextlib.suppress(AssertionError):
+        wait_until(
+            lambda: (
+                "flood-done" in (t := tails_now()).get("flood", "")
+                and "still-fine" in t.get("after", "")
+            ),
+            timeout=30,
+        )
+    tails = tails_now()
     fig.check("flood-done" in tails.get("flood", ""), "the line after the flood is not in the tail")
     fig.check("still-fine" in tails.get("after", ""), "the agent did not work after the hell")
     fig.check(
@@ -1167,6 +1182,8 @@ tasks:
         if e.kind == "agent.stalled" and e.agent in ("w-1", "w-2")
     ]
     fig.check(not stalls, f"healthy work called stalled after the restart: {stalls}")
+    with contextlib.suppress(AssertionError):  # the last output follows the record
+        wait_until(lambda: f"tick {ticks}" in project.store.attempts("printing")[0].output_tail)
     tail = project.store.attempts("printing")[0].output_tail
     fig.check(f"tick {ticks}" in tail, "the printing task's last line is not in its output")
     fig.check(proc.poll() is None, "the supervisor died")

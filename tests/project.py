@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents.tmux import TmuxServer, server_label
-from overseer.state.models import TaskState
+from overseer.state.models import Attempt, TaskState
 from overseer.state.store import Store
 from tests.helpers import wait_until
 
@@ -135,6 +135,22 @@ class Project:
             timeout=timeout,
             message=f"task {task_id} never reached {[s.value for s in states]} "
             f"(events: {[e.message for e in self.store.events(task_id=task_id)][-6:]})",
+        )
+
+    def attempt_showing(self, task_id: str, text: str, number: int = 1) -> Attempt:
+        """The task's attempt `number` once its recorded output shows `text`: an exit known
+        from its rc file is recorded at once, and its last output follows it into the store
+        a moment later (when its sentinel reaches the log)."""
+
+        def showing() -> Attempt | None:
+            a = next((a for a in self.store.attempts(task_id) if a.number == number), None)
+            return a if a is not None and text in a.output_tail else None
+
+        return wait_until(
+            showing,
+            timeout=10,
+            message=f"{task_id} attempt {number} never showed {text!r}: "
+            f"{[a.output_tail[-300:] for a in self.store.attempts(task_id)]}",
         )
 
     def agent_state(self, name: str) -> str | None:

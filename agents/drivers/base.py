@@ -222,6 +222,11 @@ class Host(ABC):
         """Work may have become dispatchable: look at the queue on this pass."""
         self.work_hint = True
 
+    def agent_gone(self, rt: AgentRuntime, why: str) -> None:
+        """The agent's pane or shell went away under its task: its attempt is lost (and the
+        supervisor respawns it)."""
+        rt.driver.lose(rt, f"agent died: {why}")
+
     def offload(self, job: Callable[[], None], failed: Callable[[BaseException], None]) -> None:
         """Run a blocking job (files, typing into tmux) off the loop where the host has a
         thread for it, else now; `failed(exc)` runs on the loop's thread if it raises."""
@@ -366,6 +371,15 @@ class AgentDriver(ABC):
     def caught_up(self, rt: AgentRuntime) -> None:
         """All new output has been read."""
         return None  # nothing to do for most kinds
+
+    def status_written(self, rt: AgentRuntime) -> None:
+        """The running attempt's rc file was written (its status, before the log shows it)."""
+        return None  # only shell agents run a wrapper
+
+    def finishing(self, rt: AgentRuntime) -> bool:
+        """Whether the last attempt, recorded already, still waits for its output to arrive
+        (the agent takes no task meanwhile)."""
+        return False
 
     def read(self, rt: AgentRuntime) -> None:
         """Read the pane's new output (its log) and feed it to the driver."""

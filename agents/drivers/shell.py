@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from dataclasses import dataclass
 from typing import ClassVar
 
 from overseer.agents import health, runner
@@ -20,6 +22,26 @@ from overseer.state.redact import mask
 
 WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
+# An exit taken from its rc file waits for the rest of its output (up to its sentinel) to
+# reach the log, the agent taking no new task meanwhile: while output still comes (a flood
+# tmux has not caught up with), up to SETTLE_MAX; once the pane is quiet, SETTLE_WAIT.
+SETTLE_WAIT = 1.0
+SETTLE_MAX = 10.0
+
+
+@dataclass
+class Settling:
+    """An attempt recorded from its rc file, whose last output may still be on its way
+    through tmux into the log: its tail is written again if that output changes it."""
+
+    run: Running
+    tail: str  # the output tail as recorded
+    since: float  # when it was recorded
+
+    def given_up(self, rt: AgentRuntime, now: float) -> bool:
+        """Whether its sentinel is not coming (tmux lost it): the tail stays as recorded."""
+        quiet = now - max(self.since, rt.last_output_at or 0.0)
+        return quiet >= SETTLE_WAIT or now - self.since >= SETTLE_MAX
 
 
 class Typing:
@@ -60,6 +82,8 @@ class ShellDriver(AgentDriver):
         self.prompt_of: tuple[int, int] = (0, -1)  # the same, of the prompt looked for last
         self.prompt: PromptMatch | None = None
         self.typing: Typing | None = None  # the last attempt's files and line, off the loop
+        self.settling: Settling | None = None
+        self.tail_of: tuple[Running | None, int, str] = (None, -1, "")  # the last tail made
 
     def cancel_typing(self) -> None:
         """Make sure a line not typed yet is never typed."""
@@ -71,6 +95,7 @@ class ShellDriver(AgentDriver):
 
     def spawned(self, rt: AgentRuntime) -> None:
         self.scanner.reset()
+        self.settling = None
 
     def catch_up(self, rt: AgentRuntime, size: int) -> None:
         # The last ring's worth: prompts, the tail of a task's output, a sentinel.
@@ -90,6 +115,9 @@ class ShellDriver(AgentDriver):
         if rt.state == AgentState.STARTING and self.scanner.ready(self.ready_nonce):
             self.host.set_state(rt, AgentState.PAUSED if rt.paused else AgentState.IDLE, "ready")
             self.host.hint()
+        ending = self.settling
+        if ending is not None and self.scanner.sentinel(ending.run.dispatch.nonce) is not None:
+            self.settled(rt, ending)
         run = rt.running
         if run is None:
             return
@@ -121,6 +149,8 @@ class ShellDriver(AgentDriver):
     def output_tail(self, rt: AgentRuntime, run: Running) -> str:
         """The attempt's output, cleaned, without the echo of the typed line and the sentinel."""
         ring = rt.stream.ring
+        if self.tail_of[0] is run and self.tail_of[1] == ring.total:
+            return self.tail_of[2]  # made a moment ago (status_written compares with it)
         n = max(0, ring.total - run.mark)
         raw = ring.data()
         raw = raw[-n:] if n < len(raw) else raw
@@ -130,7 +160,21 @@ class ShellDriver(AgentDriver):
             lines = lines[1:]
         while lines and (not lines[-1].strip() or lines[-1].strip() == f"{rt.name}$"):
             lines.pop()
-        return "\n".join(lines)[-base.TAIL_CHARS :]
+        tail = "\n".join(lines)[-base.TAIL_CHARS :]
+        self.tail_of = (run, ring.total, tail)
+        return tail
+
+    def finishing(self, rt: AgentRuntime) -> bool:
+        return self.settling is not None
+
+    def settled(self, rt: AgentRuntime, ending: Settling) -> None:
+        """The sentinel of an attempt recorded from its rc file reached the log: its output
+        is complete now (nothing was typed into the pane since)."""
+        self.settling = None
+        tail = self.output_tail(rt, ending.run)
+        if tail != ending.tail:
+            self.host.store.set_attempt_tail(ending.run.attempt.id, tail)
+        self.host.hint()
 
     # -- work ----------------------------------------------------------------------
 
@@ -164,6 +208,9 @@ class ShellDriver(AgentDriver):
             self.lose(rt, f"could not type into the pane: {exc}")
 
     def check(self, rt: AgentRuntime, now: float) -> None:
+        if self.settling is not None and self.settling.given_up(rt, now):
+            self.settling = None
+            self.host.hint()
         if (
             rt.state == AgentState.STARTING
             and rt.spec.command
@@ -272,9 +319,7 @@ class ShellDriver(AgentDriver):
             return
         status = runner.read_rc(run.dispatch.rc_path)
         if status is not None:
-            self.read(rt)  # the sentinel may be in unread output: prefer that path
-            if rt.running is run:
-                self.complete(rt, status)
+            self.from_rc(rt, run, status)
             return
         pid = runner.read_pid(run.dispatch.pid_path)
         if pid is None:
@@ -292,17 +337,43 @@ class ShellDriver(AgentDriver):
             else:
                 self.lose(rt, "the wrapper ended without a status")
 
+    def status_written(self, rt: AgentRuntime) -> None:
+        run = rt.running
+        if run is None:
+            return
+        status = runner.read_rc(run.dispatch.rc_path)
+        if status is not None:
+            self.from_rc(rt, run, status)
+
+    def from_rc(self, rt: AgentRuntime, run: Running, status: Status) -> None:
+        """Record the status in the attempt's rc file (the truth, written after the sentinel
+        was printed), without waiting for the sentinel to come through tmux."""
+        self.read(rt)  # the sentinel may be in the log already: then that path records it
+        if rt.running is not run:
+            return
+        self.complete(rt, status)
+        if rt.running is None and rt.state not in (AgentState.DEAD, AgentState.STARTING):
+            # Recorded with the output the log held; the rest (if any) comes before the
+            # sentinel, since the task printed it before the wrapper printed that.
+            tail = self.output_tail(rt, run)
+            self.settling = Settling(run, tail, self.host.clock())
+
     def complete(self, rt: AgentRuntime, status: Status) -> None:
         """Record a reported exit status for the agent's running attempt."""
         run = rt.running
         if run is None or (run.lost is not None and not run.killed):
             return  # a loss whose processes are being ended: escalate_stop records it
-        if hung_up(status) and self.terminal_gone(rt):
+        gone = self.terminal_gone(rt) if hung_up(status) else None
+        if gone is not None:
             # The terminal went away under the task: that is the agent dying, not a result.
             if not self.host.tmux.alive():
                 self.host.tmux_down("the server died under a task")  # it settles every attempt
+            elif gone == "shell replaced":
+                self.lose(rt, f"agent died: {gone}")  # the new shell lives: nothing to respawn
             else:
-                self.lose(rt, "agent died under the task")
+                # The rc file is often read before the sweep finds the pane gone: the agent
+                # dies here as it would there (the attempt lost, the agent respawned).
+                self.host.agent_gone(rt, gone)
             return
         outcome, code, sig, reason = runner.judge(status, run.task.verify)
         if run.release:
@@ -386,6 +457,14 @@ class ShellDriver(AgentDriver):
         self.host.record(rt, Ended(lost, loss_reason(reason, note, hangup=status is not None)))
 
     def settle_end(self, rt: AgentRuntime) -> None:
+        ending = self.settling
+        while ending is not None and self.settling is ending:
+            self.read(rt)  # no loop follows: the last output of a recorded attempt, now
+            if self.settling is ending and not ending.given_up(rt, self.host.clock()):
+                time.sleep(0.005)
+            else:
+                break
+        self.settling = None
         run = rt.running
         if run is None or run.stop_at is None or run.killed:
             return
@@ -396,14 +475,17 @@ class ShellDriver(AgentDriver):
             run.killed = True
             self.complete(rt, run.pending)  # SIGKILL to what is left, then recorded
 
-    def terminal_gone(self, rt: AgentRuntime) -> bool:
-        """Whether the agent's shell, its pane or the whole tmux server has gone away."""
+    def terminal_gone(self, rt: AgentRuntime) -> str | None:
+        """How the agent's shell, its pane or the whole tmux server went away (None: they
+        did not)."""
         if rt.running is not None and rt.running.shell_pid != rt.pid:
-            return True  # the attempt's shell was replaced (respawned while we were down)
-        if not health.alive(rt.pid):
-            return True
+            return "shell replaced"  # the attempt's shell was respawned while we were down
         try:
             pane = self.host.tmux.window_pane(rt.name)
         except TmuxError:
-            return True
-        return pane is None or pane.dead or pane.pane_id != rt.pane_id
+            return "tmux server gone"
+        if pane is None or pane.pane_id != rt.pane_id:
+            return "pane gone"
+        if pane.dead or not health.alive(rt.pid):
+            return "shell exited"
+        return None

@@ -82,7 +82,7 @@ def test_add_retry_and_send_with_a_running_supervisor(project: Project) -> None:
     r = project.cli("add", "hello", "--", "echo", "hello world", ">", "not-a-redirect")
     assert r.returncode == 0, r.stderr
     project.wait_task("hello", TaskState.DONE)
-    assert "hello world > not-a-redirect" in project.store.attempts("hello")[0].output_tail
+    project.attempt_showing("hello", "hello world > not-a-redirect")
     r = project.cli("add", "later", "--depends-on", "missing-task", "--", "true")
     assert r.returncode == 1 and "unknown task" in r.stderr
     r = project.cli("add", "bad id", "--", "true")

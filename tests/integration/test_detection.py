@@ -72,7 +72,7 @@ tasks:
     assert start is not None
     assert project.cli("send", "w", "y").returncode == 0
     project.wait_task("ask", TaskState.DONE)
-    assert "deployed" in project.store.attempts("ask")[0].output_tail
+    project.attempt_showing("ask", "deployed")
     assert not any(e.kind == "agent.stalled" for e in project.store.events(agent="w"))
 
 

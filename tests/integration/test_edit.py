@@ -41,13 +41,14 @@ def test_edit_fixes_a_failed_task_and_a_running_attempt_keeps_its_command(
     assert "the running attempt keeps the old values" in r.stdout
     (project.root / "go").touch()
     project.wait_task("slow", TaskState.DONE)
-    first, second = project.store.attempts("slow")
+    first = project.attempt_showing("slow", "old-1", 1)
+    second = project.attempt_showing("slow", "new-2", 2)
     # (The tail may start with the echo of the typed line: compare the task's own last line.)
     assert (first.exit_code, first.output_tail.splitlines()[-1]) == (3, "old-1")
     assert (second.outcome, second.output_tail.splitlines()[-1]) == (AttemptOutcome.OK, "new-2")
     assert project.cli("retry", "typo").returncode == 0
     project.wait_task("typo", TaskState.DONE)
-    assert project.store.attempts("typo")[-1].output_tail.splitlines()[-1] == "fixed"
+    assert project.attempt_showing("typo", "fixed", 2).output_tail.splitlines()[-1] == "fixed"
     kinds = [e.kind for e in project.store.events(task_id="slow")]
     assert "task.edited" in kinds
 

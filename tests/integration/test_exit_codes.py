@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from overseer.state.models import AttemptOutcome, TaskState
+from tests.helpers import wait_until
 from tests.project import Project
 
 AGENTS = """
@@ -144,3 +146,51 @@ def test_a_verify_command_of_300_kb_runs(project: Project) -> None:
     assert project.task_state("pass") == TaskState.DONE
     (failed,) = project.store.attempts("fail")
     assert failed.exit_code == 0 and failed.reason == "verify failed (exit 3)", failed
+
+
+# `overseer run` with the once-a-second sweep (its look at rc files among the rest) pushed an
+# hour away: a status can only come from the sentinel in the log or from the rc file at once.
+RUN_WITHOUT_SWEEP = """
+import sys
+import overseer.agents.supervisor as sup
+sup.SWEEP_INTERVAL = 3600.0
+from overseer.tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_an_exit_is_recorded_from_its_rc_file_when_its_output_never_reaches_the_log(
+    project: Project,
+) -> None:
+    project.write(
+        """
+agents:
+  - {name: w, kind: shell}
+tasks:
+  - {id: gated, max_attempts: 1, run: "until [ -e go ]; do sleep 0.05; done; echo after-the-pipe; exit 4"}
+  - {id: next, run: "echo second; exit 0"}
+""",
+    )
+    proc = project.start(program=[sys.executable, "-c", RUN_WITHOUT_SWEEP])
+    project.wait_task("gated", TaskState.RUNNING)
+    wait_until(lambda: project.agent_state("w") == "busy", message="the task never started")
+    agent = project.store.agent("w")
+    assert agent is not None and agent.pane_id
+    run = project.state_dir / "run"
+    # The rc files of attempts that do not run (a later attempt of the same task, another
+    # task's) are nobody's status.
+    (run / "gated.2.rc").write_text("0 -\n")
+    (run / "next.1.rc").write_text("0 -\n")
+    # Nothing the pane prints reaches the log from here on: no sentinel will ever be read.
+    project.tmux.run("pipe-pane", "-t", agent.pane_id)
+    (project.root / "go").touch()
+    project.wait_task("gated", TaskState.FAILED, timeout=30)
+    (attempt,) = project.store.attempts("gated")
+    assert (attempt.outcome, attempt.exit_code) == (AttemptOutcome.FAILED, 4)
+    # The agent goes on: its next task too is known from its rc file alone.
+    project.wait_task("next", TaskState.DONE, timeout=30)
+    assert [a.exit_code for a in project.store.attempts("next")] == [0]
+    log = (project.state_dir / "logs" / "w.log").read_bytes()
+    assert b"after-the-pipe" not in log and b"second" not in log
+    proc.terminate()
+    proc.wait(timeout=30)

@@ -53,7 +53,14 @@ def test_suggestions_for_real_failures_and_applying_them(project: Project) -> No
     def all_there() -> list[dict[str, Any]] | None:
         items = project.store.suggestions()
         keys = {s["key"] for s in items}
-        return items if keys >= EXPECTED and any(s["action"] == "answer" for s in items) else None
+        # The output of an exit known from its rc file reaches the store a moment after it.
+        told = any(
+            "output: no-such-command-xyz: command not found" in s["evidence"]
+            for s in items
+            if s["key"] == "task:nocmd:edit-command"
+        )
+        answer = any(s["action"] == "answer" for s in items)
+        return items if keys >= EXPECTED and answer and told else None
 
     items = wait_until(all_there, timeout=40, message="the three situations were not suggested")
     by_key = {s["key"]: s for s in items}
@@ -91,7 +98,7 @@ def test_suggestions_for_real_failures_and_applying_them(project: Project) -> No
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["command"] == f"overseer send {waiting_agent} y"
     project.wait_task("ask", TaskState.DONE)
-    assert "deployed" in project.store.attempts("ask")[0].output_tail
+    project.attempt_showing("ask", "deployed")
     wait_until(  # the next sweep drops the answered prompt; ranks are stable after that
         lambda: all(s["action"] != "answer" for s in project.store.suggestions()),
         message="answered prompt still suggested",

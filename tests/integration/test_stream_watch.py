@@ -51,7 +51,7 @@ def watcher(
 ) -> Iterator[LogWatcher]:
     """Each test runs on Linux's blocking inotify and on the watchfiles fallback."""
     if request.param == "watchfiles":
-        monkeypatch.setattr(stream._Inotify, "open", classmethod(lambda cls, d: None))
+        monkeypatch.setattr(stream._Inotify, "open", classmethod(lambda cls, d, mask=0: None))
     w = LogWatcher(tmp_path / "logs", recorder)
     w.start()
     assert (w._inotify is not None) == (request.param == "inotify")
@@ -120,6 +120,26 @@ def test_deletion_is_not_reported(watcher: LogWatcher, recorder: Recorder) -> No
     marker.write_bytes(b"x")  # events arrive in order: once marker is seen, the unlink was too
     wait_until(lambda: recorder.seen(marker), message="marker not seen")
     assert not recorder.seen(gone)
+
+
+def test_a_watcher_of_writes_is_told_of_a_write_not_of_an_empty_file(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    # The rc files' watcher: the run dir's files are made empty first (no event), and the
+    # status is written into one later (one event, at the write, before the file is closed).
+    w = LogWatcher(tmp_path / "run", recorder, 0, writes_only=True)
+    w.start()
+    try:
+        blank, other = w.directory / "t.1.rc", w.directory / "u.1.rc"
+        blank.write_bytes(b"")
+        other.write_bytes(b"")
+        with blank.open("r+b") as f:
+            f.write(b"0 -\n")
+            f.flush()
+            wait_until(lambda: recorder.seen(blank), message="the write was not reported")
+        assert not recorder.seen(other)
+    finally:
+        w.stop()
 
 
 def test_a_failing_callback_does_not_stop_the_watcher(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from overseer.agents import kinds
 from overseer.agents.drivers.base import AgentRuntime, Ended, Host
 from overseer.agents.drivers.prompt import PromptDriver
-from overseer.agents.drivers.shell import ShellDriver
+from overseer.agents.drivers.shell import SETTLE_WAIT, ShellDriver
 from overseer.agents.screen import VirtualScreen
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import TmuxError
@@ -209,6 +209,79 @@ def test_a_line_that_cannot_be_typed_loses_the_attempt_without_using_a_try(
             "could not type into the pane: can't find pane: %1, before the task started",
         )
     ]
+
+
+class StoringHost(FakeHost):
+    """A fake host that writes records to its store as the supervisor does."""
+
+    def record(self, rt: AgentRuntime, end: Ended) -> None:
+        run = rt.running
+        assert run is not None
+        super().record(rt, end)
+        tail = rt.driver.output_tail(rt, run)
+        queue.finish(self.store, run.task.id, run.attempt.number, end.outcome,
+                     exit_code=end.exit_code, output_tail=tail, now=self.now)  # fmt: skip
+
+
+def test_a_status_in_the_rc_file_is_recorded_before_the_log_and_its_tail_follows(
+    tmp_path: Path,
+) -> None:
+    host = StoringHost(tmp_path)
+    rt = agent(host, "shell")
+    driver = rt.driver
+    assert isinstance(driver, ShellDriver)
+    printed(host, rt, b"w$ \x1eOVS-READY:" + driver.ready_nonce.encode() + b"\x1e\r\n")
+    c = claim(host, "make")
+    driver.start(rt, c.task, c.attempt)
+    assert rt.running is not None
+    run = rt.running
+    printed(host, rt, run.dispatch.typed_line.encode() + b"\r\nbuilding\r\n")
+    # The wrapper printed its sentinel and wrote the rc file; tmux has not relayed the
+    # task's last line (nor the sentinel) into the log yet.
+    run.dispatch.rc_path.write_text("3 -\n")
+    driver.status_written(rt)
+    assert host.records == [(AttemptOutcome.FAILED, 3, None)]
+    assert host.store.attempts("t")[0].output_tail == "building"
+    assert driver.finishing(rt)  # no task is typed in before its output has come
+    host.work_hint = False
+    printed(
+        host, rt, b"error: disk full\r\n\x1eOVS:" + c.attempt.nonce.encode() + b":3:-\x1e\r\nw$ "
+    )
+    assert host.store.attempts("t")[0].output_tail == "building\nerror: disk full"
+    assert not driver.finishing(rt) and host.work_hint
+    assert host.records == [(AttemptOutcome.FAILED, 3, None)]  # recorded once
+    # The rc file of an attempt that does not run in the agent is nobody's status.
+    c2 = claim(host, "make")
+    driver.start(rt, c2.task, c2.attempt)
+    run.dispatch.rc_path.write_text("0 -\n")
+    driver.status_written(rt)
+    assert host.records == [(AttemptOutcome.FAILED, 3, None)] and rt.running is not None
+
+
+def test_a_recorded_exit_whose_output_never_comes_frees_its_agent_after_a_while(
+    tmp_path: Path,
+) -> None:
+    host = StoringHost(tmp_path)
+    rt = agent(host, "shell")
+    driver = rt.driver
+    assert isinstance(driver, ShellDriver)
+    printed(host, rt, b"w$ \x1eOVS-READY:" + driver.ready_nonce.encode() + b"\x1e\r\n")
+    c = claim(host, "make")
+    driver.start(rt, c.task, c.attempt)
+    assert rt.running is not None
+    rt.running.dispatch.rc_path.write_text("0 -\n")
+    driver.status_written(rt)
+    assert host.records == [(AttemptOutcome.OK, 0, None)] and driver.finishing(rt)
+    # Output still coming (tmux catching up with a flood): its sentinel may yet come.
+    for _ in range(3):
+        host.now += SETTLE_WAIT / 2
+        rt.last_output_at = host.now
+        driver.check(rt, host.now)
+        assert driver.finishing(rt)
+    host.now += SETTLE_WAIT
+    host.work_hint = False
+    driver.check(rt, host.now)
+    assert not driver.finishing(rt) and host.work_hint
 
 
 def test_a_shell_task_quiet_at_a_prompt_waits_for_a_person(tmp_path: Path) -> None:
