@@ -546,3 +546,19 @@ def test_an_api_key_screen_waits_at_a_prompt_no_answer_types(tmp_path: Path) -> 
     assert rt.state == AgentState.WAITING and rt.prompt == "Enter Gemini API Key"
     m = match_prompt(rt.prompt)  # what `overseer answer` and suggestions check first
     assert m is not None and m.secret
+
+
+def test_the_sweep_samples_the_cpu_only_of_agents_at_work_and_quiet(tmp_path: Path) -> None:
+    from overseer.agents.supervisor import CPU_QUIET, cpu_watched
+
+    host = FakeHost(tmp_path)
+    rt = agent(host, "shell")
+    rt.state = AgentState.IDLE
+    assert not cpu_watched(rt, host.now)  # nothing runs: alive is enough
+    c = claim(host, "make")
+    rt.driver.start(rt, c.task, c.attempt)
+    assert not cpu_watched(rt, host.now)  # just started
+    printed(host, rt, b"compiling\r\n")
+    assert rt.last_output_at is not None
+    assert not cpu_watched(rt, rt.last_output_at + CPU_QUIET / 2)  # its output is its heartbeat
+    assert cpu_watched(rt, rt.last_output_at + CPU_QUIET)  # silent: is it at work, or stuck?
