@@ -315,11 +315,7 @@ class ShellDriver(AgentDriver):
     def poll(self, rt: AgentRuntime, now: float) -> None:
         """Take a status from the rc file when the sentinel was missed; notice lost wrappers."""
         run = rt.running
-        if run is None:
-            return
-        status = runner.read_rc(run.dispatch.rc_path)
-        if status is not None:
-            self.from_rc(rt, run, status)
+        if run is None or self.take_rc(rt, run):
             return
         pid = runner.read_pid(run.dispatch.pid_path)
         if pid is None:
@@ -338,16 +334,20 @@ class ShellDriver(AgentDriver):
                 self.lose(rt, "the wrapper ended without a status")
 
     def status_written(self, rt: AgentRuntime) -> None:
-        run = rt.running
-        if run is None:
-            return
+        if rt.running is not None:
+            self.take_rc(rt, rt.running)
+
+    def take_rc(self, rt: AgentRuntime, run: Running) -> bool:
+        """Record the status in the attempt's rc file, if it holds one (True)."""
         status = runner.read_rc(run.dispatch.rc_path)
-        if status is not None:
-            self.from_rc(rt, run, status)
+        if status is None:
+            return False
+        self.from_rc(rt, run, status)
+        return True
 
     def from_rc(self, rt: AgentRuntime, run: Running, status: Status) -> None:
-        """Record the status in the attempt's rc file (the truth, written after the sentinel
-        was printed), without waiting for the sentinel to come through tmux."""
+        """Record the status in the attempt's rc file (the truth, written before the sentinel
+        is printed), without waiting for the sentinel to come through tmux."""
         self.read(rt)  # the sentinel may be in the log already: then that path records it
         if rt.running is not run:
             return

@@ -223,10 +223,8 @@ class StoringHost(FakeHost):
                      exit_code=end.exit_code, output_tail=tail, now=self.now)  # fmt: skip
 
 
-def test_a_status_in_the_rc_file_is_recorded_before_the_log_and_its_tail_follows(
-    tmp_path: Path,
-) -> None:
-    host = StoringHost(tmp_path)
+def running_shell(host: FakeHost) -> tuple[AgentRuntime, ShellDriver, Any]:
+    """A ready shell agent running a task (`make`)."""
     rt = agent(host, "shell")
     driver = rt.driver
     assert isinstance(driver, ShellDriver)
@@ -234,6 +232,14 @@ def test_a_status_in_the_rc_file_is_recorded_before_the_log_and_its_tail_follows
     c = claim(host, "make")
     driver.start(rt, c.task, c.attempt)
     assert rt.running is not None
+    return rt, driver, c
+
+
+def test_a_status_in_the_rc_file_is_recorded_before_the_log_and_its_tail_follows(
+    tmp_path: Path,
+) -> None:
+    host = StoringHost(tmp_path)
+    rt, driver, c = running_shell(host)
     run = rt.running
     printed(host, rt, run.dispatch.typed_line.encode() + b"\r\nbuilding\r\n")
     # The wrapper printed its sentinel and wrote the rc file; tmux has not relayed the
@@ -262,13 +268,7 @@ def test_a_recorded_exit_whose_output_never_comes_frees_its_agent_after_a_while(
     tmp_path: Path,
 ) -> None:
     host = StoringHost(tmp_path)
-    rt = agent(host, "shell")
-    driver = rt.driver
-    assert isinstance(driver, ShellDriver)
-    printed(host, rt, b"w$ \x1eOVS-READY:" + driver.ready_nonce.encode() + b"\x1e\r\n")
-    c = claim(host, "make")
-    driver.start(rt, c.task, c.attempt)
-    assert rt.running is not None
+    rt, driver, c = running_shell(host)
     rt.running.dispatch.rc_path.write_text("0 -\n")
     driver.status_written(rt)
     assert host.records == [(AttemptOutcome.OK, 0, None)] and driver.finishing(rt)
