@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger("overseer.supervisor")
 
@@ -26,9 +27,26 @@ class Offload:
         self._busy = False
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._held: list[tuple[Job, Failed]] | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Jobs submitted inside are queued only when the block ends without an exception
+        (after the transaction that claimed their attempt committed), dropped otherwise."""
+        held: list[tuple[Job, Failed]] = []
+        self._held = held
+        try:
+            yield
+        finally:
+            self._held = None
+        for job, failed in held:
+            self.submit(job, failed)
 
     def submit(self, job: Job, failed: Failed) -> None:
         """Queue a job; `failed(exc)` runs at the loop's next settle() if it raises."""
+        if self._held is not None:
+            self._held.append((job, failed))
+            return
         with self._cond:
             if self._stopped:
                 raise RuntimeError("the offload thread has stopped")

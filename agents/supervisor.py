@@ -605,19 +605,22 @@ class Supervisor(operator.Fleet):
         self, rt: AgentRuntime, *, task_id: str | None = None, max_running: int | None = None
     ) -> bool:
         """Claim a task for a free agent (of the kind its driver takes) and start it there."""
-        claim = queue.claim(
-            self.store,
-            rt.name,
-            self.lease_s,
-            max_running=max_running,
-            task_id=task_id,
-            kind=rt.driver.task_kind,
-            names=(rt.spec.name, rt.name),
-            log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
-        )
-        if claim is None:
-            return False
-        rt.driver.start(rt, claim.task, claim.attempt)
+        # The claim and the agent's busy mark are one transaction; what the driver hands to
+        # the offload thread (the files, the typing) starts only once that has committed.
+        with self.offloader.hold(), self.store.tx():
+            claim = queue.claim(
+                self.store,
+                rt.name,
+                self.lease_s,
+                max_running=max_running,
+                task_id=task_id,
+                kind=rt.driver.task_kind,
+                names=(rt.spec.name, rt.name),
+                log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
+            )
+            if claim is None:
+                return False
+            rt.driver.start(rt, claim.task, claim.attempt)
         return True
 
     def dispatch(self) -> None:

@@ -50,3 +50,17 @@ def test_close_runs_what_is_queued_first_and_then_refuses_more() -> None:
     assert ran == [0, 1, 2]
     with pytest.raises(RuntimeError):
         off.submit(lambda: None, lambda exc: None)
+
+
+def test_jobs_held_for_a_transaction_start_only_if_it_commits() -> None:
+    off = Offload(lambda: None)
+    ran: list[str] = []
+    with off.hold():
+        off.submit(lambda: ran.append("typed"), lambda exc: None)
+        assert off.idle()  # held: not queued while the claim's transaction is open
+    wait_until(lambda: ran == ["typed"], message="the held job did not run")
+    with pytest.raises(RuntimeError), off.hold():
+        off.submit(lambda: ran.append("rolled back"), lambda exc: None)
+        raise RuntimeError("the commit failed")
+    off.close()
+    assert ran == ["typed"]  # the claim never committed: its line is never typed
