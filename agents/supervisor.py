@@ -216,6 +216,7 @@ class Supervisor(operator.Fleet):
         # the run dir's files are made empty first (no event), the status is one write.
         self.rc_watcher = LogWatcher(self.paths.run, self.on_run_changed, 0, writes_only=True)
         self.rc_watcher.start()
+        self.statuses_pushed = True
         recovery.reconcile(self)
         self.store_watch = DirWatch(self.state_dir)
         self.watcher = LogWatcher(self.paths.logs, self.on_logs_changed)

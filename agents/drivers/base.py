@@ -68,6 +68,7 @@ class Running:
     stop_at: float | None = None
     killed: bool = False
     wrapper_seen: bool = False
+    polled_at: float = 0.0  # when the sweep last looked at its pid and rc files
     # A loss whose leftover processes are being ended (settled by escalate_stop), a
     # stopped attempt's status held back until they are gone, and those processes.
     lost: str | None = None
@@ -189,6 +190,9 @@ class Host(ABC):
     paths: StatePaths
     server: TmuxServer | None
     work_hint: bool
+    # The host reports an attempt's rc file as soon as it is written (status_written): the
+    # sweep's look at the run files is then a safety net, taken less often.
+    statuses_pushed: bool = False
 
     @property
     def tmux(self) -> TmuxServer:

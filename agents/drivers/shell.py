@@ -21,6 +21,9 @@ from overseer.state.models import AgentState, Attempt, AttemptOutcome, Task
 from overseer.state.redact import mask
 
 WRAPPER_START_GRACE = 10.0  # a typed wrapper that never wrote its pid file by then is lost
+# While rc files are pushed to the driver as they are written, the sweep's look at each
+# attempt's run files (a missed status, a wrapper that never started or died) comes this often.
+POLL_PUSHED = 5.0
 STARTING_FALLBACK = 5.0  # a custom shell command without a ready marker counts as idle after this
 # An exit taken from its rc file waits for the rest of its output (up to its sentinel) to
 # reach the log, the agent taking no new task meanwhile: while output still comes (a flood
@@ -315,7 +318,10 @@ class ShellDriver(AgentDriver):
     def poll(self, rt: AgentRuntime, now: float) -> None:
         """Take a status from the rc file when the sentinel was missed; notice lost wrappers."""
         run = rt.running
-        if run is None or self.take_rc(rt, run):
+        if run is None or (self.host.statuses_pushed and now - run.polled_at < POLL_PUSHED):
+            return
+        run.polled_at = now
+        if self.take_rc(rt, run):
             return
         pid = runner.read_pid(run.dispatch.pid_path)
         if pid is None:

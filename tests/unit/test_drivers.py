@@ -562,3 +562,20 @@ def test_the_sweep_samples_the_cpu_only_of_agents_at_work_and_quiet(tmp_path: Pa
     assert rt.last_output_at is not None
     assert not cpu_watched(rt, rt.last_output_at + CPU_QUIET / 2)  # its output is its heartbeat
     assert cpu_watched(rt, rt.last_output_at + CPU_QUIET)  # silent: is it at work, or stuck?
+
+
+def test_with_rc_files_pushed_the_sweep_looks_at_the_run_files_every_few_seconds(
+    tmp_path: Path,
+) -> None:
+    from overseer.agents.drivers.shell import POLL_PUSHED
+
+    host = StoringHost(tmp_path)
+    host.statuses_pushed = True
+    rt, driver, c = running_shell(host)
+    assert rt.running is not None
+    driver.poll(rt, host.now)  # nothing to see yet
+    rt.running.dispatch.rc_path.write_text("0 -\n")  # a write the watcher missed
+    driver.poll(rt, host.now + 1.0)
+    assert host.records == []  # the watcher is trusted: the safety net waits its turn
+    driver.poll(rt, host.now + POLL_PUSHED)
+    assert host.records == [(AttemptOutcome.OK, 0, None)]
