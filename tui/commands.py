@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from overseer.state.config import Config
-from overseer.state.paths import StatePaths
-from overseer.state.store import Store
+from overseer.state.store import project_store
 
 COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
@@ -51,7 +50,7 @@ def send(
     from overseer.agents.lock import LockHeld, supervisor_running
     from overseer.agents.operator import apply_offline
 
-    store = Store(StatePaths(state_dir).db)
+    store = project_store(state_dir)
     try:
         cid = store.enqueue_command(verb, target, args or {})
         if config is not None and not supervisor_running(state_dir):

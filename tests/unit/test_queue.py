@@ -1,4 +1,5 @@
-"""The store and queue on a real SQLite file: claims, leases, fencing, retries, policy."""
+"""The store and queue on a real SQLite file and a real PostgreSQL database (the `backend`
+fixture runs each test on both): claims, leases, fencing, retries, policy."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from overseer.state import queue
+from overseer.state.backend import StoreIntegrityError
 from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.store import SCHEMA_VERSION, Store, StoreError
+from tests.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "s" / "state.db")
+def store(backend: Backend) -> Store:
+    return backend()
 
 
 def add(store: Store, *specs: dict[str, object]) -> None:
@@ -31,11 +34,10 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
     assert Store(tmp_path / "s" / "state.db").schema_version() == SCHEMA_VERSION  # reopen: no-op
 
 
-def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    db = tmp_path / "state.db"
-    Store(db).meta_set("schema_version", str(SCHEMA_VERSION + 1))
+def test_newer_schema_is_refused_with_a_clear_message(backend: Backend) -> None:
+    backend().meta_set("schema_version", str(SCHEMA_VERSION + 1))
     with pytest.raises(StoreError, match="newer than this Overseer"):
-        Store(db)
+        backend()
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
@@ -45,9 +47,9 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
         Store(db)
 
 
-def test_a_transaction_opened_inside_another_commits_with_it(tmp_path: Path) -> None:
+def test_a_transaction_opened_inside_another_commits_with_it(backend: Backend) -> None:
     # An attempt's end and its agent's idle mark are one commit: a reader sees both or none.
-    store, reader = Store(tmp_path / "state.db"), Store(tmp_path / "state.db")
+    store, reader = backend(), backend()
     add(store, {"id": "a"})
     claim = queue.claim(store, "w", 30, log_offset=4096)
     assert claim is not None and claim.attempt.log_offset == 4096  # recorded by the claim
@@ -209,16 +211,15 @@ def test_events_resume_after_an_id(store: Store) -> None:
     assert [e.task_id for e in store.events(since=evs[0].id)] == ["b"]
 
 
-def test_two_connections_see_each_others_commits(tmp_path: Path) -> None:
-    a = Store(tmp_path / "state.db")
-    b = Store(tmp_path / "state.db")
+def test_two_connections_see_each_others_commits(backend: Backend) -> None:
+    a, b = backend(), backend()
     cid = a.enqueue_command("retry", "x", {"reason": "r"})
     cmd = b.command(cid)
     assert cmd is not None and cmd.args == {"reason": "r"} and cmd.status.value == "queued"
     with b.tx() as c:
         b.finish_command_in(c, cid, True, "done")
     assert a.pending_commands() == []
-    with pytest.raises(sqlite3.IntegrityError), a.tx() as c:
+    with pytest.raises((sqlite3.IntegrityError, StoreIntegrityError)), a.tx() as c:
         c.execute(
             "INSERT INTO tasks(id, seq, command, state, created_at, updated_at) "
             "VALUES ('a', 1, 'x', 'ready', 0, 0)"

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.agents.stream import LogWatcher
+from overseer.state.backend import is_url, store_location
 from overseer.state.store import DB_NAME
 from overseer.tui.actions import ACTIONS, BY_ID, bindings, key_label
 from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
@@ -174,7 +175,10 @@ class MainScreen(Screen[None]):
             reader.close()
 
     def watch_files(self) -> LogWatcher | None:
-        """Set `wake` whenever the database or its WAL is written; None if it cannot watch."""
+        """Set `wake` whenever the database or its WAL is written; None if it cannot watch
+        (nor when the store is a PostgreSQL database: no file here moves with it)."""
+        if is_url(store_location(self.services.state_dir)):
+            return None
         names = {DB_NAME, f"{DB_NAME}-wal"}
 
         def changed(paths: set[Path]) -> None:

@@ -1,0 +1,136 @@
+"""The Store on PostgreSQL: the same methods and SQL as on SQLite, over one psycopg connection.
+
+What differs lives here and in state/backend.py: write transactions serialise on one advisory
+lock (as SQLite's BEGIN IMMEDIATE serialises writers), reads see one snapshot (REPEATABLE
+READ), change detection follows the WAL, and the schema is made or migrated only by
+`overseer db init`. Claims are one statement of their own (state/queue.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from overseer.state.backend import Conn, PgConn, mask_url, pg_ddl
+from overseer.state.statedir import StoreError
+from overseer.state.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
+
+# The advisory lock every write transaction holds (any fixed number; "ovs" in ASCII).
+WRITE_LOCK = 0x6F7673
+BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+
+
+class PgStore(Store):
+    """The state of one project in a PostgreSQL database; every public method is one
+    transaction, as on SQLite."""
+
+    backend = "postgresql"
+    local = False
+    # A row read and then rewritten is locked as it is read: claims, which take no advisory
+    # lock, skip it rather than change it under the writer.
+    lock_rows = " FOR UPDATE"
+
+    def __init__(self, url: str, *, state_dir: Path | None = None, init: bool = False) -> None:
+        self.location = url
+        self.path = (state_dir or Path.cwd()) / DB_NAME  # no file: its parent is the state dir
+        self.wake_path = state_dir
+        self._tx_owner: int | None = None
+        self.pg = PgConn(url)
+        self.conn: Conn = self.pg
+        try:
+            if init:
+                self._migrate()
+            else:
+                self._check_schema()
+        except BaseException:
+            self.pg.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.pg.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[Conn]:
+        """One write transaction holding the store's write lock; one opened inside another (by
+        the same thread) joins it and commits with it."""
+        me = threading.get_ident()
+        if self._tx_owner == me:
+            yield self.pg
+            return
+        self.pg.script(BEGIN_WRITE)
+        self._tx_owner = me
+        try:
+            yield self.pg
+        except BaseException:
+            self._tx_owner = None
+            if self.pg.in_transaction:
+                with suppress(Exception):  # a lost connection must not hide the first error
+                    self.pg.script("ROLLBACK")
+            raise
+        else:
+            self._tx_owner = None
+            self.pg.script("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """One read transaction: every query inside it sees the same committed state."""
+        self.pg.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            if self.pg.in_transaction:
+                self.pg.script("COMMIT")
+
+    def data_version(self) -> int:
+        """Where the server's write-ahead log ends: every commit moves it (so do other
+        databases' writes, which only cost a needless re-read)."""
+        row = self.pg.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn").fetchone()
+        return int(row[0])
+
+    def integrity_check(self) -> str:
+        """'ok': the server keeps its own pages whole (there is no file here to check)."""
+        self.pg.execute("SELECT 1").fetchone()
+        return "ok"
+
+    def _version(self) -> int | None:
+        """The schema version recorded (None: no Overseer schema in this database)."""
+        if self.pg.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+            return None
+        row = self.pg.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else None
+
+    def _check_schema(self) -> None:
+        where = mask_url(self.location)
+        version = self._version()
+        if version is None:
+            raise StoreError(
+                f"the database at {where} holds no Overseer schema: create it with "
+                "`overseer db init` (with the same --store)"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database at {where} has schema version {version}, newer than this "
+                f"Overseer understands ({SCHEMA_VERSION}); upgrade Overseer."
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"the database at {where} has schema version {version}, older than this "
+                f"Overseer's ({SCHEMA_VERSION}): migrate it with `overseer db init`"
+            )
+
+    def _migrate(self) -> None:
+        """Create or bring the schema up to date, one version at a time, in one transaction."""
+        with self.tx() as c:
+            version = self._version() or 0
+            if version > SCHEMA_VERSION:
+                self._check_schema()
+            for i in range(version, SCHEMA_VERSION):
+                self.pg.script(pg_ddl(MIGRATIONS[i]))
+            c.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(SCHEMA_VERSION),),
+            )

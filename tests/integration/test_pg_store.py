@@ -1,0 +1,100 @@
+"""A project whose store is a PostgreSQL database (tests/pgserver.py's real server): `db init`,
+`run --until-done` with shell agents in a private tmux, `status` and `events` reading it, the
+password never printed, and an unreachable or uninitialised database told in one line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from overseer.state.models import TaskState
+from overseer.state.store import open_store
+from tests.pgserver import PgServer
+from tests.project import Project
+
+AGENTS = """
+agents:
+  - {name: w, kind: shell, count: 2}
+tasks:
+  - {id: a, run: 'echo one'}
+  - {id: b, run: 'echo two'}
+  - {id: c, run: 'echo three', depends_on: [a, b]}
+  - {id: d, run: 'exit 0', depends_on: [c]}
+"""
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database on the session's server, as a URL with a password (over TCP)."""
+    name = f"t_{secrets.token_hex(6)}"
+    pg_server.create_database(name)
+    try:
+        yield pg_server.url(name, tcp=True)
+    finally:
+        pg_server.drop_database(name)
+
+
+def said(proc: subprocess.CompletedProcess[str]) -> str:
+    return proc.stdout + proc.stderr
+
+
+def test_a_project_runs_to_done_on_a_postgresql_store(
+    project: Project, pg_server: PgServer, pg_url: str
+) -> None:
+    project.write(AGENTS, store=pg_url)
+    secret = pg_server.password
+    # Before `db init` the database holds no schema: one clear line, exit 3.
+    r = project.cli("status")
+    assert r.returncode == 3, said(r)
+    assert "no Overseer schema" in r.stderr and "overseer db init" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in said(r)
+    assert secret not in said(r)
+    r = project.cli("db", "init", check=True)
+    assert "schema version" in r.stdout and "postgresql" in r.stdout and secret not in said(r)
+    assert project.cli("db", "init", check=True).returncode == 0  # again: nothing to migrate
+
+    r = project.cli("run", "--until-done", "--timeout", "90")
+    assert r.returncode == 0, said(r)
+    assert secret not in said(r)
+    assert not (project.state_dir / "state.db").exists()  # only the database moved
+    assert (project.state_dir / "logs").is_dir()  # logs and run files stay local
+
+    status = project.cli("status", "--json", check=True)
+    assert secret not in said(status)
+    data = json.loads(status.stdout)
+    assert data["store"].startswith("postgresql://") and ":***@" in data["store"]
+    assert {t["id"]: t["state"] for t in data["tasks"]} == dict.fromkeys("abcd", "done")
+    text = project.cli("status", check=True).stdout
+    assert "store: postgresql://" in text and secret not in text
+    events = project.cli("events", check=True).stdout
+    for task in "abcd":
+        assert f"{task} attempt 1 claimed by" in events
+        assert f"{task} attempt 1 ok" in events
+    assert secret not in events
+
+    store = open_store(pg_url)  # what the commands read is in the database itself
+    try:
+        assert [t.state for t in store.tasks()] == [TaskState.DONE] * 4
+        assert all(len(store.attempts(t)) == 1 for t in "abcd")
+        assert secret not in json.dumps([e.message for e in store.events()])
+    finally:
+        store.close()
+
+
+def test_an_unreachable_database_is_one_line_and_exit_3(project: Project, tmp_path: object) -> None:
+    project.write(AGENTS)
+    url = "postgresql://someone:hunter2-not-shown@127.0.0.1:1/nowhere?connect_timeout=2"
+    for args in (("status",), ("db", "init"), ("events",), ("retry", "a")):
+        r = project.cli(*args, "--store", url)
+        assert r.returncode == 3, (args, said(r))
+        assert "cannot be reached" in r.stderr and "Traceback" not in said(r)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "hunter2-not-shown" not in said(r)
+        assert "someone:***@127.0.0.1:1" in r.stderr
+    # Not a URL: a usage error, as for any bad option.
+    r = project.cli("status", "--store", "/tmp/elsewhere.db")
+    assert r.returncode == 2 and "must be a postgresql:// URL" in r.stderr
