@@ -176,7 +176,7 @@ WITH pick AS (
     SELECT ?, 'task.claimed', id, ?, id || ' attempt ' || attempts || ' claimed by ' || ?,
         '{{"attempt": ' || attempts || '}}' FROM task
 )
-SELECT row_to_json(task)::text, row_to_json(attempt)::text FROM task, attempt
+SELECT task.*, attempt.id AS attempt_row FROM task, attempt
 """
 
 
@@ -206,12 +206,23 @@ def _claim_one_statement(
     if max_running is not None:
         where += " AND (SELECT COUNT(*) FROM tasks WHERE state='running') < ?"
         args.append(max_running)
-    args += [agent, now + lease_s, now, now, agent, now, secrets.token_hex(12), log_offset]
-    args += [now, agent, agent]
+    nonce = secrets.token_hex(12)
+    args += [agent, now + lease_s, now, now, agent, now, nonce, log_offset, now, agent, agent]
     row = store.conn.execute(_CLAIM_PG.format(where=where), args).fetchone()
     if row is None:
         return None
-    return Claim(_task(json.loads(row[0])), _attempt(json.loads(row[1])))
+    task = _task(row)
+    # The attempt row holds nothing the claim did not just write but its id: no second read.
+    attempt = Attempt(
+        id=row["attempt_row"],
+        task_id=task.id,
+        number=task.attempts,
+        agent=agent,
+        started_at=now,
+        nonce=nonce,
+        log_offset=log_offset,
+    )
+    return Claim(task, attempt)
 
 
 def renew(

@@ -74,6 +74,36 @@ def test_claim_order_priority_then_insertion(store: Store) -> None:
     assert [c.task.id if c else None for c in got] == ["b", "a", "c", None]
 
 
+def test_a_claim_returns_the_rows_it_wrote(store: Store) -> None:
+    add(store, {"id": "a", "env": {"K": "v"}, "depends_on": []}, {"id": "b"})
+    claim = queue.claim(store, "w", 30, now=1000.5, log_offset=7)
+    assert claim is not None
+    assert claim.task == store.task("a") and claim.attempt == store.attempts("a")[0]
+    assert claim.attempt.number == claim.task.attempts == 1 and claim.attempt.log_offset == 7
+    assert claim.task.lease_expires_at == 1030.5 and claim.task.claimed_by == "w"
+    (event,) = [e for e in store.events(task_id="a") if e.kind == "task.claimed"]
+    assert event.message == "a attempt 1 claimed by w" and event.data == {"attempt": 1}
+    assert event.agent == "w" and event.ts == 1000.5
+
+
+def test_claim_filters_by_task_kind_and_routing(store: Store) -> None:
+    add(
+        store,
+        {"id": "routed", "agent": "x", "priority": 9},
+        {"id": "ask", "kind": "prompt"},
+        {"id": "free"},
+        {"id": "last"},
+    )
+    assert queue.claim(store, "w", 30, task_id="last").task.id == "last"  # type: ignore[union-attr]
+    got = queue.claim(store, "w", 30, kind="prompt")
+    assert got is not None and got.task.id == "ask"
+    got = queue.claim(store, "y", 30, names=("y", "pool"))  # not routed to y: skipped
+    assert got is not None and got.task.id == "free"
+    assert queue.claim(store, "y", 30, names=("y",)) is None
+    got = queue.claim(store, "x", 30, names=("x",))
+    assert got is not None and got.task.id == "routed"
+
+
 def test_claim_respects_max_running(store: Store) -> None:
     add(store, {"id": "a"}, {"id": "b"})
     assert queue.claim(store, "w1", 30, max_running=1) is not None
