@@ -46,11 +46,15 @@ class Conn(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
 
 
-class StoreIntegrityError(StoreError):
+class ServerError(StoreError):
+    """What the PostgreSQL server (or the way to it) said, already told for a person."""
+
+
+class StoreIntegrityError(ServerError):
     """A write PostgreSQL refused because it breaks a key or constraint."""
 
 
-class StoreUnreachable(StoreError):
+class StoreUnreachable(ServerError):
     """The PostgreSQL server could not be reached (or the connection to it was lost)."""
 
 
@@ -183,7 +187,7 @@ def _wrap(exc: Exception, location: str) -> StoreError:
         return StoreIntegrityError(explain_pg(exc, location))
     if _unreachable(exc):
         return StoreUnreachable(explain_pg(exc, location))
-    return StoreError(explain_pg(exc, location))
+    return ServerError(explain_pg(exc, location))
 
 
 def connect(location: str) -> psycopg.Connection[Any]:

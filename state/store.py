@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from overseer.state import paths
-from overseer.state.backend import Conn, is_url, store_location
+from overseer.state.backend import Conn, ServerError, is_url, store_location
 from overseer.state.models import (
     Agent,
     AgentState,
@@ -198,6 +198,8 @@ _OLD_COMMAND = "(status != 'queued' AND ts < ?)"
 
 def explain(exc: BaseException, path: Path | None = None) -> str:
     """What a database or file-system failure means for a person, and what to do about it."""
+    if isinstance(exc, ServerError):
+        return str(exc)  # PostgreSQL's, told already (state/backend.py)
     text = str(exc) or type(exc).__name__
     low = f"{text} {getattr(exc, 'sqlite_errorname', '')}".lower()
     code = exc.errno if isinstance(exc, OSError) else None

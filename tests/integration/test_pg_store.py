@@ -98,3 +98,26 @@ def test_an_unreachable_database_is_one_line_and_exit_3(project: Project, tmp_pa
     # Not a URL: a usage error, as for any bad option.
     r = project.cli("status", "--store", "/tmp/elsewhere.db")
     assert r.returncode == 2 and "must be a postgresql:// URL" in r.stderr
+
+
+def test_a_supervisor_that_loses_its_database_stops_and_its_agents_live_on(
+    project: Project, pg_server: PgServer
+) -> None:
+    name = f"t_{secrets.token_hex(6)}"
+    pg_server.create_database(name)
+    project.write(
+        "agents:\n  - {name: w, kind: shell}\ntasks:\n  - {id: long, run: 'sleep 600'}\n",
+        store=pg_server.url(name),
+    )
+    project.cli("db", "init", check=True)
+    proc = project.start()
+    project.wait_task("long", TaskState.RUNNING)
+    project.close_store()
+    pg_server.drop_database(name)  # ends every connection to it, the supervisor's too
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out
+    lines = [line for line in out.splitlines() if line.startswith("overseer:")]
+    assert len(lines) == 1 and "the supervisor stopped" in lines[0], out
+    assert "The agents keep running" in lines[0] and "Traceback" not in out
+    panes = project.tmux.list_panes()
+    assert [p.window for p in panes] == ["w"] and not panes[0].dead  # the task still runs
