@@ -9,6 +9,7 @@ here is imported on the SQLite path but the location helpers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from overseer.state.errors import EXIT_USAGE
 from overseer.state.statedir import StoreError
 
 if TYPE_CHECKING:
@@ -52,6 +54,12 @@ class ServerError(StoreError):
 
 class StoreIntegrityError(ServerError):
     """A write PostgreSQL refused because it breaks a key or constraint."""
+
+
+class PermissionDenied(ServerError):
+    """The database role may not do this (a viewer queueing a command, say): a usage error."""
+
+    status = EXIT_USAGE
 
 
 class StoreUnreachable(ServerError):
@@ -179,10 +187,43 @@ def _unreachable(exc: BaseException) -> bool:
     )
 
 
+# The roles `overseer db init --roles` makes, with what each may do (pgstore.grant_roles).
+ROLES = {
+    "overseer_supervisor": "may not change the schema",
+    "overseer_operator": "may only view, queue operator commands and add tasks",
+    "overseer_viewer": "may only view",
+}
+
+
+def _denied(exc: Exception, location: str) -> PermissionDenied:
+    """What a role may do, told when it tried more (its memberships asked afresh: the
+    failed transaction cannot ask)."""
+    import psycopg
+
+    user, mine = "?", []
+    with contextlib.suppress(psycopg.Error), psycopg.connect(location, connect_timeout=10) as c:
+        row = c.execute(
+            "SELECT current_user, array(SELECT rolname::text FROM pg_roles "
+            "WHERE pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname)"
+        ).fetchone()
+        if row is not None:
+            user, mine = row[0], row[1]
+    for role, may in ROLES.items():  # the widest role it holds speaks
+        if role in mine:
+            return PermissionDenied(f"permission denied: role {user} {may} ({role})")
+    detail = " ".join(str(exc).split())
+    return PermissionDenied(
+        f"permission denied: role {user} at {mask_url(location)} lacks a privilege ({detail}); "
+        "`overseer db init --roles` makes the viewer, operator and supervisor roles"
+    )
+
+
 def _wrap(exc: Exception, location: str) -> StoreError:
     """The StoreError a psycopg error becomes (its class says which kind)."""
     import psycopg
 
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return _denied(exc, location)
     if isinstance(exc, psycopg.IntegrityError):
         return StoreIntegrityError(explain_pg(exc, location))
     if _unreachable(exc):

@@ -8,12 +8,15 @@ READ), change detection follows the WAL, and the schema is made or migrated only
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from overseer.state.backend import Conn, PgConn, mask_url, pg_ddl
+from overseer.state.backend import ROLES, Conn, PgConn, mask_url, pg_ddl
 from overseer.state.statedir import StoreError
 from overseer.state.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
 
@@ -94,6 +97,39 @@ class PgStore(Store):
         """'ok': the server keeps its own pages whole (there is no file here to check)."""
         self.pg.execute("SELECT 1").fetchone()
         return "ok"
+
+    def grant_roles(self) -> list[str]:
+        """Make the viewer, operator and supervisor roles (NOLOGIN groups: GRANT one to a
+        login) and give them this database's tables (run it again after a migration: the
+        grants cover the tables there are)."""
+        viewer, operator, supervisor = "overseer_viewer", "overseer_operator", "overseer_supervisor"
+        every = f"{viewer}, {operator}, {supervisor}"
+        with self.tx():
+            for role in ROLES:
+                self.pg.script(
+                    f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
+                    f"THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
+                )
+            db = self.pg.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
+            self.pg.script(
+                f'GRANT CONNECT ON DATABASE "{db}" TO {every}; '
+                f"GRANT USAGE ON SCHEMA public TO {every}; "
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {every}; "
+                # An operator queues commands and adds tasks (with their events); what the
+                # commands do is the supervisor's to apply.
+                f"GRANT INSERT ON commands, tasks, task_deps, events TO {operator}; "
+                f"GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {supervisor}; "
+                f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {operator}, {supervisor}"
+            )
+        return [viewer, operator, supervisor]
+
+    def sender(self) -> str:
+        """Who writes an operator command: the database role and the OS user@host."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            user = str(os.getuid())
+        return f"{self.pg.raw.info.user} ({user}@{socket.gethostname()})"
 
     def _version(self) -> int | None:
         """The schema version recorded (None: no Overseer schema in this database)."""

@@ -941,6 +941,14 @@ class Store:
                 "INSERT INTO commands(ts, verb, target, args, origin) VALUES (?,?,?,?,?)",
                 (time.time(), verb, target, json.dumps(args or {}), command_origin()),
             )
+            sender = self.sender()
+            if sender:  # several people may share a database: say who sent it
+                self.add_event(
+                    c,
+                    "command.queued",
+                    f"{verb} {target} sent by {sender}",
+                    data={"command": command_id, "verb": verb, "sender": sender},
+                )
         # Once it is committed, touch the store (on PostgreSQL: the state dir): a supervisor
         # asleep at rest wakes on that (inotify, agents/stream.py DirWatch) and reads it; it
         # would otherwise take it at its next sweep. A write to the WAL is no such sign: it
@@ -949,6 +957,11 @@ class Store:
             with suppress(OSError):
                 os.utime(self.wake_path, follow_symlinks=False)
         return command_id
+
+    def sender(self) -> str:
+        """Who writes an operator command, when more than the state dir's owner can ('': no
+        one else can: the SQLite store is in the owner's private state dir)."""
+        return ""
 
     def pending_commands(self) -> list[Command]:
         """Queued commands in the order they were written."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -121,3 +122,64 @@ def test_a_supervisor_that_loses_its_database_stops_and_its_agents_live_on(
     assert "The agents keep running" in lines[0] and "Traceback" not in out
     panes = project.tmux.list_panes()
     assert [p.window for p in panes] == ["w"] and not panes[0].dead  # the task still runs
+
+
+def as_role(url: str, role: str) -> str:
+    """The same database reached as another login role (the socket trusts every role)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{role}@{rest.split('@', 1)[1]}"
+
+
+def test_roles_a_viewer_only_views_and_every_command_says_who_sent_it(
+    project: Project, pg_server: PgServer
+) -> None:
+    name = f"t_{secrets.token_hex(6)}"
+    pg_server.create_database(name)
+    admin = pg_server.url(name)
+    logins = {"ann": "overseer_viewer", "bob": "overseer_operator", "sup": "overseer_supervisor"}
+    project.write(
+        "agents:\n  - {name: w, kind: shell}\n"
+        "tasks:\n  - {id: a, run: 'exit 3', max_attempts: 1}\n",
+        store=as_role(admin, "sup"),
+    )
+    r = project.cli("db", "init", "--roles", "--store", admin, check=True)
+    assert "overseer_viewer, overseer_operator, overseer_supervisor" in r.stdout
+    for login, role in logins.items():
+        pg_server.psql(f"DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN IN ROLE {role};")
+    try:
+        # The supervisor's role is enough to run the fleet (claims, records, events).
+        proc = project.start()
+        project.wait_task("a", TaskState.FAILED)
+        viewer = as_role(admin, "ann")
+        assert project.cli("status", "--store", viewer).returncode == 0  # viewing is allowed
+        assert project.cli("events", "--store", viewer).returncode == 0
+        r = project.cli("retry", "a", "--store", viewer)
+        assert r.returncode == 2, said(r)
+        assert r.stderr.strip() == (
+            "overseer: permission denied: role ann may only view (overseer_viewer)"
+        )
+        assert project.task_state("a") == TaskState.FAILED  # nothing was queued
+        r = project.cli("retry", "a", "--reason", "once more", "--store", as_role(admin, "bob"))
+        assert r.returncode == 0, said(r)
+        project.wait_task("a", TaskState.FAILED)
+        events = project.cli("events", "--store", viewer, check=True).stdout
+        sent = [line for line in events.splitlines() if "sent by" in line]
+        assert len(sent) == 1 and "retry a sent by bob (" in sent[0], events
+        assert "a retried by operator" in events
+        # A role that may only view cannot make roles or change the schema either.
+        r = project.cli("db", "init", "--roles", "--store", viewer)
+        assert r.returncode == 2 and "permission denied: role ann" in r.stderr, said(r)
+        project.close()
+        project.close_store()
+        assert proc.returncode == 0
+        # No supervisor runs: the operator's command is queued for one, not applied by a role
+        # that may not (nor a crash on a state dir this machine never made).
+        shutil.rmtree(project.state_dir)
+        r = project.cli("retry", "a", "--store", as_role(admin, "bob"))
+        assert r.returncode == 0 and "queued for a supervisor" in r.stdout, said(r)
+        assert "may not apply it itself" in r.stdout and project.task_state("a") == TaskState.FAILED
+        assert [c.verb for c in project.store.pending_commands()] == ["retry"]
+    finally:
+        project.close_store()
+        pg_server.drop_database(name)
+        pg_server.psql("".join(f"DROP ROLE IF EXISTS {login};" for login in logins))
