@@ -12,7 +12,7 @@ import getpass
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -23,6 +23,12 @@ from overseer.state.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
 # The advisory lock every write transaction holds (any fixed number; "ovs" in ASCII).
 WRITE_LOCK = 0x6F7673
 BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+# Every write transaction tells the listeners (the dashboard) at its commit: one empty
+# notification per transaction, sent with the COMMIT (no extra round trip). Claims, one
+# statement each, do not: a NOTIFY costs a claim up to half its rate (bench/pg_probe.md), and
+# the supervisor's next write (the agent it hands the task to) tells of it.
+CHANNEL = "overseer"
+COMMIT_WRITE = f"NOTIFY {CHANNEL}; COMMIT"
 
 
 class PgStore(Store):
@@ -75,7 +81,7 @@ class PgStore(Store):
             raise
         else:
             self._tx_owner = None
-            self.pg.script("COMMIT")
+            self.pg.script(COMMIT_WRITE)
 
     @contextmanager
     def read(self) -> Iterator[None]:
@@ -170,3 +176,42 @@ class PgStore(Store):
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (str(SCHEMA_VERSION),),
             )
+
+
+class ChangeListener:
+    """Calls `on_change` (from its own thread) whenever a write transaction commits in the
+    database: LISTEN on its own connection, no polling. `stop` ends it."""
+
+    def __init__(self, url: str, on_change: Callable[[], None]) -> None:
+        self.url = url
+        self.on_change = on_change
+        self._stop = threading.Event()
+        self._conn = PgConn(url)  # connecting fails here, in the caller, with a StoreError
+        self._conn.script(f"LISTEN {CHANNEL}")
+        self._thread = threading.Thread(target=self._run, name="overseer-listen", daemon=True)
+
+    def start(self) -> None:
+        """Begin listening."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        raw = self._conn.raw
+        try:
+            while not self._stop.is_set():
+                # Wakes for each notification, or after the timeout to look at the stop flag.
+                for _ in raw.notifies(timeout=0.25):
+                    self.on_change()
+        except Exception:  # the connection went: the reader's own queries say why
+            self.on_change()
+        finally:
+            with suppress(Exception):
+                self._conn.close()
+
+    def stop(self) -> None:
+        """Stop listening and wait for the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        else:
+            with suppress(Exception):
+                self._conn.close()

@@ -19,7 +19,9 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.agents.stream import LogWatcher
-from overseer.state.backend import is_url, store_location
+from overseer.state.backend import store_location
+from overseer.state.pgstore import ChangeListener
+from overseer.state.statedir import StoreError
 from overseer.state.store import DB_NAME
 from overseer.tui.actions import ACTIONS, BY_ID, bindings, key_label
 from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
@@ -144,8 +146,9 @@ class MainScreen(Screen[None]):
         """Read a snapshot when the store changed (or every second), post it; never touch widgets.
 
         A write to the database or its WAL wakes this thread (inotify on Linux, through
-        LogWatcher), so an unchanged store costs no polling; without a watch, PRAGMA
-        data_version is checked every POLL. Either way a changed data_version decides.
+        LogWatcher; on PostgreSQL a NOTIFY at each write's commit, through ChangeListener),
+        so an unchanged store costs no polling; without a watch, data_version is checked
+        every POLL. Either way a changed data_version decides.
         """
         reader = self.services.make_reader()
         watcher = self.watch_files() if self.services.live else None
@@ -174,11 +177,17 @@ class MainScreen(Screen[None]):
                 watcher.stop()
             reader.close()
 
-    def watch_files(self) -> LogWatcher | None:
-        """Set `wake` whenever the database or its WAL is written; None if it cannot watch
-        (nor when the store is a PostgreSQL database: no file here moves with it)."""
-        if is_url(store_location(self.services.state_dir)):
-            return None
+    def watch_files(self) -> LogWatcher | ChangeListener | None:
+        """Set `wake` whenever the database or its WAL is written (a PostgreSQL store: when
+        the server notifies a commit, LISTEN/NOTIFY); None if it cannot watch."""
+        where = store_location(self.services.state_dir)
+        if isinstance(where, str):
+            try:
+                listener = ChangeListener(where, self.wake.set)
+            except StoreError:
+                return None  # the reader's own queries say what is wrong
+            listener.start()
+            return listener
         names = {DB_NAME, f"{DB_NAME}-wal"}
 
         def changed(paths: set[Path]) -> None:
