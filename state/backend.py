@@ -150,20 +150,23 @@ class PgRow(tuple[Any, ...]):
         return list(self.names)
 
 
-_ROW_CLASSES: dict[tuple[str, ...], type[PgRow]] = {}
+_ROW_CLASSES: dict[tuple[bytes | None, ...], type[PgRow]] = {}
 
 
 def _row_factory(cursor: Any) -> Any:
-    """psycopg's row maker: one PgRow subclass per column list (made once, then reused)."""
-    desc = cursor.description
-    if desc is None:
+    """psycopg's row maker: one PgRow subclass per column list (made once, then reused).
+
+    The names come from the result itself: `cursor.description` builds a Column object per
+    column on every statement, which cost a claim more than its row.
+    """
+    res = cursor.pgresult
+    if res is None or not res.nfields:
         return tuple
-    cols = tuple(c.name for c in desc)
+    cols = tuple(res.fname(i) for i in range(res.nfields))
     cls = _ROW_CLASSES.get(cols)
     if cls is None:
-        cls = _ROW_CLASSES[cols] = type(
-            "Row", (PgRow,), {"__slots__": (), "names": {n: i for i, n in enumerate(cols)}}
-        )
+        names = {(n or b"").decode(): i for i, n in enumerate(cols)}
+        cls = _ROW_CLASSES[cols] = type("Row", (PgRow,), {"__slots__": (), "names": names})
     return cls
 
 
