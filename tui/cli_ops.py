@@ -103,7 +103,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     store = open_store(where, state_dir=project.state_dir, init=True)
     try:
         version = store.schema_version()
-        roles = store.grant_roles() if isinstance(store, PgStore) else []
+        roles = store.grant_roles() if args.roles and isinstance(store, PgStore) else []
     finally:
         store.close()
     print(f"store {mask_url(where)}: schema version {version} ({store.backend})")

@@ -56,6 +56,7 @@ def test_a_project_runs_to_done_on_a_postgresql_store(
     assert secret not in said(r)
     r = project.cli("db", "init", check=True)
     assert "schema version" in r.stdout and "postgresql" in r.stdout and secret not in said(r)
+    assert "roles" not in r.stdout  # only with --roles
     assert project.cli("db", "init", check=True).returncode == 0  # again: nothing to migrate
 
     r = project.cli("run", "--until-done", "--timeout", "90")
