@@ -23,6 +23,8 @@ __all__ = ["backend", "pg_database", "pg_server", "wait_until"]
 # Tests behave the same inside and outside a tmux session.
 os.environ.pop("TMUX", None)
 os.environ.pop("TMUX_PANE", None)
+# A store named in the caller's environment would send every project's commands to it.
+os.environ.pop("OVERSEER_STORE", None)
 
 
 @pytest.fixture

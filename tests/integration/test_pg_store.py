@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from overseer.state.models import TaskState
-from overseer.state.store import open_store
+from overseer.state.store import SCHEMA_VERSION, open_store
 from tests.pgserver import PgServer
 from tests.project import Project
 
@@ -184,3 +184,13 @@ def test_roles_a_viewer_only_views_and_every_command_says_who_sent_it(
         project.close_store()
         pg_server.drop_database(name)
         pg_server.psql("".join(f"DROP ROLE IF EXISTS {login};" for login in logins))
+
+
+def test_db_init_on_sqlite_makes_the_state_db_and_refuses_roles(project: Project) -> None:
+    project.write(AGENTS)
+    r = project.cli("db", "init", check=True)
+    assert f"schema version {SCHEMA_VERSION} (sqlite)" in r.stdout
+    assert str(project.state_dir) in r.stdout and (project.state_dir / "state.db").exists()
+    assert project.store.schema_version() == SCHEMA_VERSION and project.store.tasks() == []
+    r = project.cli("db", "init", "--roles")
+    assert r.returncode == 2 and "--roles needs a PostgreSQL store" in r.stderr

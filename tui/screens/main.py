@@ -148,17 +148,20 @@ class MainScreen(Screen[None]):
         A write to the database or its WAL wakes this thread (inotify on Linux, through
         LogWatcher; on PostgreSQL a NOTIFY at each write's commit, through ChangeListener),
         so an unchanged store costs no polling; without a watch, data_version is checked
-        every POLL. Either way a changed data_version decides.
+        every POLL. A changed data_version decides; on PostgreSQL a notification does too: it
+        comes after its commit is visible, while the WAL position may include a commit a
+        snapshot taken a moment later does not show yet.
         """
         reader = self.services.make_reader()
         watcher = self.watch_files() if self.services.live else None
         try:
             last_version = -1
             last_read = 0.0
+            told = False
             while True:
                 version = reader.data_version()
                 now = time.monotonic()
-                if version != last_version or now - last_read >= REFRESH_IDLE:
+                if told or version != last_version or now - last_read >= REFRESH_IDLE:
                     snap = reader.read()
                     last_version, last_read = snap.data_version, now
                     self.post_message(SnapshotReady(snap))
@@ -171,6 +174,7 @@ class MainScreen(Screen[None]):
                 self.wake.wait(max(0.0, last_read + REFRESH_IDLE - time.monotonic()))
                 if self.stop.is_set() or self.stop.wait(GATHER if self.wake.is_set() else 0):
                     return
+                told = isinstance(watcher, ChangeListener) and self.wake.is_set()
                 self.wake.clear()
         finally:
             if watcher is not None:
