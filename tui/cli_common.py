@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from overseer.state.backend import STORE_ENV, is_url, mask_url
+from overseer.state.backend import STORE_ENV, ServerError, is_url, mask_url, store_location
 from overseer.state.config import Config, ConfigError, demo_config, load_config, load_config_text
 from overseer.state.errors import EXIT_CRASH as EXIT_CRASH
 from overseer.state.errors import EXIT_ENV as EXIT_ENV
@@ -28,7 +28,14 @@ from overseer.state.errors import EXIT_OK as EXIT_OK
 from overseer.state.errors import EXIT_USAGE as EXIT_USAGE
 from overseer.state.errors import OverseerError
 from overseer.state.paths import StatePaths
-from overseer.state.store import DEMO_CONFIG, Store, explain, project_store, store_exists
+from overseer.state.store import (
+    DEMO_CONFIG,
+    Store,
+    StoreError,
+    explain,
+    project_store,
+    store_exists,
+)
 from overseer.tui.commands import COMMAND_WAIT, send, wait_for
 
 
@@ -117,7 +124,7 @@ def _resolve(args: argparse.Namespace, stored: bool) -> Project:
         return Project(config, state_dir.absolute())
     state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
     if store_exists(state_dir):
-        recorded = project_store(state_dir).meta_get("config")
+        recorded = recorded_config(state_dir)
         if recorded == DEMO_CONFIG:
             config = demo_config()
         elif recorded and Path(recorded).exists():
@@ -128,6 +135,23 @@ def _resolve(args: argparse.Namespace, stored: bool) -> Project:
                     raise
                 config = running_config(state_dir, Path(recorded), exc)
     return Project(config, state_dir)
+
+
+def recorded_config(state_dir: Path) -> str | None:
+    """The config a supervisor of this store last ran with (None: none, or a database not yet
+    made by `overseer db init`: the command that needs it says so, and `db init` needs none)."""
+    try:
+        store = project_store(state_dir)
+    except ServerError:
+        raise  # what the server said (unreachable, refused) is the command's answer too
+    except StoreError:
+        if isinstance(store_location(state_dir), str):
+            return None  # no schema yet, or another version's
+        raise
+    try:
+        return store.meta_get("config")
+    finally:
+        store.close()
 
 
 def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:

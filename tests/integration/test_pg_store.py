@@ -8,10 +8,13 @@ import json
 import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from overseer.state.backend import STORE_ENV
 from overseer.state.models import TaskState
 from overseer.state.store import SCHEMA_VERSION, open_store
 from tests.pgserver import PgServer
@@ -194,3 +197,26 @@ def test_db_init_on_sqlite_makes_the_state_db_and_refuses_roles(project: Project
     assert project.store.schema_version() == SCHEMA_VERSION and project.store.tasks() == []
     r = project.cli("db", "init", "--roles")
     assert r.returncode == 2 and "--roles needs a PostgreSQL store" in r.stderr
+
+
+def test_db_init_needs_no_config_file(tmp_path: Path, pg_url: str) -> None:
+    """`db init --store URL` in a directory with no overseer.yaml: before it the database has
+    no schema, which must not stop the very command that makes it."""
+    env = {**Project(tmp_path).env(), STORE_ENV: ""}
+    run = [sys.executable, "-m", "overseer.tui.cli"]
+    r = subprocess.run(
+        [*run, "status", "--store", pg_url], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 3 and "no Overseer schema" in r.stderr, said(r)
+    r = subprocess.run(
+        [*run, "db", "init", "--store", pg_url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and "schema version" in r.stdout, said(r)
+    r = subprocess.run(
+        [*run, "status", "--store", pg_url], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0 and "tasks: none" in r.stdout, said(r)
