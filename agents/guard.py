@@ -41,7 +41,12 @@ def orphan_message(pid: int, note: str) -> str:
 
 
 def check_origin(store: Store, state_dir: Path, trust_state: bool) -> None:
-    """Refuse a store made on another machine, by another user or elsewhere, unless trusted."""
+    """Refuse a store made on another machine, by another user or elsewhere, unless trusted.
+
+    A PostgreSQL store is not in the state dir: the database's own logins decide who uses it.
+    """
+    if not store.local:
+        return
     why = foreign(store.meta_get("origin"), state_dir)
     if why is None:
         return
@@ -72,10 +77,13 @@ def owner_elsewhere(sup: Supervisor) -> LockHeld | None:
 
 
 def current_identity(sup: Supervisor) -> dict[Path, tuple[int, int]]:
-    """(device, inode) of the store and of the lock file this supervisor holds."""
-    st = os.stat(sup.store.path)
+    """(device, inode) of the store (when it is a file here) and of the lock file this
+    supervisor holds."""
     held = sup.lock.identity()
     assert held is not None
+    if not sup.store.local:
+        return {sup.lock.path: held}
+    st = os.stat(sup.store.path)
     return {sup.store.path: (st.st_dev, st.st_ino), sup.lock.path: held}
 
 

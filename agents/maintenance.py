@@ -37,7 +37,14 @@ from overseer.state.config import Config
 from overseer.state.drift import describe, drift
 from overseer.state.models import Agent, AgentState, Task, TaskState
 from overseer.state.paths import StatePaths
-from overseer.state.store import SCHEMA_VERSION, Store, StoreError, explain
+from overseer.state.store import (
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    explain,
+    project_store,
+    store_exists,
+)
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RECOMMENDED_TMUX = (3, 6)
@@ -158,13 +165,13 @@ def health(
     checks += _check_tmux()
     store: Store | None = None
     db = StatePaths(state_dir).db
-    if not db.exists():
+    if not store_exists(state_dir):
         checks.append(
             Check("store", WARN, f"no state yet in {state_dir} (`overseer run` makes it)")
         )
     else:
         try:
-            store = Store(db)
+            store = project_store(state_dir)
             verdict = store.integrity_check()
             version = store.schema_version()
             if verdict != "ok":
@@ -489,7 +496,7 @@ def cleanup(
         force,
         supervised=not owned and is_held(state_dir),
     )
-    store = Store(c.paths.db) if c.paths.db.exists() else None
+    store = project_store(c.paths.root) if store_exists(c.paths.root) else None
     actions: list[Action] = []
     try:
         actions += _clean_windows(c)

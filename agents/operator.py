@@ -27,7 +27,7 @@ from overseer.state.config import Config
 from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import check_tree, command_origin
-from overseer.state.store import Store, ensure_private_dir
+from overseer.state.store import Store, ensure_private_dir, project_store
 
 log = logging.getLogger("overseer.supervisor")
 # -- applying operator commands ----------------------------------------------------------
@@ -265,7 +265,7 @@ class Offline(Fleet):
         self.config = config
         self.state_dir = state_dir
         self.paths = StatePaths(state_dir)
-        self.store = Store(self.paths.db)
+        self.store = project_store(state_dir)
         self.origin = command_origin()
         self.agents: dict[str, AgentRuntime] = {}
         self.server: TmuxServer | None = None

@@ -40,7 +40,13 @@ from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
 from overseer.state.paths import StatePaths
 from overseer.state.statedir import UnsafeStateDir, check_tree, command_origin, ensure_gitignore
-from overseer.state.store import DEMO_CONFIG, Store, StoreError, ensure_private_dir, explain
+from overseer.state.store import (
+    DEMO_CONFIG,
+    StoreError,
+    ensure_private_dir,
+    explain,
+    project_store,
+)
 
 log = logging.getLogger("overseer.supervisor")
 
@@ -86,7 +92,7 @@ class Supervisor(operator.Fleet):
         self.paths = StatePaths(self.state_dir)
         ensure_private_dir(self.paths.logs)
         ensure_private_dir(self.paths.run)
-        self.store = Store(self.paths.db)
+        self.store = project_store(self.state_dir)
         self.lock = SupervisorLock(self.state_dir)
         self.tmux_binary = tmux_binary
         self.server: TmuxServer | None = None
@@ -111,7 +117,7 @@ class Supervisor(operator.Fleet):
         # Suggestions are recomputed on a thread of their own, with their own connection.
         self.suggester = housekeeping.Suggester(
             Insights(
-                Store(self.paths.db),
+                project_store(self.state_dir),
                 self.state_dir,
                 stall_timeout=config.stall_timeout,
                 tmux_label=server_label(config.name, self.state_dir),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from overseer.state.backend import is_url, mask_url
 from overseer.state.errors import EXIT_USAGE, OverseerError
 from overseer.state.keymap import ACTION_IDS, clashes
 
@@ -48,6 +49,7 @@ TOP_KEYS = (
     "retention",
     "notify",
     "theme",
+    "store",
 )
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
@@ -237,6 +239,7 @@ class Config:
     retention_events: int = RETENTION_EVENTS
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
+    store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
     text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
@@ -992,6 +995,15 @@ class _Validator:
         theme = None
         if (node := value("theme")) is not None:
             theme = self.string(node, "'theme'")
+        store = None
+        if (node := value("store")) is not None and not _is_null(node):
+            store = self.string(node, "'store'")
+            if not is_url(store):
+                raise self.error(
+                    node,
+                    f"'store' must be a postgresql:// URL, got {_quote(mask_url(store))}",
+                    hint="leave it out for SQLite: the store is then .overseer/state.db",
+                )
         agents = self.agents(value("agents"), root)
         tasks = self.tasks(value("tasks"), check_unknown_deps=True, agents=agents)
         return Config(
@@ -1010,6 +1022,7 @@ class _Validator:
             retention_events=retention[1],
             notify=notify,
             theme=theme,
+            store=store,
         )
 
 

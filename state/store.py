@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from overseer.state import paths
+from overseer.state.backend import Conn, ServerError, is_url, store_location
 from overseer.state.models import (
     Agent,
     AgentState,
@@ -190,6 +191,16 @@ MIGRATIONS: list[str] = [
 ]
 
 
+_ADD_EVENT = "INSERT INTO events(ts, kind, task_id, agent, message, data) VALUES (?,?,?,?,?,?)"
+
+
+def _insert(c: Conn, sql: str, values: Sequence[Any]) -> int:
+    """Insert one row; return its id (SQLite's lastrowid: RETURNING costs it ~5 us a row)."""
+    if isinstance(c, sqlite3.Connection):
+        return int(c.execute(sql, values).lastrowid or 0)
+    return int(c.execute(sql + " RETURNING id", values).fetchone()[0])
+
+
 # What retention removes (parameters: newest id to drop, cut-off time / cut-off time).
 _OLD_EVENT = "(id <= ? OR ts < ?)"
 _OLD_COMMAND = "(status != 'queued' AND ts < ?)"
@@ -197,6 +208,8 @@ _OLD_COMMAND = "(status != 'queued' AND ts < ?)"
 
 def explain(exc: BaseException, path: Path | None = None) -> str:
     """What a database or file-system failure means for a person, and what to do about it."""
+    if isinstance(exc, ServerError):
+        return str(exc)  # PostgreSQL's, told already (state/backend.py)
     text = str(exc) or type(exc).__name__
     low = f"{text} {getattr(exc, 'sqlite_errorname', '')}".lower()
     code = exc.errno if isinstance(exc, OSError) else None
@@ -239,7 +252,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _from_row(cls: type[M], row: sqlite3.Row, **convert: Callable[[Any], Any]) -> M:
+def _from_row(cls: type[M], row: Any, **convert: Callable[[Any], Any]) -> M:
     """A model from a row: each field from the column of its name, converted where asked."""
     values = {name: row[name] for name in _field_names(cls)}
     for name, fn in convert.items():
@@ -247,7 +260,7 @@ def _from_row(cls: type[M], row: sqlite3.Row, **convert: Callable[[Any], Any]) -
     return cls(**values)
 
 
-def _task(row: sqlite3.Row) -> Task:
+def _task(row: Any) -> Task:
     return _from_row(Task, row, state=TaskState, depends_on=_loads_tuple, env=json.loads)
 
 
@@ -261,19 +274,19 @@ def usage_json(usage: Usage | None) -> str | None:
     return json.dumps(dataclasses.asdict(usage)) if usage is not None else None
 
 
-def _attempt(row: sqlite3.Row) -> Attempt:
+def _attempt(row: Any) -> Attempt:
     return _from_row(Attempt, row, outcome=AttemptOutcome, usage=usage_from_json)
 
 
-def _agent(row: sqlite3.Row) -> Agent:
+def _agent(row: Any) -> Agent:
     return _from_row(Agent, row, state=AgentState, signals=json.loads, usage=usage_from_json)
 
 
-def _event(row: sqlite3.Row) -> Event:
+def _event(row: Any) -> Event:
     return _from_row(Event, row, data=json.loads)
 
 
-def _command(row: sqlite3.Row) -> Command:
+def _command(row: Any) -> Command:
     return _from_row(Command, row, args=json.loads, status=CommandStatus)
 
 
@@ -327,10 +340,21 @@ def _open_lock(db: Path) -> Iterator[None]:
 
 
 class Store:
-    """SQLite-backed state of one project; every public method is one transaction."""
+    """SQLite-backed state of one project; every public method is one transaction.
+
+    state/pgstore.py's PgStore runs the same methods on PostgreSQL; `open_store` picks one.
+    """
+
+    backend = "sqlite"
+    local = True  # the database is a file in the state dir (not a server's)
+    lock_rows = ""  # what a read that is about to be rewritten adds (BEGIN IMMEDIATE locks all)
+    conn: Conn
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
+        # What enqueue_command touches to wake a resting supervisor.
+        self.wake_path: Path | None = self.path
+        self.location: str | Path = self.path  # where the store is, as a person names it
         self._tx_owner: int | None = None  # the thread whose transaction is open
         ensure_private_dir(self.path.parent)
         # SQLite follows links: the database and its companions must be plain files of ours.
@@ -342,15 +366,15 @@ class Store:
         with _open_lock(self.path):
             fresh = not self.path.exists()
             try:
-                self.conn = sqlite3.connect(
+                self.conn = self.db = sqlite3.connect(
                     str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
                 )
                 if fresh:
                     os.chmod(self.path, 0o600)
-                self.conn.row_factory = sqlite3.Row
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.execute("PRAGMA foreign_keys=ON")
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
                 self._migrate()
             except sqlite3.DatabaseError as exc:
                 raise StoreError(
@@ -361,10 +385,10 @@ class Store:
 
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> Iterator[Conn]:
         """One write transaction that takes the write lock up front (BEGIN IMMEDIATE); one
         opened inside another (by the same thread) joins it and commits with it."""
         me = threading.get_ident()
@@ -381,7 +405,7 @@ class Store:
             self._tx_owner = None
             # SQLite may already have rolled back (e.g. on a full disk); a failing ROLLBACK
             # must not hide the error that caused it.
-            if self.conn.in_transaction:
+            if self.db.in_transaction:
                 with suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
             raise
@@ -413,7 +437,7 @@ class Store:
                         c.execute(stmt)
             if version == 0:  # a new store: where, by whom and on which machine it was made
                 c.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES('origin', ?)",
+                    "INSERT INTO meta(key, value) VALUES('origin', ?) ON CONFLICT DO NOTHING",
                     (origin_record(self.path.parent),),
                 )
             c.execute(
@@ -449,7 +473,7 @@ class Store:
 
     @staticmethod
     def add_event(
-        c: sqlite3.Connection,
+        c: Conn,
         kind: str,
         message: str,
         *,
@@ -459,18 +483,15 @@ class Store:
         now: float | None = None,
     ) -> int:
         """Append one event inside an open transaction; return its id (texts are masked)."""
-        cur = c.execute(
-            "INSERT INTO events(ts, kind, task_id, agent, message, data) VALUES (?,?,?,?,?,?)",
-            (
-                now or time.time(),
-                kind,
-                task_id,
-                agent,
-                mask(message),
-                json.dumps(mask_data(data) if data else {}),
-            ),
+        values = (
+            now or time.time(),
+            kind,
+            task_id,
+            agent,
+            mask(message),
+            json.dumps(mask_data(data) if data else {}),
         )
-        return int(cur.lastrowid or 0)
+        return _insert(c, _ADD_EVENT, values)
 
     def event(self, kind: str, message: str, **kw: Any) -> int:
         """Append one event in its own transaction."""
@@ -584,17 +605,17 @@ class Store:
         return added
 
     @staticmethod
-    def set_dependencies_in(c: sqlite3.Connection, task_id: str, deps: Sequence[str]) -> None:
+    def set_dependencies_in(c: Conn, task_id: str, deps: Sequence[str]) -> None:
         """Record what a task depends on (its row's `depends_on` and the dependency index)."""
         c.execute("DELETE FROM task_deps WHERE task_id=?", (task_id,))
         c.executemany(
-            "INSERT OR IGNORE INTO task_deps(task_id, dep_id) VALUES (?,?)",
+            "INSERT INTO task_deps(task_id, dep_id) VALUES (?,?) ON CONFLICT DO NOTHING",
             [(task_id, dep) for dep in deps],
         )
         c.execute("UPDATE tasks SET depends_on=? WHERE id=?", (json.dumps(list(deps)), task_id))
 
     @staticmethod
-    def dependants_in(c: sqlite3.Connection, task_id: str, state: TaskState) -> list[Task]:
+    def dependants_in(c: Conn, task_id: str, state: TaskState) -> list[Task]:
         """The tasks in `state` that depend on `task_id` (an index lookup)."""
         rows = c.execute(
             "SELECT t.* FROM task_deps AS d JOIN tasks AS t ON t.id = d.task_id "
@@ -604,7 +625,7 @@ class Store:
         return [_task(r) for r in rows]
 
     @staticmethod
-    def unblocked_pending_in(c: sqlite3.Connection) -> list[Task]:
+    def unblocked_pending_in(c: Conn) -> list[Task]:
         """Pending tasks whose every dependency is done (one indexed query, no row decoding
         for the tasks that still wait)."""
         rows = c.execute(
@@ -882,7 +903,7 @@ class Store:
     AGENT_TEXTS = frozenset({"reason", "last_line", "prompt"})  # masked when written
 
     @classmethod
-    def update_agent_in(cls, c: sqlite3.Connection, name: str, **fields: Any) -> None:
+    def update_agent_in(cls, c: Conn, name: str, **fields: Any) -> None:
         """Update some columns of an agent inside an open transaction."""
         bad = set(fields) - cls.AGENT_FIELDS
         if bad:
@@ -905,7 +926,7 @@ class Store:
         c.execute(f"UPDATE agents SET {cols} WHERE name=?", [*values, name])
 
     @staticmethod
-    def heartbeats_in(c: sqlite3.Connection, beats: Sequence[tuple[float | None, str]]) -> None:
+    def heartbeats_in(c: Conn, beats: Sequence[tuple[float | None, str]]) -> None:
         """Set the heartbeat of some agents ((heartbeat_at, name) pairs) in an open transaction."""
         c.executemany("UPDATE agents SET heartbeat_at=? WHERE name=?", beats)
 
@@ -925,16 +946,32 @@ class Store:
     def enqueue_command(self, verb: str, target: str, args: dict[str, Any] | None = None) -> int:
         """Queue an operator command for the supervisor; return its id."""
         with self.tx() as c:
-            cur = c.execute(
+            command_id = _insert(
+                c,
                 "INSERT INTO commands(ts, verb, target, args, origin) VALUES (?,?,?,?,?)",
                 (time.time(), verb, target, json.dumps(args or {}), command_origin()),
             )
-        # Once it is committed, touch the store: a supervisor asleep at rest wakes on that
-        # (inotify, agents/stream.py DirWatch) and reads it; it would otherwise take it at
-        # its next sweep. A write to the WAL is no such sign: it comes before the commit shows.
-        with suppress(OSError):
-            os.utime(self.path, follow_symlinks=False)
-        return int(cur.lastrowid or 0)
+            sender = self.sender()
+            if sender:  # several people may share a database: say who sent it
+                self.add_event(
+                    c,
+                    "command.queued",
+                    f"{verb} {target} sent by {sender}",
+                    data={"command": command_id, "verb": verb, "sender": sender},
+                )
+        # Once it is committed, touch the store (on PostgreSQL: the state dir): a supervisor
+        # asleep at rest wakes on that (inotify, agents/stream.py DirWatch) and reads it; it
+        # would otherwise take it at its next sweep. A write to the WAL is no such sign: it
+        # comes before the commit shows.
+        if self.wake_path is not None:
+            with suppress(OSError):
+                os.utime(self.wake_path, follow_symlinks=False)
+        return command_id
+
+    def sender(self) -> str:
+        """Who writes an operator command, when more than the state dir's owner can ('': no
+        one else can: the SQLite store is in the owner's private state dir)."""
+        return ""
 
     def pending_commands(self) -> list[Command]:
         """Queued commands in the order they were written."""
@@ -948,7 +985,7 @@ class Store:
 
     @staticmethod
     def finish_command_in(
-        c: sqlite3.Connection, command_id: int, ok: bool, result: str, now: float | None = None
+        c: Conn, command_id: int, ok: bool, result: str, now: float | None = None
     ) -> None:
         """Mark a command applied or rejected inside an open transaction.
 
@@ -1071,3 +1108,27 @@ class Store:
         """Reject a queued command nobody will apply, in its own transaction."""
         with self.tx() as c:
             self.finish_command_in(c, command_id, False, reason)
+
+
+def open_store(location: str | Path, *, state_dir: Path | None = None, init: bool = False) -> Store:
+    """The store at `location`: a `postgresql://` URL opens PgStore (made or migrated only
+    with `init`: `overseer db init`), anything else the SQLite file there.
+
+    `state_dir`: the local state dir a PostgreSQL store wakes a resting supervisor through.
+    """
+    if is_url(location):
+        from overseer.state.pgstore import PgStore
+
+        return PgStore(str(location), state_dir=state_dir, init=init)
+    return Store(location)
+
+
+def project_store(state_dir: Path) -> Store:
+    """The store of the project whose state dir this is (see backend.store_location)."""
+    return open_store(store_location(state_dir), state_dir=state_dir)
+
+
+def store_exists(state_dir: Path) -> bool:
+    """Whether the project has a store yet (a database always counts: opening it tells)."""
+    where = store_location(state_dir)
+    return isinstance(where, str) or where.exists()

@@ -14,14 +14,17 @@ from uuid import uuid4
 import pytest
 
 from overseer.agents.tmux import TmuxServer
+from tests.backends import backend
 from tests.helpers import wait_until
 from tests.pgserver import pg_database, pg_server
 
-__all__ = ["pg_database", "pg_server", "wait_until"]
+__all__ = ["backend", "pg_database", "pg_server", "wait_until"]
 
 # Tests behave the same inside and outside a tmux session.
 os.environ.pop("TMUX", None)
 os.environ.pop("TMUX_PANE", None)
+# A store named in the caller's environment would send every project's commands to it.
+os.environ.pop("OVERSEER_STORE", None)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 
 from overseer.agents.tmux import TmuxServer, server_label
 from overseer.state.models import Attempt, TaskState
-from overseer.state.store import Store
+from overseer.state.store import Store, open_store
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,7 @@ class Project:
         self.state_dir = root / ".overseer"
         self.procs: list[subprocess.Popen[str]] = []
         self._store: Store | None = None
+        self.store_url: str | None = None  # a PostgreSQL store (written as `store:` by write)
 
     # -- setup ----------------------------------------------------------------------
 
@@ -38,6 +39,7 @@ class Project:
         """Write overseer.yaml: `body` (agents/tasks YAML) under a header of top-level keys."""
         header = {"name": self.name, "stall_timeout": 30, "pause_after": 0}
         header.update(top)
+        self.store_url = top.get("store")
         lines = [f"{k}: {json.dumps(v)}" for k, v in header.items()]
         self.config.write_text("\n".join(lines) + "\n" + textwrap.dedent(body))
         return self
@@ -100,7 +102,7 @@ class Project:
         return proc
 
     def _beating(self) -> bool:
-        if not (self.state_dir / "state.db").exists():
+        if self.store_url is None and not (self.state_dir / "state.db").exists():
             return False
         sup = self.store.supervisor()
         return sup.heartbeat_at is not None and any(p.pid == sup.pid for p in self.procs)
@@ -116,7 +118,9 @@ class Project:
     def store(self) -> Store:
         """A read connection to the project's store."""
         if self._store is None:
-            self._store = Store(self.state_dir / "state.db")
+            self._store = (
+                open_store(self.store_url) if self.store_url else Store(self.state_dir / "state.db")
+            )
         return self._store
 
     def close_store(self) -> None:

@@ -20,7 +20,7 @@ from overseer.agents.lock import is_held
 from overseer.agents.tmux import TmuxError, TmuxServer, server_label, tmux_version
 from overseer.state.config import Config, UserConfig, effective_keymap
 from overseer.state.models import Agent
-from overseer.state.store import DB_NAME, Store
+from overseer.state.store import DB_NAME, project_store
 from overseer.tui import actions
 from overseer.tui.commands import Outcome, send
 from overseer.tui.gcpolicy import GcPolicy
@@ -173,7 +173,7 @@ class OverseerApp(App[None]):
 
     def agent_row(self, name: str) -> Agent | None:
         """One agent's stored row as it is now (an answer is checked against it)."""
-        store = Store(self.state_dir / DB_NAME)
+        store = project_store(self.state_dir)
         try:
             return store.agent(name)
         finally:
@@ -242,7 +242,7 @@ class OverseerApp(App[None]):
 
     def dismiss(self, key: str, evidence_hash: str) -> None:
         """Hide a suggestion until its evidence changes (a store write: call it in a worker)."""
-        store = Store(self.state_dir / DB_NAME)
+        store = project_store(self.state_dir)
         try:
             store.dismiss_suggestion(key, evidence_hash)
         finally:

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from overseer.state.backend import STORE_ENV, is_url, mask_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
-from overseer.state.store import DB_NAME, Store
+from overseer.state.store import Store, store_exists
 from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
 from overseer.tui.cli_common import (
     EXIT_CRASH,
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = project.need_config()
     if getattr(args, "reset", False):
         reset_demo(project)
-    if not (project.state_dir / DB_NAME).exists():
+    if not store_exists(project.state_dir):
         # Its state dir was removed under a supervisor that still runs: create nothing here.
         owner = orphan_owner(project)
         if owner:
@@ -250,6 +251,7 @@ def status_json(project: Project) -> dict[str, Any]:
         "project": project.config.name if project.config else None,
         "tmux": {"label": label, "attach": f"tmux -L {label} attach" if label else None},
         "state_dir": str(project.state_dir),
+        "store": mask_url(store.location),
         "supervisor": {
             "pid": sup.pid,
             "alive": alive,
@@ -313,6 +315,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
     print(f"tasks: {counts or 'none'}")
+    if is_url(data["store"]):
+        print(f"store: {data['store']}")
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
     print()
@@ -388,7 +392,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     project = resolve(args, stored=False)
     config = project.need_config()
     history: dict[str, float] = {}
-    if (project.state_dir / DB_NAME).exists():
+    if store_exists(project.state_dir):
         history = project.store().median_durations()
     plan = make_plan(config.tasks, config.max_parallel, history=history)
     if args.json:
@@ -512,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.cmd in ("add", "edit"):
         args.command = command
+    store_env = os.environ.get(STORE_ENV)  # a command names its store there; restored after
     try:
         code = int(args.func(args))
     except (OverseerError, sqlite3.Error) as exc:  # config, store, tmux, ... the CLI's own
@@ -522,6 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_OK
     except Exception as exc:  # a bug: one line here, the traceback in a private log
         code = report_crash(exc, args, argv)
+    finally:
+        if store_env is None:
+            os.environ.pop(STORE_ENV, None)
+        else:
+            os.environ[STORE_ENV] = store_env
     return code
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
+import os
 import shutil
 import sqlite3
 import sys
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from overseer.state.backend import STORE_ENV, ServerError, is_url, mask_url, store_location
 from overseer.state.config import Config, ConfigError, demo_config, load_config, load_config_text
 from overseer.state.errors import EXIT_CRASH as EXIT_CRASH
 from overseer.state.errors import EXIT_ENV as EXIT_ENV
@@ -26,7 +28,14 @@ from overseer.state.errors import EXIT_OK as EXIT_OK
 from overseer.state.errors import EXIT_USAGE as EXIT_USAGE
 from overseer.state.errors import OverseerError
 from overseer.state.paths import StatePaths
-from overseer.state.store import DB_NAME, DEMO_CONFIG, Store, explain
+from overseer.state.store import (
+    DEMO_CONFIG,
+    Store,
+    StoreError,
+    explain,
+    project_store,
+    store_exists,
+)
 from overseer.tui.commands import COMMAND_WAIT, send, wait_for
 
 
@@ -55,8 +64,7 @@ class Project:
 
     def store(self, create: bool = False) -> Store:
         """The project's store (it must exist unless `create`)."""
-        db = self.state_dir / DB_NAME
-        if not create and not db.exists():
+        if not create and not store_exists(self.state_dir):
             owner = orphan_owner(self)
             raise CliError(
                 f"no Overseer state at {self.state_dir} (start one with `overseer run`"
@@ -65,15 +73,40 @@ class Project:
                 + (f"; but {owner}" if owner else ""),
                 EXIT_USAGE,
             )
-        return Store(db)
+        return project_store(self.state_dir)
 
 
 def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
     """Find the config and state dir from -c, --state-dir and --demo.
 
     With `stored`, a broken config file falls back (with a warning) to the config a running
-    supervisor started with: commands that talk to it keep working.
+    supervisor started with: commands that talk to it keep working. The store's location is
+    settled here too (see use_store).
     """
+    use_store(getattr(args, "store", None))
+    project = _resolve(args, stored)
+    if project.config is not None and project.config.store:
+        use_store(None, project.config.store)
+    return project
+
+
+def use_store(flag: str | None, configured: str | None = None) -> None:
+    """Name the store for this command and the processes it starts ($OVERSEER_STORE): --store,
+    else $OVERSEER_STORE, else the config's `store:`; none of them: SQLite in the state dir."""
+    where = flag or os.environ.get(STORE_ENV) or configured
+    if not where:
+        return
+    if not is_url(where):
+        source = "--store" if flag else STORE_ENV if os.environ.get(STORE_ENV) else "store:"
+        raise CliError(
+            f"{source} must be a postgresql:// URL, got {mask_url(where)!r} (leave it out for "
+            "SQLite in the state dir)",
+            EXIT_USAGE,
+        )
+    os.environ[STORE_ENV] = where
+
+
+def _resolve(args: argparse.Namespace, stored: bool) -> Project:
     config: Config | None = None
     if getattr(args, "demo", False):
         config = demo_config()
@@ -90,9 +123,8 @@ def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
             config = running_config(state_dir.absolute(), path, exc)
         return Project(config, state_dir.absolute())
     state_dir = Path(args.state_dir or Path.cwd() / ".overseer").absolute()
-    db = state_dir / DB_NAME
-    if db.exists():
-        recorded = Store(db).meta_get("config")
+    if store_exists(state_dir):
+        recorded = recorded_config(state_dir)
         if recorded == DEMO_CONFIG:
             config = demo_config()
         elif recorded and Path(recorded).exists():
@@ -105,12 +137,28 @@ def resolve(args: argparse.Namespace, stored: bool = True) -> Project:
     return Project(config, state_dir)
 
 
+def recorded_config(state_dir: Path) -> str | None:
+    """The config a supervisor of this store last ran with (None: none, or a database not yet
+    made by `overseer db init`: the command that needs it says so, and `db init` needs none)."""
+    try:
+        store = project_store(state_dir)
+    except ServerError:
+        raise  # what the server said (unreachable, refused) is the command's answer too
+    except StoreError:
+        if isinstance(store_location(state_dir), str):
+            return None  # no schema yet, or another version's
+        raise
+    try:
+        return store.meta_get("config")
+    finally:
+        store.close()
+
+
 def running_config(state_dir: Path, path: Path, error: ConfigError) -> Config:
     """The config a running supervisor started with, when the file on disk is invalid."""
-    db = state_dir / DB_NAME
-    if not db.exists() or not supervisor_alive(state_dir):
+    if not store_exists(state_dir) or not supervisor_alive(state_dir):
         raise error
-    store = Store(db)
+    store = project_store(state_dir)
     try:
         text, pid = store.meta_get("config_text"), store.supervisor().pid
     finally:
@@ -155,7 +203,7 @@ def check_drift(project: Project, sync: bool, ask: bool = False) -> None:
     from overseer.state.drift import describe, drift, sync_edits
 
     config = project.config
-    if config is None or not (project.state_dir / DB_NAME).exists():
+    if config is None or not store_exists(project.state_dir):
         return
     store = project.store()
     try:
@@ -191,9 +239,8 @@ def reset_demo(project: Project) -> None:
     from overseer.agents.tmux import TmuxServer, server_label
 
     config = project.need_config()
-    db = project.state_dir / DB_NAME
     if config.path is not None or (
-        db.exists() and project.store().meta_get("config") != DEMO_CONFIG
+        store_exists(project.state_dir) and project.store().meta_get("config") != DEMO_CONFIG
     ):
         raise CliError(
             f"--reset replays the demo only; {project.state_dir} holds another project's state"
@@ -227,6 +274,12 @@ def common(p: argparse.ArgumentParser, demo: bool = True) -> None:
     p.add_argument("-c", "--config", metavar="FILE", help="config file (default ./overseer.yaml)")
     p.add_argument(
         "--state-dir", metavar="DIR", help="state dir (default .overseer beside the config)"
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="a postgresql:// database for the store (default: $OVERSEER_STORE, the config's "
+        "store:, else SQLite in the state dir)",
     )
     if demo:
         p.add_argument("--demo", action="store_true", help="use the embedded demo config")

@@ -14,7 +14,7 @@ from typing import Any
 
 from overseer.state.config import load_user_config
 from overseer.state.statedir import check_tree, open_private
-from overseer.state.store import DB_NAME, Store, ensure_private_dir
+from overseer.state.store import ensure_private_dir, project_store, store_exists
 from overseer.tui.cli_common import (
     EXIT_CRASH,
     EXIT_ENV,
@@ -127,9 +127,9 @@ def _start(project: Project, demo: bool, trust_state: bool) -> int | None:
 
 def last_event_id(state_dir: Path) -> int:
     """The id of the store's newest event (0 without a store)."""
-    if not (state_dir / DB_NAME).exists():
+    if not store_exists(state_dir):
         return 0
-    store = Store(state_dir / DB_NAME)
+    store = project_store(state_dir)
     try:
         return store.last_event_id()
     finally:
@@ -142,9 +142,9 @@ def first_beat(state_dir: Path, pid: int, since: int) -> bool:
     The supervisor also records a heartbeat as it begins, before tmux is even looked for, so a
     heartbeat alone does not prove it got going. `since`: the newest event id before it started.
     """
-    if not supervisor_alive(state_dir) or not (state_dir / DB_NAME).exists():
+    if not supervisor_alive(state_dir) or not store_exists(state_dir):
         return False
-    store = Store(state_dir / DB_NAME)
+    store = project_store(state_dir)
     try:
         beat = store.supervisor()
         if beat.pid != pid or not beat.heartbeat_at:
@@ -158,7 +158,7 @@ def first_beat(state_dir: Path, pid: int, since: int) -> bool:
 def run_dashboard(project: Project, theme: str | None) -> int:
     from overseer.tui.app import OverseerApp
 
-    if not (project.state_dir / DB_NAME).exists():
+    if not store_exists(project.state_dir):
         raise CliError(f"no Overseer state at {project.state_dir}; start with `overseer up`")
     user = load_user_config()  # a broken user config says so, terminal or not
     need_terminal("watch from a script with `overseer status --json` or `overseer events -f`")

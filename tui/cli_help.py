@@ -71,6 +71,10 @@ EXAMPLES: dict[str, list[str]] = {
     "health": ["overseer health", "overseer health --json"],
     "cleanup": ["overseer cleanup --dry-run", "overseer cleanup --force"],
     "recover": ["overseer recover"],
+    "db": [
+        "overseer db init                                    # SQLite: .overseer/state.db",
+        "overseer db init --store postgresql://ovs@db.example/overseer",
+    ],
     "completion": [
         'eval "$(overseer completion bash)"                  # in ~/.bashrc',
         "overseer completion zsh > ~/.zfunc/_overseer        # a directory on $fpath",

@@ -90,8 +90,38 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """`overseer db init`: create the store's schema, or migrate it to this Overseer's."""
+    from overseer.state.backend import is_url, mask_url, store_location
+    from overseer.state.pgstore import PgStore
+    from overseer.state.store import open_store
+
+    project = resolve(args, stored=False)
+    where = store_location(project.state_dir)
+    if args.roles and not is_url(where):
+        raise CliError("--roles needs a PostgreSQL store (--store URL): SQLite has no roles")
+    store = open_store(where, state_dir=project.state_dir, init=True)
+    try:
+        version = store.schema_version()
+        roles = store.grant_roles() if args.roles and isinstance(store, PgStore) else []
+    finally:
+        store.close()
+    print(f"store {mask_url(where)}: schema version {version} ({store.backend})")
+    if roles:
+        print(f"roles: {', '.join(roles)} (GRANT one to a login role)")
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
-    """Add the health, cleanup and recover subcommands."""
+    """Add the health, cleanup, recover and db subcommands."""
+    p = command(sub, "db", cmd_db, "create or migrate the store's schema (SQLite or PostgreSQL)")
+    p.add_argument("action", choices=["init"], help="init: create the schema, or migrate it")
+    p.add_argument(
+        "--roles",
+        action="store_true",
+        help="PostgreSQL: also make the overseer_viewer, overseer_operator and "
+        "overseer_supervisor roles and grant them this database",
+    )
     p = command(sub, "health", cmd_health, "check tmux, the store, the supervisor, disk and logs")
     p.add_argument("--json", action="store_true")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from overseer.state.backend import PermissionDenied
 from overseer.state.config import Config
-from overseer.state.paths import StatePaths
-from overseer.state.store import Store
+from overseer.state.store import ensure_private_dir, project_store
 
 COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
@@ -51,12 +51,21 @@ def send(
     from overseer.agents.lock import LockHeld, supervisor_running
     from overseer.agents.operator import apply_offline
 
-    store = Store(StatePaths(state_dir).db)
+    store = project_store(state_dir)
     try:
         cid = store.enqueue_command(verb, target, args or {})
         if config is not None and not supervisor_running(state_dir):
+            if not store.local:  # the database may be all this machine has of the project yet
+                ensure_private_dir(state_dir)
             try:
                 apply_offline(config, state_dir)  # waits for another offline command to finish
+            except PermissionDenied as exc:  # a role that may queue it but not apply it
+                return Outcome(
+                    "queued",
+                    f"{verb} {target}: queued for a supervisor (command {cid}); none runs here "
+                    f"and this role may not apply it itself ({exc})",
+                    cid,
+                )
             except LockHeld as exc:
                 if not supervisor_running(state_dir):
                     # Nobody will apply it (a supervisor whose state dir was removed, or an

@@ -16,7 +16,7 @@ from typing import Any
 from overseer.agents.health import tree_usage
 from overseer.state.models import Event, Task, TaskState
 from overseer.state.models import Usage as TokenUsage
-from overseer.state.store import Store
+from overseer.state.store import project_store
 from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 
 Clock = Callable[[], float]
@@ -169,7 +169,7 @@ class SnapshotReader:
         supervisor_alive: Callable[[], bool] | None = None,
         event_limit: int = 300,
     ) -> None:
-        self.store = Store(db_path)
+        self.store = project_store(db_path.parent)
         self.project = project
         self.warn, self.alert = warn, alert
         self.clock = clock

@@ -1,4 +1,5 @@
-"""Several processes claiming from one SQLite database never run a task twice."""
+"""Several processes claiming from one database (SQLite, then PostgreSQL: the `backend`
+fixture) never run a task twice and lose none."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 
 from overseer.state import queue
 from overseer.state.models import AttemptOutcome, TaskState
-from overseer.state.store import Store
+from overseer.state.store import Store, open_store
+from tests.backends import Backend
 
 TASKS = 1000
 WORKERS = 8
 
 
 def worker(db: str, name: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    store = Store(db, timeout=60)
+    store = open_store(db) if db.startswith("postgresql://") else Store(db, timeout=60)
     claimed: list[str] = []
     while True:
         claim = queue.claim(store, name, lease_s=600)
@@ -27,9 +29,9 @@ def worker(db: str, name: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
     out.put((name, claimed))
 
 
-def test_eight_processes_claim_a_thousand_tasks_without_duplicates(tmp_path: Path) -> None:
-    db = str(tmp_path / "state.db")
-    store = Store(db)
+def test_eight_processes_claim_a_thousand_tasks_without_duplicates(backend: Backend) -> None:
+    store = backend()
+    db = str(backend.location)
     store.upsert_tasks([{"id": f"t{i:04d}", "command": "true"} for i in range(TASKS)])
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
@@ -46,6 +48,9 @@ def test_eight_processes_claim_a_thousand_tasks_without_duplicates(tmp_path: Pat
     assert sum(1 for _, ids in results if ids) > 1, "only one process got work"
     assert store.task_counts()[TaskState.DONE.value] == TASKS
     assert all(len(store.attempts(t.id)) == 1 for t in store.tasks()[:50])
+    attempts = store.attempts()
+    assert len(attempts) == len({a.task_id for a in attempts}) == TASKS  # one attempt each
+    assert {a.number for a in attempts} == {1}
     assert store.integrity_check() == "ok"
 
 

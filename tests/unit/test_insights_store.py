@@ -13,11 +13,12 @@ from overseer.agents.insights import Insights
 from overseer.state import queue
 from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from overseer.state.store import MIGRATIONS, SCHEMA_VERSION, Store
+from tests.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "s" / "state.db")
+def store(backend: Backend) -> Store:
+    return backend()  # SQLite, then PostgreSQL
 
 
 def fail(store: Store, task_id: str, code: int, tail: str = "", attempts: int = 1) -> None:

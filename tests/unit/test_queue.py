@@ -1,4 +1,5 @@
-"""The store and queue on a real SQLite file: claims, leases, fencing, retries, policy."""
+"""The store and queue on a real SQLite file and a real PostgreSQL database (the `backend`
+fixture runs each test on both): claims, leases, fencing, retries, policy."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from overseer.state import queue
+from overseer.state.backend import StoreIntegrityError
 from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.store import SCHEMA_VERSION, Store, StoreError
+from tests.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "s" / "state.db")
+def store(backend: Backend) -> Store:
+    return backend()
 
 
 def add(store: Store, *specs: dict[str, object]) -> None:
@@ -31,11 +34,10 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
     assert Store(tmp_path / "s" / "state.db").schema_version() == SCHEMA_VERSION  # reopen: no-op
 
 
-def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    db = tmp_path / "state.db"
-    Store(db).meta_set("schema_version", str(SCHEMA_VERSION + 1))
+def test_newer_schema_is_refused_with_a_clear_message(backend: Backend) -> None:
+    backend().meta_set("schema_version", str(SCHEMA_VERSION + 1))
     with pytest.raises(StoreError, match="newer than this Overseer"):
-        Store(db)
+        backend()
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
@@ -45,9 +47,9 @@ def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
         Store(db)
 
 
-def test_a_transaction_opened_inside_another_commits_with_it(tmp_path: Path) -> None:
+def test_a_transaction_opened_inside_another_commits_with_it(backend: Backend) -> None:
     # An attempt's end and its agent's idle mark are one commit: a reader sees both or none.
-    store, reader = Store(tmp_path / "state.db"), Store(tmp_path / "state.db")
+    store, reader = backend(), backend()
     add(store, {"id": "a"})
     claim = queue.claim(store, "w", 30, log_offset=4096)
     assert claim is not None and claim.attempt.log_offset == 4096  # recorded by the claim
@@ -70,6 +72,36 @@ def test_claim_order_priority_then_insertion(store: Store) -> None:
     add(store, {"id": "a"}, {"id": "b", "priority": 5}, {"id": "c"})
     got = [queue.claim(store, "w", 30) for _ in range(4)]
     assert [c.task.id if c else None for c in got] == ["b", "a", "c", None]
+
+
+def test_a_claim_returns_the_rows_it_wrote(store: Store) -> None:
+    add(store, {"id": "a", "env": {"K": "v"}, "depends_on": []}, {"id": "b"})
+    claim = queue.claim(store, "w", 30, now=1000.5, log_offset=7)
+    assert claim is not None
+    assert claim.task == store.task("a") and claim.attempt == store.attempts("a")[0]
+    assert claim.attempt.number == claim.task.attempts == 1 and claim.attempt.log_offset == 7
+    assert claim.task.lease_expires_at == 1030.5 and claim.task.claimed_by == "w"
+    (event,) = [e for e in store.events(task_id="a") if e.kind == "task.claimed"]
+    assert event.message == "a attempt 1 claimed by w" and event.data == {"attempt": 1}
+    assert event.agent == "w" and event.ts == 1000.5
+
+
+def test_claim_filters_by_task_kind_and_routing(store: Store) -> None:
+    add(
+        store,
+        {"id": "routed", "agent": "x", "priority": 9},
+        {"id": "ask", "kind": "prompt"},
+        {"id": "free"},
+        {"id": "last"},
+    )
+    assert queue.claim(store, "w", 30, task_id="last").task.id == "last"  # type: ignore[union-attr]
+    got = queue.claim(store, "w", 30, kind="prompt")
+    assert got is not None and got.task.id == "ask"
+    got = queue.claim(store, "y", 30, names=("y", "pool"))  # not routed to y: skipped
+    assert got is not None and got.task.id == "free"
+    assert queue.claim(store, "y", 30, names=("y",)) is None
+    got = queue.claim(store, "x", 30, names=("x",))
+    assert got is not None and got.task.id == "routed"
 
 
 def test_claim_respects_max_running(store: Store) -> None:
@@ -209,16 +241,15 @@ def test_events_resume_after_an_id(store: Store) -> None:
     assert [e.task_id for e in store.events(since=evs[0].id)] == ["b"]
 
 
-def test_two_connections_see_each_others_commits(tmp_path: Path) -> None:
-    a = Store(tmp_path / "state.db")
-    b = Store(tmp_path / "state.db")
+def test_two_connections_see_each_others_commits(backend: Backend) -> None:
+    a, b = backend(), backend()
     cid = a.enqueue_command("retry", "x", {"reason": "r"})
     cmd = b.command(cid)
     assert cmd is not None and cmd.args == {"reason": "r"} and cmd.status.value == "queued"
     with b.tx() as c:
         b.finish_command_in(c, cid, True, "done")
     assert a.pending_commands() == []
-    with pytest.raises(sqlite3.IntegrityError), a.tx() as c:
+    with pytest.raises((sqlite3.IntegrityError, StoreIntegrityError)), a.tx() as c:
         c.execute(
             "INSERT INTO tasks(id, seq, command, state, created_at, updated_at) "
             "VALUES ('a', 1, 'x', 'ready', 0, 0)"

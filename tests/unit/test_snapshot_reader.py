@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from overseer.state import queue
+from overseer.state.backend import STORE_ENV
 from overseer.state.models import AttemptOutcome
 from overseer.state.store import Store
 from overseer.tui.snapshot import Snapshot, SnapshotReader
+from tests.backends import Backend
 
 
 class Clock:
@@ -64,10 +66,14 @@ def mutate(store: Store, rng: random.Random, step: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_reads_match_a_fresh_reader(tmp_path: Path, seed: int) -> None:
+def test_incremental_reads_match_a_fresh_reader(
+    backend: Backend, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(seed)
-    db = tmp_path / "state.db"
-    store = Store(db)
+    store = backend()  # SQLite, then PostgreSQL (the readers find it as the CLI names it)
+    if backend.name == "postgresql":
+        monkeypatch.setenv(STORE_ENV, str(backend.location))
+    db = backend.state_dir / "state.db"
     for name in ("w0", "w1", "w2"):
         store.upsert_agent(name, "shell")
     store.upsert_tasks(
@@ -78,6 +84,7 @@ def test_incremental_reads_match_a_fresh_reader(tmp_path: Path, seed: int) -> No
     )
     clock = Clock()
     live = reader(db, clock)
+    assert live.store.backend == backend.name
     live.read()
     for step in range(120):
         mutate(store, rng, step)

@@ -19,6 +19,9 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.agents.stream import LogWatcher
+from overseer.state.backend import store_location
+from overseer.state.pgstore import ChangeListener
+from overseer.state.statedir import StoreError
 from overseer.state.store import DB_NAME
 from overseer.tui.actions import ACTIONS, BY_ID, bindings, key_label
 from overseer.tui.messages import CommandDone, DetailReady, PaneScreen, SnapshotReady
@@ -143,18 +146,22 @@ class MainScreen(Screen[None]):
         """Read a snapshot when the store changed (or every second), post it; never touch widgets.
 
         A write to the database or its WAL wakes this thread (inotify on Linux, through
-        LogWatcher), so an unchanged store costs no polling; without a watch, PRAGMA
-        data_version is checked every POLL. Either way a changed data_version decides.
+        LogWatcher; on PostgreSQL a NOTIFY at each write's commit, through ChangeListener),
+        so an unchanged store costs no polling; without a watch, data_version is checked
+        every POLL. A changed data_version decides; on PostgreSQL a notification does too: it
+        comes after its commit is visible, while the WAL position may include a commit a
+        snapshot taken a moment later does not show yet.
         """
         reader = self.services.make_reader()
         watcher = self.watch_files() if self.services.live else None
         try:
             last_version = -1
             last_read = 0.0
+            told = False
             while True:
                 version = reader.data_version()
                 now = time.monotonic()
-                if version != last_version or now - last_read >= REFRESH_IDLE:
+                if told or version != last_version or now - last_read >= REFRESH_IDLE:
                     snap = reader.read()
                     last_version, last_read = snap.data_version, now
                     self.post_message(SnapshotReady(snap))
@@ -167,14 +174,24 @@ class MainScreen(Screen[None]):
                 self.wake.wait(max(0.0, last_read + REFRESH_IDLE - time.monotonic()))
                 if self.stop.is_set() or self.stop.wait(GATHER if self.wake.is_set() else 0):
                     return
+                told = isinstance(watcher, ChangeListener) and self.wake.is_set()
                 self.wake.clear()
         finally:
             if watcher is not None:
                 watcher.stop()
             reader.close()
 
-    def watch_files(self) -> LogWatcher | None:
-        """Set `wake` whenever the database or its WAL is written; None if it cannot watch."""
+    def watch_files(self) -> LogWatcher | ChangeListener | None:
+        """Set `wake` whenever the database or its WAL is written (a PostgreSQL store: when
+        the server notifies a commit, LISTEN/NOTIFY); None if it cannot watch."""
+        where = store_location(self.services.state_dir)
+        if isinstance(where, str):
+            try:
+                listener = ChangeListener(where, self.wake.set)
+            except StoreError:
+                return None  # the reader's own queries say what is wrong
+            listener.start()
+            return listener
         names = {DB_NAME, f"{DB_NAME}-wal"}
 
         def changed(paths: set[Path]) -> None:
