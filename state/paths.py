@@ -11,6 +11,7 @@ NOTIFY_LOG = "notify.log"
 GITIGNORE = ".gitignore"
 LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
 SIGNALS = "signals"  # under run/
+TIMES = "times"  # under logs/
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
 OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES})
@@ -26,6 +27,7 @@ class StatePaths:
         self.supervisor_log = root / SUPERVISOR_LOG
         self.notify_log = root / NOTIFY_LOG  # the notify hook's output
         self.logs = root / LOGS  # the agents' output logs (and crash logs)
+        self.times_dir = self.logs / TIMES  # when their output arrived (agents/timing.py)
         # Attempts' wrappers, rc, pid and prompt files, and agents' start-up files.
         self.run = root / RUN
         # The CLIs' hook entry point, their per-agent spools and injected settings files.
@@ -41,6 +43,11 @@ class StatePaths:
     def log(self, agent: str) -> Path:
         """The append-only output log of one agent."""
         return self.logs / f"{agent}.log"
+
+    def times(self, agent: str) -> Path:
+        """When one agent's output arrived (agents/timing.py); a folder of its own under
+        logs/, so writing it does not wake the watcher of the logs."""
+        return self.times_dir / f"{agent}.times"
 
     def worktree(self, agent: str) -> Path:
         """One agent's git worktree (`worktree: true`)."""
