@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
 from overseer.state.store import DB_NAME, Store
-from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
+from overseer.tui import (
+    cli_agents,
+    cli_completion,
+    cli_dashboard,
+    cli_insights,
+    cli_ops,
+    cli_record,
+)
 from overseer.tui.cli_common import (
     EXIT_CRASH,
     EXIT_FAILED,
@@ -494,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add their own subcommands: each has `register(sub)`.
-EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_completion)
+EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_record, cli_completion)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,6 +71,11 @@ EXAMPLES: dict[str, list[str]] = {
     "health": ["overseer health", "overseer health --json"],
     "cleanup": ["overseer cleanup --dry-run", "overseer cleanup --force"],
     "recover": ["overseer recover"],
+    "record": [
+        "overseer record build -o build.cast            # the task's latest attempt",
+        "overseer record 42 -o a.cast --idle-limit 2 --speed 2",
+        "asciinema play build.cast",
+    ],
     "completion": [
         'eval "$(overseer completion bash)"                  # in ~/.bashrc',
         "overseer completion zsh > ~/.zfunc/_overseer        # a directory on $fpath",
