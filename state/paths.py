@@ -10,11 +10,12 @@ SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supe
 NOTIFY_LOG = "notify.log"
 GITIGNORE = ".gitignore"
 LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
+DECOMPOSE = "decompose"  # the task lists AI agents write (`overseer decompose`)
 SIGNALS = "signals"  # under run/
 TIMES = "times"  # under logs/
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
-OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES})
+OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES, DECOMPOSE})
 
 
 class StatePaths:
@@ -34,6 +35,7 @@ class StatePaths:
         self.signals = self.run / SIGNALS
         self.explain = root / EXPLAIN  # bundles `overseer explain --bundle` writes
         self.worktrees = root / WORKTREES  # the agents' own git worktrees
+        self.decompose = root / DECOMPOSE  # task lists from `overseer decompose`, templates
 
     @property
     def db_files(self) -> tuple[Path, ...]:

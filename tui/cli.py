@@ -22,6 +22,7 @@ from overseer.tui import (
     cli_agents,
     cli_completion,
     cli_dashboard,
+    cli_decompose,
     cli_insights,
     cli_ops,
     cli_record,
@@ -501,7 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add their own subcommands: each has `register(sub)`.
-EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_record, cli_completion)
+EXTENSIONS = (
+    cli_dashboard,
+    cli_insights,
+    cli_agents,
+    cli_ops,
+    cli_record,
+    cli_decompose,
+    cli_completion,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,6 +71,10 @@ EXAMPLES: dict[str, list[str]] = {
     "health": ["overseer health", "overseer health --json"],
     "cleanup": ["overseer cleanup --dry-run", "overseer cleanup --force"],
     "recover": ["overseer recover"],
+    "decompose": [
+        "overseer decompose SPEC.md --agent claude   # shows the plan, asks before adding",
+        "overseer decompose docs/feature.md --agent codex-1 --yes",
+    ],
     "record": [
         "overseer record build -o build.cast            # the task's latest attempt",
         "overseer record 42 -o a.cast --idle-limit 2 --speed 2",
