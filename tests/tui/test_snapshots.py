@@ -123,3 +123,31 @@ def test_tokens_per_attempt_80x24(snap_compare: Any, tmp_path: Path) -> None:
         "down",
         "tab",
     )
+
+
+def replay(snap_compare: Any, tmp_path: Path, size: tuple[int, int], *keys: str) -> None:
+    """The replay of fetch's attempt (worker-1's log and times in the fixture), paused."""
+    app = make_app(tmp_path, "busy")
+
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot)
+        table = pilot.app.screen.query_one("#queue")
+        table.focus()
+        table.select_key("fetch")
+        await pilot.press("v")
+        deadline = time.monotonic() + 20
+        while type(pilot.app.screen).__name__ != "ReplayScreen":
+            assert time.monotonic() < deadline, "the replay never opened"
+            await pilot.pause(0.02)
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_replay_at_its_end_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    replay(snap_compare, tmp_path, (80, 24), "end")
+
+
+def test_replay_at_its_end_at_half_speed_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    replay(snap_compare, tmp_path, (160, 45), "end", "minus")
