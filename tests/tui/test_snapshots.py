@@ -30,6 +30,12 @@ def snap(snap_compare: Any, app: Any, size: tuple[int, int], *keys: str) -> None
         if keys:
             await pilot.press(*keys)
             await pilot.pause()
+            # A key that moves the selection loads the detail in a worker: wait for it, or a
+            # loaded machine snapshots the detail of the row before.
+            deadline = time.monotonic() + 20
+            while any(w.is_running for w in pilot.app.workers):
+                assert time.monotonic() < deadline, "a worker never finished"
+                await pilot.pause(0.02)
             # A dialog's text box blinks too: a snapshot taken in its off phase lacks the cursor.
             for box in pilot.app.screen.query("Input, TextArea"):
                 box.cursor_blink = False
