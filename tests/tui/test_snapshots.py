@@ -36,6 +36,12 @@ def snap(snap_compare: Any, app: Any, size: tuple[int, int], *keys: str) -> None
             while any(w.is_running for w in pilot.app.workers):
                 assert time.monotonic() < deadline, "a worker never finished"
                 await pilot.pause(0.02)
+            # A text box turned steady before its dialog gave it the focus keeps its cursor
+            # hidden (Textual pauses the blink "visible if focused"): wait for the focus first.
+            boxes = [b for b in pilot.app.screen.query("Input, TextArea") if b.display]
+            while boxes and not any(box.has_focus for box in boxes):
+                assert time.monotonic() < deadline, "the dialog never focused its text box"
+                await pilot.pause(0.02)
             # A dialog's text box blinks too: a snapshot taken in its off phase lacks the cursor.
             for box in pilot.app.screen.query("Input, TextArea"):
                 box.cursor_blink = False
