@@ -627,7 +627,14 @@ def _clean_logs(c: Clean) -> list[Action]:
             continue
         if not c.dry_run:
             log.unlink(missing_ok=True)
+            c.paths.times(log.stem).unlink(missing_ok=True)  # its output's times go with it
         out.append(Action("log", log.name, detail, not c.dry_run))
+    for times in sorted(c.paths.times_dir.glob("*.times")):
+        if c.paths.log(times.stem).exists():
+            continue
+        if not c.dry_run:
+            times.unlink(missing_ok=True)
+        out.append(Action("log", times.name, "output times of a log gone", not c.dry_run))
     return out
 
 

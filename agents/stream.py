@@ -19,6 +19,8 @@ from pathlib import Path
 from watchfiles import Change
 from watchfiles._rust_notify import RustNotify
 
+from overseer.agents.timing import TimingIndex
+
 __all__ = [
     "DirWatch",
     "LogStream",
@@ -209,9 +211,17 @@ class RingBuffer:
 class LogStream:
     """Incremental reader of one append-only pane log."""
 
-    def __init__(self, path: Path, capacity: int = 65536, start_at_end: bool = False) -> None:
-        """Read path from its start, or from its current end when start_at_end."""
+    def __init__(
+        self,
+        path: Path,
+        capacity: int = 65536,
+        start_at_end: bool = False,
+        times: TimingIndex | None = None,
+    ) -> None:
+        """Read path from its start, or from its current end when start_at_end; note each
+        read's time in `times` (the supervisor's streams: `overseer record` replays them)."""
         self.path = path
+        self.times = times
         self.ring = RingBuffer(capacity)
         self.last_output_at: float | None = None
         self.offset = 0
@@ -245,9 +255,13 @@ class LogStream:
             st = os.fstat(fd)
             if self._inode is not None and st.st_ino != self._inode:
                 self.offset = 0  # replaced by a new file
+                if self.times is not None:
+                    self.times.reset()
             self._inode = st.st_ino
             if st.st_size < self.offset:
                 self.offset = 0  # truncated
+                if self.times is not None:
+                    self.times.reset()
             if st.st_size == self.offset:
                 return b""
             data = os.pread(fd, min(max_bytes, st.st_size - self.offset), self.offset)
@@ -257,6 +271,8 @@ class LogStream:
             self.offset += len(data)
             self.ring.append(data)
             self.last_output_at = time.time()
+            if self.times is not None:
+                self.times.note(self.offset, self.last_output_at, st.st_size)
         return data
 
     def _ring_bytes(self, limit: int | None = None) -> bytes:

@@ -32,6 +32,7 @@ from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set
 from overseer.agents.notify import Notifier
 from overseer.agents.offload import Offload
 from overseer.agents.stream import DirWatch, LogStream, LogWatcher
+from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
 from overseer.state import queue
@@ -236,7 +237,9 @@ class Supervisor(operator.Fleet):
             name=name,
             spec=spec,
             profile=kinds.kind(spec.kind).profile,
-            stream=LogStream(self.paths.log(name), start_at_end=True),
+            stream=LogStream(
+                self.paths.log(name), start_at_end=True, times=TimingIndex(self.paths.times(name))
+            ),
             driver=kinds.driver(self, spec),
             inbox=ingest.Inbox(self.paths, name, spec.kind) if spec.kind in CLIS else None,
         )

@@ -17,6 +17,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("unblock", "u", "screen"),
     ("release", "x", "screen"),
     ("edit", "e", "screen"),
+    ("replay", "v", "screen"),
     ("attach", "a", "screen"),
     ("attach_enter", "enter", "screen"),
     ("send", "i", "screen"),

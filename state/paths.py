@@ -10,10 +10,12 @@ SUPERVISOR_LOG = "supervisor.log"  # where `overseer up` sends its detached supe
 NOTIFY_LOG = "notify.log"
 GITIGNORE = ".gitignore"
 LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
+DECOMPOSE = "decompose"  # the task lists AI agents write (`overseer decompose`)
 SIGNALS = "signals"  # under run/
+TIMES = "times"  # under logs/
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
-OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES})
+OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES, DECOMPOSE})
 
 
 class StatePaths:
@@ -26,12 +28,14 @@ class StatePaths:
         self.supervisor_log = root / SUPERVISOR_LOG
         self.notify_log = root / NOTIFY_LOG  # the notify hook's output
         self.logs = root / LOGS  # the agents' output logs (and crash logs)
+        self.times_dir = self.logs / TIMES  # when their output arrived (agents/timing.py)
         # Attempts' wrappers, rc, pid and prompt files, and agents' start-up files.
         self.run = root / RUN
         # The CLIs' hook entry point, their per-agent spools and injected settings files.
         self.signals = self.run / SIGNALS
         self.explain = root / EXPLAIN  # bundles `overseer explain --bundle` writes
         self.worktrees = root / WORKTREES  # the agents' own git worktrees
+        self.decompose = root / DECOMPOSE  # task lists from `overseer decompose`, templates
 
     @property
     def db_files(self) -> tuple[Path, ...]:
@@ -41,6 +45,11 @@ class StatePaths:
     def log(self, agent: str) -> Path:
         """The append-only output log of one agent."""
         return self.logs / f"{agent}.log"
+
+    def times(self, agent: str) -> Path:
+        """When one agent's output arrived (agents/timing.py); a folder of its own under
+        logs/, so writing it does not wake the watcher of the logs."""
+        return self.times_dir / f"{agent}.times"
 
     def worktree(self, agent: str) -> Path:
         """One agent's git worktree (`worktree: true`)."""

@@ -70,6 +70,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
         cli="overseer edit TASK -- COMMAND",
     ),
     ActionSpec(
+        "replay",
+        "v",
+        "replay",
+        "Replay",
+        "Replay the task's last attempt as it happened (play, pause, seek, speed)",
+        "task",
+        show=False,
+        cli="overseer record TASK -o FILE",
+    ),
+    ActionSpec(
         "attach",
         "a",
         "attach",

@@ -19,7 +19,15 @@ from overseer.state.backend import STORE_ENV, is_url, mask_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
 from overseer.state.store import Store, store_exists
-from overseer.tui import cli_agents, cli_completion, cli_dashboard, cli_insights, cli_ops
+from overseer.tui import (
+    cli_agents,
+    cli_completion,
+    cli_dashboard,
+    cli_decompose,
+    cli_insights,
+    cli_ops,
+    cli_record,
+)
 from overseer.tui.cli_common import (
     EXIT_CRASH,
     EXIT_FAILED,
@@ -498,7 +506,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add their own subcommands: each has `register(sub)`.
-EXTENSIONS = (cli_dashboard, cli_insights, cli_agents, cli_ops, cli_completion)
+EXTENSIONS = (
+    cli_dashboard,
+    cli_insights,
+    cli_agents,
+    cli_ops,
+    cli_record,
+    cli_decompose,
+    cli_completion,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

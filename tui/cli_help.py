@@ -75,6 +75,15 @@ EXAMPLES: dict[str, list[str]] = {
         "overseer db init                                    # SQLite: .overseer/state.db",
         "overseer db init --store postgresql://ovs@db.example/overseer",
     ],
+    "decompose": [
+        "overseer decompose SPEC.md --agent claude   # shows the plan, asks before adding",
+        "overseer decompose docs/feature.md --agent codex-1 --yes",
+    ],
+    "record": [
+        "overseer record build -o build.cast            # the task's latest attempt",
+        "overseer record 42 -o a.cast --idle-limit 2 --speed 2",
+        "asciinema play build.cast",
+    ],
     "completion": [
         'eval "$(overseer completion bash)"                  # in ~/.bashrc',
         "overseer completion zsh > ~/.zfunc/_overseer        # a directory on $fpath",

@@ -24,6 +24,8 @@ Enter while busy is ignored: the text stays in the input box, unsubmitted.
 `--fast-return MS` takes an Enter read within MS ms after typed or pasted text as a newline,
 not a submission, as Gemini CLI 0.61 does when the terminal has no kitty keyboard protocol
 (tmux has none): 30 ms after any key (FAST_RETURN_TIMEOUT), 40 ms after a paste.
+`--decompose good|cycle|fail`: a prompt that says "Write the task list to: FILE" (what
+`overseer decompose` asks) makes it write a good task list there, one with a cycle, or exit 3.
 
 Signals, as the real CLIs give them (tests/fakes/SIGNALS-MEASURED.md): the codex style takes
 `-c notify=[...]` and runs that program with the turn's JSON as its last argument when a turn
@@ -72,6 +74,23 @@ TORN_PAUSE = 0.04  # `torn`: seconds between the writes of one frame
 ESC_WAIT = 0.05  # a lone ESC is a key once no more bytes follow within this time
 EXIT_HINT_SECONDS = 1.5  # a second Ctrl-C within this time exits
 ASK_COMMAND = "ls"
+# `overseer decompose` asks for a task list in a file (agents/decompose.py); --decompose picks
+# what this fake writes there: a good list, a list with a cycle, or nothing (it exits 3).
+TASK_LIST_FILE = re.compile(r"Write the task list to: (\S+)")
+TASK_LISTS = {
+    "good": """\
+tasks:
+  - {id: setup, run: "echo setup", estimate: 2}
+  - {id: build, run: "echo build", depends_on: [setup], estimate: 4}
+  - {id: docs, run: "echo docs", depends_on: [setup], estimate: 1}
+  - {id: test, run: "echo test", depends_on: [build], estimate: 3}
+""",
+    "cycle": """\
+tasks:
+  - {id: build, run: "echo build", depends_on: [test]}
+  - {id: test, run: "echo test", depends_on: [build]}
+""",
+}
 
 # -- text geometry ------------------------------------------------------------------------
 
@@ -882,9 +901,11 @@ class App:
         signals: Signals | None = None,
         settings: str | None = None,
         fast_return: float | None = None,
+        decompose: str | None = None,
     ) -> None:
         self.style = style
         self.fast_return = fast_return  # seconds (see --fast-return)
+        self.decompose = decompose  # see --decompose
         self.inserted_at = float("-inf")  # when typed or pasted text was last read
         self.sig = signals or Signals()  # codex and aider: notify, rollout, analytics
         self.hooks = Hooks(style, settings)  # claude and gemini: settings-file hooks
@@ -1058,6 +1079,14 @@ class App:
         self.sig.prompt(prompt)
         self.prompt = prompt
         self.hooks.fire("prompt", prompt=prompt)
+        asked = TASK_LIST_FILE.search(prompt)
+        if asked and self.decompose:
+            if self.decompose == "fail":
+                raise Exit(3)
+            with open(asked.group(1), "w", encoding="utf-8") as f:
+                f.write(TASK_LISTS[self.decompose])
+            self.busy(0.5, ("answer", f"Wrote the task list to {asked.group(1)}."), now)
+            return
         if word in ("hang", "torn"):
             self.m.torn = word == "torn"
             self.busy(None, ("answer", ""), now)
@@ -1703,6 +1732,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notifications-command", default=None, metavar="CMD")
     parser.add_argument("--analytics-log", default=None, metavar="FILE")
     parser.add_argument("--no-analytics", action="store_true")
+    parser.add_argument(
+        "--decompose",
+        choices=["good", "cycle", "fail"],
+        help="asked for a task list: write a good one, one with a cycle, or exit 3",
+    )
     args = parser.parse_args(argv)
     if args.exit_on_start is not None:
         if args.banner_delay > 0:
@@ -1730,7 +1764,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.style == "gemini":
         settings = os.environ.get("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
     fast = None if args.fast_return is None else args.fast_return / 1000
-    return App(args.style, term, args.banner_delay, signals, settings, fast).run()
+    return App(args.style, term, args.banner_delay, signals, settings, fast, args.decompose).run()
 
 
 if __name__ == "__main__":

@@ -107,6 +107,12 @@ def test_health_sees_stale_leases_and_stray_windows_and_cleanup_removes_them(
     gone_log = project.state_dir / "logs" / "removed-agent.log"
     gone_log.write_text("old\n")
     os.utime(gone_log, (old, old))
+    gone_times = project.state_dir / "logs" / "times" / "removed-agent.times"
+    gone_times.write_bytes(b"")
+    # The supervisor kept the times of each agent's output (overseer record replays them).
+    ran = project.store.attempts("done-before")[0].agent
+    kept_times = project.state_dir / "logs" / "times" / f"{ran}.times"
+    assert kept_times.stat().st_size > 0
     for f in (project.state_dir / "run").glob("done-before.1.*"):
         os.utime(f, (old, old))
 
@@ -130,6 +136,7 @@ def test_health_sees_stale_leases_and_stray_windows_and_cleanup_removes_them(
     assert acts[("log", "removed-agent.log")]["done"]
     assert acts[("run-files", "done-before attempt 1")]["done"]
     assert not gone_log.exists()
+    assert not gone_times.exists() and kept_times.exists()  # times go with their log
     assert not list((project.state_dir / "run").glob("done-before.1.*"))
     assert project.tmux.window_pane("stray-idle") is None
     # The lost attempt went back to the queue (the task had tries left).

@@ -145,7 +145,40 @@ def build(root: Path, scenario: str) -> Path:
         if scenario == "tokens":
             _tokens(c)
     store.close()
+    if scenario != "empty":
+        _recording(state_dir)
     return state_dir
+
+
+# worker-1's log as the supervisor read it: (seconds after fetch began, bytes). The lint
+# attempt that followed on worker-1 starts where fetch's output ends.
+FETCH_OUTPUT = [
+    (0.1, b"worker-1$ bash /work/.overseer/run/fetch.1.sh\r\n"),
+    (0.5, b"\x1b[32mfetching\x1b[0m 12 files from origin\r\n"),
+    (2.0, b"  files 1-6   \x1b[1mok\x1b[0m\r\n"),
+    (3.5, b"  files 7-12  \x1b[1mok\x1b[0m\r\n  using token=tok_4f2c1e9a77 for the mirror\r\n"),
+    (3.9, b"\x1b[33mfetched 12 files\x1b[0m\r\nworker-1$ "),
+]
+
+
+def _recording(state_dir: Path) -> None:
+    from overseer.agents.timing import TimingIndex
+    from overseer.state.paths import StatePaths
+
+    paths = StatePaths(state_dir)
+    paths.logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data = b"".join(chunk for _, chunk in FETCH_OUTPUT)
+    index = TimingIndex(paths.times("worker-1"))
+    end = 0
+    for at, chunk in FETCH_OUTPUT:
+        end += len(chunk)
+        index.note(end, T0 + 10 + at, len(data))
+    index.close()
+    paths.log("worker-1").write_bytes(data + b"bash /work/.overseer/run/lint.1.sh\r\n")
+    store = Store(paths.db)
+    with store.tx() as c:
+        c.execute("UPDATE attempts SET log_offset=? WHERE task_id='lint'", (len(data),))
+    store.close()
 
 
 def _fleet(c, scenario: str) -> None:

@@ -30,6 +30,18 @@ def snap(snap_compare: Any, app: Any, size: tuple[int, int], *keys: str) -> None
         if keys:
             await pilot.press(*keys)
             await pilot.pause()
+            # A key that moves the selection loads the detail in a worker: wait for it, or a
+            # loaded machine snapshots the detail of the row before.
+            deadline = time.monotonic() + 20
+            while any(w.is_running for w in pilot.app.workers):
+                assert time.monotonic() < deadline, "a worker never finished"
+                await pilot.pause(0.02)
+            # A text box turned steady before its dialog gave it the focus keeps its cursor
+            # hidden (Textual pauses the blink "visible if focused"): wait for the focus first.
+            boxes = [b for b in pilot.app.screen.query("Input, TextArea") if b.display]
+            while boxes and not any(box.has_focus for box in boxes):
+                assert time.monotonic() < deadline, "the dialog never focused its text box"
+                await pilot.pause(0.02)
             # A dialog's text box blinks too: a snapshot taken in its off phase lacks the cursor.
             for box in pilot.app.screen.query("Input, TextArea"):
                 box.cursor_blink = False
@@ -123,3 +135,31 @@ def test_tokens_per_attempt_80x24(snap_compare: Any, tmp_path: Path) -> None:
         "down",
         "tab",
     )
+
+
+def replay(snap_compare: Any, tmp_path: Path, size: tuple[int, int], *keys: str) -> None:
+    """The replay of fetch's attempt (worker-1's log and times in the fixture), paused."""
+    app = make_app(tmp_path, "busy")
+
+    async def run_before(pilot: Any) -> None:
+        await ready(pilot)
+        table = pilot.app.screen.query_one("#queue")
+        table.focus()
+        table.select_key("fetch")
+        await pilot.press("v")
+        deadline = time.monotonic() + 20
+        while type(pilot.app.screen).__name__ != "ReplayScreen":
+            assert time.monotonic() < deadline, "the replay never opened"
+            await pilot.pause(0.02)
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_replay_at_its_end_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    replay(snap_compare, tmp_path, (80, 24), "end")
+
+
+def test_replay_at_its_end_at_half_speed_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    replay(snap_compare, tmp_path, (160, 45), "end", "minus")

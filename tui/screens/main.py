@@ -555,6 +555,27 @@ class MainScreen(Screen[None]):
             self.app.push_screen, DiffScreen(f"{agent} · {worktree.branch_name(agent)}", text)
         )
 
+    def action_replay(self) -> None:
+        if targets := self.chosen("task"):
+            self.load_replay(targets[0])
+
+    @work(thread=True, exclusive=True, group="replay")
+    def load_replay(self, task_id: str) -> None:
+        """The task's last attempt with its output's times, read in a worker."""
+        from overseer.agents.record import RecordError, find_attempt, recording
+        from overseer.tui.screens.replay import ReplayScreen
+
+        reader = self.services.make_reader()
+        try:
+            store = reader.store
+            rec = recording(self.services.state_dir, store, find_attempt(store, task_id))
+        except RecordError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
+            return
+        finally:
+            reader.close()
+        self.app.call_from_thread(self.app.push_screen, ReplayScreen(rec))
+
     def action_interrupt(self) -> None:
         if targets := self.chosen("agent"):
             self.confirmed(f"Send Ctrl-C to {', '.join(targets)}?", "interrupt", targets)
