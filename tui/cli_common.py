@@ -334,13 +334,14 @@ def report(error: OverseerError | sqlite3.Error) -> int:
     return EXIT_ENV
 
 
-def status_json(project: Project) -> dict[str, Any]:
-    """The contract of `overseer status --json`."""
+def status_json(project: Project, store: Store | None = None) -> dict[str, Any]:
+    """The contract of `overseer status --json` (read through `store` if given, else a store
+    opened for the call, which a long-lived reader such as `overseer serve` must not do)."""
     from overseer.agents.tmux import server_label
     from overseer.agents.usage import stored, total
     from overseer.state.queue import task_json
 
-    store = project.store()
+    store = store or project.store()
     now = time.time()
     sup = store.supervisor()
     last = store.last_attempts()

@@ -151,7 +151,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     api = request.app[API]
-    return web.json_response(await api.read(status_json, api.project))
+    return web.json_response(await api.read(status_json, api.project, api.store))
 
 
 def resume_point(request: web.Request) -> int:
@@ -174,13 +174,16 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
-    while True:
-        batch = await api.read(api.store.events, since, EVENT_BATCH)
-        for ev in batch:
-            await response.write(f"id: {ev.id}\ndata: {json.dumps(event_json(ev))}\n\n".encode())
-            since = ev.id
-        if len(batch) < EVENT_BATCH:
-            await asyncio.sleep(EVENT_POLL)  # an indexed look at the newest ids: cheap
+    with contextlib.suppress(ConnectionResetError):  # the client went away: its stream ends
+        while True:
+            batch = await api.read(api.store.events, since, EVENT_BATCH)
+            for ev in batch:
+                data = json.dumps(event_json(ev))
+                await response.write(f"id: {ev.id}\ndata: {data}\n\n".encode())
+                since = ev.id
+            if len(batch) < EVENT_BATCH:
+                await asyncio.sleep(EVENT_POLL)  # an indexed look at the newest ids: cheap
+    return response
 
 
 def command_request(body: Any) -> tuple[str, str, dict[str, Any]]:

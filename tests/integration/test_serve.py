@@ -4,6 +4,7 @@ the event stream resumed after a dropped connection, operator commands."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -174,6 +175,14 @@ async def test_status_is_the_status_json_document(server: Server) -> None:
         assert served[key] == printed[key]
     assert {t["id"]: t["state"] for t in served["tasks"]} == {"bad": "failed", "good": "done"}
     assert [a["name"] for a in served["agents"]] == [a["name"] for a in printed["agents"]]
+    # A long-lived server reads through its one store: requests leave no connection open.
+    fds = Path(f"/proc/{server.proc.pid}/fd")
+    before = len(list(fds.iterdir()))
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for _ in range(30):
+            async with http.get(server.url + "/api/status") as r:
+                assert r.status == 200
+    assert len(list(fds.iterdir())) < before + 10
 
 
 async def read_events(
@@ -250,3 +259,15 @@ async def test_commands_need_the_operator_role_and_are_validated(server: Server)
             assert r.status == 400
     cli = server.project.cli("retry", "nosuch")
     assert cli.returncode != 0  # the CLI refuses the same command
+
+
+async def test_serve_stops_on_sigterm_with_a_stream_open(server: Server) -> None:
+    timeout = aiohttp.ClientTimeout(total=60)
+    headers = server.headers(server.viewer)
+    async with (
+        aiohttp.ClientSession(headers=headers, timeout=timeout) as http,
+        http.get(server.url + "/api/events") as r,
+    ):
+        await read_events(r, 1, [])
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.proc.wait, 30) == 0
