@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -35,7 +36,7 @@ from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -188,6 +189,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE agents ADD COLUMN usage TEXT;
     ALTER TABLE attempts ADD COLUMN usage TEXT
     """,
+    # 7: API tokens for `overseer serve` (only a hash of each is kept), and an index that lets
+    # /metrics count attempts by outcome and exit code without reading the table.
+    """
+    CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX attempts_outcome ON attempts(outcome, exit_code)
+    """,
 ]
 
 
@@ -236,6 +248,12 @@ def explain(exc: BaseException, path: Path | None = None) -> str:
             "device; fix it and try again"
         )
     return f"{what} could not be used ({text})"
+
+
+def token_digest(token: str) -> str:
+    """What the store keeps of an API token: its SHA-256 (tokens are 256 random bits, so a
+    fast hash is enough: there is nothing to guess from it)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _loads_tuple(text: str) -> tuple[Any, ...]:
@@ -940,6 +958,40 @@ class Store:
         with self.tx() as c:
             c.execute("DELETE FROM agents WHERE name=?", (name,))
             c.execute("DELETE FROM meta WHERE key=?", (f"usage_readings:{name}",))
+
+    # -- API tokens -------------------------------------------------------------------
+
+    def add_token(self, name: str, role: str, digest: str, now: float | None = None) -> None:
+        """Record a token by its hash (`digest`); a name already taken is an error."""
+        with self.tx() as c:
+            if c.execute("SELECT 1 FROM tokens WHERE name=?", (name,)).fetchone():
+                raise StoreError(f"a token named {name!r} exists already")
+            c.execute(
+                "INSERT INTO tokens(name, role, digest, created_at) VALUES (?,?,?,?)",
+                (name, role, digest, time.time() if now is None else now),
+            )
+
+    def tokens(self) -> list[tuple[str, str, float]]:
+        """Every token's name, role and creation time (never its hash), oldest first."""
+        rows = self.conn.execute("SELECT name, role, created_at FROM tokens ORDER BY created_at")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        """Remove a token; False if there is none of that name."""
+        with self.tx() as c:
+            return c.execute("DELETE FROM tokens WHERE name=?", (name,)).rowcount > 0
+
+    def token_role(self, digest: str) -> str | None:
+        """The role of the token with this hash, or None."""
+        row = self.conn.execute("SELECT role FROM tokens WHERE digest=?", (digest,)).fetchone()
+        return str(row[0]) if row else None
+
+    def attempt_counts(self) -> dict[tuple[str, int | None], int]:
+        """How many attempts ended each way, by outcome and exit code (an index-only count)."""
+        rows = self.conn.execute(
+            "SELECT outcome, exit_code, COUNT(*) FROM attempts GROUP BY outcome, exit_code"
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
 
     # -- operator commands ----------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from overseer.state.backend import STORE_ENV, is_url, mask_url
+from overseer.state.backend import STORE_ENV, is_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
 from overseer.state.store import Store, store_exists
@@ -27,6 +27,7 @@ from overseer.tui import (
     cli_insights,
     cli_ops,
     cli_record,
+    cli_serve,
 )
 from overseer.tui.cli_common import (
     EXIT_CRASH,
@@ -37,11 +38,13 @@ from overseer.tui.cli_common import (
     Project,
     check_drift,
     command,
+    event_json,
     orphan_owner,
     report,
     reset_demo,
     resolve,
     start_options,
+    status_json,
     submit,
     supervisor_alive,
     version,
@@ -241,71 +244,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
 # -- read-only commands -----------------------------------------------------------------
 
 
-def status_json(project: Project) -> dict[str, Any]:
-    """The contract of `overseer status --json`."""
-    from overseer.agents.tmux import server_label
-    from overseer.agents.usage import stored, total
-    from overseer.state.queue import task_json
-
-    store = project.store()
-    now = time.time()
-    sup = store.supervisor()
-    last = store.last_attempts()
-    tries = store.tries_used()
-    told = store.attempts_with_usage()
-    alive = supervisor_alive(project.state_dir)
-    label = server_label(project.config.name, project.state_dir) if project.config else None
-    return {
-        "project": project.config.name if project.config else None,
-        "tmux": {"label": label, "attach": f"tmux -L {label} attach" if label else None},
-        "state_dir": str(project.state_dir),
-        "store": mask_url(store.location),
-        "supervisor": {
-            "pid": sup.pid,
-            "alive": alive,
-            "heartbeat_age_s": (now - sup.heartbeat_at) if (alive and sup.heartbeat_at) else None,
-        },
-        "agents": [
-            {
-                "name": a.name,
-                "kind": a.kind,
-                "state": a.state.value,
-                "task": a.task_id,
-                "pane": a.pane_id,
-                "pid": a.pid,
-                "heartbeat_age_s": (now - a.heartbeat_at) if a.heartbeat_at else None,
-                "last_output_at": a.last_output_at,
-                "state_since": a.state_since,
-                "reason": a.reason,
-                "prompt": a.prompt,
-                "last_line": a.last_line,
-                "usage": stored(a.usage),
-                "state_source": a.state_source,
-                "cli_version": a.cli_version,
-                "version_note": a.version_note,
-                "signals": a.signals,
-            }
-            for a in store.agents()
-        ],
-        "tasks": [
-            {
-                **task_json(t),
-                "tries": tries.get(t.id, 0),
-                "reason": last[t.id].reason if t.id in last else None,
-                # Tokens and cost an AI CLI told: the task's total and each attempt's share.
-                "usage": stored(total(a.usage for a in told.get(t.id, []) if a.usage)),
-                "usage_by_attempt": [
-                    {"number": a.number, "agent": a.agent, "usage": stored(a.usage)}
-                    for a in told.get(t.id, [])
-                ],
-            }
-            for t in store.tasks()
-        ],
-        "counts": store.task_counts(),
-        "suggestions": store.suggestions(),
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from overseer.agents.usage import usage_text
     from overseer.state.models import Usage
@@ -373,20 +311,7 @@ def cmd_events(args: argparse.Namespace) -> int:
         for ev in store.events(since=since, limit=1000):
             since = ev.id
             if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "id": ev.id,
-                            "ts": ev.ts,
-                            "kind": ev.kind,
-                            "task": ev.task_id,
-                            "agent": ev.agent,
-                            "message": ev.message,
-                            "data": ev.data,
-                        }
-                    ),
-                    flush=True,
-                )
+                print(json.dumps(event_json(ev)), flush=True)
             else:
                 print(f"{ev.id:>6}  " + format_event(ev.ts, ev.kind, ev.message), flush=True)
         if not args.follow:
@@ -513,6 +438,7 @@ EXTENSIONS = (
     cli_ops,
     cli_record,
     cli_decompose,
+    cli_serve,
     cli_completion,
 )
 

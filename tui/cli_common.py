@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from overseer.state.errors import EXIT_FAILED as EXIT_FAILED
 from overseer.state.errors import EXIT_OK as EXIT_OK
 from overseer.state.errors import EXIT_USAGE as EXIT_USAGE
 from overseer.state.errors import OverseerError
+from overseer.state.models import Event
 from overseer.state.paths import StatePaths
 from overseer.state.store import (
     DEMO_CONFIG,
@@ -330,3 +332,82 @@ def report(error: OverseerError | sqlite3.Error) -> int:
         return error.status
     print(f"overseer: {explain(error)}", file=sys.stderr)  # locked, full or corrupt once opened
     return EXIT_ENV
+
+
+def status_json(project: Project, store: Store | None = None) -> dict[str, Any]:
+    """The contract of `overseer status --json` (read through `store` if given, else a store
+    opened for the call, which a long-lived reader such as `overseer serve` must not do)."""
+    from overseer.agents.tmux import server_label
+    from overseer.agents.usage import stored, total
+    from overseer.state.queue import task_json
+
+    store = store or project.store()
+    now = time.time()
+    sup = store.supervisor()
+    last = store.last_attempts()
+    tries = store.tries_used()
+    told = store.attempts_with_usage()
+    alive = supervisor_alive(project.state_dir)
+    label = server_label(project.config.name, project.state_dir) if project.config else None
+    return {
+        "project": project.config.name if project.config else None,
+        "tmux": {"label": label, "attach": f"tmux -L {label} attach" if label else None},
+        "state_dir": str(project.state_dir),
+        "store": mask_url(store.location),
+        "supervisor": {
+            "pid": sup.pid,
+            "alive": alive,
+            "heartbeat_age_s": (now - sup.heartbeat_at) if (alive and sup.heartbeat_at) else None,
+        },
+        "agents": [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "state": a.state.value,
+                "task": a.task_id,
+                "pane": a.pane_id,
+                "pid": a.pid,
+                "heartbeat_age_s": (now - a.heartbeat_at) if a.heartbeat_at else None,
+                "last_output_at": a.last_output_at,
+                "state_since": a.state_since,
+                "reason": a.reason,
+                "prompt": a.prompt,
+                "last_line": a.last_line,
+                "usage": stored(a.usage),
+                "state_source": a.state_source,
+                "cli_version": a.cli_version,
+                "version_note": a.version_note,
+                "signals": a.signals,
+            }
+            for a in store.agents()
+        ],
+        "tasks": [
+            {
+                **task_json(t),
+                "tries": tries.get(t.id, 0),
+                "reason": last[t.id].reason if t.id in last else None,
+                # Tokens and cost an AI CLI told: the task's total and each attempt's share.
+                "usage": stored(total(a.usage for a in told.get(t.id, []) if a.usage)),
+                "usage_by_attempt": [
+                    {"number": a.number, "agent": a.agent, "usage": stored(a.usage)}
+                    for a in told.get(t.id, [])
+                ],
+            }
+            for t in store.tasks()
+        ],
+        "counts": store.task_counts(),
+        "suggestions": store.suggestions(),
+    }
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    """One event as `events --json` and the API's event stream write it."""
+    return {
+        "id": ev.id,
+        "ts": ev.ts,
+        "kind": ev.kind,
+        "task": ev.task_id,
+        "agent": ev.agent,
+        "message": ev.message,
+        "data": ev.data,
+    }

@@ -84,6 +84,15 @@ EXAMPLES: dict[str, list[str]] = {
         "overseer record 42 -o a.cast --idle-limit 2 --speed 2",
         "asciinema play build.cast",
     ],
+    "token": [
+        "overseer token create --role viewer --name grafana   # prints the token once",
+        "overseer token list",
+        "overseer token revoke grafana",
+    ],
+    "serve": [
+        "overseer serve                                      # 127.0.0.1:8787",
+        "overseer serve --listen 0.0.0.0:9100 --allow-remote # other machines: put TLS in front",
+    ],
     "completion": [
         'eval "$(overseer completion bash)"                  # in ~/.bashrc',
         "overseer completion zsh > ~/.zfunc/_overseer        # a directory on $fpath",
