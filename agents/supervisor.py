@@ -252,7 +252,9 @@ class Supervisor(operator.Fleet):
         for watcher in (self.watcher, self.signal_watcher, self.rc_watcher):
             if watcher is not None:
                 watcher.stop()
-        # `overseer status` after the run shows the last word.
+        # `overseer status` after the run shows the last word: the agents' last heartbeats
+        # and lines (a run shorter than a sweep wrote none), then the suggestions.
+        housekeeping.flush_agents(self)
         self.refresh_insights(time.time(), force=True)
         self.suggester.close()
         if self.notifier is not None:

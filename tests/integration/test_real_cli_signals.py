@@ -111,8 +111,8 @@ tasks:
             else:
                 assert end_hook in events, events
                 assert attempt.reason in (
-                    "the turn ended (task_complete)",
-                    "the turn ended (notify)",
+                    "the turn ended (task_complete)",  # the rollout told first
+                    "the turn ended (agent-turn-complete)",  # the notify hook did
                 )
             agent = project.store.agent("ai")
             assert agent is not None and agent.signals["degraded"] is None
