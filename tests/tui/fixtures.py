@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from overseer.state.config import Config, UserConfig, load_config_text
 from overseer.state.models import Usage
@@ -415,3 +417,34 @@ DEATH_LOG = [
     "overseer: overseer run crashed (OSError: [Errno 28] No space left on device); "
     "the traceback is in /srv/fleet/.overseer/logs/crash-20270115-083000-4242.log",
 ]
+
+
+async def shows_a_write_without_polling(
+    app: Any, write: Callable[[], None], empty_first: bool = False
+) -> None:
+    """Open the live dashboard, check nothing is read while nothing changes, then `write` a
+    task `brand-new` and wait for it in the queue (the caller has turned polling off)."""
+    from overseer.tui.screens.main import MainScreen
+    from overseer.tui.widgets.tables import QueueTable
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        queue = app.screen.query_one(QueueTable)
+        for _ in range(100):
+            if app.snapshots:
+                break
+            await pilot.pause(0.05)
+        shown = app.snapshots
+        await pilot.pause(0.3)
+        assert app.snapshots == shown  # nothing changed: nothing read, nothing shown
+        if empty_first:
+            assert queue.rows_by_key == {}
+        write()
+        for _ in range(100):
+            if "brand-new" in queue.rows_by_key:
+                break
+            await pilot.pause(0.05)
+        assert "brand-new" in queue.rows_by_key
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        screen.stop.set()
+        screen.wake.set()

@@ -13,7 +13,7 @@ from overseer.tui.screens import main
 from overseer.tui.screens.dialogs import AskText, Confirm, HelpScreen
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.widgets.tables import AgentTable, QueueTable
-from tests.tui.fixtures import make_app
+from tests.tui.fixtures import make_app, shows_a_write_without_polling
 from tests.tui.pilot import commands_in, dashboard, pick, settle, store_of, written
 
 
@@ -170,25 +170,9 @@ async def test_a_write_to_the_store_wakes_the_dashboard_without_polling(
     monkeypatch.setattr(main, "REFRESH_IDLE", 3600.0)
     monkeypatch.setattr(main, "POLL", 3600.0)
     app = make_app(tmp_path, live=True)
-    async with app.run_test(size=(160, 45)) as pilot:
-        queue = app.screen.query_one(QueueTable)
-        for _ in range(100):
-            if app.snapshots:
-                break
-            await pilot.pause(0.05)
-        shown = app.snapshots
-        await pilot.pause(0.3)
-        assert app.snapshots == shown  # nothing changed: nothing read, nothing shown
-        store_of(tmp_path).upsert_tasks([{"id": "brand-new", "command": "true"}])
-        for _ in range(100):
-            if "brand-new" in queue.rows_by_key:
-                break
-            await pilot.pause(0.05)
-        assert "brand-new" in queue.rows_by_key
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
-        screen.stop.set()
-        screen.wake.set()
+    await shows_a_write_without_polling(
+        app, lambda: store_of(tmp_path).upsert_tasks([{"id": "brand-new", "command": "true"}])
+    )
 
 
 @pytest.mark.parametrize("keymap", [{"retry": "R"}])

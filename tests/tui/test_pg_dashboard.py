@@ -14,11 +14,9 @@ from overseer.state.backend import STORE_ENV
 from overseer.state.pgstore import ChangeListener
 from overseer.state.store import Store, open_store
 from overseer.tui.screens import main
-from overseer.tui.screens.main import MainScreen
-from overseer.tui.widgets.tables import QueueTable
 from tests.helpers import wait_until
 from tests.pgserver import PgServer
-from tests.tui.fixtures import make_app
+from tests.tui.fixtures import make_app, shows_a_write_without_polling
 
 
 @pytest.fixture
@@ -61,25 +59,11 @@ async def test_a_write_wakes_the_dashboard_on_postgresql_without_polling(
     monkeypatch.setattr(main, "POLL", 3600.0)
     monkeypatch.setenv(STORE_ENV, pg_url)
     app = make_app(tmp_path, live=True)
-    async with app.run_test(size=(160, 45)) as pilot:
-        queue = app.screen.query_one(QueueTable)
-        for _ in range(100):
-            if app.snapshots:
-                break
-            await pilot.pause(0.05)
-        shown = app.snapshots
-        await pilot.pause(0.3)
-        assert app.snapshots == shown  # nothing changed: nothing read, nothing shown
-        assert queue.rows_by_key == {}  # the database's queue, not the fixture's SQLite one
+
+    def write() -> None:
         store = open_store(pg_url)
         store.upsert_tasks([{"id": "brand-new", "command": "true"}])
         store.close()
-        for _ in range(100):
-            if "brand-new" in queue.rows_by_key:
-                break
-            await pilot.pause(0.05)
-        assert "brand-new" in queue.rows_by_key
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
-        screen.stop.set()
-        screen.wake.set()
+
+    # The queue starts empty: the database's queue is shown, not the fixture's SQLite one.
+    await shows_a_write_without_polling(app, write, empty_first=True)
