@@ -26,7 +26,7 @@ PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 def spool_path(spool_dir: str, agent: str) -> str:
     """The agent's spool file in the signals directory."""
-    return os.path.join(spool_dir, agent.replace("/", "_") + ".jsonl")
+    return os.path.join(spool_dir, agent.replace("/", "@") + ".jsonl")  # paths.file_stem
 
 
 def read_payload(argv: list[str]) -> str:

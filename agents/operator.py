@@ -22,7 +22,7 @@ from overseer.agents.recovery import Settlement, record, stop_orphan
 from overseer.agents.runner import Dispatch
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
-from overseer.state import queue
+from overseer.state import hosts, queue
 from overseer.state.config import Config
 from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
 from overseer.state.paths import StatePaths
@@ -40,6 +40,8 @@ class Fleet(Host):
     """The drivers' host as operator commands see it: the supervisor, or Offline."""
 
     origin: str
+    shared: bool  # several hosts share the store (PostgreSQL)
+    host_id: str
     agents: dict[str, AgentRuntime]
     stop_requested: bool
     kill_agents_on_exit: bool
@@ -50,10 +52,17 @@ class Fleet(Host):
 
 
 def apply_commands(fleet: Fleet) -> None:
-    """Apply queued operator commands in the order they were written."""
-    for cmd in fleet.store.pending_commands():
+    """Apply queued operator commands in the order they were written.
+
+    On a shared store a host applies those sent to it and takes those sent to any host
+    (one statement: one host gets each); the database's roles say who may send them.
+    """
+    shared = fleet.shared
+    for cmd in fleet.store.pending_commands(fleet.host_id if shared else None):
+        if shared and cmd.host is None and not fleet.store.take_command(cmd.id, fleet.host_id):
+            continue
         try:
-            if cmd.origin != fleet.origin:
+            if cmd.origin != fleet.origin and not shared:
                 # Written by another user or machine (or came with a copied store).
                 raise ValueError(
                     f"not applied: queued by {cmd.origin or 'an unknown writer'}, "
@@ -76,7 +85,7 @@ def apply_commands(fleet: Fleet) -> None:
 
 def agent_of(fleet: Fleet, name: str) -> AgentRuntime:
     """The runtime of a configured agent, or a clear error."""
-    rt = fleet.agents.get(name)
+    rt = fleet.agents.get(name) or fleet.agents.get(hosts.qualified(fleet.host_id, name, True))
     if rt is None:
         raise KeyError(f"no agent named {name!r} (agents: {', '.join(fleet.agents)})")
     return rt
@@ -266,6 +275,8 @@ class Offline(Fleet):
         self.state_dir = state_dir
         self.paths = StatePaths(state_dir)
         self.store = project_store(state_dir)
+        self.shared = not self.store.local
+        self.host_id = hosts.host_id(state_dir)
         self.origin = command_origin()
         self.agents: dict[str, AgentRuntime] = {}
         self.server: TmuxServer | None = None
@@ -292,7 +303,8 @@ class Offline(Fleet):
             found = {p.window: p for p in self.tmux.list_panes()} if alive else {}
         except TmuxError:
             found = {}
-        for name, spec in self.config.agent_instances():
+        for local, spec in self.config.agent_instances():
+            name = hosts.qualified(self.host_id, local, self.shared)
             rt = AgentRuntime(
                 name=name,
                 spec=spec,

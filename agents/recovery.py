@@ -25,7 +25,7 @@ from overseer.agents.runner import Dispatch, Status, hung_up, loss_reason
 from overseer.agents.tmux import TmuxError
 from overseer.state import queue
 from overseer.state.config import AgentSpec
-from overseer.state.models import AgentState, AttemptOutcome, Task, TaskState
+from overseer.state.models import AgentState, AttemptOutcome, Task, TaskState, host_of
 from overseer.state.store import Store
 
 if TYPE_CHECKING:
@@ -133,7 +133,13 @@ def reconcile(sup: Supervisor) -> None:
     """After the configured agents are adopted or spawned: the rest of what was left."""
     adopt_unconfigured(sup)
     readopt_attempts(sup)
+    stop_superseded(sup)
     retire_finished(sup)
+
+
+def ours(sup: Supervisor, agent: str) -> bool:
+    """Whether an agent of the store is this supervisor's (on a shared store: its host's)."""
+    return not sup.shared or host_of(agent) == sup.host_id
 
 
 def catch_up(rt: AgentRuntime) -> None:
@@ -160,7 +166,8 @@ def adopt_unconfigured(sup: Supervisor) -> None:
     (readopt_attempts decides), never requeued to run beside itself; the pane is closed
     once it has ended (retire_finished). Their idle panes are closed now.
     """
-    claimed = {a.agent for a in sup.store.running_attempts()} - set(sup.agents)
+    claimed = {a.agent for a in sup.store.running_attempts() if ours(sup, a.agent)}
+    claimed -= set(sup.agents)
     panes = {p.window: p for p in sup.tmux.list_panes() if p.window not in sup.agents}
     for name in sorted(claimed):
         row = sup.store.agent(name)
@@ -186,7 +193,7 @@ def adopt_unconfigured(sup: Supervisor) -> None:
             continue
         retire(sup, name)
     for row in sup.store.agents():
-        if row.name not in sup.agents and row.name not in panes:
+        if row.name not in sup.agents and row.name not in panes and ours(sup, row.name):
             sup.store.remove_agent(row.name)
 
 
@@ -205,6 +212,37 @@ def retire(sup: Supervisor, name: str) -> None:
     sup.store.event(
         "agent.retired", f"{name}: no longer configured; its pane was closed", agent=name
     )
+
+
+def stop_superseded(sup: Supervisor) -> None:
+    """Stop what an agent still runs of an attempt the store no longer counts as running.
+
+    Another host took the task over while this host's supervisor was away (its lease ran
+    out, its heartbeat went stale): that attempt is no longer this agent's to record, and
+    must not run beside its successor. A status it wrote meanwhile is left unread.
+    """
+    if not sup.shared:
+        return  # one supervisor per store: nobody else takes its attempts over
+    for rt in sup.agents.values():
+        if rt.running is not None:
+            continue
+        last = sup.store.agent_last_attempt(rt.name)
+        if last is None or last.outcome == AttemptOutcome.RUNNING:
+            continue
+        d = Dispatch.of(sup.paths.run, last.task_id, last.number, last.nonce)
+        pid = runner.read_pid(d.pid_path)
+        if pid is None or runner.read_rc(d.rc_path) is not None or not health.alive(pid):
+            continue
+        _, note = stop_orphan(d, health.TERM_GRACE)
+        sup.store.event(
+            "attempt.superseded",
+            f"{last.task_id} attempt {last.number} still ran in {rt.name} after it was "
+            f"recorded {last.outcome.value} ({last.reason or 'taken over'}): stopped, "
+            "its result not recorded" + (f" ({note})" if note else ""),
+            task_id=last.task_id,
+            agent=rt.name,
+            data={"attempt": last.number},
+        )
 
 
 def readopt_attempts(sup: Supervisor) -> None:

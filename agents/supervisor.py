@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +34,12 @@ from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
-from overseer.state import queue
+from overseer.state import hosts, queue
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
-from overseer.state.paths import StatePaths
+from overseer.state.paths import StatePaths, agent_of
+from overseer.state.queue import LEASE_S
 from overseer.state.statedir import UnsafeStateDir, check_tree, command_origin, ensure_gitignore
 from overseer.state.store import (
     DEMO_CONFIG,
@@ -51,7 +51,6 @@ from overseer.state.store import (
 
 log = logging.getLogger("overseer.supervisor")
 
-LEASE_S = 30.0  # a claim lives this long without renewal
 SWEEP_INTERVAL = 1.0
 # While every agent rests and each shell is watched by a pidfd (its exit wakes the loop at
 # once), tmux is asked for the panes this often instead of every sweep.
@@ -85,6 +84,7 @@ class Supervisor(operator.Fleet):
         tmux_binary: str | None = None,
         lease_s: float = LEASE_S,
         trust_state: bool = False,
+        host_id: str | None = None,
     ) -> None:
         self.config = config
         check_tree(Path(state_dir))  # before anything is created, changed or opened in it
@@ -94,6 +94,10 @@ class Supervisor(operator.Fleet):
         ensure_private_dir(self.paths.logs)
         ensure_private_dir(self.paths.run)
         self.store = project_store(self.state_dir)
+        # Several hosts may share a PostgreSQL store: each runs its own agents, named
+        # "host/agent" there, and claims only what is not pinned to other hosts.
+        self.shared = not self.store.local
+        self.host_id = hosts.host_id(self.state_dir, host_id)
         self.lock = SupervisorLock(self.state_dir)
         self.tmux_binary = tmux_binary
         self.server: TmuxServer | None = None
@@ -187,13 +191,14 @@ class Supervisor(operator.Fleet):
         self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO_CONFIG)
         # Commands that only talk to this supervisor use it while the file on disk is broken.
         self.store.meta_set("config_text", self.config.text)
-        self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
+        label = server_label(self.config.name, self.state_dir)
+        if self.shared:
+            hosts.remember(self.state_dir, self.host_id)
+        self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, time.time(), label)
         self.store.upsert_tasks(task_specs(self.config))  # the config's tasks the store lacks
         queue.promote(self.store)
         self.suspects = queue.suspects(self.store)
-        self.server = TmuxServer(
-            server_label(self.config.name, self.state_dir), binary=self.tmux_binary
-        )
+        self.server = TmuxServer(label, binary=self.tmux_binary)
         self.server.ensure_server()
         set_tmux_owner(self.server)
         self.server.open_control()  # typing and pane listing without a tmux process each
@@ -213,7 +218,8 @@ class Supervisor(operator.Fleet):
                 project=self.config.name,
             )
         ingest.install_hook(self.paths)  # before any CLI is started with hooks calling it
-        for name, spec in self.config.agent_instances():
+        for local, spec in self.config.agent_instances():
+            name = hosts.qualified(self.host_id, local, self.shared)
             self.store.upsert_agent(name, spec.kind)
             rt = self.new_runtime(name, spec)
             self.agents[name] = rt
@@ -272,7 +278,7 @@ class Supervisor(operator.Fleet):
             self.store.event("supervisor.kill-agents", "tmux server and agents stopped")
             self.server.kill_server()
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
-        self.store.supervisor_stopped(os.getpid())
+        self.store.supervisor_stopped(os.getpid(), self.host_id)
         self.shells.close()
         if self.store_watch is not None:
             self.store_watch.close()
@@ -420,7 +426,7 @@ class Supervisor(operator.Fleet):
             self.wake.set()
 
     def _note(self, paths: set[Path], suffix: str, into: str) -> None:
-        names = {p.stem for p in paths if p.suffix == suffix}
+        names = {agent_of(p.stem) for p in paths if p.suffix == suffix}
         if names:
             with self.changed_lock:  # the set is looked up under the lock: the loop swaps it
                 getattr(self, into).update(names)
@@ -627,8 +633,9 @@ class Supervisor(operator.Fleet):
                 max_running=max_running,
                 task_id=task_id,
                 kind=rt.driver.task_kind,
-                names=(rt.spec.name, rt.name),
+                names=(rt.spec.name, hosts.bare(rt.name), rt.name),
                 log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
+                host=self.host_id if self.shared else None,
             )
             if claim is None:
                 return False
@@ -700,7 +707,13 @@ class Supervisor(operator.Fleet):
                 rt.driver.poll(rt, now)
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s, now)
-        if queue.reclaim_expired(self.store, now, delay=self.config.retry.delay, keep=set(live)):
+        if queue.reclaim_expired(
+            self.store,
+            now,
+            delay=self.config.retry.delay,
+            keep=set(live),
+            hosts_alive=self.hosts_alive(now),
+        ):
             self.work_hint = True
         if now >= self.promote_due:
             # Finishing a task promotes its dependants at once; this pass over the whole
@@ -718,7 +731,19 @@ class Supervisor(operator.Fleet):
                 self.notifier.poll()
             except Exception:  # a hook problem must never stop the supervisor
                 log.exception("notify poll failed")
-        self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+        self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, now)
+
+    def hosts_alive(self, now: float) -> set[str]:
+        """Other hosts whose supervisors beat within a lease: their claims are theirs to
+        renew, even when a lease ran out (a long pause, a slow database), so only a host
+        silent for longer than a lease loses its tasks to the others."""
+        if not self.shared:
+            return set()
+        return {
+            h.name
+            for h in self.store.hosts()
+            if h.name != self.host_id and h.beats(now, self.lease_s)
+        }
 
     def at_rest(self, now: float) -> bool:
         """Whether this sweep may skip listing the panes: the fleet rests and the last

@@ -50,7 +50,9 @@ TOP_KEYS = (
     "notify",
     "theme",
     "store",
+    "hosts",
 )
+HOST_KEYS = ("ssh",)
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
@@ -85,6 +87,8 @@ TASK_KEYS = (
     "run",
     "prompt",
     "agent",
+    "host",
+    "hosts",
     "depends_on",
     "timeout",
     "verify",
@@ -212,6 +216,7 @@ class TaskSpec:
     estimate: float | None = None
     prompt: str | None = None  # for interactive agents, instead of `run`
     agent: str | None = None  # only agents of this name (or instance name) take the task
+    hosts: tuple[str, ...] = ()  # only supervisors of these hosts take it (empty: any)
 
     @property
     def text(self) -> str:
@@ -240,6 +245,8 @@ class Config:
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
     store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
+    # How to reach other hosts' agents: host name -> `ssh` destination (user@addr).
+    hosts: dict[str, str] = field(default_factory=dict, hash=False)
     text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
@@ -263,6 +270,7 @@ def task_row(t: TaskSpec, max_attempts: int) -> dict[str, Any]:
         "command": t.text,
         "kind": "prompt" if t.prompt is not None else "run",
         "agent": t.agent,
+        "hosts": list(t.hosts),
         "depends_on": list(t.depends_on),
         "priority": t.priority,
         "timeout": t.timeout,
@@ -827,6 +835,7 @@ class _Validator:
             agent = self.string(entries["agent"][1], f"'agent' {label}")
             nodes["agent"] = entries["agent"][1]
         nodes["kind"] = (prompt_entry or run_entry or (None, node))[1]
+        hosts = self.task_hosts(entries, label)
         deps: list[str] = []
         if "depends_on" in entries:
             dep_node = entries["depends_on"][1]
@@ -875,8 +884,50 @@ class _Validator:
             estimate=estimate,
             prompt=prompt,
             agent=agent,
+            hosts=hosts,
         )
         return spec, nodes
+
+    def task_hosts(self, entries: Mapping[str, tuple[Node, Node]], label: str) -> tuple[str, ...]:
+        """`host: NAME` or `hosts: [NAME, ...]`: the hosts whose supervisors may take it."""
+        if "host" in entries and "hosts" in entries:
+            raise self.error(
+                entries["hosts"][0],
+                f"task {label} has both 'host' and 'hosts'",
+                hint="keep one: 'host: NAME', or 'hosts: [NAME, ...]'",
+            )
+        if "host" in entries and not _is_null(entries["host"][1]):
+            return (self.safe_id(entries["host"][1], f"'host' {label}"),)
+        if "hosts" not in entries or _is_null(entries["hosts"][1]):
+            return ()
+        names = [
+            self.safe_id(item, f"a host in 'hosts' {label}")
+            for item in self.sequence(entries["hosts"][1], f"'hosts' {label}")
+        ]
+        return tuple(dict.fromkeys(names))
+
+    def hosts(self, node: Node | None) -> dict[str, str]:
+        """`hosts: {NAME: {ssh: user@addr}}`: how `attach` reaches another host's agents."""
+        if node is None or _is_null(node):
+            return {}
+        found: dict[str, str] = {}
+        for name, (key_node, value) in self.mapping(node, "'hosts'").items():
+            self.safe_id(key_node, "a host name in 'hosts'")
+            entries = self.mapping(value, f"'hosts.{name}'")
+            self.check_keys(entries, HOST_KEYS, f"'hosts.{name}'")
+            if "ssh" not in entries or _is_null(entries["ssh"][1]):
+                raise self.error(
+                    value, f"'hosts.{name}' needs 'ssh'", hint="for example {ssh: me@10.0.0.7}"
+                )
+            ssh = self.string(entries["ssh"][1], f"'hosts.{name}.ssh'")
+            if not ssh or ssh.startswith("-") or any(ch.isspace() for ch in ssh):
+                raise self.error(
+                    entries["ssh"][1],
+                    f"'hosts.{name}.ssh' must be an ssh destination, got {_quote(ssh)}",
+                    hint="user@address or a Host of ~/.ssh/config",
+                )
+            found[name] = ssh
+        return found
 
     def tasks(
         self,
@@ -925,7 +976,8 @@ class _Validator:
         targets = list(agents)
         if spec.agent is not None:
             names = [a.name for a in agents] + [n for a in agents for n in a.instance_names()]
-            targets = [a for a in agents if spec.agent in (a.name, *a.instance_names())]
+            wanted = spec.agent.rpartition("/")[2]  # "host/agent" names one host's agent
+            targets = [a for a in agents if wanted in (a.name, *a.instance_names())]
             if not targets:
                 raise self.error(
                     nodes["agent"],
@@ -1004,6 +1056,7 @@ class _Validator:
                     f"'store' must be a postgresql:// URL, got {_quote(mask_url(store))}",
                     hint="leave it out for SQLite: the store is then .overseer/state.db",
                 )
+        hosts = self.hosts(value("hosts"))
         agents = self.agents(value("agents"), root)
         tasks = self.tasks(value("tasks"), check_unknown_deps=True, agents=agents)
         return Config(
@@ -1023,6 +1076,7 @@ class _Validator:
             notify=notify,
             theme=theme,
             store=store,
+            hosts=hosts,
         )
 
 

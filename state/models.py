@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,7 @@ class Task:
     seq: int = 0
     kind: str = "run"  # "run": a shell command; "prompt": text for an interactive agent
     agent: str | None = None  # only this agent (name or instance name) may claim it
+    hosts: tuple[str, ...] = ()  # only supervisors of these hosts may claim it (empty: any)
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,39 @@ class Command:
     result: str | None = None
     applied_at: float | None = None
     origin: str | None = None  # uid@machine of the process that wrote it
+    host: str | None = None  # the host whose supervisor applies it (None: any)
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """One host's supervisor as it last reported (several may share a PostgreSQL store)."""
+
+    name: str
+    pid: int | None
+    started_at: float | None
+    heartbeat_at: float | None
+    stopped_at: float | None  # set by a clean stop; a crash leaves only an old heartbeat
+    tmux_label: str | None
+
+    def beats(self, now: float, within: float) -> bool:
+        """Whether its supervisor beat in the last `within` seconds."""
+        return self.heartbeat_at is not None and now - self.heartbeat_at <= within
+
+
+def host_of(agent: str) -> str | None:
+    """The host part of an agent name on a shared store ("host/agent"), else None."""
+    head, sep, _ = agent.partition("/")
+    return head if sep else None
+
+
+def hosts_column(hosts: Sequence[str]) -> str | None:
+    """How a task's hosts are stored: ",a,b," (a LIKE pattern finds one), NULL for any."""
+    return "," + ",".join(hosts) + "," if hosts else None
+
+
+def hosts_tuple(column: str | None) -> tuple[str, ...]:
+    """A task's hosts from their stored form."""
+    return tuple(h for h in (column or "").split(",") if h)
 
 
 @dataclass(frozen=True)

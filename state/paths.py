@@ -44,13 +44,25 @@ class StatePaths:
 
     def log(self, agent: str) -> Path:
         """The append-only output log of one agent."""
-        return self.logs / f"{agent}.log"
+        return self.logs / f"{file_stem(agent)}.log"
 
     def times(self, agent: str) -> Path:
         """When one agent's output arrived (agents/timing.py); a folder of its own under
         logs/, so writing it does not wake the watcher of the logs."""
-        return self.times_dir / f"{agent}.times"
+        return self.times_dir / f"{file_stem(agent)}.times"
 
     def worktree(self, agent: str) -> Path:
         """One agent's git worktree (`worktree: true`)."""
-        return self.worktrees / agent
+        return self.worktrees / file_stem(agent)
+
+
+# On a shared store agents are "host/agent" (state/hosts.py): their files name them with '@'
+# instead of the '/', which no configured name may hold.
+def file_stem(agent: str) -> str:
+    """The part of an agent's file names that names the agent."""
+    return agent.replace("/", "@")
+
+
+def agent_of(stem: str) -> str:
+    """The agent a file stem names (file_stem's inverse)."""
+    return stem.replace("@", "/")

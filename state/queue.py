@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from overseer.state.backend import Conn
 from overseer.state.config import cycle_in_run_order
 from overseer.state.errors import EXIT_FAILED, OverseerError
-from overseer.state.models import Attempt, AttemptOutcome, Task, TaskState
+from overseer.state.models import Attempt, AttemptOutcome, Task, TaskState, host_of
 from overseer.state.redact import mask
 from overseer.state.store import FREE_OUTCOMES, Store, _attempt, _task
 
@@ -26,6 +26,7 @@ FAILING = frozenset(
 )
 
 Delay = Callable[[int], float]
+LEASE_S = 30.0  # a claim lives this long without renewal
 
 
 def default_delay(failures: int) -> float:
@@ -99,15 +100,17 @@ def claim(
     kind: str | None = None,
     names: tuple[str, ...] = (),
     log_offset: int = 0,
+    host: str | None = None,
 ) -> Claim | None:
     """Atomically take the best ready task for `agent`, or None when nothing is claimable.
 
     `log_offset`: where the attempt's output starts in the agent's log (for recovery).
+    `host`: the claimer's host; tasks pinned to other hosts are left to them.
     """
     now = _now(now)
     if store.backend == "postgresql":
         return _claim_one_statement(
-            store, agent, lease_s, now, max_running, task_id, kind, names, log_offset
+            store, agent, lease_s, now, max_running, task_id, kind, names, log_offset, host
         )
     with store.tx() as c:
         if max_running is not None:
@@ -126,6 +129,9 @@ def claim(
             # Routed tasks only go to the agent (or agent group) they name.
             sql += f" AND (agent IS NULL OR agent IN ({','.join('?' * len(names))}))"
             args.extend(names)
+        if host is not None:
+            sql += " AND " + _PINNED
+            args.append(_pin_pattern(host))
         row = c.execute(sql + " ORDER BY priority DESC, seq LIMIT 1", args).fetchone()
         if row is None:
             return None
@@ -192,6 +198,7 @@ def _claim_one_statement(
     kind: str | None,
     names: tuple[str, ...],
     log_offset: int,
+    host: str | None,
 ) -> Claim | None:
     """`claim` as one statement (PostgreSQL): concurrent claimers skip each other's rows."""
     where = ""
@@ -205,6 +212,9 @@ def _claim_one_statement(
     if names:
         where += " AND (agent IS NULL OR agent = ANY(?))"
         args.append(list(names))
+    if host is not None:
+        where += " AND " + _PINNED
+        args.append(_pin_pattern(host))
     if max_running is not None:
         where += " AND (SELECT COUNT(*) FROM tasks WHERE state='running') < ?"
         args.append(max_running)
@@ -225,6 +235,15 @@ def _claim_one_statement(
         log_offset=log_offset,
     )
     return Claim(task, attempt)
+
+
+# A task pinned to hosts (stored ",a,b,") is claimed only on one of them.
+_PINNED = "(hosts IS NULL OR hosts LIKE ? ESCAPE '!')"
+
+
+def _pin_pattern(host: str) -> str:
+    """The LIKE pattern that finds `host` in a task's stored hosts (its '_' taken literally)."""
+    return "%," + host.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ",%"
 
 
 def renew(
@@ -432,20 +451,23 @@ def reclaim_expired(
     *,
     delay: Delay = default_delay,
     keep: set[str] | None = None,
+    hosts_alive: set[str] | None = None,
 ) -> list[str]:
     """Requeue running tasks whose lease ran out (their attempt counts as lost).
 
-    Claims held by agents named in `keep` are left alone: the caller has checked they live.
+    Claims held by agents named in `keep` are left alone: the caller has checked they live;
+    so are those of agents on `hosts_alive` ("host/agent"), whose own supervisors beat.
     """
     now = _now(now)
-    keep = keep or set()
+    keep = set(keep or ())
+    alive = hosts_alive or set()
     with store.tx() as c:
         rows = c.execute(
             "SELECT id, attempts, claimed_by FROM tasks WHERE state='running' "
             "AND lease_expires_at IS NOT NULL AND lease_expires_at < ?",
             (now,),
         ).fetchall()
-    expired = [(r[0], r[1]) for r in rows if r[2] not in keep]
+    expired = [(r[0], r[1]) for r in rows if r[2] not in keep and host_of(r[2] or "") not in alive]
     for task_id, number in expired:
         finish(
             store,
@@ -635,6 +657,7 @@ def task_json(task: Task) -> dict[str, object]:
         "blocked_reason": task.blocked_reason,
         "depends_on": list(task.depends_on),
         "priority": task.priority,
+        "hosts": list(task.hosts),
     }
 
 

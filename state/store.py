@@ -27,16 +27,19 @@ from overseer.state.models import (
     Command,
     CommandStatus,
     Event,
+    HostInfo,
     SupervisorInfo,
     Task,
     TaskState,
     Usage,
+    hosts_column,
+    hosts_tuple,
 )
 from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -200,6 +203,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX attempts_outcome ON attempts(outcome, exit_code)
     """,
+    # 8: several supervisors on one database, one per host: each host's heartbeat and tmux
+    # label, the hosts a task may run on (",a,b," for a LIKE match; NULL: any), and the host
+    # whose supervisor must apply an operator command (NULL: the first that takes it).
+    """
+    CREATE TABLE hosts (
+        name TEXT PRIMARY KEY,
+        pid INTEGER,
+        started_at REAL,
+        heartbeat_at REAL,
+        stopped_at REAL,
+        tmux_label TEXT
+    );
+    ALTER TABLE tasks ADD COLUMN hosts TEXT;
+    ALTER TABLE commands ADD COLUMN host TEXT
+    """,
 ]
 
 
@@ -279,7 +297,9 @@ def _from_row(cls: type[M], row: Any, **convert: Callable[[Any], Any]) -> M:
 
 
 def _task(row: Any) -> Task:
-    return _from_row(Task, row, state=TaskState, depends_on=_loads_tuple, env=json.loads)
+    return _from_row(
+        Task, row, state=TaskState, depends_on=_loads_tuple, env=json.loads, hosts=hosts_tuple
+    )
 
 
 def usage_from_json(text: str | None) -> Usage | None:
@@ -595,8 +615,8 @@ class Store:
                 deps = list(dict.fromkeys(spec.get("depends_on") or ()))
                 c.execute(
                     "INSERT INTO tasks(id, seq, command, depends_on, priority, timeout, verify, "
-                    "max_attempts, cwd, env, state, created_at, updated_at, kind, agent) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "max_attempts, cwd, env, state, created_at, updated_at, kind, agent, hosts) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         spec["id"],
                         seq,
@@ -613,6 +633,7 @@ class Store:
                         now,
                         str(spec.get("kind") or "run"),
                         spec.get("agent"),
+                        hosts_column(spec.get("hosts") or ()),
                     ),
                 )
                 self.add_event(
@@ -995,13 +1016,19 @@ class Store:
 
     # -- operator commands ----------------------------------------------------------
 
-    def enqueue_command(self, verb: str, target: str, args: dict[str, Any] | None = None) -> int:
-        """Queue an operator command for the supervisor; return its id."""
+    def enqueue_command(
+        self,
+        verb: str,
+        target: str,
+        args: dict[str, Any] | None = None,
+        host: str | None = None,
+    ) -> int:
+        """Queue an operator command for the supervisor (of `host`, when named); return its id."""
         with self.tx() as c:
             command_id = _insert(
                 c,
-                "INSERT INTO commands(ts, verb, target, args, origin) VALUES (?,?,?,?,?)",
-                (time.time(), verb, target, json.dumps(args or {}), command_origin()),
+                "INSERT INTO commands(ts, verb, target, args, origin, host) VALUES (?,?,?,?,?,?)",
+                (time.time(), verb, target, json.dumps(args or {}), command_origin(), host),
             )
             sender = self.sender()
             if sender:  # several people may share a database: say who sent it
@@ -1025,10 +1052,28 @@ class Store:
         one else can: the SQLite store is in the owner's private state dir)."""
         return ""
 
-    def pending_commands(self) -> list[Command]:
-        """Queued commands in the order they were written."""
-        rows = self.conn.execute("SELECT * FROM commands WHERE status='queued' ORDER BY id")
+    def pending_commands(self, host: str | None = None) -> list[Command]:
+        """Queued commands in the order they were written (given a host: those for it, and
+        those for any host)."""
+        if host is None:
+            rows = self.conn.execute("SELECT * FROM commands WHERE status='queued' ORDER BY id")
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM commands WHERE status='queued' AND (host IS NULL OR host=?) "
+                "ORDER BY id",
+                (host,),
+            )
         return [_command(r) for r in rows]
+
+    def take_command(self, command_id: int, host: str) -> bool:
+        """Make a command for any host this host's (one statement: of several supervisors
+        reading it, one takes it); False when another took it first."""
+        with self.tx() as c:
+            cur = c.execute(
+                "UPDATE commands SET host=? WHERE id=? AND host IS NULL AND status='queued'",
+                (host, command_id),
+            )
+            return cur.rowcount == 1
 
     def command(self, command_id: int) -> Command | None:
         """One command by id."""
@@ -1055,8 +1100,11 @@ class Store:
 
     # -- supervisor -----------------------------------------------------------------
 
-    def supervisor_beat(self, pid: int, host: str, started_at: float, now: float) -> None:
-        """Record the supervisor's pid and loop heartbeat."""
+    def supervisor_beat(
+        self, pid: int, host: str, started_at: float, now: float, tmux_label: str | None = None
+    ) -> None:
+        """Record the supervisor's pid and loop heartbeat (the store's last supervisor, and
+        its host's row: several hosts may share one database)."""
         with self.tx() as c:
             c.execute(
                 "INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) VALUES (1,?,?,?,?) "
@@ -1064,11 +1112,28 @@ class Store:
                 "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at",
                 (pid, host, started_at, now),
             )
+            c.execute(
+                "INSERT INTO hosts(name, pid, started_at, heartbeat_at, stopped_at, tmux_label) "
+                "VALUES (?,?,?,?,NULL,?) ON CONFLICT(name) DO UPDATE SET pid=excluded.pid, "
+                "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at, "
+                "stopped_at=NULL, tmux_label=COALESCE(excluded.tmux_label, hosts.tmux_label)",
+                (host, pid, started_at, now, tmux_label),
+            )
 
-    def supervisor_stopped(self, pid: int) -> None:
+    def supervisor_stopped(self, pid: int, host: str | None = None) -> None:
         """Clear the heartbeat when the supervisor exits cleanly."""
         with self.tx() as c:
             c.execute("UPDATE supervisor SET heartbeat_at=NULL WHERE pid=?", (pid,))
+            if host is not None:
+                c.execute(
+                    "UPDATE hosts SET heartbeat_at=NULL, stopped_at=? WHERE name=? AND pid=?",
+                    (time.time(), host, pid),
+                )
+
+    def hosts(self) -> list[HostInfo]:
+        """Every host whose supervisor ever ran on this store, by name."""
+        rows = self.conn.execute("SELECT * FROM hosts ORDER BY name").fetchall()
+        return [_from_row(HostInfo, r) for r in rows]
 
     def supervisor(self) -> SupervisorInfo:
         """The last supervisor self-report."""

@@ -45,3 +45,21 @@ def shared_screens() -> Path:
         "the captured screens (../shared/screens) are missing: clone beside shared/ or set "
         "OVERSEER_SHARED to its path"
     )
+
+
+def old_store(path: Path, version: int) -> None:
+    """Make a SQLite store as Overseer at schema `version` left it: its migrations only."""
+    import sqlite3
+
+    from overseer.state.store import MIGRATIONS
+
+    conn = sqlite3.connect(path)
+    try:
+        for script in MIGRATIONS[:version]:
+            for stmt in script.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+        conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', ?)", (str(version),))
+        conn.commit()
+    finally:
+        conn.close()

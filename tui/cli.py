@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from overseer.state.backend import STORE_ENV, is_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
+from overseer.state.queue import LEASE_S
 from overseer.state.store import Store, store_exists
 from overseer.tui import (
     cli_agents,
@@ -78,7 +79,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if owner:
             raise CliError(owner, EXIT_USAGE)
     check_drift(project, sync=args.sync_config)
-    sup = Supervisor(config, project.state_dir, trust_state=args.trust_state)
+    sup = Supervisor(
+        config,
+        project.state_dir,
+        trust_state=args.trust_state,
+        host_id=args.host_id,
+        lease_s=args.lease,
+    )
     printer = EventPrinter(sup.store, quiet=args.quiet)
     code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
     printer.flush()
@@ -209,6 +216,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         for key in ("timeout", "verify", "priority", "max_attempts"):
             if getattr(args, key) is not None:
                 mapping[key] = getattr(args, key)
+        if args.host:
+            mapping["hosts"] = args.host
         specs = [task_spec_from_mapping(mapping)]
     config = project.config
     default_attempts = config.retry.max_attempts if config else 3
@@ -361,6 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-done", action="store_true", help="return when no task can progress")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print events")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=LEASE_S,
+        metavar="S",
+        help=f"how long a claim lives unrenewed; with several hosts, how long a silent host "
+        f"keeps its tasks (default {LEASE_S:g})",
+    )
     start_options(
         p,
         sync_help="give tasks whose command, timeout, verify, priority or dependencies changed in "
@@ -384,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", metavar="CMD", help="must pass after a zero exit")
     p.add_argument("--priority", type=int, metavar="N", help="higher runs first")
     p.add_argument("--max-attempts", type=int, metavar="N", help="its retry budget")
+    p.add_argument(
+        "--host",
+        action="append",
+        metavar="NAME",
+        help="only the supervisor of this host runs it (repeat for several)",
+    )
 
     p = command(
         sub,

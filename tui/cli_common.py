@@ -323,6 +323,12 @@ def start_options(p: argparse.ArgumentParser, sync_help: str) -> None:
     p.add_argument(
         "--reset", action="store_true", help="with --demo: forget the demo's state and replay it"
     )
+    p.add_argument(
+        "--host-id",
+        metavar="NAME",
+        help="this machine's name among the hosts sharing a PostgreSQL store (default: "
+        "$OVERSEER_HOST_ID, the last one used here, else the hostname)",
+    )
 
 
 def report(error: OverseerError | sqlite3.Error) -> int:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from overseer.state import hosts
 from overseer.state.config import load_user_config
 from overseer.state.statedir import check_tree, open_private
 from overseer.state.store import ensure_private_dir, project_store, store_exists
@@ -179,6 +180,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.reset:
         reset_demo(project)
     check_drift(project, sync=args.sync_config, ask=True)
+    if args.host_id:  # the detached `overseer run` takes it from there
+        os.environ[hosts.ENV] = hosts.check_host_id(args.host_id)
     pid = start_supervisor(project, demo=bool(args.demo), trust_state=args.trust_state)
     if pid is not None:
         print(

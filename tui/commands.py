@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from overseer.state import hosts
 from overseer.state.backend import PermissionDenied
 from overseer.state.config import Config
-from overseer.state.store import ensure_private_dir, project_store
+from overseer.state.errors import OverseerError
+from overseer.state.models import TaskState, host_of
+from overseer.state.store import Store, ensure_private_dir, project_store
 
 COMMAND_WAIT = 15.0  # seconds to wait for a running supervisor to apply a command
 
@@ -53,8 +56,11 @@ def send(
 
     store = project_store(state_dir)
     try:
-        cid = store.enqueue_command(verb, target, args or {})
-        if config is not None and not supervisor_running(state_dir):
+        here = hosts.host_id(state_dir)
+        host, target = route(store, verb, target, here) if not store.local else (None, target)
+        cid = store.enqueue_command(verb, target, args or {}, host=host)
+        elsewhere = host not in (None, here) or (host is None and beating(store, here))
+        if config is not None and not elsewhere and not supervisor_running(state_dir):
             if not store.local:  # the database may be all this machine has of the project yet
                 ensure_private_dir(state_dir)
             try:
@@ -81,9 +87,44 @@ def send(
         wait_for(settled, wait)
         cmd = store.command(cid)
         if cmd is None or cmd.status.value == "queued":
-            return Outcome(
-                "queued", f"{verb} {target}: queued for the supervisor (command {cid})", cid
-            )
+            whose = f"host {host}'s supervisor" if host not in (None, here) else "the supervisor"
+            if host not in (None, here) and host not in beating(store, None):
+                whose += ", which is not running"
+            return Outcome("queued", f"{verb} {target}: queued for {whose} (command {cid})", cid)
         return Outcome(cmd.status.value, cmd.result or "", cid)
     finally:
         store.close()
+
+
+def beating(store: Store, besides: str | None) -> set[str]:
+    """The hosts (but `besides`) whose supervisors beat lately on a shared store."""
+    now = time.time()
+    return {
+        h.name
+        for h in store.hosts()
+        if h.name != besides and h.stopped_at is None and h.beats(now, hosts.BEAT_WITHIN)
+    }
+
+
+def route(store: Store, verb: str, target: str, here: str) -> tuple[str | None, str]:
+    """Which host's supervisor must apply a command on a shared store, and its target with
+    the agent's host named: an agent's host; a running task's agent's host; this host for
+    `shutdown`; else any host (None)."""
+    from overseer.agents.operator import AGENT_VERBS
+
+    if verb == "shutdown":
+        return here, target
+    if verb in AGENT_VERBS:
+        if "/" not in target:
+            found = [a.name for a in store.agents() if hosts.bare(a.name) == target]
+            if len(found) > 1:
+                raise OverseerError(
+                    f"agent {target!r} is on several hosts ({', '.join(sorted(found))}): "
+                    "name one as HOST/AGENT"
+                )
+            target = found[0] if found else hosts.qualified(here, target, True)
+        return host_of(target), target
+    task = store.task(target) if verb in ("retry", "block", "unblock", "release") else None
+    if task is not None and task.state == TaskState.RUNNING and task.claimed_by:
+        return host_of(task.claimed_by), target
+    return None, target

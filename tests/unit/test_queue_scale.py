@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from overseer.state import queue
 from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.store import SCHEMA_VERSION, Store
+from tests.helpers import old_store
 
 
 def vm_steps(store: Store, action: object) -> int:
@@ -106,23 +108,16 @@ def test_added_task_whose_dependencies_are_done_is_promoted_by_the_whole_queue_p
 
 def test_migration_indexes_the_dependencies_of_an_older_store(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    store = Store(path)
-    store.upsert_tasks(
-        [{"id": "a", "command": "true"}, {"id": "b", "command": "true", "depends_on": ["a"]}]
-    )
-    store.close()
-    # Make it look like a version-4 store: no index table, dependencies only in the row.
+    old_store(path, 4)  # a version-4 store: no index table, dependencies only in the row
     conn = sqlite3.connect(path)
-    conn.executescript(
-        "DROP TABLE task_deps; DROP INDEX tasks_updated; DROP INDEX tasks_seq; "
-        "DROP TABLE tokens; DROP INDEX attempts_outcome; "
-        + "".join(
-            f"ALTER TABLE agents DROP COLUMN {c}; "
-            for c in ("cli_version", "version_note", "signals", "state_source", "usage")
+    now = time.time()
+    for seq, (tid, deps) in enumerate((("a", "[]"), ("b", '["a"]')), 1):
+        conn.execute(
+            "INSERT INTO tasks(id, seq, command, depends_on, state, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (tid, seq, "true", deps, "ready" if deps == "[]" else "pending", now, now),
         )
-        + "ALTER TABLE attempts DROP COLUMN usage; "
-        "UPDATE meta SET value='4' WHERE key='schema_version';"
-    )
+    conn.commit()
     conn.close()
     store = Store(path)
     assert store.schema_version() == SCHEMA_VERSION

@@ -3,7 +3,6 @@ token stops working; and the grouped attempt counts /metrics reads."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from overseer.state.models import AttemptOutcome
 from overseer.state.store import SCHEMA_VERSION, Store, StoreError, token_digest
 from tests.backends import Backend
 from tests.backends import backend as backend  # noqa: F401 (the fixture)
+from tests.helpers import old_store
 
 
 @pytest.fixture
@@ -51,15 +51,9 @@ def test_attempt_counts_group_by_outcome_and_exit_code(store: Store) -> None:
 
 def test_a_version_6_store_migrates_to_tokens(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    Store(path).close()
-    conn = sqlite3.connect(path)  # as a version-6 store was: no tokens, no outcome index
-    conn.executescript(
-        "DROP TABLE tokens; DROP INDEX attempts_outcome; "
-        "UPDATE meta SET value='6' WHERE key='schema_version';"
-    )
-    conn.close()
+    old_store(path, 6)  # as a version-6 store was: no tokens, no outcome index
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 7
+    assert store.schema_version() == SCHEMA_VERSION
     store.add_token("ci", "viewer", token_digest("t"))
     assert store.token_role(token_digest("t")) == "viewer"
     plan = " ".join(
