@@ -27,6 +27,7 @@ import psutil
 
 from overseer.agents import health
 from overseer.state.models import Attempt, AttemptOutcome, Task
+from overseer.state.paths import file_stem
 
 SENTINEL_RE = re.compile(rb"\x1eOVS:([0-9a-f]{8,64}):(\d{1,3}):(\d{1,3}|-)\x1e")
 READY_RE = re.compile(rb"\x1eOVS-READY:([0-9a-f]{8,64})\x1e")
@@ -426,7 +427,7 @@ def judge(status: Status, verify: str | None) -> tuple[AttemptOutcome, int, int 
 def agent_rcfile(run_dir: Path, agent: str) -> Path:
     """Write the bash start-up file of a shell agent; it prints the ready marker."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / f"agent-{agent}.bashrc"
+    path = run_dir / f"agent-{file_stem(agent)}.bashrc"
     _write_private(
         path,
         "\n".join(

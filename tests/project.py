@@ -104,8 +104,11 @@ class Project:
     def _beating(self) -> bool:
         if self.store_url is None and not (self.state_dir / "state.db").exists():
             return False
+        pids = {p.pid for p in self.procs}
+        if self.store_url is not None:  # several hosts' supervisors may share the store
+            return any(h.heartbeat_at is not None and h.pid in pids for h in self.store.hosts())
         sup = self.store.supervisor()
-        return sup.heartbeat_at is not None and any(p.pid == sup.pid for p in self.procs)
+        return sup.heartbeat_at is not None and sup.pid in pids
 
     def kill9(self, proc: subprocess.Popen[str]) -> None:
         """kill -9 the supervisor."""

@@ -345,6 +345,7 @@ def status_json(project: Project, store: Store | None = None) -> dict[str, Any]:
     opened for the call, which a long-lived reader such as `overseer serve` must not do)."""
     from overseer.agents.tmux import server_label
     from overseer.agents.usage import stored, total
+    from overseer.state.hosts import BEAT_WITHIN
     from overseer.state.queue import task_json
 
     store = store or project.store()
@@ -365,6 +366,18 @@ def status_json(project: Project, store: Store | None = None) -> dict[str, Any]:
             "alive": alive,
             "heartbeat_age_s": (now - sup.heartbeat_at) if (alive and sup.heartbeat_at) else None,
         },
+        # Every host whose supervisor used this store (several share a PostgreSQL one).
+        "hosts": [
+            {
+                "name": h.name,
+                "pid": h.pid,
+                "alive": h.stopped_at is None and h.beats(now, BEAT_WITHIN),
+                "heartbeat_age_s": (now - h.heartbeat_at) if h.heartbeat_at else None,
+                "stopped_at": h.stopped_at,
+                "tmux_label": h.tmux_label,
+            }
+            for h in store.hosts()
+        ],
         "agents": [
             {
                 "name": a.name,

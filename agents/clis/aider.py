@@ -17,6 +17,7 @@ from typing import Any
 from overseer.agents.clis import CLIS
 from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import aider_analytics_usage
+from overseer.state.paths import file_stem
 
 NOTIFICATION = "notification"  # the event name the hook entry point is given
 USER_COMMAND = "AIDER_NOTIFICATIONS_COMMAND"  # the user's own command, kept after ours
@@ -30,7 +31,7 @@ OLD_LINE = 2.0  # a line whose own time is older than this by its reading was re
 
 def analytics_log(ctx: InjectContext) -> Path:
     """The agent's analytics log, private in the signals directory."""
-    return ctx.signals_dir / f"{ctx.agent.replace('/', '_')}.aider-analytics.jsonl"
+    return ctx.signals_dir / f"{file_stem(ctx.agent)}.aider-analytics.jsonl"
 
 
 class Aider(OwnSignals):

@@ -15,6 +15,7 @@ from typing import Any
 from overseer.agents.clis import CLIS, hooks
 from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import claude_transcript_usage
+from overseer.state.paths import file_stem
 
 EVENTS = (
     "SessionStart",
@@ -42,7 +43,7 @@ class Claude(OwnSignals):
     kind = "claude"
 
     def inject(self, ctx: InjectContext) -> Injection:
-        path = ctx.signals_dir / f"{ctx.agent}.claude-settings.json"
+        path = ctx.signals_dir / f"{file_stem(ctx.agent)}.claude-settings.json"
         settings = {"hooks": hooks.settings_hooks(EVENTS, ctx.hook_command)}
         return Injection(
             args=("--settings", str(path)), files={path: json.dumps(settings, indent=2)}

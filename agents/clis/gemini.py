@@ -19,6 +19,7 @@ from typing import Any
 from overseer.agents.clis import CLIS, hooks
 from overseer.agents.signals import Ev, InjectContext, Injection, OwnSignals, Signal
 from overseer.agents.usage import gemini_session_usage
+from overseer.state.paths import file_stem
 
 ENV = "GEMINI_CLI_SYSTEM_SETTINGS_PATH"
 SYSTEM_SETTINGS = Path("/etc/gemini-cli/settings.json")
@@ -80,7 +81,7 @@ class Gemini(OwnSignals):
     refused = REFUSED  # on screen: the injected settings were not taken (the driver checks)
 
     def inject(self, ctx: InjectContext) -> Injection:
-        path = ctx.signals_dir / f"{ctx.agent}.gemini-settings.json"
+        path = ctx.signals_dir / f"{file_stem(ctx.agent)}.gemini-settings.json"
         why = insecure(path)
         settings, problem = system_settings(ctx.env)
         why = why or problem
