@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from overseer.agents.health import tree_usage
-from overseer.state.models import Event, Task, TaskState
+from overseer.state.hosts import BEAT_WITHIN, host_id
+from overseer.state.models import Event, Task, TaskState, host_of
 from overseer.state.models import Usage as TokenUsage
 from overseer.state.store import project_store
 from overseer.tui.crash import SUPERVISOR_LOG, log_tail
@@ -50,6 +51,7 @@ class AgentRow:
     usage: TokenUsage | None = None  # an AI agent's tokens and cost so far, as its CLI told
     version_note: str | None = None  # "untested version 0.171 (tested: 0.169)"
     state_source: str | None = None  # what decided the state: a hook, a file line, the screen
+    host_gone: bool = False  # on a shared store: its host's supervisor stopped beating
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Snapshot:
     # was killed. The last lines `overseer up` logged from it, if it started it.
     supervisor_died: bool = False
     supervisor_log: tuple[str, ...] = ()
+    # On a shared store: every host by name, and whether its supervisor beats.
+    hosts: tuple[tuple[str, bool], ...] = ()
 
 
 class ProcessUsage:
@@ -170,6 +174,8 @@ class SnapshotReader:
         event_limit: int = 300,
     ) -> None:
         self.store = project_store(db_path.parent)
+        # Several hosts may share the store: only this host's agents' processes are here.
+        self.local_host = None if self.store.local else host_id(db_path.parent)
         self.project = project
         self.warn, self.alert = warn, alert
         self.clock = clock
@@ -271,6 +277,7 @@ class SnapshotReader:
             changed, reshaped = self._load_tasks()
             agents = store.agents()
             sup = store.supervisor()
+            known = store.hosts() if self.local_host is not None else []
             events = self._recent_events()
             suggestions = store.suggestions()
             done_times = store.completions_since(
@@ -280,9 +287,13 @@ class SnapshotReader:
         counts = dict.fromkeys((s.value for s in TaskState), 0)
         for state, n in Counter(self._states.values()).items():
             counts[state] = n
+        hosts = tuple((h.name, h.stopped_at is None and h.beats(now, BEAT_WITHIN)) for h in known)
+        gone = {name for name, alive in hosts if not alive}
         agent_rows = []
         for ag in agents:
-            cpu, rss = self.usage(ag.pid)
+            where = host_of(ag.name)
+            here = self.local_host is None or where == self.local_host
+            cpu, rss = self.usage(ag.pid) if here else (None, None)
             agent_rows.append(
                 AgentRow(
                     name=ag.name,
@@ -301,6 +312,7 @@ class SnapshotReader:
                     usage=ag.usage,
                     version_note=ag.version_note,
                     state_source=ag.state_source,
+                    host_gone=where in gone,
                 )
             )
         spark = [0] * SPARK_BUCKETS
@@ -329,6 +341,7 @@ class SnapshotReader:
             data_version=version,
             supervisor_died=died,
             supervisor_log=self._supervisor_log(sup.started_at) if died else (),
+            hosts=hosts,
         )
 
     def _supervisor_log(self, started_at: float | None) -> tuple[str, ...]:

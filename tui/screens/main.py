@@ -244,7 +244,12 @@ class MainScreen(Screen[None]):
         title = f" Queue  {shown}/{total} · sort: {queue.sort_name}{filt}{marks}"
         show_once(self.query_one("#queue-title", Label), title, lambda: title, layout=False)
         amarks = f"  {len(agents.marked)} marked" if agents.marked else ""
-        atitle = f" Agents  {agents.row_count} · sort: {agents.sort_name}{amarks}"
+        # Several hosts share the store: each one, and whether its supervisor beats.
+        hosts = (
+            " ".join(f"{n}{'●' if ok else '✗'}" for n, ok in self.snap.hosts) if self.snap else ""
+        )
+        where = f" · hosts {hosts}" if hosts else ""
+        atitle = f" Agents  {agents.row_count}{where} · sort: {agents.sort_name}{amarks}"
         show_once(self.query_one("#agents-title", Label), atitle, lambda: atitle, layout=False)
 
     # -- detail / preview -------------------------------------------------------------

@@ -430,6 +430,7 @@ class AgentTable(KeyedTable[AgentRow]):
         "prompt",
         "reason",
         "version_note",
+        "host_gone",
     )
 
     def shows_same(self, new: AgentRow, old: AgentRow, snap: Snapshot) -> bool:
@@ -453,6 +454,7 @@ class AgentTable(KeyedTable[AgentRow]):
                 f"state={row.state}",
                 f"agent={row.name}",
                 f"task={row.task or ''}",
+                f"host={row.name.partition('/')[0] if '/' in row.name else ''}",
             ]
         )
 
@@ -467,6 +469,20 @@ class AgentTable(KeyedTable[AgentRow]):
         else:
             line = Text(clip(row.last_line, 48))
         cpu = "-" if row.cpu_pct is None else f"{row.cpu_pct:.0f}%"
+        if row.host_gone:
+            # Its host's supervisor stopped beating: what the store last heard, greyed.
+            dim = pal["dim"]
+            return (
+                Text(row.name, style=dim),
+                Text(f"? {row.state}", style=dim),
+                Text(row.task or "-", style=dim),
+                Text("gone", style=pal["warn"]),
+                Text(coarse_age(row.state_age), style=dim),
+                "-",
+                "-",
+                *(("-",) if self.with_usage else ()),
+                Text(clip(f"its host stopped beating; last: {row.last_line}", 48), style=dim),
+            )
         return (
             row.name,
             state_text(row.state, pal, AGENT_SYMBOLS),
