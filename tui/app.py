@@ -18,12 +18,15 @@ from textual.screen import Screen
 # sys.stdout.encoding when it is imported, and Textual's print capture has no encoding.
 from overseer.agents.lock import is_held
 from overseer.agents.tmux import TmuxError, TmuxServer, server_label, tmux_version
+from overseer.state import hosts
 from overseer.state.config import Config, UserConfig, effective_keymap
-from overseer.state.models import Agent
+from overseer.state.errors import OverseerError
+from overseer.state.models import Agent, host_of
 from overseer.state.store import DB_NAME, project_store
 from overseer.tui import actions
 from overseer.tui.commands import Outcome, send
 from overseer.tui.gcpolicy import GcPolicy
+from overseer.tui.remote import host_elsewhere, ssh_attach
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.snapshot import Clock, SnapshotReader, Usage
 from overseer.tui.themes import DEFAULT_THEME, load_themes, theme_dirs
@@ -59,6 +62,7 @@ class OverseerApp(App[None]):
         super().__init__()
         self.config = config
         self.state_dir = Path(state_dir)
+        self.host_id = hosts.host_id(self.state_dir)  # whose panes are on this machine
         self.project = project or (config.name if config else self.state_dir.parent.name)
         self.clock = clock
         self.usage = usage
@@ -164,8 +168,8 @@ class OverseerApp(App[None]):
         if self.screen_source is not None:
             return self.screen_source(agent, pane_id)
         label = self.tmux_label
-        if not label or not pane_id:
-            return None
+        if not label or not pane_id or host_of(agent) not in (None, self.host_id):
+            return None  # another host's pane ids name panes of its own tmux server
         try:
             return TmuxServer(label).capture(pane_id, escapes=True)
         except TmuxError:
@@ -187,6 +191,19 @@ class OverseerApp(App[None]):
 
     def attach(self, agent: str) -> None:
         """Hand the terminal to the agent's pane; come back on detach."""
+        store = project_store(self.state_dir)
+        try:
+            host = host_elsewhere(store, self.state_dir, agent)
+            command = ssh_attach(store, self.config, host, agent) if host else None
+        except OverseerError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        finally:
+            store.close()
+        if command is not None:  # on another host: over ssh, in this terminal
+            with self.suspend():
+                subprocess.run(command, check=False)
+            return
         label = self.tmux_label
         if label is None:
             self.notify("no config: cannot find the tmux server", severity="error")

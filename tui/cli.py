@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from overseer.state.backend import STORE_ENV, is_url
+from overseer.state.backend import STORE_ENV, StoreUnreachable, is_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
 from overseer.state.queue import LEASE_S
-from overseer.state.store import Store, store_exists
+from overseer.state.store import Store, StoreError, store_exists
 from overseer.tui import (
     cli_agents,
     cli_completion,
@@ -66,6 +66,9 @@ class Parser(argparse.ArgumentParser):
 # -- run / down -----------------------------------------------------------------------
 
 
+DB_RETRY_MAX = 30.0  # seconds between tries to reach a lost database, at most
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from overseer.agents.supervisor import Supervisor
 
@@ -79,16 +82,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         if owner:
             raise CliError(owner, EXIT_USAGE)
     check_drift(project, sync=args.sync_config)
-    sup = Supervisor(
-        config,
-        project.state_dir,
-        trust_state=args.trust_state,
-        host_id=args.host_id,
-        lease_s=args.lease,
-    )
-    printer = EventPrinter(sup.store, quiet=args.quiet)
-    code = sup.run(until_done=args.until_done, timeout=args.timeout, on_step=printer.flush)
-    printer.flush()
+    deadline = time.time() + args.timeout if args.timeout else None
+    pause, reached = 1.0, False
+    while True:
+        sup: Supervisor | None = None
+        try:
+            sup = Supervisor(
+                config,
+                project.state_dir,
+                trust_state=args.trust_state,
+                host_id=args.host_id,
+                lease_s=args.lease,
+            )
+            reached = True  # from here on a lost database is waited for, not a wrong URL
+            printer = EventPrinter(sup.store, quiet=args.quiet)
+            left = max(0.1, deadline - time.time()) if deadline is not None else None
+            code = sup.run(until_done=args.until_done, timeout=left, on_step=printer.flush)
+            printer.flush()
+            break
+        except StoreError as exc:
+            # The database went away: the agents run on in tmux; wait for it, then start
+            # again as a restart does (re-adopt the panes, read the rc files written meanwhile).
+            lost = exc if isinstance(exc, StoreUnreachable) else exc.__cause__
+            if not reached or not isinstance(lost, StoreUnreachable):
+                raise
+            if sup is not None and sup.stop_requested:
+                raise
+            if deadline is not None and time.time() >= deadline:
+                raise
+            print(
+                f"overseer: {lost}; the agents keep running; trying again in {pause:g}s",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(pause)  # a signal meanwhile ends the command (the agents live on)
+            pause = min(pause * 2, DB_RETRY_MAX)
     if args.until_done or args.timeout:
         counts = sup.store.task_counts()
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -253,6 +281,29 @@ def cmd_edit(args: argparse.Namespace) -> int:
 # -- read-only commands -----------------------------------------------------------------
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from overseer.agents.tmux import server_label
+    from overseer.tui.remote import host_elsewhere, ssh_attach
+
+    project = resolve(args)
+    store = project.store()
+    try:
+        host = host_elsewhere(store, project.state_dir, args.agent)
+        if host is not None:
+            cmd = ssh_attach(store, project.config, host, args.agent)
+        else:
+            if store.agent(args.agent) is None:
+                raise CliError(f"no agent named {args.agent!r}")
+            label = server_label(project.need_config().name, project.state_dir)
+            cmd = ["tmux", "-L", label, "attach-session", "-t", f"=overseer:={args.agent}"]
+    finally:
+        store.close()
+    if args.print:
+        print(shlex.join(cmd))
+        return EXIT_OK
+    os.execvp(cmd[0], cmd)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from overseer.agents.usage import usage_text
     from overseer.state.models import Usage
@@ -383,6 +434,15 @@ def build_parser() -> argparse.ArgumentParser:
         sync_help="give tasks whose command, timeout, verify, priority or dependencies changed in "
         "the config the config's version (else the store's runs, with a warning)",
     )
+
+    p = command(
+        sub,
+        "attach",
+        cmd_attach,
+        "attach this terminal to an agent's pane (ssh for another host's)",
+    )
+    p.add_argument("agent", help="the agent (HOST/AGENT on a store several hosts share)")
+    p.add_argument("--print", action="store_true", help="print the command instead of running it")
 
     p = command(sub, "status", cmd_status, "agents, tasks and the supervisor")
     p.add_argument("--json", action="store_true")

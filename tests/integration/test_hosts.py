@@ -82,8 +82,9 @@ def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
     hosts: dict[str, Project], shared_url: str, tmp_path: Path
 ) -> None:
     effects = tmp_path / "effects"
-    for proj in hosts.values():
-        proj.write(config(effects, 12), store=shared_url)
+    for name, proj in hosts.items():
+        reach = {"hosts": {"b": {"ssh": "me@10.0.0.9"}}} if name == "a" else {}
+        proj.write(config(effects, 12), store=shared_url, **reach)
     procs = {name: proj.start("--host-id", name, "--lease", LEASE) for name, proj in hosts.items()}
     store = hosts["a"].store
     # Agents are host/agent, one set per host, in the one database.
@@ -91,16 +92,6 @@ def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
         lambda: {a.name for a in store.agents()} if len(store.agents()) == 6 else None,
     )
     assert names == {f"{h}/w-{i}" for h in "abc" for i in (1, 2)}
-
-    # A command for another host's agent is routed to that host's supervisor.
-    for verb in ("pause", "resume"):
-        r = hosts["a"].cli(verb, "b/w-1")
-        assert r.returncode == 0 and "queued" not in r.stdout, r.stdout + r.stderr
-    applied = [e for e in store.events() if e.kind == "command.applied" and "b/w-1" in e.message]
-    assert len(applied) == 2, [e.message for e in store.events() if e.kind.startswith("command")]
-    # A bare agent name that several hosts have is refused, naming them.
-    r = hosts["a"].cli("pause", "w-1")
-    assert r.returncode == 2 and "a/w-1, b/w-1, c/w-1" in r.stderr, r.stderr
 
     # Host c crashes while its agents run tasks that have not reached their side effect.
     wait_until(
@@ -130,6 +121,27 @@ def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
     ran = {a.agent.split("/")[0] for t in range(12) for a in store.attempts(f"t{t}")}
     assert ran == {"a", "b", "c"}
     assert store.task("pinned").state == TaskState.READY  # type: ignore[union-attr]
+
+    # A command for another host's agent is routed to that host's supervisor.
+    for verb in ("pause", "resume"):
+        r = hosts["a"].cli(verb, "b/w-1")
+        assert r.returncode == 0 and "queued" not in r.stdout, r.stdout + r.stderr
+    applied = [e for e in store.events() if e.kind == "command.applied" and "b/w-1" in e.message]
+    assert len(applied) == 2, [e.message for e in store.events() if e.kind.startswith("command")]
+    # Attaching to another host's agent goes over ssh, as the config says, to its tmux.
+    r = hosts["a"].cli("attach", "b/w-2", "--print", check=True)
+    pane = store.agent("b/w-2").pane_id  # type: ignore[union-attr]
+    assert r.stdout.split() == [
+        *("ssh", "-t", "me@10.0.0.9", "tmux", "-L", hosts["b"].label),
+        *("attach-session", "-t", str(pane)),
+    ]
+    r = hosts["a"].cli("attach", "c/w-2", "--print")
+    assert r.returncode == 2 and "hosts: {c: {ssh: user@address}}" in r.stderr, r.stderr
+    r = hosts["a"].cli("attach", "a/w-2", "--print", check=True)  # this host's: its own tmux
+    assert r.stdout.split()[:3] == ["tmux", "-L", hosts["a"].label]
+    # A bare agent name that several hosts have is refused, naming them.
+    r = hosts["a"].cli("pause", "w-1")
+    assert r.returncode == 2 and "a/w-1, b/w-1, c/w-1" in r.stderr, r.stderr
 
     # Every host is shown, the crashed one as gone once it missed three beats.
     def alive() -> dict[str, bool]:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from overseer.state.backend import STORE_ENV
-from overseer.state.models import TaskState
+from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.store import SCHEMA_VERSION, open_store
+from tests.helpers import wait_until
 from tests.pgserver import PgServer
 from tests.project import Project
 
@@ -105,27 +106,42 @@ def test_an_unreachable_database_is_one_line_and_exit_3(project: Project, tmp_pa
     assert r.returncode == 2 and "must be a postgresql:// URL" in r.stderr
 
 
-def test_a_supervisor_that_loses_its_database_stops_and_its_agents_live_on(
-    project: Project, pg_server: PgServer
+def test_a_supervisor_rides_out_a_database_outage_and_loses_nothing(
+    project: Project, pg_server: PgServer, tmp_path: Path
 ) -> None:
     name = f"t_{secrets.token_hex(6)}"
     pg_server.create_database(name)
+    done = tmp_path / "done"
+    release = tmp_path / "release"
     project.write(
-        "agents:\n  - {name: w, kind: shell}\ntasks:\n  - {id: long, run: 'sleep 600'}\n",
+        "agents:\n  - {name: w, kind: shell}\ntasks:\n"
+        f"  - {{id: long, run: 'while [ ! -e {release} ]; do sleep 0.1; done; echo ok > {done}'}}\n",
         store=pg_server.url(name),
     )
     project.cli("db", "init", check=True)
     proc = project.start()
     project.wait_task("long", TaskState.RUNNING)
     project.close_store()
-    pg_server.drop_database(name)  # ends every connection to it, the supervisor's too
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 3, out
-    lines = [line for line in out.splitlines() if line.startswith("overseer:")]
-    assert len(lines) == 1 and "the supervisor stopped" in lines[0], out
-    assert "The agents keep running" in lines[0] and "Traceback" not in out
+    # The outage: no new connection is let in, and the open ones (the supervisor's) are cut.
+    pg_server.psql(
+        f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false; '
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid();",
+        dbname="postgres",
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the supervisor says it waits; it does not stop
+    assert "cannot be reached" in line and "trying again" in line, line
+    assert proc.poll() is None
+    release.touch()  # the task ends while the database is away: its rc file keeps the status
+    wait_until(done.exists, timeout=30, message="the agent did not run on through the outage")
     panes = project.tmux.list_panes()
-    assert [p.window for p in panes] == ["w"] and not panes[0].dead  # the task still runs
+    assert len(panes) == 1 and not panes[0].dead
+    pg_server.psql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true;', dbname="postgres")
+    project.wait_task("long", TaskState.DONE, timeout=90)  # recorded once it is back
+    attempts = project.store.attempts("long")
+    assert [(a.outcome, a.exit_code) for a in attempts] == [(AttemptOutcome.OK, 0)]
+    assert proc.poll() is None  # and it goes on supervising
 
 
 def as_role(url: str, role: str) -> str:
