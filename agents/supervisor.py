@@ -98,6 +98,8 @@ class Supervisor(operator.Fleet):
         # "host/agent" there, and claims only what is not pinned to other hosts.
         self.shared = not self.store.local
         self.host_id = hosts.host_id(self.state_dir, host_id)
+        if self.shared:
+            self.store.here = self.host_id  # "the supervisor" it reads back is this one
         self.lock = SupervisorLock(self.state_dir)
         self.tmux_binary = tmux_binary
         self.server: TmuxServer | None = None
@@ -120,9 +122,11 @@ class Supervisor(operator.Fleet):
         self.work_hint = True
         self.tmux_down_since: float | None = None
         # Suggestions are recomputed on a thread of their own, with their own connection.
+        advisor_store = project_store(self.state_dir)
+        advisor_store.here = self.store.here
         self.suggester = housekeeping.Suggester(
             Insights(
-                project_store(self.state_dir),
+                advisor_store,
                 self.state_dir,
                 stall_timeout=config.stall_timeout,
                 tmux_label=server_label(config.name, self.state_dir),

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from overseer.state import paths
 from overseer.state.backend import Conn, ServerError, is_url, store_location
+from overseer.state.hosts import host_id
 from overseer.state.models import (
     Agent,
     AgentState,
@@ -385,6 +386,7 @@ class Store:
 
     backend = "sqlite"
     local = True  # the database is a file in the state dir (not a server's)
+    here: str | None = None  # on a shared store: the host this process speaks for
     lock_rows = ""  # what a read that is about to be rewritten adds (BEGIN IMMEDIATE locks all)
     conn: Conn
 
@@ -1136,7 +1138,12 @@ class Store:
         return [_from_row(HostInfo, r) for r in rows]
 
     def supervisor(self) -> SupervisorInfo:
-        """The last supervisor self-report."""
+        """The last supervisor self-report (on a shared store: this host's supervisor's)."""
+        if self.here is not None:
+            row = self.conn.execute("SELECT * FROM hosts WHERE name=?", (self.here,)).fetchone()
+            if row is None:
+                return SupervisorInfo(None, None, None, None)
+            return SupervisorInfo(row["pid"], row["name"], row["started_at"], row["heartbeat_at"])
         row = self.conn.execute("SELECT * FROM supervisor WHERE id=1").fetchone()
         if row is None:
             return SupervisorInfo(None, None, None, None)
@@ -1242,7 +1249,10 @@ def open_store(location: str | Path, *, state_dir: Path | None = None, init: boo
 
 def project_store(state_dir: Path) -> Store:
     """The store of the project whose state dir this is (see backend.store_location)."""
-    return open_store(store_location(state_dir), state_dir=state_dir)
+    store = open_store(store_location(state_dir), state_dir=state_dir)
+    if not store.local:  # several hosts may share it: "the supervisor" is this host's
+        store.here = host_id(state_dir)
+    return store
 
 
 def store_exists(state_dir: Path) -> bool:

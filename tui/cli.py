@@ -323,6 +323,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"tasks: {counts or 'none'}")
     if is_url(data["store"]):
         print(f"store: {data['store']}")
+    if is_url(data["store"]) and data["hosts"]:  # each host sharing it, and its supervisor
+        shown = []
+        for h in data["hosts"]:
+            age = h["heartbeat_age_s"]
+            when = "stopped" if h["stopped_at"] else "gone" if not h["alive"] else "up"
+            shown.append(f"{h['name']} {when}" + (f" ({age:.0f}s)" if age is not None else ""))
+        print(f"hosts: {', '.join(shown)}")
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
     print()
