@@ -651,7 +651,8 @@ class Supervisor(operator.Fleet):
         self.work_hint = False
         if guard.state_dir_lost(self):
             return
-        running = self.store.running_count()
+        # On a shared store max_parallel is this host's: each host runs its own share.
+        running = self.store.running_count(self.host_id if self.shared else None)
         slots = self.config.max_parallel - running
         if self.suspects and deaths.dispatch_suspect(self, running):
             return

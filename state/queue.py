@@ -19,7 +19,14 @@ from overseer.state.config import cycle_in_run_order
 from overseer.state.errors import EXIT_FAILED, OverseerError
 from overseer.state.models import Attempt, AttemptOutcome, Task, TaskState, host_of
 from overseer.state.redact import mask
-from overseer.state.store import FREE_OUTCOMES, Store, _attempt, _task
+from overseer.state.store import (
+    FREE_OUTCOMES,
+    Store,
+    _attempt,
+    _task,
+    like_literal,
+    running_sql,
+)
 
 FAILING = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.TIMEOUT, AttemptOutcome.STALLED, AttemptOutcome.LOST}
@@ -114,7 +121,7 @@ def claim(
         )
     with store.tx() as c:
         if max_running is not None:
-            running = c.execute("SELECT COUNT(*) FROM tasks WHERE state='running'").fetchone()[0]
+            running = c.execute(*running_sql(host)).fetchone()[0]  # one host's, when shared
             if running >= max_running:
                 return None
         sql = "SELECT * FROM tasks WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?)"
@@ -216,8 +223,9 @@ def _claim_one_statement(
         where += " AND " + _PINNED
         args.append(_pin_pattern(host))
     if max_running is not None:
-        where += " AND (SELECT COUNT(*) FROM tasks WHERE state='running') < ?"
-        args.append(max_running)
+        count, count_args = running_sql(host)
+        where += f" AND ({count}) < ?"
+        args += [*count_args, max_running]
     nonce = secrets.token_hex(12)
     args += [agent, now + lease_s, now, now, agent, now, nonce, log_offset, now, agent, agent]
     row = store.conn.execute(_CLAIM_PG.format(where=where), args).fetchone()
@@ -243,7 +251,7 @@ _PINNED = "(hosts IS NULL OR hosts LIKE ? ESCAPE '!')"
 
 def _pin_pattern(host: str) -> str:
     """The LIKE pattern that finds `host` in a task's stored hosts (its '_' taken literally)."""
-    return "%," + host.replace("!", "!!").replace("%", "!%").replace("_", "!_") + ",%"
+    return "%," + like_literal(host) + ",%"
 
 
 def renew(

@@ -269,6 +269,19 @@ def explain(exc: BaseException, path: Path | None = None) -> str:
     return f"{what} could not be used ({text})"
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with ESCAPE '!': its '%', '_' and '!' taken literally."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def running_sql(host: str | None) -> tuple[str, tuple[str, ...]]:
+    """Counting running tasks: all of them, or those of one host's agents ("host/agent")."""
+    sql = "SELECT COUNT(*) FROM tasks WHERE state='running'"
+    if host is None:
+        return sql, ()
+    return sql + " AND claimed_by LIKE ? ESCAPE '!'", (like_literal(host) + "/%",)
+
+
 def token_digest(token: str) -> str:
     """What the store keeps of an API token: its SHA-256 (tokens are 256 random bits, so a
     fast hash is enough: there is nothing to guess from it)."""
@@ -746,11 +759,11 @@ class Store:
             counts[state] = n
         return counts
 
-    def running_count(self) -> int:
-        """How many tasks are running (claimed and not yet ended)."""
-        return int(
-            self.conn.execute("SELECT COUNT(*) FROM tasks WHERE state='running'").fetchone()[0]
-        )
+    def running_count(self, host: str | None = None) -> int:
+        """How many tasks are running (claimed and not yet ended); given a host, how many
+        its agents run (a shared store)."""
+        sql, args = running_sql(host)
+        return int(self.conn.execute(sql, args).fetchone()[0])
 
     # -- attempts -------------------------------------------------------------------
 

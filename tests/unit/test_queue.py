@@ -110,6 +110,31 @@ def test_claim_respects_max_running(store: Store) -> None:
     assert queue.claim(store, "w2", 30, max_running=1) is None
 
 
+def test_on_a_shared_store_pins_and_max_running_are_per_host(store: Store) -> None:
+    add(store, {"id": "a"}, {"id": "b"}, {"id": "c", "hosts": ["y_1"]}, {"id": "d"})
+    assert store.task("c").hosts == ("y_1",)  # type: ignore[union-attr]
+    got = queue.claim(store, "x/w-1", 30, max_running=1, host="x")
+    assert got is not None and got.task.id == "a"
+    assert queue.claim(store, "x/w-2", 30, max_running=1, host="x") is None  # x is at its limit
+    got = queue.claim(store, "y_1/w-1", 30, max_running=2, host="y_1")  # y_1's own count: 0
+    assert got is not None and got.task.id == "b"
+    assert store.running_count("x") == 1 and store.running_count() == 2
+    # "yx1" would match "y_1" if '_' were a LIKE wildcard: the pin is taken literally.
+    assert queue.claim(store, "yx1/w-1", 30, max_running=5, host="yx1").task.id == "d"  # type: ignore[union-attr]
+    assert queue.claim(store, "x/w-2", 30, host="x") is None  # c waits for its host
+    got = queue.claim(store, "y_1/w-2", 30, max_running=2, host="y_1")
+    assert got is not None and got.task.id == "c"
+
+
+def test_an_expired_lease_of_a_beating_host_is_left_to_it(store: Store) -> None:
+    add(store, {"id": "a"}, {"id": "b"})
+    queue.claim(store, "x/w-1", 1, now=100.0, host="x")
+    queue.claim(store, "y/w-1", 1, now=100.0, host="y")
+    lost = queue.reclaim_expired(store, now=200.0, hosts_alive={"x"})
+    assert lost == ["b"]  # y is silent: its task goes back to the queue; x's stays x's
+    assert store.task("a").state == TaskState.RUNNING  # type: ignore[union-attr]
+
+
 def test_dependencies_wait_and_promote_on_done(store: Store) -> None:
     add(store, {"id": "a"}, {"id": "b", "depends_on": ["a"]})
     assert store.task("b").state == TaskState.PENDING  # type: ignore[union-attr]
