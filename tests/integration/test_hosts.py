@@ -184,3 +184,30 @@ def test_a_supervisor_back_after_a_takeover_stops_what_it_still_ran(
     assert effects.read_text().split() == ["long"]  # once: a's, never b's old copy
     assert [x.outcome for x in store.attempts("long")] == [AttemptOutcome.LOST, AttemptOutcome.OK]
     assert proc_a.poll() is None
+
+
+def test_a_supervisor_back_within_its_lease_keeps_its_attempt(
+    hosts: dict[str, Project], shared_url: str, tmp_path: Path
+) -> None:
+    effects = tmp_path / "effects"
+    release = tmp_path / "release"
+    body = (
+        "agents:\n  - {name: w, kind: shell}\ntasks:\n"
+        f"  - {{id: job, run: 'while [ ! -e {release} ]; do sleep 0.1; done; echo job >> {effects}'}}\n"
+    )
+    a, b = hosts["a"], hosts["b"]
+    for proj in (a, b):
+        proj.write(body, store=shared_url)
+    proc_b = b.start("--host-id", "b")
+    store = b.store
+    wait_until(lambda: running_on(store, "b") == ["job"], timeout=30)
+    a.start("--host-id", "a")  # another host beside it, free to take work
+    b.kill9(proc_b)
+    release.touch()  # the task ends while b's supervisor is away: its rc file keeps the status
+    wait_until(effects.exists, timeout=30)
+    b.procs.remove(proc_b)
+    b.start("--host-id", "b")  # back before its lease ran out: the attempt is still b's
+    b.wait_task("job", TaskState.DONE, timeout=30)
+    attempts = store.attempts("job")
+    assert [(x.agent, x.outcome, x.exit_code) for x in attempts] == [("b/w", AttemptOutcome.OK, 0)]
+    assert effects.read_text().split() == ["job"]
