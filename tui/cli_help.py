@@ -23,8 +23,14 @@ EXAMPLES: dict[str, list[str]] = {
         "overseer run -c overseer.yaml         # your project, until Ctrl-C",
         "overseer run --sync-config            # tasks changed in overseer.yaml take the new version",
         "overseer run --demo --reset           # replay the demo from the start",
+        "overseer run --host-id build1         # one of several hosts sharing a PostgreSQL store",
     ],
     "status": ["overseer status", "overseer status --json | jq '.tasks[] | {id, state}'"],
+    "attach": [
+        "overseer attach w-1                   # this host's agent, in its tmux",
+        "overseer attach build2/w-1            # another host's, over ssh (hosts: in the config)",
+        "overseer attach build2/w-1 --print    # the command, not run",
+    ],
     "add": [
         "overseer add lint -- ruff check .",
         "overseer add test --depends-on lint --timeout 900 -- 'pytest -q && echo ok'",

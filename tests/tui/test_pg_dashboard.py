@@ -80,7 +80,7 @@ def several_hosts(url: str) -> None:
     try:
         store.supervisor_beat(4242, "c", NOW - 600, NOW - 60, "overseer-t-c")
         store.supervisor_beat(4243, "a", NOW - 600, NOW - 1, "overseer-t-a")
-        store.upsert_tasks([{"id": f"job-{i}", "command": "make"} for i in range(4)])
+        store.upsert_tasks([{"id": f"job-{i}", "command": "make"} for i in range(4)], now=NOW)
         for host in ("a", "c"):
             for i, state in ((1, "busy"), (2, "idle")):
                 name = f"{host}/w-{i}"
