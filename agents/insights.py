@@ -907,7 +907,9 @@ def howto(s: Suggestion, state_dir: str = ".overseer", tmux_label: str | None = 
     """What a person should do for an action Overseer cannot take itself."""
     tid = s.target_id
     attach = (
-        f"tmux -L {tmux_label} attach -t {tid}"
+        f"overseer attach {tid}"  # "host/agent": its host may be another machine
+        if "/" in tid
+        else f"tmux -L {tmux_label} attach -t {tid}"
         if tmux_label
         else "the attach command in `overseer status`"
     )
