@@ -33,9 +33,10 @@ from overseer.agents.tmux import (
     tmux_binary,
     tmux_version,
 )
+from overseer.state import hosts
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
-from overseer.state.models import Agent, AgentState, Task, TaskState
+from overseer.state.models import Agent, AgentState, Task, TaskState, host_of
 from overseer.state.paths import StatePaths
 from overseer.state.store import (
     SCHEMA_VERSION,
@@ -343,7 +344,7 @@ def _check_runtime(
                 )
     # Panes no agent owns, dead panes, dead agents.
     if config is not None:
-        names = {name for name, _ in config.agent_instances()}
+        names = own_names(config, store)
         notes: list[str] = []
         status = OK
         if panes is not None:
@@ -486,17 +487,17 @@ def cleanup(
             owned = True
         except LockHeld:
             owned = False
+    store = project_store(state_dir) if store_exists(state_dir) else None
     c = Clean(
         config,
         StatePaths(state_dir),
         _panes(_server(config, state_dir)),
-        {name for name, _ in config.agent_instances()},
+        own_names(config, store),
         time.time() if now is None else now,
         dry_run,
         force,
         supervised=not owned and is_held(state_dir),
     )
-    store = project_store(c.paths.root) if store_exists(c.paths.root) else None
     actions: list[Action] = []
     try:
         actions += _clean_windows(c)
@@ -534,9 +535,22 @@ def _clean_windows(c: Clean) -> list[Action]:
     return out
 
 
+def own_names(config: Config, store: Store | None) -> set[str]:
+    """The configured agents as the store names them (on a shared store: "host/agent")."""
+    here = store.here if store is not None else None
+    return {hosts.qualified(here, n, True) if here else n for n, _ in config.agent_instances()}
+
+
+def elsewhere(store: Store, agent: str | None) -> bool:
+    """Whether an agent is another host's (a shared store): not this machine's to clean."""
+    return store.here is not None and agent is not None and host_of(agent) != store.here
+
+
 def _clean_agent_rows(c: Clean, store: Store) -> list[Action]:
     out = []
     for agent in store.agents():
+        if elsewhere(store, agent.name):
+            continue
         pane = (c.panes or {}).get(agent.name)
         if agent.name not in c.names:
             if pane is not None and not pane.dead:
@@ -573,6 +587,8 @@ def _clean_leases(c: Clean, store: Store) -> list[Action]:
     for task in store.tasks([TaskState.RUNNING]):
         if task.lease_expires_at is None or task.lease_expires_at >= c.now:
             continue
+        if elsewhere(store, task.claimed_by):
+            continue  # another host's: its supervisor, or the hosts that outlive it, settle it
         where = f"{task.id} attempt {task.attempts} (lease expired {_age(c.now - task.lease_expires_at)} ago)"
         if c.supervised:
             out.append(Action("lease", task.id, where, False, BUSY_NOTE))

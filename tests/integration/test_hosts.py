@@ -149,6 +149,13 @@ def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
         return {h["name"]: h["alive"] for h in status["hosts"]}
 
     wait_until(lambda: alive() == {"a": True, "b": True, "c": False}, timeout=30)
+    # Cleaning up on a host whose supervisor stopped leaves the other hosts' agents and panes
+    # alone, the dead host's too.
+    procs["a"].send_signal(signal.SIGTERM)
+    procs["a"].wait(timeout=30)
+    hosts["a"].cli("cleanup", check=True)
+    assert {a.name for a in store.agents()} == names
+    assert len([p for p in hosts["b"].tmux.list_panes() if not p.dead]) == 2
 
 
 def test_a_supervisor_back_after_a_takeover_stops_what_it_still_ran(
