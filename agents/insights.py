@@ -33,8 +33,9 @@ from overseer.state.models import (
     Suggestion,
     Task,
     TaskState,
+    host_of,
 )
-from overseer.state.paths import StatePaths
+from overseer.state.paths import StatePaths, agent_of
 from overseer.state.redact import mask
 from overseer.state.store import Store
 
@@ -102,6 +103,7 @@ class Snapshot:
     logs: Mapping[str, int] = field(default_factory=dict)  # agent -> log size in bytes
     # Agents whose processes used CPU during their silence; None: judge by heartbeats.
     cpu_active: frozenset[str] | None = None
+    here: str | None = None  # on a shared store: this host (others' CPU is not seen here)
     stopping: frozenset[str] = frozenset()  # agents whose attempt is being stopped
     # Agents with a git worktree: their branch's state (agents.worktree.WorktreeStatus).
     worktrees: Mapping[str, Any] = field(default_factory=dict)
@@ -135,7 +137,7 @@ class Snapshot:
 
     def uses_cpu(self, agent: Agent) -> bool:
         """Whether a busy agent's processes are using CPU right now."""
-        if self.cpu_active is not None:
+        if self.cpu_active is not None and self.here in (None, host_of(agent.name)):
             return agent.name in self.cpu_active
         beat = agent.heartbeat_at
         if beat is None or self.now - beat > CPU_WINDOW:
@@ -1120,7 +1122,7 @@ class Insights:
             with os.scandir(StatePaths(self.state_dir).logs) as entries:
                 for entry in entries:
                     if entry.name.endswith(".log"):
-                        logs[entry.name[:-4]] = entry.stat().st_size
+                        logs[agent_of(entry.name[:-4])] = entry.stat().st_size
         except OSError:
             pass
         self._disk = (now, disk, logs)
@@ -1179,6 +1181,7 @@ class Insights:
             disk=disk,
             logs={a.name: logs.get(a.name, 0) for a in agents},
             cpu_active=cpu_active,
+            here=self.store.here,
             stopping=stopping,
             worktrees=worktrees,
         )

@@ -304,6 +304,18 @@ def test_stalled_now_idle_interrupts_busy_waits() -> None:
     assert (b.action, b.rule) == ("raise-timeout", "stalled-busy") and CPU_NOTE in b.evidence
 
 
+def test_another_hosts_agent_is_judged_by_its_heartbeat_not_by_this_hosts_cpu() -> None:
+    # Host a's supervisor samples only its own agents: b/w's busy CPU shows in its heartbeat.
+    mine = agent("a/w", AgentState.STALLED, task_id="a", last_output_at=NOW - 60)
+    theirs = agent(
+        "b/w", AgentState.STALLED, task_id="b", last_output_at=NOW - 60, heartbeat_at=NOW - 1
+    )
+    running = [task("a", TaskState.RUNNING), task("b", TaskState.RUNNING)]
+    items = suggest(snap(running, agents=[mine, theirs], cpu_active=frozenset(), here="a"))
+    assert only(items, target_id="a/w").rule == "stalled-idle"
+    assert only(items, target_id="b").rule == "stalled-busy"
+
+
 def test_stalled_now_judges_cpu_from_heartbeats_without_a_supervisor_hint() -> None:
     quiet_beating = agent(
         "w", AgentState.STALLED, task_id="a", last_output_at=NOW - 60, heartbeat_at=NOW - 1
