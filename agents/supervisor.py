@@ -23,7 +23,17 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
+from overseer.agents import (
+    budget,
+    deaths,
+    guard,
+    health,
+    housekeeping,
+    ingest,
+    kinds,
+    operator,
+    recovery,
+)
 from overseer.agents.clis import CLIS
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -139,6 +149,7 @@ class Supervisor(operator.Fleet):
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
+        self.budgets: budget.Budgets = budget.Budgets(config, self.store)  # and the breaker
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -189,6 +200,7 @@ class Supervisor(operator.Fleet):
         self.store.meta_set("config_text", self.config.text)
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.store.upsert_tasks(task_specs(self.config))  # the config's tasks the store lacks
+        self.budgets.start(self)
         queue.promote(self.store)
         self.suspects = queue.suspects(self.store)
         self.server = TmuxServer(
@@ -338,7 +350,8 @@ class Supervisor(operator.Fleet):
             if until_done and self.fleet_unavailable():
                 self.store.event(
                     "supervisor.no-agents",
-                    "no agent can take work (all paused or dead) and nothing is running",
+                    "no agent can take work (all paused or dead, or held by the circuit breaker "
+                    "or a budget) and nothing is running",
                 )
                 break
             if deadline is not None and time.time() >= deadline:
@@ -390,12 +403,16 @@ class Supervisor(operator.Fleet):
         ) from exc
 
     def fleet_unavailable(self) -> bool:
-        """True when work waits but every agent is paused or dead and none is running."""
+        """True when work waits but every agent is paused, dead or held (the breaker, a
+        budget) and none is running."""
         if any(rt.running is not None for rt in self.agents.values()):
             return False
         if self.tmux_down_since is not None and time.time() - self.tmux_down_since < TMUX_PATIENCE:
             return False  # the agents come back with the tmux server
-        if any(rt.state not in (AgentState.PAUSED, AgentState.DEAD) for rt in self.agents.values()):
+        if any(
+            rt.state not in (AgentState.PAUSED, AgentState.DEAD) and not self.budgets.holds(rt)
+            for rt in self.agents.values()
+        ):
             return False
         return self.store.task_counts()["ready"] > 0
 
@@ -577,7 +594,7 @@ class Supervisor(operator.Fleet):
             reason=end.reason,
             output_tail=tail,
             delay=self.config.retry.delay,
-            block_reason=run.block_reason,
+            block_reason=run.block_reason or self.budgets.block_reason(run.task.id, outcome),
             result=end.result,
         )
         no_try = (AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED, AttemptOutcome.RELEASED)
@@ -645,7 +662,7 @@ class Supervisor(operator.Fleet):
         if self.suspects and deaths.dispatch_suspect(self, running):
             return
         for rt in self.agents.values():
-            if not self.free(rt):
+            if not self.free(rt) or self.budgets.holds(rt):
                 continue
             if slots <= 0 or not queue.claimable(self.store):
                 return
@@ -708,6 +725,7 @@ class Supervisor(operator.Fleet):
             self.promote_due = now + PROMOTE_EVERY
             if queue.promote(self.store, now):
                 self.work_hint = True
+        self.budgets.check(self, now)
         if queue.claimable(self.store, now):
             self.work_hint = True
         housekeeping.flush_agents(self)

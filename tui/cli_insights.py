@@ -67,6 +67,10 @@ def command_line(item: dict[str, Any]) -> str | None:
     spec = item.get("apply")
     if not spec:
         return None
+    if spec["verb"] == "lift":  # the breaker and budgets: `overseer resume [--budget SCOPE]`
+        return shlex.join(
+            ["overseer", "resume"] + (["--budget", spec["target"]] * bool(spec["target"]))
+        )
     words = ["overseer", spec["verb"], spec["target"]]
     args = spec.get("args") or {}
     if spec["verb"] == "send":

@@ -6,6 +6,7 @@ psutil figures, so it can be tested and benchmarked without a terminal.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 from overseer.agents.health import tree_usage
 from overseer.state.models import Event, Task, TaskState
 from overseer.state.models import Usage as TokenUsage
-from overseer.state.store import project_store
+from overseer.state.store import Store, project_store
 from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 
 Clock = Callable[[], float]
@@ -50,6 +51,7 @@ class AgentRow:
     usage: TokenUsage | None = None  # an AI agent's tokens and cost so far, as its CLI told
     version_note: str | None = None  # "untested version 0.171 (tested: 0.169)"
     state_source: str | None = None  # what decided the state: a hook, a file line, the screen
+    held: str | None = None  # why it takes no task: the breaker, a project or group budget
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class Snapshot:
     # was killed. The last lines `overseer up` logged from it, if it started it.
     supervisor_died: bool = False
     supervisor_log: tuple[str, ...] = ()
+    # What holds dispatch: "breaker" or the budgets' scopes, each with why (the header's mark).
+    holds: tuple[tuple[str, str], ...] = ()
 
 
 class ProcessUsage:
@@ -152,6 +156,32 @@ def waits_for(task: Task, states: dict[str, str]) -> str:
         f"{d} ({states.get(d, 'missing')})" for d in task.depends_on if states.get(d) != "done"
     ]
     return ", ".join(parts)
+
+
+def held(store: Store) -> tuple[tuple[str, str], ...]:
+    """What holds dispatch: ("breaker", why) while it is open, then (scope, why) for each
+    budget that holds (state/budgets.py)."""
+    from overseer.state.budgets import breaker_state, budgets
+
+    out: list[tuple[str, str]] = []
+    breaker = breaker_state(store)
+    if breaker.get("open"):
+        codes = ", ".join(str(c) for c in breaker.get("exit_codes") or ())
+        out.append(("breaker", f"circuit breaker open (exit codes {codes}): `overseer resume`"))
+    out += [
+        (b.scope, f"budget of {b.scope} spent ({b.reason})") for b in budgets(store) if b.holding
+    ]
+    return tuple(out)
+
+
+def held_agent(name: str, holds: tuple[tuple[str, str], ...]) -> str | None:
+    """Why an agent takes no task (the breaker, the project's or its group's budget)."""
+    for scope, why in holds:
+        group = scope.removeprefix("group:")
+        mine = scope.startswith("group:") and re.fullmatch(re.escape(group) + r"(-\d+)?", name)
+        if scope in ("breaker", "project") or mine:
+            return f"takes no task: {why}"
+    return None
 
 
 class SnapshotReader:
@@ -276,6 +306,7 @@ class SnapshotReader:
             done_times = store.completions_since(
                 now - max(THROUGHPUT_WINDOW, SPARK_BUCKETS * SPARK_SECONDS)
             )
+            holds = held(store)
         rows = self._task_rows(now, changed, reshaped)
         counts = dict.fromkeys((s.value for s in TaskState), 0)
         for state, n in Counter(self._states.values()).items():
@@ -301,6 +332,7 @@ class SnapshotReader:
                     usage=ag.usage,
                     version_note=ag.version_note,
                     state_source=ag.state_source,
+                    held=held_agent(ag.name, holds),
                 )
             )
         spark = [0] * SPARK_BUCKETS
@@ -329,6 +361,7 @@ class SnapshotReader:
             data_version=version,
             supervisor_died=died,
             supervisor_log=self._supervisor_log(sup.started_at) if died else (),
+            holds=holds,
         )
 
     def _supervisor_log(self, started_at: float | None) -> tuple[str, ...]:

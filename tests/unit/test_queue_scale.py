@@ -115,7 +115,7 @@ def test_migration_indexes_the_dependencies_of_an_older_store(tmp_path: Path) ->
     conn = sqlite3.connect(path)
     conn.executescript(
         "DROP TABLE task_deps; DROP INDEX tasks_updated; DROP INDEX tasks_seq; "
-        "DROP TABLE tokens; DROP INDEX attempts_outcome; "
+        "DROP TABLE tokens; DROP INDEX attempts_outcome; DROP TABLE budgets; "
         + "".join(
             f"ALTER TABLE agents DROP COLUMN {c}; "
             for c in ("cli_version", "version_note", "signals", "state_source", "usage")
