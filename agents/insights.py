@@ -868,7 +868,8 @@ def rule_holds(snap: Snapshot) -> Iterator[Suggestion]:
         yield _s(
             {"task": task} if task else {"fleet": b.scope},
             "raise-budget",
-            f"The budget of {what} is spent ({b.reason}); it {b.spec.on_exceed}ed its work.",
+            f"The budget of {what} is spent ({b.reason}); its work is "
+            f"{'stopped' if b.spec.on_exceed == 'stop' else 'paused'}.",
             0.6,
             0.8,
             [f"exceeded {clock(b.acted_at)}: {b.reason}", f"on_exceed: {b.spec.on_exceed}"],

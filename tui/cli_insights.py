@@ -57,7 +57,11 @@ def pick(items: list[dict[str, Any]], which: str) -> dict[str, Any]:
 
 
 def target_text(item: dict[str, Any]) -> str:
-    """'task build' or 'agent w-1'."""
+    """'task build', 'agent w-1' or 'fleet group:codex'."""
+    target = item.get("target")
+    if isinstance(target, dict) and target:
+        kind, name = next(iter(target.items()))
+        return f"{kind} {name}"
     kind, _, name = str(item.get("key", "")).partition(":")
     return f"{kind} {name.partition(':')[0]}"
 

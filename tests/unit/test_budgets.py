@@ -170,3 +170,35 @@ def test_the_aggregates_budgets_and_the_breaker_read(store: Store) -> None:
     budgets.set_breaker(store, {"open": True, "after": 2, "exit_codes": ["2", "3"]})
     assert budgets.breaker_state(store)["exit_codes"] == ["2", "3"]
     assert group_scope("w") == "group:w"
+
+
+def test_suggestions_for_the_breaker_and_spent_budgets_name_their_fix() -> None:
+    from overseer.agents.insights import Snapshot, suggest, to_dicts
+    from overseer.state.budgets import Budget
+    from overseer.tui.cli_insights import command_line, target_text
+
+    snap = Snapshot(
+        now=100.0,
+        breaker={"open": True, "at": 90.0, "failures": 8, "window": 10, "exit_codes": ["3"]},
+        budgets=(
+            Budget("group:a", BudgetSpec(wall=10), acted_at=95.0, reason="wall 11s of 10s"),
+            Budget("task:t", BudgetSpec(wall=1, on_exceed="stop"), acted_at=95.0, reason="x"),
+            Budget("task:u", BudgetSpec(wall=1, on_exceed="warn"), acted_at=95.0),  # holds nothing
+            Budget("project", BudgetSpec(wall=1), acted_at=95.0, lifted_at=96.0),  # lifted
+        ),
+    )
+    items = {i["key"]: i for i in to_dicts(suggest(snap))}
+    assert set(items) == {
+        "fleet:breaker:resume",
+        "fleet:group:a:raise-budget",
+        "task:t:raise-budget",
+    }
+    breaker = items["fleet:breaker:resume"]
+    assert command_line(breaker) == "overseer resume" and target_text(breaker) == "fleet breaker"
+    assert "exit codes: 3" in breaker["evidence"]
+    group = items["fleet:group:a:raise-budget"]
+    assert command_line(group) == "overseer resume --budget group:a"
+    assert "Raise the budget in overseer.yaml" in group["howto"]
+    assert "its work is paused" in group["reason"]
+    assert command_line(items["task:t:raise-budget"]) == "overseer resume --budget task:t"
+    assert "its work is stopped" in items["task:t:raise-budget"]["reason"]
