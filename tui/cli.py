@@ -291,6 +291,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"store: {data['store']}")
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
+    if data["breaker"].get("open"):
+        print(f"held: {data['breaker'].get('reason') or 'circuit breaker open'}")
+    for b in data["budgets"]:
+        if b["holding"]:
+            print(f"held: budget of {b['scope']} spent ({b['reason']}): `overseer resume`")
     print()
     print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  {'TOKENS COST':<19} LAST LINE")
     for a in data["agents"]:

@@ -153,6 +153,7 @@ def test_a_failing_fleet_trips_the_breaker_which_survives_a_restart_until_resume
     assert left, "every task ran: the breaker held nothing back"
     doc = status(project)
     assert doc["breaker"]["open"] is True  # type: ignore[index]
+    assert "held: circuit breaker open: " in project.cli("status").stdout
     # A restart keeps it open (it is stored), and still nothing is claimed.
     project.kill9(sup)
     project.start()

@@ -3,6 +3,10 @@ file:line:column), and what the store keeps of them and reads for them (both bac
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from overseer.state import budgets, queue
@@ -16,6 +20,7 @@ from overseer.state.config import (
     task_row,
     task_spec_from_mapping,
 )
+from overseer.state.drift import task_specs
 from overseer.state.models import AttemptOutcome, Usage
 from overseer.state.store import Store
 from tests.backends import Backend
@@ -202,3 +207,54 @@ def test_suggestions_for_the_breaker_and_spent_budgets_name_their_fix() -> None:
     assert "its work is paused" in group["reason"]
     assert command_line(items["task:t:raise-budget"]) == "overseer resume --budget task:t"
     assert "its work is stopped" in items["task:t:raise-budget"]["reason"]
+
+
+def test_tokens_and_cost_warn_at_80_percent_and_act_at_100(tmp_path: Path) -> None:
+    from overseer.agents.budget import Budgets
+
+    config = load_config_text(
+        "budget: {cost_usd: 1, on_exceed: warn}\n"
+        "agents: [{name: a, kind: codex, count: 2, budget: {tokens: 1000}}, {name: b}]\n"
+        "tasks: [{id: t, prompt: p, budget: {tokens: 500}, max_attempts: 3}, {id: s, run: x}]\n"
+    )
+    store = Store(tmp_path / "state.db")
+    store.upsert_tasks(task_specs(config))
+    for name, spec in config.agent_instances():
+        store.upsert_agent(name, spec.kind)
+    fleet: Any = SimpleNamespace(store=store, agents={}, budgets=None)
+    held = Budgets(config, store)
+    held.start(fleet)
+
+    def agent(name: str) -> Any:
+        return SimpleNamespace(name=name, spec=SimpleNamespace(name=name.rsplit("-", 1)[0]))
+
+    def kinds() -> list[tuple[str, str]]:
+        return [(e.kind, e.data.get("scope", "")) for e in store.events() if "budget" in e.kind]
+
+    store.record_usage("a-1", Usage(input_tokens=800, output_tokens=50, cost_usd=0.85))
+    held.check(fleet, 10.0)
+    assert kinds() == [("budget.warn", "group:a"), ("budget.warn", "project")]
+    assert not held.holds(agent("a-1"))
+    claim = queue.claim(store, "a-2", 60, task_id="t", now=11.0)
+    assert claim is not None
+    told = Usage(input_tokens=550, output_tokens=50, cost_usd=0.3)
+    store.record_usage("a-2", told, claim.attempt, told)
+    queue.finish(store, "t", 1, AttemptOutcome.FAILED, exit_code=1, now=12.0)  # tries left
+    held.check(fleet, 13.0)
+    assert sorted(kinds()[2:]) == [
+        ("budget.exceeded", "group:a"),
+        ("budget.exceeded", "project"),
+        ("budget.exceeded", "task:t"),
+    ]
+    assert held.holds(agent("a-1")) and held.holds(agent("a-2"))  # group a: paused
+    assert not held.holds(agent("b"))  # the project's budget only warns
+    task = store.task("t")
+    assert task is not None and task.state.value == "blocked"
+    assert task.blocked_reason == (
+        "budget exceeded (tokens 600 of 500); raise it in the config or "
+        "`overseer resume --budget task:t`"
+    )
+    held.check(fleet, 14.0)
+    assert len(kinds()) == 5  # each warned and acted once
+    held.start(fleet)  # a restarted supervisor: the same budgets keep what they did
+    assert held.holds(agent("a-1"))
