@@ -90,6 +90,13 @@ class Budgets:
         unblocked) and read what holds from the store."""
         for freed in stored.set_budgets(self.store, config_budgets(self.config)):
             release_task(fleet, freed.scope, "its budget changed in the config")
+        if self.config.breaker is None and stored.breaker_state(self.store).get("open"):
+            stored.set_breaker(
+                self.store, {"open": False, "after": stored.last_attempt_id(self.store)}
+            )
+            self.store.event(
+                "breaker.closed", "circuit breaker closed: `breaker: off` in the config"
+            )
         self.load()
 
     def load(self) -> None:

@@ -3,6 +3,7 @@ file:line:column), and what the store keeps of them and reads for them (both bac
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -258,3 +259,9 @@ def test_tokens_and_cost_warn_at_80_percent_and_act_at_100(tmp_path: Path) -> No
     assert len(kinds()) == 5  # each warned and acted once
     held.start(fleet)  # a restarted supervisor: the same budgets keep what they did
     assert held.holds(agent("a-1"))
+    budgets.set_breaker(store, {"open": True, "after": 0})
+    held.start(fleet)
+    assert held.holds(agent("b"))  # the breaker holds every agent
+    off = Budgets(dataclasses.replace(config, breaker=None), store)
+    off.start(fleet)  # `breaker: off` in the config closes a breaker left open
+    assert not off.holds(agent("b")) and not budgets.breaker_state(store)["open"]
