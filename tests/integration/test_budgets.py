@@ -40,7 +40,7 @@ def test_a_task_over_its_wall_budget_is_stopped_or_paused_and_resume_lifts_it(
   - {name: w, count: 2}
 tasks:
   - {id: endless, run: "sleep 60", budget: {wall: 2, on_exceed: stop}}
-  - {id: slow-fail, run: "sleep 3; echo finished-anyway; exit 1", max_attempts: 3,
+  - {id: slow-fail, run: "sleep 5; echo finished-anyway; exit 1", max_attempts: 3,
      budget: {wall: 2, on_exceed: pause}}
 """,
         retry={"backoff": 0, "backoff_max": 0},  # a failed attempt is claimable again at once
@@ -93,7 +93,7 @@ def test_a_group_over_its_budget_pauses_its_agents_and_the_others_go_on(
   - {name: a, budget: {wall: 1.5, on_exceed: pause}}
   - {name: b}
 tasks:
-  - {id: first, run: "sleep 2.5", agent: a}
+  - {id: first, run: "sleep 4", agent: a}
   - {id: second, run: "true", agent: a, depends_on: [first]}
   - {id: other, run: "true", agent: b, depends_on: [first]}
 """
