@@ -23,17 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from overseer.agents import (
-    budget,
-    deaths,
-    guard,
-    health,
-    housekeeping,
-    ingest,
-    kinds,
-    operator,
-    recovery,
-)
+from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
+from overseer.agents.budget import Budgets
 from overseer.agents.clis import CLIS
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -149,7 +140,7 @@ class Supervisor(operator.Fleet):
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
-        self.budgets: budget.Budgets = budget.Budgets(config, self.store)  # and the breaker
+        self.budgets: Budgets = Budgets(config, self.store)  # budgets and the breaker
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
