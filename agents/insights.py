@@ -107,6 +107,9 @@ class Snapshot:
     stopping: frozenset[str] = frozenset()  # agents whose attempt is being stopped
     # Agents with a git worktree: their branch's state (agents.worktree.WorktreeStatus).
     worktrees: Mapping[str, Any] = field(default_factory=dict)
+    # What holds dispatch: the breaker's stored state and the budgets (state/budgets.py).
+    breaker: Mapping[str, Any] = field(default_factory=dict)
+    budgets: tuple[Any, ...] = ()
 
     @cached_property
     def _tasks_by_id(self) -> dict[str, Task]:
@@ -840,6 +843,42 @@ def rule_cleanup(snap: Snapshot) -> Iterator[Suggestion]:
     )
 
 
+def rule_holds(snap: Snapshot) -> Iterator[Suggestion]:
+    """The circuit breaker is open, or a budget holds its scope: fix the cause, then resume."""
+    if snap.breaker.get("open"):
+        codes = ", ".join(str(c) for c in snap.breaker.get("exit_codes") or ())
+        yield _s(
+            {"fleet": "breaker"},
+            "resume",
+            "The circuit breaker stopped dispatch: most recent attempts failed on several "
+            "agents, which points at something systemic (network, disk, credentials).",
+            0.5,
+            1.0,
+            [
+                f"opened {clock(snap.breaker.get('at'))}: {snap.breaker.get('failures')} of "
+                f"the last {snap.breaker.get('window')} attempts failed",
+                f"exit codes: {codes}",
+                f"agents: {', '.join(snap.breaker.get('agents') or ())}",
+            ],
+            "breaker",
+        )
+    for b in snap.budgets:
+        if not b.holding:
+            continue
+        task = b.scope[5:] if b.scope.startswith("task:") else None
+        what = f"task {task}" if task else ("the project" if b.scope == "project" else b.scope)
+        yield _s(
+            {"task": task} if task else {"fleet": b.scope},
+            "raise-budget",
+            f"The budget of {what} is spent ({b.reason}); its work is "
+            f"{'stopped' if b.spec.on_exceed == 'stop' else 'paused'}.",
+            0.6,
+            0.8,
+            [f"exceeded {clock(b.acted_at)}: {b.reason}", f"on_exceed: {b.spec.on_exceed}"],
+            "budget",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     rule_command_not_found,
     rule_same_failure,
@@ -857,6 +896,7 @@ RULES: tuple[Rule, ...] = (
     rule_worktree_conflicts,
     rule_worktree_changes,
     rule_cleanup,
+    rule_holds,
 )
 
 
@@ -902,6 +942,10 @@ def operator_command(s: Suggestion) -> tuple[str, str, dict[str, Any]] | None:
         return "respawn", tid, {}
     if s.action == "resume-agent":
         return "resume", tid, {}
+    if s.action == "resume":  # the breaker (and budgets): `overseer resume`
+        return "lift", "", {}
+    if s.action == "raise-budget":  # or lift it: `overseer resume --budget SCOPE`
+        return "lift", s.target.get("fleet") or f"task:{tid}", {}
     return None
 
 
@@ -948,6 +992,17 @@ def howto(s: Suggestion, state_dir: str = ".overseer", tmux_label: str | None = 
         return (
             f"Fix {tid} first (its output: `overseer status`, `overseer events`), then "
             f"`overseer retry {tid}`: the tasks waiting on it start by themselves once it is done."
+        )
+    if s.action == "resume":
+        return (
+            "Find the common cause (network, disk, credentials: `overseer events`, the failed "
+            "attempts' output in `overseer status`), fix it, then `overseer resume`."
+        )
+    if s.action == "raise-budget":
+        scope = s.target.get("fleet") or f"task:{tid}"
+        return (
+            "Raise the budget in overseer.yaml and restart the supervisor (a changed budget "
+            f"starts afresh), or lift it as it is: `overseer resume --budget {scope}`."
         )
     if s.action == "cleanup":
         return (
@@ -1170,6 +1225,7 @@ class Insights:
             del self._attempts[gone]
         disk, logs = self._disk_and_logs(now)
         worktrees = self._worktrees(agents, now)
+        breaker, held = self._holds()
         return Snapshot(
             now=now,
             tasks=tasks,
@@ -1184,7 +1240,15 @@ class Insights:
             here=self.store.here,
             stopping=stopping,
             worktrees=worktrees,
+            breaker=breaker,
+            budgets=held,
         )
+
+    def _holds(self) -> tuple[dict[str, Any], tuple[Any, ...]]:
+        """The breaker's state and the budgets (two small reads)."""
+        from overseer.state.budgets import breaker_state, budgets
+
+        return breaker_state(self.store), tuple(budgets(self.store))
 
     def _worktrees(self, agents: tuple[Agent, ...], now: float) -> dict[str, Any]:
         """git state of the agents that have a worktree, re-read at most every WORKTREE_TTL."""
@@ -1236,6 +1300,7 @@ class Insights:
                 for a in agents
             ),
             tuple(sorted(dismissed.items())),
+            self._holds(),
             supervisor_alive,
             cpu_active,
             stopping,

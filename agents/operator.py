@@ -1,5 +1,6 @@
 """Operator commands: what a person asks of the fleet (retry, block, release, add, edit,
-send, answer, menu keys, interrupt, pause, resume, respawn, shutdown), applied by the
+send, answer, menu keys, interrupt, pause, resume, respawn, shutdown, lift: `overseer resume`
+of the breaker and budgets), applied by the
 supervisor's loop or, while none runs, offline (`apply_offline`, without a Supervisor)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from overseer.agents import guard, kinds, panes
+from overseer.agents import budget, guard, kinds, panes
 from overseer.agents.answers import Refused, check_answer
 from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -23,6 +24,7 @@ from overseer.agents.runner import Dispatch
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.state import hosts, queue
+from overseer.state.budgets import set_budgets
 from overseer.state.config import Config
 from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
 from overseer.state.paths import StatePaths
@@ -45,6 +47,7 @@ class Fleet(Host):
     agents: dict[str, AgentRuntime]
     stop_requested: bool
     kill_agents_on_exit: bool
+    budgets: budget.Budgets | None = None  # the supervisor's (what holds its dispatch)
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn, in `pane`) the agent's pane."""
@@ -105,6 +108,8 @@ def apply(fleet: Fleet, cmd: Command) -> str:
     reason = str(args.get("reason") or "") or None
     if cmd.verb in TASK_VERBS or cmd.verb in ("add", "edit", "shutdown"):
         return apply_to_queue(fleet, cmd.verb, cmd.target, args, reason)
+    if cmd.verb == "lift":  # `overseer resume` without an agent: the breaker and budgets
+        return budget.lift(fleet, cmd.target or None)
     rt = agent_of(fleet, cmd.target)
     if cmd.verb == "send":
         if args.get("expect_prompt") is not None:  # an answer a suggestion built
@@ -113,10 +118,7 @@ def apply(fleet: Fleet, cmd: Command) -> str:
     if cmd.verb == "answer":
         return answer(fleet, rt, str(args.get("answer", "")).strip())
     if cmd.verb == "interrupt":
-        fleet.tmux.interrupt(pane_of(rt))
-        if rt.running is not None:
-            rt.running.by_operator = True
-        return f"Ctrl-C sent to {rt.name}"
+        return interrupt(fleet, rt)
     if cmd.verb == "pause":
         rt.paused = True
         rt.reason = reason or "paused by operator"
@@ -139,6 +141,14 @@ def apply(fleet: Fleet, cmd: Command) -> str:
         fleet.spawn(rt, fleet.tmux.window_pane(rt.name))
         return f"{rt.name} respawned"
     raise ValueError(f"unknown command {cmd.verb!r}")
+
+
+def interrupt(fleet: Fleet, rt: AgentRuntime) -> str:
+    """Ctrl-C to the agent; its running attempt's failure is not the agent's (pause_after)."""
+    fleet.tmux.interrupt(pane_of(rt))
+    if rt.running is not None:
+        rt.running.by_operator = True
+    return f"Ctrl-C sent to {rt.name}"
 
 
 def apply_to_queue(
@@ -172,7 +182,14 @@ def apply_to_queue(
             raise queue.QueueError(f"{target} is {task.state.value}: no claim to release")
         return stop_detached(fleet, task, None)
     if verb == "add":
-        return add_tasks(fleet.store, list(args.get("tasks") or []))
+        specs = list(args.get("tasks") or [])
+        new = [s for s in specs if fleet.store.task(str(s["id"])) is None]
+        result = add_tasks(fleet.store, specs)
+        # Budgets of the tasks just added (the config's are written at the supervisor's start).
+        set_budgets(fleet.store, budget.added_budgets(new))
+        if fleet.budgets is not None:
+            fleet.budgets.load()
+        return result
     if verb == "edit":
         return queue.edit(fleet.store, dict(args.get("tasks") or {}))
     # shutdown

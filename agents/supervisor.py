@@ -23,6 +23,7 @@ from types import FrameType
 from typing import NoReturn
 
 from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
+from overseer.agents.budget import Budgets
 from overseer.agents.clis import CLIS
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -147,6 +148,7 @@ class Supervisor(operator.Fleet):
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
+        self.budgets: Budgets = Budgets(config, self.store)  # budgets and the breaker
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -200,6 +202,7 @@ class Supervisor(operator.Fleet):
             hosts.remember(self.state_dir, self.host_id)
         self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, time.time(), label)
         self.store.upsert_tasks(task_specs(self.config))  # the config's tasks the store lacks
+        self.budgets.start(self)
         queue.promote(self.store)
         self.suspects = queue.suspects(self.store)
         self.server = TmuxServer(label, binary=self.tmux_binary)
@@ -348,7 +351,8 @@ class Supervisor(operator.Fleet):
             if until_done and self.fleet_unavailable():
                 self.store.event(
                     "supervisor.no-agents",
-                    "no agent can take work (all paused or dead) and nothing is running",
+                    "no agent can take work (all paused or dead, or held by the circuit breaker "
+                    "or a budget) and nothing is running",
                 )
                 break
             if deadline is not None and time.time() >= deadline:
@@ -400,12 +404,16 @@ class Supervisor(operator.Fleet):
         ) from exc
 
     def fleet_unavailable(self) -> bool:
-        """True when work waits but every agent is paused or dead and none is running."""
+        """True when work waits but every agent is paused, dead or held (the breaker, a
+        budget) and none is running."""
         if any(rt.running is not None for rt in self.agents.values()):
             return False
         if self.tmux_down_since is not None and time.time() - self.tmux_down_since < TMUX_PATIENCE:
             return False  # the agents come back with the tmux server
-        if any(rt.state not in (AgentState.PAUSED, AgentState.DEAD) for rt in self.agents.values()):
+        if any(
+            rt.state not in (AgentState.PAUSED, AgentState.DEAD) and not self.budgets.holds(rt)
+            for rt in self.agents.values()
+        ):
             return False
         return self.store.task_counts()["ready"] > 0
 
@@ -587,7 +595,7 @@ class Supervisor(operator.Fleet):
             reason=end.reason,
             output_tail=tail,
             delay=self.config.retry.delay,
-            block_reason=run.block_reason,
+            block_reason=run.block_reason or self.budgets.block_reason(run.task.id, outcome),
             result=end.result,
         )
         no_try = (AttemptOutcome.LOST, AttemptOutcome.INTERRUPTED, AttemptOutcome.RELEASED)
@@ -657,7 +665,7 @@ class Supervisor(operator.Fleet):
         if self.suspects and deaths.dispatch_suspect(self, running):
             return
         for rt in self.agents.values():
-            if not self.free(rt):
+            if not self.free(rt) or self.budgets.holds(rt):
                 continue
             if slots <= 0 or not queue.claimable(self.store):
                 return
@@ -726,6 +734,7 @@ class Supervisor(operator.Fleet):
             self.promote_due = now + PROMOTE_EVERY
             if queue.promote(self.store, now):
                 self.work_hint = True
+        self.budgets.check(self, now)
         if queue.claimable(self.store, now):
             self.work_hint = True
         housekeeping.flush_agents(self)

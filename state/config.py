@@ -51,6 +51,8 @@ TOP_KEYS = (
     "theme",
     "store",
     "hosts",
+    "budget",
+    "breaker",
 )
 HOST_KEYS = ("ssh",)
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
@@ -59,6 +61,10 @@ RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
 RETENTION_KEYS = ("days", "events")
 RETENTION_EVENTS = 200_000  # newest events kept in the store whatever their age
 NOTIFY_KEYS = ("command", "events", "min_interval")
+BUDGET_KEYS = ("wall", "tokens", "cost_usd", "on_exceed")
+BUDGET_LIMITS = ("wall", "tokens", "cost_usd")
+ON_EXCEED = ("warn", "pause", "stop")
+BREAKER_KEYS = ("failures", "window", "agents")
 # Events that need a person; the `notify:` hook may subscribe to any of them.
 NOTIFY_EVENTS = (
     "task.blocked",
@@ -68,6 +74,9 @@ NOTIFY_EVENTS = (
     "agent.dead",
     "agent.paused",
     "suggestion.top",
+    "budget.warn",
+    "budget.exceeded",
+    "breaker.open",
 )
 AGENT_KEYS = (
     "name",
@@ -81,6 +90,7 @@ AGENT_KEYS = (
     "idle",
     "waiting",
     "version_check",
+    "budget",
 )
 TASK_KEYS = (
     "id",
@@ -97,6 +107,7 @@ TASK_KEYS = (
     "cwd",
     "env",
     "estimate",
+    "budget",
 )
 
 _TAG = "tag:yaml.org,2002:"
@@ -175,6 +186,35 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class BudgetSpec:
+    """What a scope (the project, an agent group, a task) may spend, and what happens past it."""
+
+    wall: float | None = None  # seconds of attempts (running ones count to now)
+    tokens: int | None = None  # input + output tokens the AI CLIs reported
+    cost_usd: float | None = None  # the priced part of what they reported
+    on_exceed: str = "pause"  # warn | pause | stop
+
+    def as_json(self) -> dict[str, Any]:
+        """The budget as stored (the store keeps the budgets of added tasks)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BudgetSpec:
+        """A stored budget back (written by as_json)."""
+        return cls(**{k: data.get(k) for k in BUDGET_LIMITS}, on_exceed=str(data["on_exceed"]))
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    """The fleet-wide circuit breaker: `failures` of the last `window` finished attempts
+    failed, on at least `agents` distinct agents, stop dispatch."""
+
+    failures: int = 8
+    window: int = 10
+    agents: int = 3
+
+
+@dataclass(frozen=True)
 class AgentSpec:
     """One kind of agent and how many panes of it to run."""
 
@@ -187,6 +227,7 @@ class AgentSpec:
     worktree: bool = False  # each instance works in its own git worktree and branch
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # custom kind
     version_check: bool = True  # flag an untested CLI version (it is read all the same)
+    budget: BudgetSpec | None = None  # what the group's agents together may spend
 
     @property
     def takes_prompts(self) -> bool:
@@ -217,6 +258,7 @@ class TaskSpec:
     prompt: str | None = None  # for interactive agents, instead of `run`
     agent: str | None = None  # only agents of this name (or instance name) take the task
     hosts: tuple[str, ...] = ()  # only supervisors of these hosts take it (empty: any)
+    budget: BudgetSpec | None = None
 
     @property
     def text(self) -> str:
@@ -247,6 +289,8 @@ class Config:
     store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
     # How to reach other hosts' agents: host name -> `ssh` destination (user@addr).
     hosts: dict[str, str] = field(default_factory=dict, hash=False)
+    budget: BudgetSpec | None = None  # the whole project's
+    breaker: BreakerConfig | None = field(default_factory=BreakerConfig)  # None: `breaker: off`
     text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
@@ -278,6 +322,7 @@ def task_row(t: TaskSpec, max_attempts: int) -> dict[str, Any]:
         "max_attempts": max_attempts,
         "cwd": t.cwd,
         "env": dict(t.env),
+        "budget": t.budget.as_json() if t.budget is not None else None,
     }
 
 
@@ -647,6 +692,78 @@ class _Validator:
             )
         return NotifyConfig(command=command, events=events, min_interval=min_interval)
 
+    def budget(self, node: Node | None, owner: str) -> BudgetSpec | None:
+        """A `budget:` mapping; owner reads like "of task 'x'" (empty: the project's)."""
+        if node is None or _is_null(node):
+            return None
+
+        def name(key: str, unit: str = "") -> str:
+            return " ".join(w for w in (f"'{key}'", owner, unit) if w)
+
+        label = name("budget")
+        example = "budget: {wall: 3600, tokens: 2000000, cost_usd: 20, on_exceed: pause}"
+        entries = self.mapping(node, label)
+        self.check_keys(entries, BUDGET_KEYS, label)
+        limits = [k for k in BUDGET_LIMITS if k in entries and not _is_null(entries[k][1])]
+        if not limits:
+            raise self.error(
+                node,
+                f"{label} needs at least one of wall, tokens, cost_usd",
+                hint=f"for example {example}",
+            )
+        wall = tokens = cost = None
+        if "wall" in limits:
+            wall = self.number(entries["wall"][1], name("budget.wall", "(seconds)"), above=0)
+        if "tokens" in limits:
+            # A count, written as 2000000, 2_000_000 or 2e6.
+            wanted = "a whole number ≥ 1"
+            count = self.number(entries["tokens"][1], name("budget.tokens"), wanted=wanted)
+            if count < 1 or count != int(count) or count > MAX_INT:
+                raise self.error(
+                    entries["tokens"][1],
+                    f"{name('budget.tokens')} must be {wanted}, got "
+                    f"{_describe(entries['tokens'][1])}",
+                )
+            tokens = int(count)
+        if "cost_usd" in limits:
+            cost = self.number(entries["cost_usd"][1], name("budget.cost_usd"), above=0)
+        on_exceed = "pause"
+        if "on_exceed" in entries:
+            on_exceed = self.choice(entries["on_exceed"][1], name("budget.on_exceed"), ON_EXCEED)
+        return BudgetSpec(wall=wall, tokens=tokens, cost_usd=cost, on_exceed=on_exceed)
+
+    def breaker(self, node: Node | None) -> BreakerConfig | None:
+        """`breaker: off`, or a mapping of failures, window and agents (defaults 8, 10, 3)."""
+        if node is None or _is_null(node):
+            return BreakerConfig()
+        if isinstance(node, ScalarNode):
+            if node.tag == _BOOL or str(node.value) in ("off", "on"):
+                return BreakerConfig() if str(node.value).lower() in ("true", "yes", "on") else None
+            raise self.error(
+                node,
+                f"'breaker' must be off or a mapping, got {_describe(node)}",
+                hint="for example breaker: {failures: 8, window: 10, agents: 3}, or breaker: off",
+            )
+        entries = self.mapping(node, "'breaker'")
+        self.check_keys(entries, BREAKER_KEYS, "'breaker'")
+        default = BreakerConfig()
+        window = default.window
+        if "window" in entries:
+            window = self.integer(entries["window"][1], "'breaker.window' (attempts)", 1, 1000)
+        failures = min(default.failures, window)
+        if "failures" in entries:
+            failures = self.integer(
+                entries["failures"][1],
+                "'breaker.failures'",
+                1,
+                window,
+                note=" (at most 'breaker.window')",
+            )
+        agents = default.agents
+        if "agents" in entries:
+            agents = self.integer(entries["agents"][1], "'breaker.agents'", 1, MAX_AGENT_COUNT)
+        return BreakerConfig(failures=failures, window=window, agents=agents)
+
     def keymap(self, node: Node | None) -> dict[str, str]:
         """Action id -> key(s); unknown ids and keys bound twice are errors."""
         if node is None or _is_null(node):
@@ -742,6 +859,7 @@ class _Validator:
             worktree=worktree,
             patterns=patterns,
             version_check=version_check,
+            budget=self.budget(entries["budget"][1], label) if "budget" in entries else None,
         )
 
     def patterns(self, node: Node, what: str) -> tuple[str, ...]:
@@ -885,6 +1003,7 @@ class _Validator:
             prompt=prompt,
             agent=agent,
             hosts=hosts,
+            budget=self.budget(entries["budget"][1], label) if "budget" in entries else None,
         )
         return spec, nodes
 
@@ -1044,6 +1163,8 @@ class _Validator:
         retention = self.retention(value("retention"))
         keymap = self.keymap(value("keymap"))
         notify = self.notify(value("notify"))
+        budget = self.budget(value("budget"), "")
+        breaker = self.breaker(value("breaker"))
         theme = None
         if (node := value("theme")) is not None:
             theme = self.string(node, "'theme'")
@@ -1077,6 +1198,8 @@ class _Validator:
             theme=theme,
             store=store,
             hosts=hosts,
+            budget=budget,
+            breaker=breaker,
         )
 
 

@@ -240,6 +240,8 @@ SUGGESTION_ACTIONS = (
     "edit-command",
     "fix-upstream",
     "cleanup",
+    "resume",
+    "raise-budget",
 )
 
 
@@ -247,7 +249,7 @@ SUGGESTION_ACTIONS = (
 class Suggestion:
     """A proposed next action for a task or agent (filled by the insights rules)."""
 
-    target: dict[str, str]  # {"task": id} or {"agent": name}
+    target: dict[str, str]  # {"task": id}, {"agent": name} or {"fleet": what holds it}
     action: str  # one of SUGGESTION_ACTIONS
     reason: str  # one plain sentence
     confidence: float  # 0..1: how sure the rule is that the action is right
@@ -258,13 +260,13 @@ class Suggestion:
 
     @property
     def target_kind(self) -> str:
-        """Either "task" or "agent"."""
-        return "task" if "task" in self.target else "agent"
+        """ "task", "agent" or "fleet" (the breaker, a project or group budget)."""
+        return next((k for k in ("task", "agent", "fleet") if k in self.target), "agent")
 
     @property
     def target_id(self) -> str:
         """The task id or agent name."""
-        return self.target.get("task") or self.target.get("agent") or ""
+        return self.target.get(self.target_kind) or ""
 
     @property
     def key(self) -> str:

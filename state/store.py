@@ -40,7 +40,7 @@ from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -218,6 +218,17 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE tasks ADD COLUMN hosts TEXT;
     ALTER TABLE commands ADD COLUMN host TEXT
+    """,
+    # 9: budgets of the project, agent groups and tasks, and what each did (state/budgets.py).
+    """
+    CREATE TABLE budgets (
+        scope TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        warned_at REAL,
+        acted_at REAL,
+        reason TEXT,
+        lifted_at REAL
+    )
     """,
 ]
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
+
 from overseer.state.backend import STORE_ENV, StoreUnreachable, is_url
 from overseer.state.config import load_tasks_file, task_row
 from overseer.state.errors import OverseerError
@@ -217,6 +219,11 @@ def cmd_task_verb(args: argparse.Namespace) -> int:
 
 def cmd_agent_verb(args: argparse.Namespace) -> int:
     project = resolve(args)
+    if args.verb == "resume" and (args.agent is None or args.budget is not None):
+        if args.agent is not None:
+            raise CliError("use either `resume AGENT` or `resume --budget SCOPE`, not both")
+        # The circuit breaker and the budgets that hold (or the one named): agents/budget.py.
+        return submit(project, "lift", args.budget or "", {})
     payload: dict[str, Any] = {}
     if args.verb == "send":
         payload = {"text": args.text, "enter": not args.no_enter}
@@ -241,6 +248,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         mapping: dict[str, object] = {"id": args.id, "run": command}
         if args.depends_on:
             mapping["depends_on"] = args.depends_on
+        if args.budget:
+            mapping["budget"] = budget_option(args.budget)
         for key in ("timeout", "verify", "priority", "max_attempts"):
             if getattr(args, key) is not None:
                 mapping[key] = getattr(args, key)
@@ -251,6 +260,23 @@ def cmd_add(args: argparse.Namespace) -> int:
     default_attempts = config.retry.max_attempts if config else 3
     payload = [task_row(t, t.max_attempts or default_attempts) for t in specs]
     return submit(project, "add", ",".join(t.id for t in specs), {"tasks": payload})
+
+
+def budget_option(text: str) -> dict[str, object]:
+    """`--budget wall=600,tokens=100000,on_exceed=stop` as a mapping (checked as config is)."""
+    out: dict[str, object] = {}
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise CliError(
+                f"--budget takes KEY=VALUE pairs separated by commas, e.g. "
+                f"wall=600,on_exceed=stop; got {part!r}"
+            )
+        try:
+            out[key.strip()] = yaml.safe_load(value.strip())
+        except yaml.YAMLError:
+            out[key.strip()] = value.strip()
+    return out
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -332,6 +358,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"hosts: {', '.join(shown)}")
     if data["tmux"]["attach"]:
         print(f"agents: {data['tmux']['attach']}")
+    if data["breaker"].get("open"):
+        print(f"held: {data['breaker'].get('reason') or 'circuit breaker open'}")
+    for b in data["budgets"]:
+        if b["holding"]:
+            print(f"held: budget of {b['scope']} spent ({b['reason']}): `overseer resume`")
     print()
     print(f"{'AGENT':<16} {'STATE':<9} {'TASK':<20} {'BEAT':>6}  {'TOKENS COST':<19} LAST LINE")
     for a in data["agents"]:
@@ -414,7 +445,12 @@ OPERATOR_VERBS = (
     ("send", "agent", "type a line into an agent's pane (Enter included)"),
     ("interrupt", "agent", "send Ctrl-C to an agent"),
     ("pause", "agent", "stop giving an agent tasks"),
-    ("resume", "agent", "give a paused agent tasks again"),
+    (
+        "resume",
+        "agent",
+        "give a paused agent tasks again; without AGENT: lift the circuit "
+        "breaker and budget pauses",
+    ),
     ("respawn", "agent", "restart an agent's pane"),
 )
 
@@ -474,6 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only the supervisor of this host runs it (repeat for several)",
     )
+    p.add_argument(
+        "--budget",
+        metavar="KEY=VALUE,...",
+        help="what it may spend: wall=SECONDS, tokens=N, cost_usd=X, on_exceed=warn|pause|stop",
+    )
 
     p = command(
         sub,
@@ -495,8 +536,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     for verb, what, text in OPERATOR_VERBS:
         p = command(sub, verb, cmd_task_verb if what == "task" else cmd_agent_verb, text)
-        p.add_argument(what)
+        p.add_argument(what, nargs="?" if verb == "resume" else None)
         p.set_defaults(verb=verb)
+        if verb == "resume":
+            p.add_argument(
+                "--budget",
+                metavar="SCOPE",
+                help="lift only this budget: project, group:NAME or task:ID",
+            )
         if what == "task":
             p.add_argument("--reason", metavar="TEXT")
         elif verb == "send":

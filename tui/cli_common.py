@@ -416,7 +416,15 @@ def status_json(project: Project, store: Store | None = None) -> dict[str, Any]:
         ],
         "counts": store.task_counts(),
         "suggestions": store.suggestions(),
+        **holds_json(store),
     }
+
+
+def holds_json(store: Store) -> dict[str, Any]:
+    """The circuit breaker's state and the budgets with what each did (`status --json`)."""
+    from overseer.state.budgets import breaker_state, budgets
+
+    return {"breaker": breaker_state(store), "budgets": [b.as_json() for b in budgets(store)]}
 
 
 def event_json(ev: Event) -> dict[str, Any]:

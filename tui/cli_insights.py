@@ -57,7 +57,11 @@ def pick(items: list[dict[str, Any]], which: str) -> dict[str, Any]:
 
 
 def target_text(item: dict[str, Any]) -> str:
-    """'task build' or 'agent w-1'."""
+    """'task build', 'agent w-1' or 'fleet group:codex'."""
+    target = item.get("target")
+    if isinstance(target, dict) and target:
+        kind, name = next(iter(target.items()))
+        return f"{kind} {name}"
     kind, _, name = str(item.get("key", "")).partition(":")
     return f"{kind} {name.partition(':')[0]}"
 
@@ -67,6 +71,10 @@ def command_line(item: dict[str, Any]) -> str | None:
     spec = item.get("apply")
     if not spec:
         return None
+    if spec["verb"] == "lift":  # the breaker and budgets: `overseer resume [--budget SCOPE]`
+        return shlex.join(
+            ["overseer", "resume"] + (["--budget", spec["target"]] * bool(spec["target"]))
+        )
     words = ["overseer", spec["verb"], spec["target"]]
     args = spec.get("args") or {}
     if spec["verb"] == "send":

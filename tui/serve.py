@@ -191,6 +191,9 @@ def command_request(body: Any) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object: {verb, target, args}")
     verb, target, args = body.get("verb"), body.get("target"), body.get("args", {})
+    if verb == "resume" and not target and isinstance(args, dict):
+        # `overseer resume [--budget SCOPE]`: the circuit breaker and budgets (agents/budget.py).
+        return "lift", str(args.get("budget") or ""), {}
     if verb not in TASK_VERBS | AGENT_VERBS:
         known = ", ".join(sorted(TASK_VERBS | AGENT_VERBS))
         raise ValueError(f"verb must be one of {known}, not {verb!r}")

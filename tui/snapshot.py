@@ -6,6 +6,7 @@ psutil figures, so it can be tested and benchmarked without a terminal.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from overseer.agents.health import tree_usage
 from overseer.state.hosts import BEAT_WITHIN, host_id
 from overseer.state.models import Event, Task, TaskState, host_of
 from overseer.state.models import Usage as TokenUsage
-from overseer.state.store import project_store
+from overseer.state.store import Store, project_store
 from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 
 Clock = Callable[[], float]
@@ -52,6 +53,7 @@ class AgentRow:
     version_note: str | None = None  # "untested version 0.171 (tested: 0.169)"
     state_source: str | None = None  # what decided the state: a hook, a file line, the screen
     host_gone: bool = False  # on a shared store: its host's supervisor stopped beating
+    held: str | None = None  # why it takes no task: the breaker, a project or group budget
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Snapshot:
     supervisor_log: tuple[str, ...] = ()
     # On a shared store: every host by name, and whether its supervisor beats.
     hosts: tuple[tuple[str, bool], ...] = ()
+    # What holds dispatch: "breaker" or the budgets' scopes, each with why (the header's mark).
+    holds: tuple[tuple[str, str], ...] = ()
 
 
 class ProcessUsage:
@@ -156,6 +160,32 @@ def waits_for(task: Task, states: dict[str, str]) -> str:
         f"{d} ({states.get(d, 'missing')})" for d in task.depends_on if states.get(d) != "done"
     ]
     return ", ".join(parts)
+
+
+def held(store: Store) -> tuple[tuple[str, str], ...]:
+    """What holds dispatch: ("breaker", why) while it is open, then (scope, why) for each
+    budget that holds (state/budgets.py)."""
+    from overseer.state.budgets import breaker_state, budgets
+
+    out: list[tuple[str, str]] = []
+    breaker = breaker_state(store)
+    if breaker.get("open"):
+        codes = ", ".join(str(c) for c in breaker.get("exit_codes") or ())
+        out.append(("breaker", f"circuit breaker open (exit codes {codes}): `overseer resume`"))
+    out += [
+        (b.scope, f"budget of {b.scope} spent ({b.reason})") for b in budgets(store) if b.holding
+    ]
+    return tuple(out)
+
+
+def held_agent(name: str, holds: tuple[tuple[str, str], ...]) -> str | None:
+    """Why an agent takes no task (the breaker, the project's or its group's budget)."""
+    for scope, why in holds:
+        group = scope.removeprefix("group:")
+        mine = scope.startswith("group:") and re.fullmatch(re.escape(group) + r"(-\d+)?", name)
+        if scope in ("breaker", "project") or mine:
+            return f"takes no task: {why}"
+    return None
 
 
 class SnapshotReader:
@@ -283,6 +313,7 @@ class SnapshotReader:
             done_times = store.completions_since(
                 now - max(THROUGHPUT_WINDOW, SPARK_BUCKETS * SPARK_SECONDS)
             )
+            holds = held(store)
         rows = self._task_rows(now, changed, reshaped)
         counts = dict.fromkeys((s.value for s in TaskState), 0)
         for state, n in Counter(self._states.values()).items():
@@ -313,6 +344,7 @@ class SnapshotReader:
                     version_note=ag.version_note,
                     state_source=ag.state_source,
                     host_gone=where in gone,
+                    held=held_agent(ag.name, holds),
                 )
             )
         spark = [0] * SPARK_BUCKETS
@@ -342,6 +374,7 @@ class SnapshotReader:
             supervisor_died=died,
             supervisor_log=self._supervisor_log(sup.started_at) if died else (),
             hosts=hosts,
+            holds=holds,
         )
 
     def _supervisor_log(self, started_at: float | None) -> tuple[str, ...]:

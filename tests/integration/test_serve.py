@@ -257,6 +257,13 @@ async def test_commands_need_the_operator_role_and_are_validated(server: Server)
                 assert message in text, (bad, text)
         async with http.post(url, data=b"{not json", headers=ops) as r:
             assert r.status == 400
+        # `overseer resume` without an agent: the breaker and budgets (none holds here).
+        async with http.post(url, json={"verb": "resume"}, headers=ops) as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["result"].startswith("nothing to resume")
+        lift = {"verb": "resume", "args": {"budget": "task:nosuch"}}
+        async with http.post(url, json=lift, headers=ops) as r:
+            assert r.status == 400 and "no budget with scope 'task:nosuch'" in await r.text()
     cli = server.project.cli("retry", "nosuch")
     assert cli.returncode != 0  # the CLI refuses the same command
 

@@ -55,9 +55,17 @@ class StatusHeader(Static):
     """Project, supervisor liveness and heartbeat, task counts, throughput and sparkline."""
 
     def show(self, snap: Snapshot, pal: dict[str, str]) -> None:
-        top = Text()
+        # One line whatever the width (the header's height is fixed): what holds dispatch
+        # comes first, and a narrow terminal loses the end of the line instead.
+        top = Text(no_wrap=True, overflow="ellipsis")
         top.append(" ◆ Overseer ", style=f"bold {pal['accent']}")
         top.append(f" {snap.project} ", style="bold")
+        scopes = [scope for scope, _ in snap.holds]
+        if "breaker" in scopes:
+            top.append("  ⛔ breaker open", style=f"bold {pal['err']}")
+        if any(s != "breaker" for s in scopes):
+            spent = ", ".join(s for s in scopes if s != "breaker")
+            top.append(f"  ‖ budget spent: {spent}", style=f"bold {pal['warn']}")
         top.append("   supervisor ")
         if snap.supervisor_alive:
             beat = snap.heartbeat_age or 0.0
@@ -220,6 +228,7 @@ class DetailPanel(Static):
         key = (
             "agent",
             (row.name, row.state, row.task, row.pane_id, row.prompt, row.reason, row.usage),
+            row.held,
             repr(tree),
             screen,
             tuple(e.id for e in events),
@@ -264,6 +273,8 @@ def agent_body(
         )
     if row.reason:
         parts.append(Text(row.reason, style=pal["warn"]))
+    if row.held:
+        parts.append(Text(row.held, style=f"bold {pal['err']}"))
     if row.state_source:
         parts.append(Text(f"state from: {row.state_source}", style=pal["dim"]))
     if row.version_note:
