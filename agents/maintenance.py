@@ -33,6 +33,7 @@ from overseer.agents.tmux import (
     tmux_binary,
     tmux_version,
 )
+from overseer.state import pool
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
 from overseer.state.models import Agent, AgentState, Task, TaskState
@@ -193,6 +194,8 @@ def health(
     if store is not None:
         checks += [_check_signals(a) for a in store.agents() if a.kind != "shell"]
     running = is_held(state_dir)
+    if store is not None and config is not None:
+        config = pool.scaled(config, store)  # the agents a scale added are the fleet's too
     try:
         checks += _check_runtime(state_dir, config, store, running, now)
     except sqlite3.Error as exc:  # a store that opened but fails on read
@@ -486,6 +489,9 @@ def cleanup(
             owned = True
         except LockHeld:
             owned = False
+    store = project_store(state_dir) if store_exists(state_dir) else None
+    if store is not None:
+        config = pool.scaled(config, store)  # agents `overseer scale` added are not orphans
     c = Clean(
         config,
         StatePaths(state_dir),
@@ -496,7 +502,6 @@ def cleanup(
         force,
         supervised=not owned and is_held(state_dir),
     )
-    store = project_store(c.paths.root) if store_exists(c.paths.root) else None
     actions: list[Action] = []
     try:
         actions += _clean_windows(c)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from overseer.agents import guard, kinds, panes
+from overseer.agents import guard, kinds, panes, scaling
 from overseer.agents.answers import Refused, check_answer
 from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -22,7 +22,7 @@ from overseer.agents.recovery import Settlement, record, stop_orphan
 from overseer.agents.runner import Dispatch
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
-from overseer.state import queue
+from overseer.state import pool, queue
 from overseer.state.config import Config
 from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
 from overseer.state.paths import StatePaths
@@ -43,6 +43,7 @@ class Fleet(Host):
     agents: dict[str, AgentRuntime]
     stop_requested: bool
     kill_agents_on_exit: bool
+    starts: scaling.Starts | None = None  # agents a scale-up adds (None: no loop starts them)
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn, in `pane`) the agent's pane."""
@@ -96,6 +97,8 @@ def apply(fleet: Fleet, cmd: Command) -> str:
     reason = str(args.get("reason") or "") or None
     if cmd.verb in TASK_VERBS or cmd.verb in ("add", "edit", "shutdown"):
         return apply_to_queue(fleet, cmd.verb, cmd.target, args, reason)
+    if cmd.verb == "scale":
+        return scaling.scale(fleet, cmd.target, args)
     rt = agent_of(fleet, cmd.target)
     if cmd.verb == "send":
         if args.get("expect_prompt") is not None:  # an answer a suggestion built
@@ -262,10 +265,10 @@ class Offline(Fleet):
     """
 
     def __init__(self, config: Config, state_dir: Path) -> None:
-        self.config = config
         self.state_dir = state_dir
         self.paths = StatePaths(state_dir)
         self.store = project_store(state_dir)
+        self.config = pool.scaled(config, self.store)  # agents added by `overseer scale`
         self.origin = command_origin()
         self.agents: dict[str, AgentRuntime] = {}
         self.server: TmuxServer | None = None

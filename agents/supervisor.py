@@ -31,6 +31,7 @@ from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
 from overseer.agents.notify import Notifier
 from overseer.agents.offload import Offload
+from overseer.agents.scaling import Starts, restore, start_due
 from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
@@ -139,6 +140,7 @@ class Supervisor(operator.Fleet):
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
+        self.starts: Starts = Starts()  # agents `overseer scale` added, started staggered
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -213,6 +215,7 @@ class Supervisor(operator.Fleet):
                 project=self.config.name,
             )
         ingest.install_hook(self.paths)  # before any CLI is started with hooks calling it
+        self.config = restore(self)  # groups scaled at run time keep their size
         for name, spec in self.config.agent_instances():
             self.store.upsert_agent(name, spec.kind)
             rt = self.new_runtime(name, spec)
@@ -391,7 +394,7 @@ class Supervisor(operator.Fleet):
 
     def fleet_unavailable(self) -> bool:
         """True when work waits but every agent is paused or dead and none is running."""
-        if any(rt.running is not None for rt in self.agents.values()):
+        if self.starts.queue or any(rt.running is not None for rt in self.agents.values()):
             return False
         if self.tmux_down_since is not None and time.time() - self.tmux_down_since < TMUX_PATIENCE:
             return False  # the agents come back with the tmux server
@@ -462,6 +465,7 @@ class Supervisor(operator.Fleet):
             self.next_sweep = min(self.next_sweep, now + SWEEP_INTERVAL)  # guard.drain's pace
             return
         operator.apply_commands(self)
+        start_due(self, time.time())
         now = time.time()
         for rt in self.agents.values():
             rt.driver.check(rt, now)
@@ -488,6 +492,7 @@ class Supervisor(operator.Fleet):
             self.store_watch is None
             or self.store_watch.fd is None
             or self.work_hint
+            or self.starts.queue
             or now - self.active_at < REST_AFTER
             or (self.notifier is not None and (self.notifier.running or self.notifier.queue))
             or not self.fleet_rests()

@@ -33,6 +33,8 @@ PROMPT_KINDS = ("claude", "codex", "gemini", "aider", "custom")
 PATTERN_KEYS = ("busy", "idle", "waiting")
 MAX_AGENT_COUNT = 1000
 MAX_INT = 10**9
+STAGGER = 2.0  # seconds between the starts of agents a scale-up adds
+MAX_STAGGER = 3600.0
 _EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 TOP_KEYS = (
@@ -50,6 +52,7 @@ TOP_KEYS = (
     "notify",
     "theme",
     "store",
+    "stagger",
 )
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
@@ -79,6 +82,7 @@ AGENT_KEYS = (
     "idle",
     "waiting",
     "version_check",
+    "stagger",
 )
 TASK_KEYS = (
     "id",
@@ -183,6 +187,8 @@ class AgentSpec:
     worktree: bool = False  # each instance works in its own git worktree and branch
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # custom kind
     version_check: bool = True  # flag an untested CLI version (it is read all the same)
+    stagger: float | None = None  # seconds between scale-up starts (None: the top level's)
+    names: tuple[str, ...] | None = None  # members after `overseer scale` (state/pool.py)
 
     @property
     def takes_prompts(self) -> bool:
@@ -191,6 +197,8 @@ class AgentSpec:
 
     def instance_names(self) -> list[str]:
         """Names of the panes this spec expands to."""
+        if self.names is not None:
+            return list(self.names)
         if self.count == 1:
             return [self.name]
         return [f"{self.name}-{i}" for i in range(1, self.count + 1)]
@@ -240,12 +248,17 @@ class Config:
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
     store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
+    stagger: float = STAGGER  # seconds between the starts of agents a scale-up adds
     text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
     def retention_seconds(self) -> float:
         """How long events, commands, logs and run files of finished work are kept."""
         return self.retention_days * 86400
+
+    def stagger_of(self, spec: AgentSpec) -> float:
+        """Seconds between the starts of the group's new agents (its own, else the top level's)."""
+        return spec.stagger if spec.stagger is not None else self.stagger
 
     def agent_instances(self) -> list[tuple[str, AgentSpec]]:
         """Every pane name with the spec it comes from, in config order."""
@@ -696,6 +709,9 @@ class _Validator:
         version_check = True
         if "version_check" in entries:
             version_check = self.boolean(entries["version_check"][1], f"'version_check' {label}")
+        stagger = None
+        if "stagger" in entries:
+            stagger = self.stagger(entries["stagger"][1], f"'stagger' {label}")
         patterns: dict[str, tuple[str, ...]] = {}
         for key in PATTERN_KEYS:
             if key not in entries or _is_null(entries[key][1]):
@@ -734,7 +750,16 @@ class _Validator:
             worktree=worktree,
             patterns=patterns,
             version_check=version_check,
+            stagger=stagger,
         )
+
+    def stagger(self, node: Node, what: str) -> float:
+        """Seconds between agent starts: 0 (all at once) to an hour."""
+        wanted = f"a number of seconds from 0 to {MAX_STAGGER:g}"
+        value = self.number(node, what, at_least=0, wanted=wanted)
+        if value > MAX_STAGGER:
+            raise self.error(node, f"{what} must be {wanted}, got {value:g}")
+        return value
 
     def patterns(self, node: Node, what: str) -> tuple[str, ...]:
         """A regex or a list of regexes, each checked to compile."""
@@ -1004,6 +1029,9 @@ class _Validator:
                     f"'store' must be a postgresql:// URL, got {_quote(mask_url(store))}",
                     hint="leave it out for SQLite: the store is then .overseer/state.db",
                 )
+        stagger = STAGGER
+        if (node := value("stagger")) is not None:
+            stagger = self.stagger(node, "'stagger'")
         agents = self.agents(value("agents"), root)
         tasks = self.tasks(value("tasks"), check_unknown_deps=True, agents=agents)
         return Config(
@@ -1023,6 +1051,7 @@ class _Validator:
             notify=notify,
             theme=theme,
             store=store,
+            stagger=stagger,
         )
 
 

@@ -26,6 +26,7 @@ from overseer.tui import (
     cli_decompose,
     cli_insights,
     cli_ops,
+    cli_pool,
     cli_record,
     cli_serve,
 )
@@ -438,6 +439,7 @@ EXTENSIONS = (
     cli_ops,
     cli_record,
     cli_decompose,
+    cli_pool,
     cli_serve,
     cli_completion,
 )

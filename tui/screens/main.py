@@ -592,6 +592,11 @@ class MainScreen(Screen[None]):
             verb = "resume" if row is not None and row.state == "paused" else "pause"
             self.command(verb, [name])
 
+    def action_scale(self, size: str) -> None:
+        """Grow or shrink the selected agent's group by one (the agent names its group)."""
+        if targets := self.chosen("agent"):
+            self.command("scale", targets[:1], {"size": size, "force": False})
+
     def action_attach(self) -> None:
         if isinstance(self.focused, SuggestionTable):
             self.action_apply_suggestion()
