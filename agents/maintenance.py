@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from overseer.agents import crashes, runner
 from overseer.agents import health as proc
-from overseer.agents import runner
 from overseer.agents.clis import CLIS
 from overseer.agents.lock import LockHeld, SupervisorLock, is_held
 from overseer.agents.recovery import record, settle_orphan
@@ -510,6 +510,7 @@ def cleanup(
             actions += _clean_agent_rows(c, store)
             actions += _clean_leases(c, store)
         actions += _clean_logs(c)
+        actions += _clean_crashes(c)
         actions += _clean_worktrees(c)
         actions += _clean_run_files(c, store)
     finally:
@@ -641,6 +642,14 @@ def _clean_logs(c: Clean) -> list[Action]:
             times.unlink(missing_ok=True)
         out.append(Action("log", times.name, "output times of a log gone", not c.dry_run))
     return out
+
+
+def _clean_crashes(c: Clean) -> list[Action]:
+    """Crash contexts past `retention` (its days, and beyond the newest `retention.crashes`)."""
+    return [
+        Action("crash", path.name, "crash context past retention", not c.dry_run)
+        for path in crashes.prune(c.paths, c.config, c.now, dry_run=c.dry_run)
+    ]
 
 
 def _clean_worktrees(c: Clean) -> list[Action]:

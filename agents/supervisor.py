@@ -25,6 +25,7 @@ from typing import NoReturn
 
 from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
 from overseer.agents.clis import CLIS
+from overseer.agents.crashes import attempt_lost, lease_expired
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
@@ -564,6 +565,8 @@ class Supervisor(operator.Fleet):
         assert run is not None
         rt.running = None
         tail = rt.driver.output_tail(rt, run)  # before the transaction: it may ask tmux
+        if end.outcome == AttemptOutcome.LOST:
+            attempt_lost(self, rt, run, end.reason or "lost")  # its screen, tail and events
         # The attempt's end and the agent's new state: one transaction, one commit.
         with self.store.tx():
             self.finished(rt, run, end, tail)
@@ -705,7 +708,12 @@ class Supervisor(operator.Fleet):
                 rt.driver.poll(rt, now)
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s, now)
-        if queue.reclaim_expired(self.store, now, delay=self.config.retry.delay, keep=set(live)):
+        expired = queue.reclaim_expired(
+            self.store, now, delay=self.config.retry.delay, keep=set(live)
+        )
+        for task_id in expired:
+            lease_expired(self, task_id)
+        if expired:
             self.work_hint = True
         if now >= self.promote_due:
             # Finishing a task promotes its dependants at once; this pass over the whole

@@ -57,7 +57,8 @@ TOP_KEYS = (
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
-RETENTION_KEYS = ("days", "events")
+RETENTION_KEYS = ("days", "events", "crashes")
+RETENTION_CRASHES = 50  # crash contexts kept (agents/crashes.py), the newest first
 RETENTION_EVENTS = 200_000  # newest events kept in the store whatever their age
 NOTIFY_KEYS = ("command", "events", "min_interval")
 # Events that need a person; the `notify:` hook may subscribe to any of them.
@@ -245,6 +246,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict, hash=False)
     retention_days: float = 7.0
     retention_events: int = RETENTION_EVENTS
+    retention_crashes: int = RETENTION_CRASHES
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
     store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
@@ -607,17 +609,19 @@ class _Validator:
             )
         return RetryConfig(max_attempts=max_attempts, backoff=backoff, backoff_max=backoff_max)
 
-    def retention(self, node: Node | None) -> tuple[float, int]:
-        days, events = 7.0, RETENTION_EVENTS
+    def retention(self, node: Node | None) -> tuple[float, int, int]:
+        days, events, crashes = 7.0, RETENTION_EVENTS, RETENTION_CRASHES
         if node is None or _is_null(node):
-            return days, events
+            return days, events, crashes
         entries = self.mapping(node, "'retention'")
         self.check_keys(entries, RETENTION_KEYS, "'retention'")
         if "days" in entries:
             days = self.number(entries["days"][1], "'retention.days'", above=0)
         if "events" in entries:
             events = self.integer(entries["events"][1], "'retention.events'", 1000)
-        return days, events
+        if "crashes" in entries:
+            crashes = self.integer(entries["crashes"][1], "'retention.crashes'", 0, 100_000)
+        return days, events, crashes
 
     def notify(self, node: Node | None) -> NotifyConfig | None:
         if node is None or _is_null(node):
@@ -1048,6 +1052,7 @@ class _Validator:
             keymap=keymap,
             retention_days=retention[0],
             retention_events=retention[1],
+            retention_crashes=retention[2],
             notify=notify,
             theme=theme,
             store=store,

@@ -3,13 +3,11 @@ stored sizes that the config's count overrides."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from overseer.state import pool
 from overseer.state.config import ConfigError, load_config_text
-from overseer.state.store import Store
+from tests.backends import Backend
 
 
 def test_stagger_top_level_and_per_agent() -> None:
@@ -52,8 +50,8 @@ def test_target_size_absolute_and_relative() -> None:
         pool.target_size(0, "many")
 
 
-def test_stored_size_holds_until_the_config_changes_the_count(tmp_path: Path) -> None:
-    store = Store(tmp_path / "state.db")
+def test_stored_size_holds_until_the_config_changes_the_count(backend: Backend) -> None:
+    store = backend()
     c = load_config_text("agents: [{name: w, count: 2}]\n")
     pool.save(store, {"w": {"config": 2, "names": ["w-1", "w-2", "w-3"]}})
     assert [n for n, _ in pool.scaled(c, store).agent_instances()] == ["w-1", "w-2", "w-3"]
