@@ -34,6 +34,7 @@ log = logging.getLogger("overseer.supervisor")
 
 TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})
 AGENT_VERBS = frozenset({"send", "answer", "interrupt", "pause", "resume", "respawn"})
+GROUP_VERBS = frozenset({"scale"})  # on an agent group (or one of its agents)
 
 
 class Fleet(Host):
