@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +213,11 @@ def write(paths: StatePaths, agent: str, now: float, files: dict[str, str]) -> P
 
 def entries(paths: StatePaths) -> list[Path]:
     """The kept crash directories, oldest first (their names start with the time)."""
-    if check_path(paths.crashes) is None:
+    try:
+        st = check_path(paths.crashes)
+    except StoreError:  # a link or another user's entry planted there: never listed
+        return []
+    if st is None or not stat.S_ISDIR(st.st_mode):
         return []
     with os.scandir(paths.crashes) as it:
         found = [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]

@@ -47,6 +47,8 @@ def test_never_written_through_a_link(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="symbolic link"):
         crashes.write(StatePaths(state), "w", time.time(), files("w", "a", 1))
     assert list(elsewhere.iterdir()) == []
+    (elsewhere / "20270101-000000.000-w").mkdir()  # a link's target is never read either
+    assert crashes.entries(StatePaths(state)) == []
 
 
 def test_pruned_by_age_and_by_count(tmp_path: Path) -> None:
