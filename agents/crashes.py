@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from overseer.agents.screen import VirtualScreen
 from overseer.agents.stream import to_text
 from overseer.agents.tmux import TmuxError
 from overseer.state.paths import StatePaths
@@ -33,6 +32,7 @@ log = logging.getLogger("overseer.supervisor")
 
 TAIL_BYTES = 16384  # the log's tail kept
 EVENTS_KEPT = 200  # the attempt's (or agent's) newest events kept
+SCREEN_ROWS = 24  # a screen kept from the log: its last rows (tmux's default pane height)
 EXCERPT_LINES = 6  # lines of the screen shown by `explain` and the detail panel
 FILES = ("screen.txt", "tail.txt", "events.jsonl", "command.txt", "context.json")
 
@@ -70,10 +70,10 @@ def keep_agent(
     sup: Supervisor, rt: AgentRuntime, run: Running | None, pane_id: str | None, why: str
 ) -> None:
     """The screen: the pane's if it is still there, else the one the agent's driver last
-    read (an AI CLI's), else the log's tail replayed on a virtual terminal."""
-    raw = read_tail(sup.paths.log(rt.name))
-    screen = capture(sup, pane_id) or rt.driver.last_screen(rt) or replayed(raw)
-    keep(sup, rt.name, why, screen, to_text(raw), run=run)
+    read (an AI CLI's), else the last lines of the log."""
+    tail = to_text(read_tail(sup.paths.log(rt.name)))
+    screen = capture(sup, pane_id) or rt.driver.last_screen(rt) or last_lines(tail)
+    keep(sup, rt.name, why, screen, tail, run=run)
 
 
 def lease_expired(sup: Supervisor, task_id: str) -> None:
@@ -83,7 +83,7 @@ def lease_expired(sup: Supervisor, task_id: str) -> None:
     if task is None or not attempts:
         return
     attempt = attempts[-1]
-    raw = read_tail(sup.paths.log(attempt.agent))
+    tail = to_text(read_tail(sup.paths.log(attempt.agent)))
     pane = None
     with contextlib.suppress(TmuxError):
         pane = sup.tmux.window_pane(attempt.agent)
@@ -91,8 +91,8 @@ def lease_expired(sup: Supervisor, task_id: str) -> None:
         sup,
         attempt.agent,
         "attempt lost: lease expired",
-        capture(sup, pane.pane_id if pane is not None else None) or replayed(raw),
-        to_text(raw),
+        capture(sup, pane.pane_id if pane is not None else None) or last_lines(tail),
+        tail,
         task_id=task_id,
         attempt=attempt.number,
         started=attempt.started_at,
@@ -122,11 +122,10 @@ def read_tail(path: Path, size: int = TAIL_BYTES) -> bytes:
         return fh.read()
 
 
-def replayed(raw: bytes) -> str:
-    """A pane's screen rebuilt from its output (a pane of tmux's default 80x24)."""
-    screen = VirtualScreen(80, 24)
-    screen.feed(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
-    return screen.text()
+def last_lines(text: str, rows: int = SCREEN_ROWS) -> str:
+    """What a pane's screen showed last, near enough for line output: the log's last rows
+    (replaying 16 KB on a virtual terminal cost 40-170 ms of the loop, measured)."""
+    return "\n".join(text.rstrip("\n").split("\n")[-rows:])
 
 
 def keep(
