@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 from overseer.state.models import AttemptOutcome, TaskState
 from tests.faults import start_supervisor
@@ -18,11 +17,6 @@ def windows(project: Project) -> list[str]:
 
 def idle(project: Project, names: list[str]) -> bool:
     return all(project.agent_state(n) == "idle" for n in names)
-
-
-def gated(task_id: str, gate: Path) -> str:
-    """A task that runs until the file `gate` exists."""
-    return f'  - {{id: {task_id}, run: "while [ ! -f {gate} ]; do sleep 0.1; done; echo {task_id} ok"}}'
 
 
 def test_scale_up_staggered_and_kept_across_a_restart(project: Project) -> None:
@@ -68,14 +62,13 @@ def test_scale_up_staggered_and_kept_across_a_restart(project: Project) -> None:
 
 def test_scale_down_never_kills_a_busy_agent_without_force(project: Project) -> None:
     gate = project.root / "go"
-    project.write(
-        "agents:\n  - {name: w, kind: shell, count: 3, stagger: 0}\ntasks:\n"
-        + gated("a", gate)
-        + "\n"
-        + gated("b", gate)
-        + "\n",
-    )
+    project.write("agents:\n  - {name: w, kind: shell, count: 3, stagger: 0}\ntasks: []\n")
     start_supervisor(project)
+    # Every agent idle first: the two tasks then go to the first two, in the agents' order.
+    wait_until(lambda: idle(project, ["w-1", "w-2", "w-3"]), timeout=30)
+    for task_id in ("a", "b"):
+        command = f"while [ ! -f {gate} ]; do sleep 0.1; done; echo {task_id} ok"
+        project.cli("add", task_id, "--", command, check=True)
     project.wait_task("a", TaskState.RUNNING)
     project.wait_task("b", TaskState.RUNNING)
     busy = sorted(a.claimed_by or "" for a in map(project.store.task, ["a", "b"]) if a)
