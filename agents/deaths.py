@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from overseer.agents import crashes
 from overseer.agents.drivers.base import AgentRuntime
 from overseer.agents.tmux import PaneInfo, TmuxError
 from overseer.state.models import AgentState, AttemptOutcome, TaskState
@@ -26,6 +27,7 @@ def agent_died(
     respawn-loop limit: the agent did nothing wrong.
     """
     sup.store.event("agent.died", f"{rt.name}: {why}", agent=rt.name)
+    crashes.agent_died(sup, rt, pane.pane_id if pane is not None else rt.pane_id, why)
     if rt.running is not None:
         rt.driver.lose(rt, f"agent died: {why}")
     if rt.retiring:

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from overseer.agents import crashes, runner
 from overseer.agents import health as proc
-from overseer.agents import runner
 from overseer.agents.clis import CLIS
 from overseer.agents.lock import LockHeld, SupervisorLock, is_held
 from overseer.agents.recovery import record, settle_orphan
@@ -33,7 +33,7 @@ from overseer.agents.tmux import (
     tmux_binary,
     tmux_version,
 )
-from overseer.state import hosts
+from overseer.state import hosts, pool
 from overseer.state.config import Config
 from overseer.state.drift import describe, drift
 from overseer.state.models import Agent, AgentState, Task, TaskState, host_of
@@ -194,6 +194,8 @@ def health(
     if store is not None:
         checks += [_check_signals(a) for a in store.agents() if a.kind != "shell"]
     running = is_held(state_dir)
+    if store is not None and config is not None:
+        config = pool.scaled(config, store)  # the agents a scale added are the fleet's too
     try:
         checks += _check_runtime(state_dir, config, store, running, now)
     except sqlite3.Error as exc:  # a store that opened but fails on read
@@ -488,6 +490,8 @@ def cleanup(
         except LockHeld:
             owned = False
     store = project_store(state_dir) if store_exists(state_dir) else None
+    if store is not None:
+        config = pool.scaled(config, store)  # agents `overseer scale` added are not orphans
     c = Clean(
         config,
         StatePaths(state_dir),
@@ -506,6 +510,7 @@ def cleanup(
             actions += _clean_agent_rows(c, store)
             actions += _clean_leases(c, store)
         actions += _clean_logs(c)
+        actions += _clean_crashes(c)
         actions += _clean_worktrees(c)
         actions += _clean_run_files(c, store)
     finally:
@@ -652,6 +657,14 @@ def _clean_logs(c: Clean) -> list[Action]:
             times.unlink(missing_ok=True)
         out.append(Action("log", times.name, "output times of a log gone", not c.dry_run))
     return out
+
+
+def _clean_crashes(c: Clean) -> list[Action]:
+    """Crash contexts past `retention` (its days, and beyond the newest `retention.crashes`)."""
+    return [
+        Action("crash", path.name, "crash context past retention", not c.dry_run)
+        for path in crashes.prune(c.paths, c.config, c.now, dry_run=c.dry_run)
+    ]
 
 
 def _clean_worktrees(c: Clean) -> list[Action]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from overseer.agents import budget, guard, kinds, panes
+from overseer.agents import budget, guard, kinds, panes, scaling
 from overseer.agents.answers import Refused, check_answer
 from overseer.agents.drivers.base import STOP_GRACE, AgentRuntime, Ended, Host
 from overseer.agents.housekeeping import PERSIST_ERRORS
@@ -23,7 +23,7 @@ from overseer.agents.recovery import Settlement, record, stop_orphan
 from overseer.agents.runner import Dispatch
 from overseer.agents.stream import LogStream
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
-from overseer.state import hosts, queue
+from overseer.state import hosts, pool, queue
 from overseer.state.budgets import set_budgets
 from overseer.state.config import Config
 from overseer.state.models import AgentState, AttemptOutcome, Command, Task, TaskState
@@ -36,6 +36,7 @@ log = logging.getLogger("overseer.supervisor")
 
 TASK_VERBS = frozenset({"retry", "block", "unblock", "release"})
 AGENT_VERBS = frozenset({"send", "answer", "interrupt", "pause", "resume", "respawn"})
+GROUP_VERBS = frozenset({"scale"})  # on an agent group (or one of its agents)
 
 
 class Fleet(Host):
@@ -48,6 +49,7 @@ class Fleet(Host):
     stop_requested: bool
     kill_agents_on_exit: bool
     budgets: budget.Budgets | None = None  # the supervisor's (what holds its dispatch)
+    starts: scaling.Starts | None = None  # agents a scale-up adds (None: no loop starts them)
 
     def spawn(self, rt: AgentRuntime, pane: PaneInfo | None = None) -> None:
         """Start (or respawn, in `pane`) the agent's pane."""
@@ -110,6 +112,8 @@ def apply(fleet: Fleet, cmd: Command) -> str:
         return apply_to_queue(fleet, cmd.verb, cmd.target, args, reason)
     if cmd.verb == "lift":  # `overseer resume` without an agent: the breaker and budgets
         return budget.lift(fleet, cmd.target or None)
+    if cmd.verb == "scale":
+        return scaling.scale(fleet, cmd.target, args)
     rt = agent_of(fleet, cmd.target)
     if cmd.verb == "send":
         if args.get("expect_prompt") is not None:  # an answer a suggestion built
@@ -288,12 +292,12 @@ class Offline(Fleet):
     """
 
     def __init__(self, config: Config, state_dir: Path) -> None:
-        self.config = config
         self.state_dir = state_dir
         self.paths = StatePaths(state_dir)
         self.store = project_store(state_dir)
         self.shared = not self.store.local
         self.host_id = hosts.host_id(state_dir)
+        self.config = pool.scaled(config, self.store)  # agents added by `overseer scale`
         self.origin = command_origin()
         self.agents: dict[str, AgentRuntime] = {}
         self.server: TmuxServer | None = None

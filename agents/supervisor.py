@@ -25,12 +25,14 @@ from typing import NoReturn
 from overseer.agents import deaths, guard, health, housekeeping, ingest, kinds, operator, recovery
 from overseer.agents.budget import Budgets
 from overseer.agents.clis import CLIS
+from overseer.agents.crashes import attempt_lost, lease_expired
 from overseer.agents.drivers.base import AgentRuntime, Ended, Running
 from overseer.agents.housekeeping import PERSIST_ERRORS
 from overseer.agents.insights import Insights
 from overseer.agents.lock import LockHeld, SupervisorLock, clear_tmux_owner, set_tmux_owner
 from overseer.agents.notify import Notifier
 from overseer.agents.offload import Offload
+from overseer.agents.scaling import Starts, restore, start_due
 from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
@@ -149,6 +151,7 @@ class Supervisor(operator.Fleet):
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
         self.budgets: Budgets = Budgets(config, self.store)  # budgets and the breaker
+        self.starts: Starts = Starts()  # agents `overseer scale` added, started staggered
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -225,6 +228,7 @@ class Supervisor(operator.Fleet):
                 project=self.config.name,
             )
         ingest.install_hook(self.paths)  # before any CLI is started with hooks calling it
+        self.config = restore(self)  # groups scaled at run time keep their size
         for local, spec in self.config.agent_instances():
             name = hosts.qualified(self.host_id, local, self.shared)
             self.store.upsert_agent(name, spec.kind)
@@ -406,7 +410,7 @@ class Supervisor(operator.Fleet):
     def fleet_unavailable(self) -> bool:
         """True when work waits but every agent is paused, dead or held (the breaker, a
         budget) and none is running."""
-        if any(rt.running is not None for rt in self.agents.values()):
+        if self.starts.queue or any(rt.running is not None for rt in self.agents.values()):
             return False
         if self.tmux_down_since is not None and time.time() - self.tmux_down_since < TMUX_PATIENCE:
             return False  # the agents come back with the tmux server
@@ -480,6 +484,7 @@ class Supervisor(operator.Fleet):
             self.next_sweep = min(self.next_sweep, now + SWEEP_INTERVAL)  # guard.drain's pace
             return
         operator.apply_commands(self)
+        start_due(self, time.time())
         now = time.time()
         for rt in self.agents.values():
             rt.driver.check(rt, now)
@@ -506,6 +511,7 @@ class Supervisor(operator.Fleet):
             self.store_watch is None
             or self.store_watch.fd is None
             or self.work_hint
+            or self.starts.queue
             or now - self.active_at < REST_AFTER
             or (self.notifier is not None and (self.notifier.running or self.notifier.queue))
             or not self.fleet_rests()
@@ -577,6 +583,8 @@ class Supervisor(operator.Fleet):
         assert run is not None
         rt.running = None
         tail = rt.driver.output_tail(rt, run)  # before the transaction: it may ask tmux
+        if end.outcome == AttemptOutcome.LOST:
+            attempt_lost(self, rt, run, end.reason or "lost")  # its screen, tail and events
         # The attempt's end and the agent's new state: one transaction, one commit.
         with self.store.tx():
             self.finished(rt, run, end, tail)
@@ -720,13 +728,16 @@ class Supervisor(operator.Fleet):
                 rt.driver.poll(rt, now)
         live = [rt.name for rt in self.agents.values() if rt.running is not None]
         queue.renew_agent_leases(self.store, live, self.lease_s, now)
-        if queue.reclaim_expired(
+        expired = queue.reclaim_expired(
             self.store,
             now,
             delay=self.config.retry.delay,
             keep=set(live),
             hosts_alive=self.hosts_alive(now),
-        ):
+        )
+        for task_id in expired:
+            lease_expired(self, task_id)
+        if expired:
             self.work_hint = True
         if now >= self.promote_due:
             # Finishing a task promotes its dependants at once; this pass over the whole

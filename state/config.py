@@ -33,6 +33,8 @@ PROMPT_KINDS = ("claude", "codex", "gemini", "aider", "custom")
 PATTERN_KEYS = ("busy", "idle", "waiting")
 MAX_AGENT_COUNT = 1000
 MAX_INT = 10**9
+STAGGER = 2.0  # seconds between the starts of agents a scale-up adds
+MAX_STAGGER = 3600.0
 _EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 TOP_KEYS = (
@@ -53,12 +55,14 @@ TOP_KEYS = (
     "hosts",
     "budget",
     "breaker",
+    "stagger",
 )
 HOST_KEYS = ("ssh",)
 USER_KEYS = ("theme", "keymap")  # what the user-level config may hold
 HEARTBEAT_KEYS = ("warn", "alert")
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_max")
-RETENTION_KEYS = ("days", "events")
+RETENTION_KEYS = ("days", "events", "crashes")
+RETENTION_CRASHES = 50  # crash contexts kept (agents/crashes.py), the newest first
 RETENTION_EVENTS = 200_000  # newest events kept in the store whatever their age
 NOTIFY_KEYS = ("command", "events", "min_interval")
 BUDGET_KEYS = ("wall", "tokens", "cost_usd", "on_exceed")
@@ -91,6 +95,7 @@ AGENT_KEYS = (
     "waiting",
     "version_check",
     "budget",
+    "stagger",
 )
 TASK_KEYS = (
     "id",
@@ -228,6 +233,8 @@ class AgentSpec:
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # custom kind
     version_check: bool = True  # flag an untested CLI version (it is read all the same)
     budget: BudgetSpec | None = None  # what the group's agents together may spend
+    stagger: float | None = None  # seconds between scale-up starts (None: the top level's)
+    names: tuple[str, ...] | None = None  # members after `overseer scale` (state/pool.py)
 
     @property
     def takes_prompts(self) -> bool:
@@ -236,6 +243,8 @@ class AgentSpec:
 
     def instance_names(self) -> list[str]:
         """Names of the panes this spec expands to."""
+        if self.names is not None:
+            return list(self.names)
         if self.count == 1:
             return [self.name]
         return [f"{self.name}-{i}" for i in range(1, self.count + 1)]
@@ -284,6 +293,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict, hash=False)
     retention_days: float = 7.0
     retention_events: int = RETENTION_EVENTS
+    retention_crashes: int = RETENTION_CRASHES
     notify: NotifyConfig | None = None
     theme: str | None = None  # the dashboard's colour theme (a name from themes/)
     store: str | None = None  # a postgresql:// URL (None: SQLite in the state dir)
@@ -291,12 +301,17 @@ class Config:
     hosts: dict[str, str] = field(default_factory=dict, hash=False)
     budget: BudgetSpec | None = None  # the whole project's
     breaker: BreakerConfig | None = field(default_factory=BreakerConfig)  # None: `breaker: off`
+    stagger: float = STAGGER  # seconds between the starts of agents a scale-up adds
     text: str = field(default="", repr=False, compare=False)  # the YAML it was read from
 
     @property
     def retention_seconds(self) -> float:
         """How long events, commands, logs and run files of finished work are kept."""
         return self.retention_days * 86400
+
+    def stagger_of(self, spec: AgentSpec) -> float:
+        """Seconds between the starts of the group's new agents (its own, else the top level's)."""
+        return spec.stagger if spec.stagger is not None else self.stagger
 
     def agent_instances(self) -> list[tuple[str, AgentSpec]]:
         """Every pane name with the spec it comes from, in config order."""
@@ -647,17 +662,19 @@ class _Validator:
             )
         return RetryConfig(max_attempts=max_attempts, backoff=backoff, backoff_max=backoff_max)
 
-    def retention(self, node: Node | None) -> tuple[float, int]:
-        days, events = 7.0, RETENTION_EVENTS
+    def retention(self, node: Node | None) -> tuple[float, int, int]:
+        days, events, crashes = 7.0, RETENTION_EVENTS, RETENTION_CRASHES
         if node is None or _is_null(node):
-            return days, events
+            return days, events, crashes
         entries = self.mapping(node, "'retention'")
         self.check_keys(entries, RETENTION_KEYS, "'retention'")
         if "days" in entries:
             days = self.number(entries["days"][1], "'retention.days'", above=0)
         if "events" in entries:
             events = self.integer(entries["events"][1], "'retention.events'", 1000)
-        return days, events
+        if "crashes" in entries:
+            crashes = self.integer(entries["crashes"][1], "'retention.crashes'", 0, 100_000)
+        return days, events, crashes
 
     def notify(self, node: Node | None) -> NotifyConfig | None:
         if node is None or _is_null(node):
@@ -821,6 +838,9 @@ class _Validator:
         version_check = True
         if "version_check" in entries:
             version_check = self.boolean(entries["version_check"][1], f"'version_check' {label}")
+        stagger = None
+        if "stagger" in entries:
+            stagger = self.stagger(entries["stagger"][1], f"'stagger' {label}")
         patterns: dict[str, tuple[str, ...]] = {}
         for key in PATTERN_KEYS:
             if key not in entries or _is_null(entries[key][1]):
@@ -860,7 +880,16 @@ class _Validator:
             patterns=patterns,
             version_check=version_check,
             budget=self.budget(entries["budget"][1], label) if "budget" in entries else None,
+            stagger=stagger,
         )
+
+    def stagger(self, node: Node, what: str) -> float:
+        """Seconds between agent starts: 0 (all at once) to an hour."""
+        wanted = f"a number of seconds from 0 to {MAX_STAGGER:g}"
+        value = self.number(node, what, at_least=0, wanted=wanted)
+        if value > MAX_STAGGER:
+            raise self.error(node, f"{what} must be {wanted}, got {value:g}")
+        return value
 
     def patterns(self, node: Node, what: str) -> tuple[str, ...]:
         """A regex or a list of regexes, each checked to compile."""
@@ -1178,6 +1207,9 @@ class _Validator:
                     hint="leave it out for SQLite: the store is then .overseer/state.db",
                 )
         hosts = self.hosts(value("hosts"))
+        stagger = STAGGER
+        if (node := value("stagger")) is not None:
+            stagger = self.stagger(node, "'stagger'")
         agents = self.agents(value("agents"), root)
         tasks = self.tasks(value("tasks"), check_unknown_deps=True, agents=agents)
         return Config(
@@ -1194,12 +1226,14 @@ class _Validator:
             keymap=keymap,
             retention_days=retention[0],
             retention_events=retention[1],
+            retention_crashes=retention[2],
             notify=notify,
             theme=theme,
             store=store,
             hosts=hosts,
             budget=budget,
             breaker=breaker,
+            stagger=stagger,
         )
 
 

@@ -27,6 +27,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("interrupt", "ctrl+c", "screen"),
     ("respawn", "K", "screen"),
     ("pause", "p", "screen"),
+    ("scale_up", "plus", "screen"),
+    ("scale_down", "minus", "screen"),
     ("apply", "A", "screen"),
     ("dismiss", "d", "suggestions"),
     ("diff", "d", "screen"),

@@ -11,11 +11,12 @@ NOTIFY_LOG = "notify.log"
 GITIGNORE = ".gitignore"
 LOGS, RUN, EXPLAIN, WORKTREES = "logs", "run", "explain", "worktrees"
 DECOMPOSE = "decompose"  # the task lists AI agents write (`overseer decompose`)
+CRASHES = "crashes"  # what a dead agent or a lost attempt looked like (agents/crashes.py)
 SIGNALS = "signals"  # under run/
 TIMES = "times"  # under logs/
 # Overseer's own subdirectories: their entries are checked too. The agents' worktrees are
 # git checkouts (only the directory entries under worktrees/ are Overseer's).
-OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES, DECOMPOSE})
+OWN_SUBDIRS = frozenset({LOGS, RUN, EXPLAIN, WORKTREES, DECOMPOSE, CRASHES})
 
 
 class StatePaths:
@@ -36,6 +37,7 @@ class StatePaths:
         self.explain = root / EXPLAIN  # bundles `overseer explain --bundle` writes
         self.worktrees = root / WORKTREES  # the agents' own git worktrees
         self.decompose = root / DECOMPOSE  # task lists from `overseer decompose`, templates
+        self.crashes = root / CRASHES  # crash contexts: crashes/<time>-<agent>/
 
     @property
     def db_files(self) -> tuple[Path, ...]:

@@ -167,6 +167,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
         cli="overseer pause|resume AGENT",
     ),
     ActionSpec(
+        "scale_up",
+        "plus",
+        "scale('+1')",
+        "Scale +",
+        "One more agent in the selected agent's group (started after the stagger)",
+        "agent",
+        show=False,
+        cli="overseer scale GROUP +1",
+    ),
+    ActionSpec(
+        "scale_down",
+        "minus",
+        "scale('-1')",
+        "Scale -",
+        "One agent fewer in its group: an idle one; a busy one goes when its task ends",
+        "agent",
+        show=False,
+        cli="overseer scale GROUP -1",
+    ),
+    ActionSpec(
         "apply",
         "A",
         "apply_suggestion",
@@ -278,5 +298,13 @@ def bindings(where: str = "screen") -> list[BindingType]:
 
 def key_label(key: str) -> str:
     """A key as a person reads it."""
-    names = {"slash": "/", "question_mark": "?", "space": "space", "enter": "enter", "tab": "tab"}
+    names = {
+        "slash": "/",
+        "question_mark": "?",
+        "space": "space",
+        "enter": "enter",
+        "tab": "tab",
+        "plus": "+",
+        "minus": "-",
+    }
     return names.get(key, key)

@@ -29,6 +29,7 @@ from overseer.tui import (
     cli_decompose,
     cli_insights,
     cli_ops,
+    cli_pool,
     cli_record,
     cli_serve,
 )
@@ -575,6 +576,7 @@ EXTENSIONS = (
     cli_ops,
     cli_record,
     cli_decompose,
+    cli_pool,
     cli_serve,
     cli_completion,
 )

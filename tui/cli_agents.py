@@ -7,9 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overseer.state.paths import StatePaths
+
+if TYPE_CHECKING:
+    from overseer.agents.crashes import Crash
 from overseer.tui.cli_common import (
     EXIT_ENV,
     EXIT_OK,
@@ -43,15 +46,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.agent:
         raise CliError(
-            "usage: overseer explain AGENT [--save] | --kind KIND --screen FILE [--json]"
+            "usage: overseer explain AGENT|TASK [--save] | --kind KIND --screen FILE [--json]"
         )
+    from overseer.agents.crashes import describe, newest
+    from overseer.state.pool import scaled
+
     project = resolve(args)
-    config = project.need_config()
+    store = project.store()
+    config = scaled(project.need_config(), store)  # agents `overseer scale` added too
+    paths = StatePaths(project.state_dir)
     spec = next((s for n, s in config.agent_instances() if n == args.agent), None)
     if spec is None:
+        if store.task(args.agent) is not None:
+            return explain_task(args, newest(paths, task=args.agent))
         names = ", ".join(n for n, _ in config.agent_instances())
-        raise CliError(f"no agent named {args.agent!r} (agents: {names})")
-    store = project.store()
+        raise CliError(f"no agent or task named {args.agent!r} (agents: {names})")
+    crash: Crash | None = newest(paths, agent=args.agent)
     row = store.agent(args.agent)
     from overseer.agents.tmux import TmuxError, TmuxServer, server_label
 
@@ -62,8 +72,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 row.pane_id, escapes=True
             )
         except TmuxError as exc:
-            raise CliError(f"cannot read {args.agent}'s pane: {exc}", EXIT_ENV) from exc
+            if crash is None:
+                raise CliError(f"cannot read {args.agent}'s pane: {exc}", EXIT_ENV) from exc
     if not raw:
+        if crash is not None:  # what it looked like when it died is what there is
+            return explain_task(args, crash)
         raise CliError(
             f"{args.agent} has no live pane to read (start the supervisor first)", EXIT_ENV
         )
@@ -84,7 +97,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                {**result.to_json(), "agent": args.agent, "supervisor_recorded": recorded}, indent=2
+                {
+                    **result.to_json(),
+                    "agent": args.agent,
+                    "supervisor_recorded": recorded,
+                    "crash": crash_json(crash),
+                },
+                indent=2,
             )
         )
     else:
@@ -102,6 +121,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 print(f"signals:  {', '.join(sorted(signals['arrived']))}")
             if recorded["version_note"]:
                 print(f"version:  {recorded['version_note']}")
+        if crash is not None:
+            print(describe(crash))
     if args.save:
         events = [
             {"ts": e.ts, "kind": e.kind, "message": e.message}
@@ -119,6 +140,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         print(f"saved {path}")
     return EXIT_OK
+
+
+def explain_task(args: argparse.Namespace, crash: Crash | None) -> int:
+    """`explain TASK` (or an agent without a pane): the newest crash context kept of it."""
+    from overseer.agents.crashes import describe
+
+    if args.json:
+        print(json.dumps({"name": args.agent, "crash": crash_json(crash)}, indent=2))
+    elif crash is None:
+        print(
+            f"{args.agent}: no crash context kept (an agent that died or a lost attempt keeps one)"
+        )
+    else:
+        print(describe(crash))
+    return EXIT_OK
+
+
+def crash_json(crash: Crash | None) -> dict[str, Any] | None:
+    """A crash context as `explain --json` prints it."""
+    if crash is None:
+        return None
+    return {"path": str(crash.path), **crash.context, "excerpt": crash.excerpt}
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
@@ -140,9 +183,12 @@ def cmd_answer(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add `explain` and `answer`."""
     p = command(
-        sub, "explain", cmd_explain, "an agent's screen, the verdict and the rule behind it"
+        sub,
+        "explain",
+        cmd_explain,
+        "an agent's screen, the verdict and the rule behind it; a task's or agent's last crash",
     )
-    p.add_argument("agent", nargs="?")
+    p.add_argument("agent", nargs="?", metavar="AGENT|TASK")
     p.add_argument("--kind", help="with --screen: the agent kind the screen comes from")
     p.add_argument("--screen", metavar="FILE", help="a saved screen (capture-pane -p -e text)")
     p.add_argument("--json", action="store_true")

@@ -256,7 +256,7 @@ def reset_demo(project: Project) -> None:
     paths = StatePaths(project.state_dir)
     for path in (*paths.db_files, paths.supervisor_log, paths.notify_log):
         path.unlink(missing_ok=True)
-    for sub in (paths.logs, paths.run):
+    for sub in (paths.logs, paths.run, paths.crashes):
         shutil.rmtree(sub, ignore_errors=True)
     print(f"overseer: the demo starts afresh in {project.state_dir}", file=sys.stderr)
 

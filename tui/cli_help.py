@@ -18,6 +18,12 @@ usage: overseer COMMAND [options]
 Every command: overseer --help.  One command: overseer COMMAND --help."""
 
 EXAMPLES: dict[str, list[str]] = {
+    "scale": [
+        "overseer scale worker 6             # the group 'worker' grows to 6 (2 s apart)",
+        "overseer scale worker +1            # one more (what + does on the dashboard)",
+        "overseer scale worker -- -1         # one fewer: an idle one, else a busy one at its end",
+        "overseer scale worker 2 --force     # busy agents too, now (their tasks are released)",
+    ],
     "run": [
         "overseer run --demo --until-done      # the demo, unattended; exits 1 (some fail on purpose)",
         "overseer run -c overseer.yaml         # your project, until Ctrl-C",

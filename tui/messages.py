@@ -47,6 +47,7 @@ class DetailReady(Message):
     key: str
     attempts: list[object]
     events: list[object]
+    crash: str | None = None  # the newest crash context kept of it, described (agents/crashes.py)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DetailReady)

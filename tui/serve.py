@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from overseer.agents.operator import AGENT_VERBS, TASK_VERBS
+from overseer.agents.operator import AGENT_VERBS, GROUP_VERBS, TASK_VERBS
 from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from overseer.state.store import Store, token_digest
 from overseer.tui.cli_common import Project, event_json, status_json
@@ -194,8 +194,8 @@ def command_request(body: Any) -> tuple[str, str, dict[str, Any]]:
     if verb == "resume" and not target and isinstance(args, dict):
         # `overseer resume [--budget SCOPE]`: the circuit breaker and budgets (agents/budget.py).
         return "lift", str(args.get("budget") or ""), {}
-    if verb not in TASK_VERBS | AGENT_VERBS:
-        known = ", ".join(sorted(TASK_VERBS | AGENT_VERBS))
+    if verb not in TASK_VERBS | AGENT_VERBS | GROUP_VERBS:
+        known = ", ".join(sorted(TASK_VERBS | AGENT_VERBS | GROUP_VERBS))
         raise ValueError(f"verb must be one of {known}, not {verb!r}")
     if not isinstance(target, str) or not target:
         raise ValueError(f"{verb}: target must name a {'task' if verb in TASK_VERBS else 'agent'}")

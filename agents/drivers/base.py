@@ -77,6 +77,7 @@ class Running:
     leftovers: list[psutil.Process] = field(default_factory=list)
     dying: list[psutil.Process] = field(default_factory=list)  # SIGKILLed by the stop
     shell_pid: int | None = None  # the agent shell it was typed into (None: that one is gone)
+    crash_kept: bool = False  # its crash context was written (agents/crashes.py)
     # Interactive agents: when the prompt was pasted (and the screen's generation then), when
     # it was seen in the input box, when Enter was pressed (None: not yet), whether the agent
     # took the prompt, and whether it was ever seen working on it.
@@ -485,6 +486,10 @@ class AgentDriver(ABC):
     @abstractmethod
     def last_line(self, rt: AgentRuntime) -> str:
         """The line shown for the agent in the dashboard."""
+
+    def last_screen(self, rt: AgentRuntime) -> str:
+        """The agent's screen as its driver last read it ('' when it keeps none)."""
+        return ""
 
     def menu_key(self, rt: AgentRuntime, answer: str) -> str | None:
         """The key that picks `answer` in a menu the agent shows (None: no menu)."""

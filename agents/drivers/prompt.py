@@ -253,6 +253,10 @@ class PromptDriver(AgentDriver):
             since = max(since, self.ia.drawn_at)
         return since >= latest.at and now - since >= OVERRULE
 
+    def last_screen(self, rt: AgentRuntime) -> str:
+        """The CLI's screen as last captured (kept when its pane is gone)."""
+        return self.ia.screen.text()
+
     def note_screen(self, rt: AgentRuntime) -> None:
         """The CLI's version, read from its screen while it starts (a flag, never a refusal)."""
         rules = self.ia.rules

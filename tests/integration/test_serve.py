@@ -278,3 +278,19 @@ async def test_serve_stops_on_sigterm_with_a_stream_open(server: Server) -> None
         await read_events(r, 1, [])
         server.proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(server.proc.wait, 30) == 0
+
+
+async def test_scale_is_an_api_command_too(server: Server) -> None:
+    url = server.url + "/api/commands"
+    ops = server.headers(server.operator)
+    async with aiohttp.ClientSession() as http:
+        scale = {"verb": "scale", "target": "w", "args": {"size": "+2"}}
+        async with http.post(url, json=scale, headers=ops) as r:
+            assert r.status == 200, await r.text()
+            body = await r.json()
+        assert body["status"] == "applied" and "w: 3 agent(s)" in body["result"]
+        bad = {"verb": "scale", "target": "w", "args": {"size": "-9"}}
+        async with http.post(url, json=bad, headers=ops) as r:
+            assert r.status == 400 and "0 to 1000 agents" in await r.text()
+    stored = json.loads(server.project.store.meta_get("pool") or "{}")
+    assert stored["w"]["names"] == ["w", "w-2", "w-3"]

@@ -149,7 +149,23 @@ def build(root: Path, scenario: str) -> Path:
     store.close()
     if scenario != "empty":
         _recording(state_dir)
+    if scenario == "crash":
+        _crash(state_dir)
     return state_dir
+
+
+def _crash(state_dir: Path) -> None:
+    """The crash context kept when worker-3 died under docs' first attempt."""
+    import json
+
+    from overseer.agents import crashes
+    from overseer.state.paths import StatePaths
+
+    context = {"time": NOW - 19, "agent": "worker-3", "task": "docs", "attempt": 1}
+    context["why"] = "agent died: shell exited (status 137)"
+    screen = "worker-3$ bash /work/.overseer/run/docs.1.sh\nbuilding html\n  [ 40%] api.rst\n"
+    files = {"screen.txt": screen, "tail.txt": screen, "context.json": json.dumps(context)}
+    crashes.write(StatePaths(state_dir), "worker-3", NOW - 19, files)
 
 
 # worker-1's log as the supervisor read it: (seconds after fetch began, bytes). The lint

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from overseer.state import pool
 from overseer.state.models import CommandStatus, TaskState
 from overseer.tui.screens import main
 from overseer.tui.screens.dialogs import AskText, Confirm, HelpScreen
@@ -200,3 +201,24 @@ async def test_digit_keys_pick_a_menu_choice_and_d_opens_no_diff_without_worktre
         assert isinstance(app.screen, MainScreen)
     cmds = written(tmp_path)
     assert cmds == [("answer", "worker-2", {"answer": "2"})]
+
+
+async def test_plus_and_minus_scale_the_selected_agents_group(tmp_path: Path) -> None:
+    # No supervisor runs: the commands apply here, and the sizes wait for the next one.
+    async with dashboard(tmp_path) as (app, pilot):
+        pick(app, AgentTable, "worker-2")
+        await pilot.press("plus")
+        await settle(app, pilot)
+        await pilot.press("plus")
+        await settle(app, pilot)
+        await pilot.press("minus")
+        await settle(app, pilot)
+    assert written(tmp_path) == [
+        ("scale", "worker-2", {"size": "+1", "force": False}),
+        ("scale", "worker-2", {"size": "+1", "force": False}),
+        ("scale", "worker-2", {"size": "-1", "force": False}),
+    ]
+    store = store_of(tmp_path)
+    assert {c.status for c in commands_in(store)} == {CommandStatus.APPLIED}
+    # 4 -> 6 -> 5: the one not yet started went first, highest number first.
+    assert pool.stored(store)["worker"]["names"] == [f"worker-{i}" for i in range(1, 6)]

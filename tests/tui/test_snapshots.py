@@ -163,3 +163,14 @@ def test_replay_at_its_end_80x24(snap_compare: Any, tmp_path: Path) -> None:
 
 def test_replay_at_its_end_at_half_speed_160x45(snap_compare: Any, tmp_path: Path) -> None:
     replay(snap_compare, tmp_path, (160, 45), "end", "minus")
+
+
+def test_crash_context_of_an_agent_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    # worker-3 died under docs: the agent's detail shows where its crash context is and the
+    # end of its last screen.
+    snap(snap_compare, make_app(tmp_path, "crash"), (160, 45), "shift+tab", "down", "down")
+
+
+def test_crash_context_of_a_task_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # docs' detail (tab to the side panels): the same crash context, under its attempts.
+    snap(snap_compare, make_app(tmp_path, "crash"), (80, 24), *["down"] * 7, "tab")

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 from overseer.agents.answers import Refused, about, suggestion_command
 from overseer.agents.stream import LogWatcher
 from overseer.state.backend import store_location
+from overseer.state.paths import StatePaths
 from overseer.state.pgstore import ChangeListener
 from overseer.state.statedir import StoreError
 from overseer.state.store import DB_NAME
@@ -317,7 +318,18 @@ class MainScreen(Screen[None]):
             else:
                 events = reader.events_for(task_id=row.id)
                 attempts = reader.attempts(row.id)
-        self.post_message(DetailReady(key, attempts, list(events)))
+        self.post_message(DetailReady(key, attempts, list(events), self.crash_of(row)))
+
+    def crash_of(self, row: AgentRow | TaskRow) -> str | None:
+        """The newest crash context kept of an agent or a task, as a few lines (a worker's)."""
+        from overseer.agents.crashes import describe, newest
+
+        paths = StatePaths(self.services.state_dir)
+        if isinstance(row, AgentRow):
+            crash = newest(paths, agent=row.name)
+        else:
+            crash = newest(paths, task=row.id)
+        return describe(crash, paths.root.parent) if crash is not None else None
 
     @work(thread=True, exclusive=True, group="pane")
     def capture_pane(self, agent: str, pane_id: str | None) -> None:
@@ -343,9 +355,11 @@ class MainScreen(Screen[None]):
         panel = self.query_one(DetailPanel)
         if isinstance(row, AgentRow):
             tree = message.attempts[0] if message.attempts else None
-            panel.show_agent(row, self.screens.get(row.name), message.events, self.pal, tree)
+            panel.show_agent(
+                row, self.screens.get(row.name), message.events, self.pal, tree, message.crash
+            )
         else:
-            panel.show_task(row, message.attempts, message.events, self.pal)
+            panel.show_task(row, message.attempts, message.events, self.pal, message.crash)
         title = f" Detail · {kind} {key.split(':', 1)[1]}"
         if isinstance(row, AgentRow) and row.heartbeat_age is not None:
             title += f" · heartbeat {duration(row.heartbeat_age)} ago"  # the table says `<10s`
@@ -596,6 +610,11 @@ class MainScreen(Screen[None]):
             row = rows.get(name)
             verb = "resume" if row is not None and row.state == "paused" else "pause"
             self.command(verb, [name])
+
+    def action_scale(self, size: str) -> None:
+        """Grow or shrink the selected agent's group by one (the agent names its group)."""
+        if targets := self.chosen("agent"):
+            self.command("scale", targets[:1], {"size": size, "force": False})
 
     def action_attach(self) -> None:
         if isinstance(self.focused, SuggestionTable):

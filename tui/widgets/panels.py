@@ -224,6 +224,7 @@ class DetailPanel(Static):
         events: list[Event],
         pal: dict[str, str],
         tree: Any = None,
+        crash: str | None = None,
     ) -> None:
         key = (
             "agent",
@@ -233,11 +234,17 @@ class DetailPanel(Static):
             screen,
             tuple(e.id for e in events),
             tuple(pal.items()),
+            crash,
         )
-        show_once(self, key, lambda: agent_body(row, screen, events, pal, tree))
+        show_once(self, key, lambda: agent_body(row, screen, events, pal, tree, crash))
 
     def show_task(
-        self, row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
+        self,
+        row: TaskRow,
+        attempts: list[Any],
+        events: list[Event],
+        pal: dict[str, str],
+        crash: str | None = None,
     ) -> None:
         key = (
             "task",
@@ -246,12 +253,26 @@ class DetailPanel(Static):
             tuple(attempts),
             tuple(e.id for e in events),
             tuple(pal.items()),
+            crash,
         )
-        show_once(self, key, lambda: task_body(row, attempts, events, pal))
+        show_once(self, key, lambda: task_body(row, attempts, events, pal, crash))
+
+
+def crash_block(crash: str | None, pal: dict[str, str]) -> list[RenderableType]:
+    """The newest crash context kept (its path and the end of its screen), if any."""
+    if crash is None:
+        return []
+    head, _, rest = crash.partition("\n")
+    return [Text("─" * 40 + " crash", style=pal["dim"]), Text(head, style=pal["warn"]), Text(rest)]
 
 
 def agent_body(
-    row: AgentRow, screen: str | None, events: list[Event], pal: dict[str, str], tree: Any
+    row: AgentRow,
+    screen: str | None,
+    events: list[Event],
+    pal: dict[str, str],
+    tree: Any,
+    crash: str | None = None,
 ) -> RenderableType:
     """The detail of one agent: state, prompt, worktree, live screen and events."""
     title = Text()
@@ -302,12 +323,17 @@ def agent_body(
             lines.pop()
         parts.append(Text("─" * 40 + " screen", style=pal["dim"]))
         parts.append(Text.from_ansi("\n".join(lines[-30:])))
+    parts += crash_block(crash, pal)
     parts.append(events_block(events, pal))
     return Group(*parts)
 
 
 def task_body(
-    row: TaskRow, attempts: list[Any], events: list[Event], pal: dict[str, str]
+    row: TaskRow,
+    attempts: list[Any],
+    events: list[Event],
+    pal: dict[str, str],
+    crash: str | None = None,
 ) -> RenderableType:
     """The detail of one task: command, what it waits for, attempts, output and events."""
     title = Text()
@@ -361,6 +387,7 @@ def task_body(
                 Text("─" * 40 + f" output of attempt {attempts[-1].number}", style=pal["dim"])
             )
             parts.append(Text("\n".join(tail.splitlines()[-15:])))
+    parts += crash_block(crash, pal)
     parts.append(events_block(events, pal))
     return Group(*parts)
 
