@@ -35,7 +35,7 @@ from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
-from overseer.state import queue
+from overseer.state import queue, runs
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
@@ -139,6 +139,8 @@ class Supervisor(operator.Fleet):
         self.store_watch: DirWatch | None = None  # the state dir: other writers, a wipe
         self.resting = False  # the fleet rests: the loop sleeps until woken or a timer
         self.active_at = 0.0  # when a state last changed or work was hinted
+        self.host_id = socket.gethostname()
+        self.run_id: int | None = None  # this session's run (state/runs.py), once started
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -187,6 +189,7 @@ class Supervisor(operator.Fleet):
         self.store.meta_set("config", str(self.config.path) if self.config.path else DEMO_CONFIG)
         # Commands that only talk to this supervisor use it while the file on disk is broken.
         self.store.meta_set("config_text", self.config.text)
+        self.run_id = runs.open_run(self.store, self.host_id, os.getpid(), self.started_at)
         self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, time.time())
         self.store.upsert_tasks(task_specs(self.config))  # the config's tasks the store lacks
         queue.promote(self.store)
@@ -273,6 +276,8 @@ class Supervisor(operator.Fleet):
             self.server.kill_server()
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
         self.store.supervisor_stopped(os.getpid())
+        if self.run_id is not None:
+            runs.close_run(self.store, self.run_id)
         self.shells.close()
         if self.store_watch is not None:
             self.store_watch.close()
@@ -629,6 +634,7 @@ class Supervisor(operator.Fleet):
                 kind=rt.driver.task_kind,
                 names=(rt.spec.name, rt.name),
                 log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
+                run_id=self.run_id,
             )
             if claim is None:
                 return False
@@ -718,7 +724,10 @@ class Supervisor(operator.Fleet):
                 self.notifier.poll()
             except Exception:  # a hook problem must never stop the supervisor
                 log.exception("notify poll failed")
-        self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+        with self.store.tx():  # one commit for both beats
+            self.store.supervisor_beat(os.getpid(), socket.gethostname(), self.started_at, now)
+            if self.run_id is not None:
+                runs.beat(self.store, self.run_id, now)
 
     def at_rest(self, now: float) -> bool:
         """Whether this sweep may skip listing the panes: the fleet rests and the last

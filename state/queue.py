@@ -99,15 +99,17 @@ def claim(
     kind: str | None = None,
     names: tuple[str, ...] = (),
     log_offset: int = 0,
+    run_id: int | None = None,
 ) -> Claim | None:
     """Atomically take the best ready task for `agent`, or None when nothing is claimable.
 
-    `log_offset`: where the attempt's output starts in the agent's log (for recovery).
+    `log_offset`: where the attempt's output starts in the agent's log (for recovery);
+    `run_id`: the supervisor's run (state/runs.py) the attempt belongs to.
     """
     now = _now(now)
     if store.backend == "postgresql":
         return _claim_one_statement(
-            store, agent, lease_s, now, max_running, task_id, kind, names, log_offset
+            store, agent, lease_s, now, max_running, task_id, kind, names, log_offset, run_id
         )
     with store.tx() as c:
         if max_running is not None:
@@ -138,9 +140,9 @@ def claim(
             (number, agent, now + lease_s, now, now, task.id),
         )
         cur = c.execute(
-            "INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset) "
-            "VALUES (?,?,?,?,?,?)",
-            (task.id, number, agent, now, secrets.token_hex(12), log_offset),
+            "INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset, run_id) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (task.id, number, agent, now, secrets.token_hex(12), log_offset, run_id),
         )
         # SQLite's RETURNING costs more than this second statement (measured).
         attempt = _attempt(
@@ -171,8 +173,8 @@ WITH pick AS (
         updated_at=?
     FROM pick WHERE t.id = pick.id AND t.state='ready' RETURNING t.*
 ), attempt AS (
-    INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset)
-    SELECT id, attempts, ?, ?, ?, ? FROM task RETURNING *
+    INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset, run_id)
+    SELECT id, attempts, ?, ?, ?, ?, ? FROM task RETURNING *
 ), event AS (
     INSERT INTO events(ts, kind, task_id, agent, message, data)
     SELECT ?, 'task.claimed', id, ?, id || ' attempt ' || attempts || ' claimed by ' || ?,
@@ -192,6 +194,7 @@ def _claim_one_statement(
     kind: str | None,
     names: tuple[str, ...],
     log_offset: int,
+    run_id: int | None,
 ) -> Claim | None:
     """`claim` as one statement (PostgreSQL): concurrent claimers skip each other's rows."""
     where = ""
@@ -209,7 +212,20 @@ def _claim_one_statement(
         where += " AND (SELECT COUNT(*) FROM tasks WHERE state='running') < ?"
         args.append(max_running)
     nonce = secrets.token_hex(12)
-    args += [agent, now + lease_s, now, now, agent, now, nonce, log_offset, now, agent, agent]
+    args += [
+        agent,
+        now + lease_s,
+        now,
+        now,
+        agent,
+        now,
+        nonce,
+        log_offset,
+        run_id,
+        now,
+        agent,
+        agent,
+    ]
     row = store.conn.execute(_CLAIM_PG.format(where=where), args).fetchone()
     if row is None:
         return None

@@ -36,7 +36,7 @@ from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -199,6 +199,24 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     CREATE INDEX attempts_outcome ON attempts(outcome, exit_code)
+    """,
+    # 8: runs (one per supervisor session; state/runs.py): each attempt names the run that
+    # claimed it, so a report reads a run's attempts by index. `first_event`: the newest
+    # event id when the run began (its events follow it).
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        heartbeat_at REAL,
+        first_event INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_host ON runs(host, ended_at);
+    ALTER TABLE attempts ADD COLUMN run_id INTEGER;
+    CREATE INDEX attempts_run ON attempts(run_id, started_at);
+    CREATE INDEX attempts_started ON attempts(started_at)
     """,
 ]
 
