@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "peers": ("peers", "bench.peers"),  # only with --peers or --only peers
     "hooks": ("13", "bench.hooks"),
     "serve": ("15", "bench.serve"),
+    "report": ("15", "bench.runreport"),
     "busy-ai": ("17", "bench.busy_ai"),  # real Gemini and Codex CLIs; only with --only busy-ai
 }
 OPT_IN = {"peers", "busy-ai"}  # not part of a plain run

@@ -27,6 +27,7 @@ from overseer.tui import (
     cli_insights,
     cli_ops,
     cli_record,
+    cli_report,
     cli_serve,
 )
 from overseer.tui.cli_common import (
@@ -439,6 +440,7 @@ EXTENSIONS = (
     cli_record,
     cli_decompose,
     cli_serve,
+    cli_report,
     cli_completion,
 )
 
