@@ -163,3 +163,12 @@ def test_replay_at_its_end_80x24(snap_compare: Any, tmp_path: Path) -> None:
 
 def test_replay_at_its_end_at_half_speed_160x45(snap_compare: Any, tmp_path: Path) -> None:
     replay(snap_compare, tmp_path, (160, 45), "end", "minus")
+
+
+def test_run_report_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # o: the current run's report over the dashboard (overseer report's text).
+    snap(snap_compare, make_app(tmp_path, "tokens"), (80, 24), "o")
+
+
+def test_run_report_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "tokens"), (160, 45), "o")
