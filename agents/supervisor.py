@@ -35,7 +35,7 @@ from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
-from overseer.state import queue, runs
+from overseer.state import latency, queue, runs
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
@@ -565,8 +565,10 @@ class Supervisor(operator.Fleet):
         rt.running = None
         tail = rt.driver.output_tail(rt, run)  # before the transaction: it may ask tmux
         # The attempt's end and the agent's new state: one transaction, one commit.
-        with self.store.tx():
+        with self.store.tx() as c:
             self.finished(rt, run, end, tail)
+            if end.learned_at is not None:  # for /metrics: one upsert in the same commit
+                latency.observe(c, latency.EXIT, time.time() - end.learned_at)
         self.work_hint = True
 
     def finished(self, rt: AgentRuntime, run: Running, end: Ended, tail: str) -> None:
@@ -624,7 +626,7 @@ class Supervisor(operator.Fleet):
         """Claim a task for a free agent (of the kind its driver takes) and start it there."""
         # The claim and the agent's busy mark are one transaction; what the driver hands to
         # the offload thread (the files, the typing) starts only once that has committed.
-        with self.offloader.hold(), self.store.tx():
+        with self.offloader.hold(), self.store.tx() as c:
             claim = queue.claim(
                 self.store,
                 rt.name,
@@ -638,6 +640,7 @@ class Supervisor(operator.Fleet):
             )
             if claim is None:
                 return False
+            latency.observe(c, latency.CLAIM, claim.waited)
             rt.driver.start(rt, claim.task, claim.attempt)
         return True
 

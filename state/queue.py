@@ -45,6 +45,13 @@ class Claim:
 
     task: Task
     attempt: Attempt
+    waited: float = 0.0  # seconds the task was claimable before this claim (state/latency.py)
+
+
+def _ready_since(updated_at: float, retry_at: float | None) -> float:
+    """When a ready task became claimable: its last change (made ready, or edited while
+    ready), or its retry time when that came later."""
+    return max(updated_at, retry_at or 0.0)
 
 
 def _now(now: float | None) -> float:
@@ -157,7 +164,7 @@ def claim(
             data={"attempt": number},
             now=now,
         )
-        return Claim(_get(c, task.id), attempt)
+        return Claim(_get(c, task.id), attempt, now - _ready_since(task.updated_at, task.retry_at))
 
 
 # The claim on PostgreSQL: pick the best ready task no other claimer holds (SKIP LOCKED), mark
@@ -165,7 +172,8 @@ def claim(
 # trip (bench/pg_probe.md: round trips decide the claim rate). {where} adds the filters.
 _CLAIM_PG = """
 WITH pick AS (
-    SELECT id FROM tasks WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?){where}
+    SELECT id, updated_at AS was_updated, retry_at AS was_retry FROM tasks
+    WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?){where}
     ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED
 ), task AS (
     UPDATE tasks AS t SET state='running', attempts=t.attempts + 1, claimed_by=?,
@@ -180,7 +188,8 @@ WITH pick AS (
     SELECT ?, 'task.claimed', id, ?, id || ' attempt ' || attempts || ' claimed by ' || ?,
         '{{"attempt": ' || attempts || '}}' FROM task
 )
-SELECT task.*, attempt.id AS attempt_row FROM task, attempt
+SELECT task.*, attempt.id AS attempt_row, pick.was_updated, pick.was_retry
+FROM task, attempt, pick
 """
 
 
@@ -240,7 +249,7 @@ def _claim_one_statement(
         nonce=nonce,
         log_offset=log_offset,
     )
-    return Claim(task, attempt)
+    return Claim(task, attempt, now - _ready_since(row["was_updated"], row["was_retry"]))
 
 
 def renew(

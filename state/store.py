@@ -202,7 +202,8 @@ MIGRATIONS: list[str] = [
     """,
     # 8: runs (one per supervisor session; state/runs.py): each attempt names the run that
     # claimed it, so a report reads a run's attempts by index. `first_event`: the newest
-    # event id when the run began (its events follow it).
+    # event id when the run began (its events follow it). And the latency histograms the
+    # supervisor keeps for /metrics (state/latency.py): a count and a sum per bucket.
     """
     CREATE TABLE runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -216,7 +217,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_host ON runs(host, ended_at);
     ALTER TABLE attempts ADD COLUMN run_id INTEGER;
     CREATE INDEX attempts_run ON attempts(run_id, started_at);
-    CREATE INDEX attempts_started ON attempts(started_at)
+    CREATE INDEX attempts_started ON attempts(started_at);
+    CREATE TABLE latency (
+        metric TEXT NOT NULL,
+        le REAL NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        total REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (metric, le)
+    )
     """,
 ]
 

@@ -94,7 +94,7 @@ def test_a_version_7_store_migrates_to_runs(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(path)  # as a version-7 store was: an attempt, no runs
     conn.executescript(
-        "DROP TABLE runs; DROP INDEX attempts_run; DROP INDEX attempts_started; "
+        "DROP TABLE runs; DROP TABLE latency; DROP INDEX attempts_run; DROP INDEX attempts_started; "
         "ALTER TABLE attempts DROP COLUMN run_id; "
         "INSERT INTO attempts(task_id, number, agent, started_at) VALUES ('old', 1, 'w', 1.0); "
         "UPDATE meta SET value='7' WHERE key='schema_version';"

@@ -56,7 +56,7 @@ def test_a_version_6_store_migrates_to_tokens(tmp_path: Path) -> None:
     conn.executescript(
         "DROP TABLE tokens; DROP INDEX attempts_outcome; "
         # and nothing of the later versions (runs: version 8)
-        "DROP TABLE runs; DROP INDEX attempts_run; DROP INDEX attempts_started; "
+        "DROP TABLE runs; DROP TABLE latency; DROP INDEX attempts_run; DROP INDEX attempts_started; "
         "ALTER TABLE attempts DROP COLUMN run_id; "
         "UPDATE meta SET value='6' WHERE key='schema_version';"
     )
