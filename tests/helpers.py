@@ -45,3 +45,11 @@ def shared_screens() -> Path:
         "the captured screens (../shared/screens) are missing: clone beside shared/ or set "
         "OVERSEER_SHARED to its path"
     )
+
+
+# What a store of schema 7 lacked (runs, attempts.run_id, latency): tests that make an older
+# store out of a new one drop it first.
+DROP_V8 = (
+    "DROP TABLE runs; DROP TABLE latency; DROP INDEX attempts_run; DROP INDEX attempts_started; "
+    "ALTER TABLE attempts DROP COLUMN run_id; "
+)

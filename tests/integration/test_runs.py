@@ -12,6 +12,7 @@ import pytest
 from overseer.state import queue, runs
 from overseer.state.store import SCHEMA_VERSION, Store
 from tests.backends import Backend
+from tests.helpers import DROP_V8
 from tests.project import Project
 
 T0 = 1_000_000.0
@@ -94,9 +95,8 @@ def test_a_version_7_store_migrates_to_runs(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(path)  # as a version-7 store was: an attempt, no runs
     conn.executescript(
-        "DROP TABLE runs; DROP TABLE latency; DROP INDEX attempts_run; DROP INDEX attempts_started; "
-        "ALTER TABLE attempts DROP COLUMN run_id; "
-        "INSERT INTO attempts(task_id, number, agent, started_at) VALUES ('old', 1, 'w', 1.0); "
+        DROP_V8
+        + "INSERT INTO attempts(task_id, number, agent, started_at) VALUES ('old', 1, 'w', 1.0); "
         "UPDATE meta SET value='7' WHERE key='schema_version';"
     )
     conn.close()

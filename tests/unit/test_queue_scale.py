@@ -11,6 +11,7 @@ from pathlib import Path
 from overseer.state import queue
 from overseer.state.models import AttemptOutcome, TaskState
 from overseer.state.store import SCHEMA_VERSION, Store
+from tests.helpers import DROP_V8
 
 
 def vm_steps(store: Store, action: object) -> int:
@@ -114,7 +115,7 @@ def test_migration_indexes_the_dependencies_of_an_older_store(tmp_path: Path) ->
     # Make it look like a version-4 store: no index table, dependencies only in the row.
     conn = sqlite3.connect(path)
     conn.executescript(
-        "DROP TABLE task_deps; DROP INDEX tasks_updated; DROP INDEX tasks_seq; "
+        DROP_V8 + "DROP TABLE task_deps; DROP INDEX tasks_updated; DROP INDEX tasks_seq; "
         "DROP TABLE tokens; DROP INDEX attempts_outcome; "
         + "".join(
             f"ALTER TABLE agents DROP COLUMN {c}; "

@@ -13,6 +13,7 @@ from overseer.state.models import AttemptOutcome
 from overseer.state.store import SCHEMA_VERSION, Store, StoreError, token_digest
 from tests.backends import Backend
 from tests.backends import backend as backend  # noqa: F401 (the fixture)
+from tests.helpers import DROP_V8
 
 
 @pytest.fixture
@@ -54,10 +55,7 @@ def test_a_version_6_store_migrates_to_tokens(tmp_path: Path) -> None:
     Store(path).close()
     conn = sqlite3.connect(path)  # as a version-6 store was: no tokens, no outcome index
     conn.executescript(
-        "DROP TABLE tokens; DROP INDEX attempts_outcome; "
-        # and nothing of the later versions (runs: version 8)
-        "DROP TABLE runs; DROP TABLE latency; DROP INDEX attempts_run; DROP INDEX attempts_started; "
-        "ALTER TABLE attempts DROP COLUMN run_id; "
+        DROP_V8 + "DROP TABLE tokens; DROP INDEX attempts_outcome; "
         "UPDATE meta SET value='6' WHERE key='schema_version';"
     )
     conn.close()
