@@ -404,6 +404,14 @@ def read_rc(path: Path) -> Status | None:
     return Status(int(parts[0]), int(vrc) if vrc.isdigit() else None)
 
 
+def written_at(path: Path) -> float | None:
+    """When a file was last written (None: it is gone)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
 def read_pid(path: Path) -> int | None:
     """The wrapper's pid (also its process group id), when it has started."""
     try:

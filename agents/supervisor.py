@@ -37,7 +37,7 @@ from overseer.agents.stream import DirWatch, LogStream, LogWatcher
 from overseer.agents.timing import TimingIndex
 from overseer.agents.tmux import PaneInfo, TmuxError, TmuxServer, server_label
 from overseer.agents.wakeup import Wakeup
-from overseer.state import hosts, queue
+from overseer.state import hosts, latency, queue, runs
 from overseer.state.config import AgentSpec, Config
 from overseer.state.drift import task_specs
 from overseer.state.models import AgentState, AttemptOutcome
@@ -152,6 +152,7 @@ class Supervisor(operator.Fleet):
         self.active_at = 0.0  # when a state last changed or work was hinted
         self.budgets: Budgets = Budgets(config, self.store)  # budgets and the breaker
         self.starts: Starts = Starts()  # agents `overseer scale` added, started staggered
+        self.run_id: int | None = None  # this session's run (state/runs.py), once started
 
     # -- the host of the drivers (and agents/housekeeping.py, agents/deaths.py) -------
 
@@ -203,6 +204,7 @@ class Supervisor(operator.Fleet):
         label = server_label(self.config.name, self.state_dir)
         if self.shared:
             hosts.remember(self.state_dir, self.host_id)
+        self.run_id = runs.open_run(self.store, self.host_id, os.getpid(), self.started_at)
         self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, time.time(), label)
         self.store.upsert_tasks(task_specs(self.config))  # the config's tasks the store lacks
         self.budgets.start(self)
@@ -290,6 +292,8 @@ class Supervisor(operator.Fleet):
             self.server.kill_server()
         self.store.event("supervisor.stop", f"supervisor {os.getpid()} stopped")
         self.store.supervisor_stopped(os.getpid(), self.host_id)
+        if self.run_id is not None:
+            runs.close_run(self.store, self.run_id)
         self.shells.close()
         if self.store_watch is not None:
             self.store_watch.close()
@@ -586,8 +590,10 @@ class Supervisor(operator.Fleet):
         if end.outcome == AttemptOutcome.LOST:
             attempt_lost(self, rt, run, end.reason or "lost")  # its screen, tail and events
         # The attempt's end and the agent's new state: one transaction, one commit.
-        with self.store.tx():
+        with self.store.tx() as c:
             self.finished(rt, run, end, tail)
+            if end.learned_at is not None:  # for /metrics: one upsert in the same commit
+                latency.observe(c, latency.EXIT, time.time() - end.learned_at)
         self.work_hint = True
 
     def finished(self, rt: AgentRuntime, run: Running, end: Ended, tail: str) -> None:
@@ -645,7 +651,7 @@ class Supervisor(operator.Fleet):
         """Claim a task for a free agent (of the kind its driver takes) and start it there."""
         # The claim and the agent's busy mark are one transaction; what the driver hands to
         # the offload thread (the files, the typing) starts only once that has committed.
-        with self.offloader.hold(), self.store.tx():
+        with self.offloader.hold(), self.store.tx() as c:
             claim = queue.claim(
                 self.store,
                 rt.name,
@@ -656,9 +662,11 @@ class Supervisor(operator.Fleet):
                 names=(rt.spec.name, hosts.bare(rt.name), rt.name),
                 log_offset=rt.stream.offset,  # the attempt's output starts here (driver.begin)
                 host=self.host_id if self.shared else None,
+                run_id=self.run_id,
             )
             if claim is None:
                 return False
+            latency.observe(c, latency.CLAIM, claim.waited)
             rt.driver.start(rt, claim.task, claim.attempt)
         return True
 
@@ -756,7 +764,10 @@ class Supervisor(operator.Fleet):
                 self.notifier.poll()
             except Exception:  # a hook problem must never stop the supervisor
                 log.exception("notify poll failed")
-        self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, now)
+        with self.store.tx():  # one commit for both beats
+            self.store.supervisor_beat(os.getpid(), self.host_id, self.started_at, now)
+            if self.run_id is not None:
+                runs.beat(self.store, self.run_id, now)
 
     def hosts_alive(self, now: float) -> set[str]:
         """Other hosts whose supervisors beat within a lease: their claims are theirs to

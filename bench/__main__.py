@@ -35,6 +35,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "hooks": ("13", "bench.hooks"),
     "serve": ("15", "bench.serve"),
     "budgets": ("15", "bench.budgets"),
+    "report": ("15", "bench.runreport"),
     "busy-ai": ("17", "bench.busy_ai"),  # real Gemini and Codex CLIs; only with --only busy-ai
 }
 OPT_IN = {"peers", "busy-ai"}  # not part of a plain run

@@ -18,6 +18,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("release", "x", "screen"),
     ("edit", "e", "screen"),
     ("replay", "v", "screen"),
+    ("report", "o", "screen"),
     ("attach", "a", "screen"),
     ("attach_enter", "enter", "screen"),
     ("send", "i", "screen"),

@@ -53,6 +53,13 @@ class Claim:
 
     task: Task
     attempt: Attempt
+    waited: float = 0.0  # seconds the task was claimable before this claim (state/latency.py)
+
+
+def _ready_since(updated_at: float, retry_at: float | None) -> float:
+    """When a ready task became claimable: its last change (made ready, or edited while
+    ready), or its retry time when that came later."""
+    return max(updated_at, retry_at or 0.0)
 
 
 def _now(now: float | None) -> float:
@@ -108,16 +115,28 @@ def claim(
     names: tuple[str, ...] = (),
     log_offset: int = 0,
     host: str | None = None,
+    run_id: int | None = None,
 ) -> Claim | None:
     """Atomically take the best ready task for `agent`, or None when nothing is claimable.
 
-    `log_offset`: where the attempt's output starts in the agent's log (for recovery).
-    `host`: the claimer's host; tasks pinned to other hosts are left to them.
+    `log_offset`: where the attempt's output starts in the agent's log (for recovery);
+    `host`: the claimer's host, tasks pinned to other hosts are left to them;
+    `run_id`: the supervisor's run (state/runs.py) the attempt belongs to.
     """
     now = _now(now)
     if store.backend == "postgresql":
         return _claim_one_statement(
-            store, agent, lease_s, now, max_running, task_id, kind, names, log_offset, host
+            store,
+            agent,
+            lease_s,
+            now,
+            max_running,
+            task_id,
+            kind,
+            names,
+            log_offset,
+            host,
+            run_id,
         )
     with store.tx() as c:
         if max_running is not None:
@@ -151,9 +170,9 @@ def claim(
             (number, agent, now + lease_s, now, now, task.id),
         )
         cur = c.execute(
-            "INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset) "
-            "VALUES (?,?,?,?,?,?)",
-            (task.id, number, agent, now, secrets.token_hex(12), log_offset),
+            "INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset, run_id) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (task.id, number, agent, now, secrets.token_hex(12), log_offset, run_id),
         )
         # SQLite's RETURNING costs more than this second statement (measured).
         attempt = _attempt(
@@ -168,7 +187,7 @@ def claim(
             data={"attempt": number},
             now=now,
         )
-        return Claim(_get(c, task.id), attempt)
+        return Claim(_get(c, task.id), attempt, now - _ready_since(task.updated_at, task.retry_at))
 
 
 # The claim on PostgreSQL: pick the best ready task no other claimer holds (SKIP LOCKED), mark
@@ -176,7 +195,8 @@ def claim(
 # trip (bench/pg_probe.md: round trips decide the claim rate). {where} adds the filters.
 _CLAIM_PG = """
 WITH pick AS (
-    SELECT id FROM tasks WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?){where}
+    SELECT id, updated_at AS was_updated, retry_at AS was_retry FROM tasks
+    WHERE state='ready' AND (retry_at IS NULL OR retry_at <= ?){where}
     ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED
 ), task AS (
     UPDATE tasks AS t SET state='running', attempts=t.attempts + 1, claimed_by=?,
@@ -184,14 +204,15 @@ WITH pick AS (
         updated_at=?
     FROM pick WHERE t.id = pick.id AND t.state='ready' RETURNING t.*
 ), attempt AS (
-    INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset)
-    SELECT id, attempts, ?, ?, ?, ? FROM task RETURNING *
+    INSERT INTO attempts(task_id, number, agent, started_at, nonce, log_offset, run_id)
+    SELECT id, attempts, ?, ?, ?, ?, ? FROM task RETURNING *
 ), event AS (
     INSERT INTO events(ts, kind, task_id, agent, message, data)
     SELECT ?, 'task.claimed', id, ?, id || ' attempt ' || attempts || ' claimed by ' || ?,
         '{{"attempt": ' || attempts || '}}' FROM task
 )
-SELECT task.*, attempt.id AS attempt_row FROM task, attempt
+SELECT task.*, attempt.id AS attempt_row, pick.was_updated, pick.was_retry
+FROM task, attempt, pick
 """
 
 
@@ -206,6 +227,7 @@ def _claim_one_statement(
     names: tuple[str, ...],
     log_offset: int,
     host: str | None,
+    run_id: int | None,
 ) -> Claim | None:
     """`claim` as one statement (PostgreSQL): concurrent claimers skip each other's rows."""
     where = ""
@@ -227,7 +249,20 @@ def _claim_one_statement(
         where += f" AND ({count}) < ?"
         args += [*count_args, max_running]
     nonce = secrets.token_hex(12)
-    args += [agent, now + lease_s, now, now, agent, now, nonce, log_offset, now, agent, agent]
+    args += [
+        agent,
+        now + lease_s,
+        now,
+        now,
+        agent,
+        now,
+        nonce,
+        log_offset,
+        run_id,
+        now,
+        agent,
+        agent,
+    ]
     row = store.conn.execute(_CLAIM_PG.format(where=where), args).fetchone()
     if row is None:
         return None
@@ -242,7 +277,7 @@ def _claim_one_statement(
         nonce=nonce,
         log_offset=log_offset,
     )
-    return Claim(task, attempt)
+    return Claim(task, attempt, now - _ready_since(row["was_updated"], row["was_retry"]))
 
 
 # A task pinned to hosts (stored ",a,b,") is claimed only on one of them.

@@ -40,7 +40,7 @@ from overseer.state.redact import mask, mask_data
 from overseer.state.statedir import StoreError as StoreError
 from overseer.state.statedir import check_path, command_origin, origin_record
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Outcomes that do not use up one of a task's tries (released claims, superseded results,
 # attempts cut off by a tmux death that is not charged to them).
 FREE_OUTCOMES = (
@@ -228,6 +228,32 @@ MIGRATIONS: list[str] = [
         acted_at REAL,
         reason TEXT,
         lifted_at REAL
+    )
+    """,
+    # 10: runs (one per supervisor session; state/runs.py): each attempt names the run that
+    # claimed it, so a report reads a run's attempts by index. `first_event`: the newest
+    # event id when the run began (its events follow it). And the latency histograms the
+    # supervisor keeps for /metrics (state/latency.py): a count and a sum per bucket.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        heartbeat_at REAL,
+        first_event INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_host ON runs(host, ended_at);
+    ALTER TABLE attempts ADD COLUMN run_id INTEGER;
+    CREATE INDEX attempts_run ON attempts(run_id, started_at);
+    CREATE INDEX attempts_started ON attempts(started_at);
+    CREATE TABLE latency (
+        metric TEXT NOT NULL,
+        le REAL NOT NULL,
+        n INTEGER NOT NULL DEFAULT 0,
+        total REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (metric, le)
     )
     """,
 ]

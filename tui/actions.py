@@ -80,6 +80,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
         cli="overseer record TASK -o FILE",
     ),
     ActionSpec(
+        "report",
+        "o",
+        "report",
+        "Report",
+        "The current run's report (overview): tasks, durations, throughput, agents, waiting, tokens",
+        "any",
+        show=False,
+        cli="overseer report",
+    ),
+    ActionSpec(
         "attach",
         "a",
         "attach",

@@ -31,6 +31,7 @@ from overseer.tui import (
     cli_ops,
     cli_pool,
     cli_record,
+    cli_report,
     cli_serve,
 )
 from overseer.tui.cli_common import (
@@ -578,6 +579,7 @@ EXTENSIONS = (
     cli_decompose,
     cli_pool,
     cli_serve,
+    cli_report,
     cli_completion,
 )
 

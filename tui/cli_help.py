@@ -101,6 +101,13 @@ EXAMPLES: dict[str, list[str]] = {
         "overseer token list",
         "overseer token revoke grafana",
     ],
+    "report": [
+        "overseer report                       # the latest run",
+        "overseer report 12 --json             # run 12, as JSON",
+        "overseer report --since 2h --csv      # every attempt of the last two hours",
+        "overseer report compare 11 12         # two runs side by side",
+    ],
+    "runs": ["overseer runs", "overseer runs --json"],
     "serve": [
         "overseer serve                                      # 127.0.0.1:8787",
         "overseer serve --listen 0.0.0.0:9100 --allow-remote # other machines: put TLS in front",

@@ -15,10 +15,16 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from overseer.agents.operator import AGENT_VERBS, GROUP_VERBS, TASK_VERBS
+from overseer.state import latency
 from overseer.state.models import AgentState, AttemptOutcome, TaskState
 from overseer.state.store import Store, token_digest
 from overseer.tui.cli_common import Project, event_json, status_json
@@ -31,6 +37,17 @@ API: web.AppKey[Api] = web.AppKey("api")
 EVENT_POLL = 0.2  # seconds between looks for new events while a stream is idle
 EVENT_BATCH = 500  # events read (and sent) at a time
 ENDED = tuple(o.value for o in AttemptOutcome if o is not AttemptOutcome.RUNNING)
+# The supervisor's latency histograms (state/latency.py) by their metric names.
+HISTOGRAMS = {
+    latency.EXIT: (
+        "overseer_exit_to_store_seconds",
+        "An attempt's exit (its rc file written) -> its record written by the supervisor.",
+    ),
+    latency.CLAIM: (
+        "overseer_claim_latency_seconds",
+        "A task ready (or its retry due) -> claimed by an agent.",
+    ),
+}
 
 
 class Api:
@@ -67,6 +84,7 @@ class StoreCollector(Collector):
             attempts = self.store.attempt_counts()
             agents = self.store.agents()
             sup = self.store.supervisor()
+            histograms = latency.histograms(self.store)
         g = GaugeMetricFamily("overseer_tasks", "Tasks in each state.", labels=["state"])
         for state in TaskState:
             g.add_metric([state.value], tasks.get(state.value, 0))
@@ -126,6 +144,14 @@ class StoreCollector(Collector):
         if sup.heartbeat_at is not None:
             g.add_metric([], max(0.0, now - sup.heartbeat_at))
         yield g
+        for h in histograms:
+            name, text = HISTOGRAMS[h.metric]
+            yield HistogramMetricFamily(
+                name,
+                text,
+                buckets=[("+Inf" if le == float("inf") else repr(le), n) for le, n in h.buckets],
+                sum_value=h.total,
+            )
 
 
 @web.middleware

@@ -180,6 +180,8 @@ class Ended:
     exit_code: int | None = None
     sig: int | None = None
     result: str | None = None
+    # When the exit became known (its rc file's mtime), for the exit-to-store latency.
+    learned_at: float | None = None
 
 
 class Host(ABC):

@@ -399,7 +399,16 @@ class ShellDriver(AgentDriver):
                 note = self.end_processes(run, 0.0, spare_wrapper=True)
                 if note:
                     reason = f"{reason}; {note}" if reason else note
-        self.host.record(rt, Ended(outcome, reason, exit_code=code, sig=sig))
+        self.host.record(
+            rt,
+            Ended(
+                outcome,
+                reason,
+                exit_code=code,
+                sig=sig,
+                learned_at=runner.written_at(run.dispatch.rc_path),
+            ),
+        )
 
     def end_processes(self, run: Running, grace: float, *, spare_wrapper: bool = False) -> str:
         """End what is left of an attempt before it is settled; a note for its reason."""

@@ -146,6 +146,12 @@ def build(root: Path, scenario: str) -> Path:
             _fleet(c, scenario)
         if scenario == "tokens":
             _tokens(c)
+        if scenario != "empty":  # the supervisor's run, which claimed every attempt
+            c.execute(
+                "INSERT INTO runs(id, host, pid, started_at, heartbeat_at) VALUES (1, 'h', 4242, ?, ?)",
+                (T0, NOW - 0.4),
+            )
+            c.execute("UPDATE attempts SET run_id=1")
     store.close()
     if scenario != "empty":
         _recording(state_dir)

@@ -174,3 +174,12 @@ def test_crash_context_of_an_agent_160x45(snap_compare: Any, tmp_path: Path) -> 
 def test_crash_context_of_a_task_80x24(snap_compare: Any, tmp_path: Path) -> None:
     # docs' detail (tab to the side panels): the same crash context, under its attempts.
     snap(snap_compare, make_app(tmp_path, "crash"), (80, 24), *["down"] * 7, "tab")
+
+
+def test_run_report_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    # o: the current run's report over the dashboard (overseer report's text).
+    snap(snap_compare, make_app(tmp_path, "tokens"), (80, 24), "o")
+
+
+def test_run_report_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    snap(snap_compare, make_app(tmp_path, "tokens"), (160, 45), "o")

@@ -595,6 +595,29 @@ class MainScreen(Screen[None]):
             reader.close()
         self.app.call_from_thread(self.app.push_screen, ReplayScreen(rec))
 
+    def action_report(self) -> None:
+        self.load_report()
+
+    @work(thread=True, exclusive=True, group="report")
+    def load_report(self) -> None:
+        """The latest run's report (the current one while a supervisor runs), read in a worker."""
+        from overseer.state import report
+        from overseer.state.runs import RunNotFound, get_run
+        from overseer.tui.report_text import text_report
+        from overseer.tui.screens.report import ReportScreen
+
+        reader = self.services.make_reader()
+        try:
+            run = get_run(reader.store, None, now=reader.clock())
+            lines = text_report(report.report(reader.store, report.run_scope(run)))
+        except RunNotFound as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
+            return
+        finally:
+            reader.close()
+        title = f"run {run.id} · overseer report {run.id}"
+        self.app.call_from_thread(self.app.push_screen, ReportScreen(title, lines))
+
     def action_interrupt(self) -> None:
         if targets := self.chosen("agent"):
             self.confirmed(f"Send Ctrl-C to {', '.join(targets)}?", "interrupt", targets)
