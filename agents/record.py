@@ -93,19 +93,32 @@ def find_attempt(store: Store, ref: str) -> Attempt:
     return attempt
 
 
-def _span(store: Store, attempt: Attempt, times: list[tuple[int, float]], size: int) -> int:
-    """Where the attempt's output ends in its log: where the agent's next attempt began, or
-    the last byte read by the time it finished, or (still running) the log's end."""
+def _span(store: Store, attempt: Attempt, size: int) -> int:
+    """Where the attempt's output ends in its log at the latest: where the agent's next
+    attempt began, else the log's end."""
     stop = size
     for other in store.attempts():
         later = other.agent == attempt.agent and other.started_at > attempt.started_at
         if later and attempt.log_offset <= other.log_offset < stop:
             stop = other.log_offset
-    if attempt.finished_at is not None and times:
-        read = [end for end, at in times if at <= attempt.finished_at]
-        if read and attempt.log_offset < read[-1] < stop:
-            stop = read[-1]
     return stop
+
+
+def _until_end(data: bytes, attempt: Attempt, reads: list[tuple[int, float]]) -> bytes:
+    """The attempt's output in `data` (its log from where it began): up to its wrapper's
+    sentinel, which carries its nonce; without one (its shell died first), up to the last
+    read by the time it finished. The finish time alone would cut short: an exit is
+    recorded from the rc file, before tmux has relayed the last output into the log."""
+    if attempt.nonce:
+        mark = data.find(b"\x1eOVS:" + attempt.nonce.encode() + b":")
+        if mark >= 0:
+            end = data.find(b"\x1e", mark + 1)
+            return data[: end + 1 if end >= 0 else len(data)]
+    if attempt.finished_at is not None:
+        read = [end for end, at in reads if at <= attempt.finished_at and 0 < end < len(data)]
+        if read:
+            return data[: read[-1]]
+    return data
 
 
 def recording(state_dir: Path, store: Store, attempt: Attempt) -> Recording:
@@ -130,8 +143,9 @@ def recording(state_dir: Path, store: Store, attempt: Attempt) -> Recording:
                 EXIT_ENV,
             )
         times = read_times(paths.times(attempt.agent))
-        stop = _span(store, attempt, times, size)
+        stop = _span(store, attempt, size)
         data = os.pread(fd, stop - start, start)
+        data = _until_end(data, attempt, [(end - start, at) for end, at in times])
     finally:
         os.close(fd)
     timed = bool(times) and times[-1][0] > start
