@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "claims": ("5", "bench.claims"),
     "scaling": ("6", "bench.scaling"),
     "dashboard": ("7", "bench.dashboard"),
+    "dashboard-pg": ("7", "bench.dashboard_pg"),  # issue 14: needs PostgreSQL, else SKIP
     "peers": ("peers", "bench.peers"),  # only with --peers or --only peers
     "hooks": ("13", "bench.hooks"),
     "serve": ("15", "bench.serve"),
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"bench: unknown benchmark(s): {', '.join(unknown)} (see --list)", file=sys.stderr)
         return 2
-    if shutil.which("tmux") is None and set(names) - {"claims", "dashboard"}:
+    if shutil.which("tmux") is None and set(names) - {"claims", "dashboard", "dashboard-pg"}:
         print("bench: tmux is not installed (looked for 'tmux' on PATH)", file=sys.stderr)
         return 2
     os.environ.pop("TMUX", None)
