@@ -115,8 +115,8 @@ def _until_end(data: bytes, attempt: Attempt, reads: list[tuple[int, float]]) ->
             end = data.find(b"\x1e", mark + 1)
             return data[: end + 1 if end >= 0 else len(data)]
     if attempt.finished_at is not None:
-        read = [end for end, at in reads if at <= attempt.finished_at and 0 < end < len(data)]
-        if read:
+        read = [end for end, at in reads if at <= attempt.finished_at]
+        if read and 0 < read[-1] < len(data):
             return data[: read[-1]]
     return data
 

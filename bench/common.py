@@ -62,6 +62,10 @@ class Scale:
     dash_agents: int
     dash_tasks: int
     dash_samples: int
+    # The dashboard on a shared PostgreSQL store (issue 14): hosts x agents each, tasks.
+    pgdash_hosts: int
+    pgdash_agents: int
+    pgdash_tasks: int
 
 
 SCALES: dict[str, Scale] = {
@@ -88,6 +92,9 @@ SCALES: dict[str, Scale] = {
         dash_agents=200,
         dash_tasks=10000,
         dash_samples=6,
+        pgdash_hosts=10,
+        pgdash_agents=50,
+        pgdash_tasks=20000,
     ),
     "full": Scale(
         name="full",
@@ -112,6 +119,9 @@ SCALES: dict[str, Scale] = {
         dash_agents=200,
         dash_tasks=10000,
         dash_samples=30,
+        pgdash_hosts=10,
+        pgdash_agents=50,
+        pgdash_tasks=100000,
     ),
     # For the smoke test: the cheapest code paths with tiny sizes; figures mean nothing.
     "smoke": Scale(
@@ -137,6 +147,9 @@ SCALES: dict[str, Scale] = {
         dash_agents=5,
         dash_tasks=20,
         dash_samples=2,
+        pgdash_hosts=2,
+        pgdash_agents=2,
+        pgdash_tasks=50,
     ),
 }
 

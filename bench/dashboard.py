@@ -18,22 +18,33 @@ import importlib.util
 import inspect
 import json
 import random
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.common import Goal, Result, Row, Scale, summary
 from overseer.agents.supervisor import REST_SWEEP
+from overseer.state.backend import is_url
 from overseer.state.config import load_config_text
-from overseer.state.store import Store
+from overseer.state.store import open_store
 
 SIZE = (160, 45)
 WAIT_S = 10.0  # a change not on screen by then counts as WAIT_S
 REST_S = 600.0  # an idle fleet's agents have rested at least this long
 STATES = ("done", "done", "done", "ready", "ready", "pending", "failed", "blocked")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Several hosts sharing one PostgreSQL store, as the dashboard of issue 14 sees them."""
+
+    url: str
+    hosts: tuple[str, ...]
 
 
 def available() -> str | None:
@@ -49,18 +60,31 @@ def available() -> str | None:
     return None
 
 
-def build_store(state_dir: Path, agents: list[str], n_tasks: int, busy: bool = True) -> None:
+def build_store(
+    location: Path | str,
+    agents: list[str],
+    n_tasks: int,
+    busy: bool = True,
+    hosts: Sequence[str] = (),
+) -> None:
     """A store with `agents` (most of them busy, or all idle for REST_S or more) and n_tasks
-    tasks in every state (none running, and none finished in the last REST_S, when idle)."""
+    tasks in every state (none running, and none finished in the last REST_S, when idle);
+    `hosts`: rows of beating supervisors (a shared store). One transaction (a URL: a fresh
+    PostgreSQL database, made and analysed here)."""
     rng = random.Random(7)
     now = time.time()
-    store = Store(state_dir / "state.db")
+    store = open_store(location, init=True)
     try:
         with store.tx() as c:
             c.execute(
                 "INSERT INTO supervisor(id, pid, host, started_at, heartbeat_at) "
                 "VALUES (1, 1, 'bench', ?, ?)",
                 (now - 3600, now),
+            )
+            c.executemany(
+                "INSERT INTO hosts(name, pid, started_at, heartbeat_at, tmux_label) "
+                "VALUES (?,?,?,?,?)",
+                [(h, 1000 + i, now - 3600, now, f"overseer-{h}") for i, h in enumerate(hosts)],
             )
             working = agents[: len(agents) * 3 // 4] if busy else []
             busy_on = {name: f"task-{i:05d}" for i, name in enumerate(working)}
@@ -152,21 +176,33 @@ def build_store(state_dir: Path, agents: list[str], n_tasks: int, busy: bool = T
                     for i in range(300)
                 ],
             )
+        if is_url(location):
+            store.conn.execute(
+                "VACUUM ANALYZE"
+            )  # the planner knows the tables, as autovacuum would
     finally:
         store.close()
 
 
-def make_app(root: Path, n_agents: int, n_tasks: int, busy: bool = True) -> tuple[Any, list[str]]:
-    """The dashboard on a freshly built store (canned pane screens, no tmux)."""
+def make_app(
+    root: Path, n_agents: int, n_tasks: int, busy: bool = True, fleet: Fleet | None = None
+) -> tuple[Any, list[str]]:
+    """The dashboard on a freshly built store (canned pane screens, no tmux): SQLite in the
+    state dir, or `fleet`'s PostgreSQL database (its hosts' agents: "host/name")."""
     module = importlib.import_module("overseer.tui.app")
+    name = "w" if fleet else "worker"
     config = load_config_text(
-        f"name: bench\nagents:\n  - {{name: worker, kind: shell, count: {n_agents}}}\n",
+        f"name: bench\nagents:\n  - {{name: {name}, kind: shell, count: {n_agents}}}\n",
         path=str(root / "overseer.yaml"),
         base_dir=root,
     )
     agents = [name for name, _ in config.agent_instances()]
     state_dir = root / ".overseer"
-    build_store(state_dir, agents, n_tasks, busy)
+    if fleet is None:
+        build_store(state_dir / "state.db", agents, n_tasks, busy)
+    else:
+        agents = [f"{h}/{a}" for h in fleet.hosts for a in agents]
+        build_store(fleet.url, agents, n_tasks, busy, fleet.hosts)
     cls = module.OverseerApp
     wanted: dict[str, Any] = {
         "usage": lambda pid: (1.0, 10 * 1024 * 1024),
@@ -208,6 +244,11 @@ class FrameClock:
         return out
 
 
+def progress(line: str) -> None:
+    """One line on stderr: a long run shows where it is."""
+    print(f"bench: dashboard: {line}", file=sys.stderr, flush=True)
+
+
 def cursor_at(table: Any, row: int) -> bool:
     """Whether the table's cursor is on `row`."""
     return bool(table.cursor_row == row)
@@ -226,10 +267,51 @@ async def wait(pilot: Any, box: list[float], timeout: float) -> float | None:
     return box[0] if box else None
 
 
-async def measure(scale: Scale, root: Path) -> dict[str, Any]:
-    """Run the app under Pilot and take both kinds of samples."""
+async def measure(
+    scale: Scale,
+    root: Path,
+    fleet: Fleet | None = None,
+    n_agents: int | None = None,
+    n_tasks: int | None = None,
+    period: float = 1.0,
+) -> dict[str, Any]:
+    """Run the app under Pilot and take both kinds of samples (on `fleet`'s PostgreSQL
+    store: n_agents per host, every host's supervisor writing its sweep each `period` s)."""
     tables = importlib.import_module("overseer.tui.widgets.tables")
-    app, agents = make_app(root, scale.dash_agents, scale.dash_tasks)
+    n_agents = n_agents or scale.dash_agents
+    n_tasks = n_tasks or scale.dash_tasks
+    t0 = time.perf_counter()
+    app, agents = make_app(root, n_agents, n_tasks, fleet=fleet)
+    built_s = time.perf_counter() - t0
+    location: Path | str = fleet.url if fleet else root / ".overseer" / "state.db"
+    writer = None
+    if fleet is not None:
+        writer = RestingSupervisor(location, split_by_host(agents), period)
+        writer.thread.start()
+    try:
+        out = await _measure(scale, app, agents, location, n_tasks, tables)
+    finally:
+        if writer is not None:
+            writer.stop.set()
+            writer.thread.join()
+    out.update({"agents": len(agents), "tasks": n_tasks, "build_s": round(built_s, 1)})
+    if fleet is not None:
+        out.update({"hosts": len(fleet.hosts), "beats_per_s": round(len(fleet.hosts) / period, 1)})
+    return out
+
+
+def split_by_host(agents: list[str]) -> dict[str, list[str]]:
+    """Agents ("host/name") by host."""
+    out: dict[str, list[str]] = {}
+    for name in agents:
+        out.setdefault(name.partition("/")[0], []).append(name)
+    return out
+
+
+async def _measure(
+    scale: Scale, app: Any, agents: list[str], location: Path | str, n_tasks: int, tables: Any
+) -> dict[str, Any]:
+    """The samples: first full frame, store change -> repaint, key -> repaint."""
     first = agents[0]
     rng = random.Random(3)
     store_ms: list[float] = []
@@ -241,11 +323,12 @@ async def measure(scale: Scale, root: Path) -> dict[str, Any]:
         clock = FrameClock(app)
         agent_table = app.screen.query_one(tables.AgentTable)
         queue = app.screen.query_one(tables.QueueTable)
-        loaded = clock.expect(lambda: queue.row_count >= scale.dash_tasks)
-        if await wait(pilot, loaded, 120.0) is None:
-            raise RuntimeError("the dashboard did not show the tasks within 120 s")
+        loaded = clock.expect(lambda: queue.row_count >= n_tasks)
+        if await wait(pilot, loaded, 600.0) is None:
+            raise RuntimeError("the dashboard did not show the tasks within 600 s")
         first_frame_s = loaded[0] - t_start
-        store = Store(root / ".overseer" / "state.db")
+        progress(f"first full frame after {first_frame_s:.1f} s")
+        store = open_store(location)
         try:
             for i in range(scale.dash_samples):
                 await pilot.pause(rng.uniform(0.3, 0.7))
@@ -263,6 +346,7 @@ async def measure(scale: Scale, root: Path) -> dict[str, Any]:
                     misses += 1
                     clock.pending.clear()
                 store_ms.append(((seen or time.perf_counter()) - t0) * 1000.0)
+                progress(f"store change {i + 1}/{scale.dash_samples}: {store_ms[-1]:.0f} ms")
         finally:
             store.close()
         queue.focus()
@@ -290,8 +374,6 @@ async def measure(scale: Scale, root: Path) -> dict[str, Any]:
                 sort_ms.append((seen - t0) * 1000.0)
         frames = clock.frames
     return {
-        "agents": scale.dash_agents,
-        "tasks": scale.dash_tasks,
         "size": list(SIZE),
         "first_full_frame_s": round(first_frame_s, 2),
         "store_change_ms": summary(store_ms, 1),
@@ -306,25 +388,30 @@ IDLE_AGENTS, IDLE_TASKS = 50, 500
 
 
 class RestingSupervisor:
-    """Writes what a supervisor writes at each sweep while its fleet rests (every `period`
-    seconds: every agent's heartbeat in one transaction, then its own beat); counts its own
-    CPU time, which the figure leaves out."""
+    """Writes what each host's supervisor writes at each sweep (every `period` seconds, the
+    hosts spread evenly over it: its agents' heartbeats in one transaction, then its own
+    beat); counts its own CPU time, which the figure leaves out."""
 
-    def __init__(self, db: Path, agents: list[str], period: float) -> None:
+    def __init__(self, db: Path | str, agents: dict[str, list[str]], period: float) -> None:
         self.db, self.agents, self.period = db, agents, period
         self.stop = threading.Event()
         self.cpu = 0.0  # this thread's CPU seconds spent writing
         self.thread = threading.Thread(target=self.run, name="resting-supervisor", daemon=True)
 
     def run(self) -> None:
-        store = Store(self.db)
+        store = open_store(self.db)
+        hosts = list(self.agents.items())
+        slot = self.period / len(hosts)
         try:
-            while not self.stop.wait(self.period - time.time() % self.period):
+            for i in range(1 << 62):
+                if self.stop.wait(slot - time.time() % slot):
+                    break
+                host, agents = hosts[i % len(hosts)]
                 c0 = time.thread_time()
                 now = time.time()
                 with store.tx() as c:
-                    store.heartbeats_in(c, [(now, name) for name in self.agents])
-                store.supervisor_beat(1, "bench", now - 3600, now)
+                    store.heartbeats_in(c, [(now, name) for name in agents])
+                store.supervisor_beat(1, host, now - 3600, now)
                 self.cpu += time.thread_time() - c0
         finally:
             store.close()
@@ -341,7 +428,7 @@ async def measure_idle(
     tables = importlib.import_module("overseer.tui.widgets.tables")
     app, agents = make_app(root, IDLE_AGENTS, IDLE_TASKS, busy=not resting)
     db = root / ".overseer" / "state.db"
-    writer = RestingSupervisor(db, agents, period) if resting else None
+    writer = RestingSupervisor(db, {"bench": agents}, period) if resting else None
     if writer is not None:
         writer.thread.start()
     try:

@@ -15,10 +15,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from overseer.state.backend import ROLES, Conn, PgConn, mask_url, pg_ddl
+from overseer.state.models import Agent
 from overseer.state.statedir import StoreError
-from overseer.state.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
+from overseer.state.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store, _agent
 
 # The advisory lock every write transaction holds (any fixed number; "ovs" in ASCII).
 WRITE_LOCK = 0x6F7673
@@ -46,6 +48,7 @@ class PgStore(Store):
         self.path = (state_dir or Path.cwd()) / DB_NAME  # no file: its parent is the state dir
         self.wake_path = state_dir
         self._tx_owner: int | None = None
+        self._agents_read: dict[Any, Agent] = {}  # each agent's last row read -> its Agent
         self.pg = PgConn(url)
         self.conn: Conn = self.pg
         try:
@@ -98,6 +101,39 @@ class PgStore(Store):
         databases' writes, which only cost a needless re-read)."""
         row = self.pg.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn").fetchone()
         return int(row[0])
+
+    def agents(self) -> list[Agent]:
+        """As on SQLite; an agent whose row is as the last call read it is the same (frozen)
+        object, not decoded again: a dashboard reads every agent at each commit, and at 500
+        agents over ten hosts most rows did not move since."""
+        known = self._agents_read
+        fresh: dict[Any, Agent] = {}
+        for row in self.pg.execute("SELECT * FROM agents ORDER BY name"):
+            fresh[row] = known.get(row) or _agent(row)
+        self._agents_read = fresh
+        return list(fresh.values())
+
+    def completions_since(self, since: float) -> list[float]:
+        """As on SQLite, in one row: an array is decoded at once, not row by row (a fleet of
+        500 agents finishes thousands of attempts in the sparkline's ten minutes)."""
+        row = self.pg.execute(
+            "SELECT array_agg(finished_at) FROM attempts WHERE outcome='ok' AND finished_at >= ?",
+            (since,),
+        ).fetchone()
+        return [float(ts) for ts in row[0] or ()]
+
+    def task_marks(
+        self, updated_at: float | None = None, after_seq: int = 0
+    ) -> list[tuple[str, float, str, float | None]]:
+        """As on SQLite; every task's marks come as four arrays in one row (the periodic
+        check at 100,000 tasks: a row each cost 0.6 s of the dashboard's CPU)."""
+        if updated_at is not None:
+            return super().task_marks(updated_at, after_seq)
+        row = self.pg.execute(
+            "SELECT array_agg(id), array_agg(updated_at), array_agg(state), "
+            "array_agg(lease_expires_at) FROM tasks"
+        ).fetchone()
+        return list(zip(*row, strict=True)) if row[0] else []
 
     def integrity_check(self) -> str:
         """'ok': the server keeps its own pages whole (there is no file here to check)."""

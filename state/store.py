@@ -776,6 +776,19 @@ class Store:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def task_marks(
+        self, updated_at: float | None = None, after_seq: int = 0
+    ) -> list[tuple[str, float, str, float | None]]:
+        """(id, updated_at, state, lease_expires_at) of every task, or with `updated_at` only
+        of those changed at or after it, running, or added after `after_seq`: what tells a
+        cache which rows to re-read (a lease renewal moves the lease alone)."""
+        sql = "SELECT id, updated_at, state, lease_expires_at FROM tasks"
+        args: tuple[Any, ...] = ()
+        if updated_at is not None:
+            sql += " WHERE updated_at >= ? OR state='running' OR seq > ?"
+            args = (updated_at, after_seq)
+        return [(r[0], r[1], r[2], r[3]) for r in self.conn.execute(sql, args)]
+
     def tasks_by_ids(self, task_ids: Sequence[str]) -> list[Task]:
         """Full rows of the given tasks, in queue order."""
         out: list[Task] = []

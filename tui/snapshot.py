@@ -24,7 +24,7 @@ from overseer.tui.crash import SUPERVISOR_LOG, log_tail
 Clock = Callable[[], float]
 Usage = Callable[[int | None], tuple[float | None, int | None]]
 
-FULL_READ_EVERY = 30.0  # seconds between full reads of the tasks table (deletions, drift)
+FULL_READ_EVERY = 30.0  # seconds between checks of every task's marks (deletions, drift)
 WRITE_SLACK = 2.0  # writers stamp updated_at just before they commit
 SPARK_BUCKETS = 20
 SPARK_SECONDS = 30.0  # one bucket of the completions sparkline
@@ -212,23 +212,29 @@ class SnapshotReader:
         self.usage: Usage = usage or ProcessUsage()
         self.supervisor_alive = supervisor_alive or (lambda: False)
         self.event_limit = event_limit
-        # Between full reads only changed (and running) tasks are read; rows of tasks that
-        # did not change, and whose columns do not move with the clock, are reused.
+        # After the first read only changed tasks are read; rows of tasks that did not
+        # change, and whose columns do not move with the clock, are reused.
         self._tasks: dict[str, Task] = {}
         self._reasons: dict[str, str | None] = {}
         self._tries: dict[str, int] = {}
         self._rows: dict[str, TaskRow] = {}
         self._states: dict[str, str] = {}  # task id -> state value, for waits_for and counts
         self._order: list[str] = []  # task ids in queue order
+        self._listed: list[TaskRow] = []  # their rows, as the last snapshot listed them
+        self._place: dict[str, int] = {}  # task id -> its index in _order
         self._ticking: set[str] = set()  # rows with countdowns or running time
+        self._moved = False  # the last read saw a task change state (or go)
+        self._counts: dict[str, int] = {}
         self._events: list[Event] = []
-        self._events_full_at = float("-inf")
+        self._events_at = float("-inf")
         self._mark = 0.0
         self._last_seq = 0
         self._full_at = float("-inf")
+        self._loaded = False
 
-    def _load_tasks(self) -> tuple[set[str], bool]:
-        """Bring the task cache up to date (one read transaction is open).
+    def _load_tasks(self, named: set[str]) -> tuple[set[str], bool]:
+        """Bring the task cache up to date (one read transaction is open); `named`: tasks
+        that new events name (a superseded attempt's late result changes no task row).
 
         Returns the ids whose task (or last attempt's reason) changed, and whether tasks
         came or went (the queue order must be rebuilt).
@@ -237,62 +243,77 @@ class SnapshotReader:
         mono = time.monotonic()
         began = time.time()  # writers stamp updated_at with this machine's wall clock
         old = self._tasks
-        if mono - self._full_at >= FULL_READ_EVERY:
-            # Everything, now and then (deletions, clock drift); tasks equal to the cached
-            # ones keep their cached objects, so their rows are reused.
+        if not self._loaded:
+            # The first read: everything.
             fresh = {t.id: t for t in store.tasks()}
-            reasons = {k: a.reason for k, a in store.last_attempts().items()}
-            tries = store.tries_used()
-            changed = {
-                i
-                for i, t in fresh.items()
-                if old.get(i) != t
-                or reasons.get(i) != self._reasons.get(i)
-                or tries.get(i) != self._tries.get(i)
-            }
-            reshaped = len(fresh) != len(old) or any(i not in old for i in changed)
-            self._tasks = {i: t if i in changed else old[i] for i, t in fresh.items()}
-            self._reasons = reasons
-            self._tries = tries
+            self._reasons = {k: a.reason for k, a in store.last_attempts().items()}
+            self._tries = store.tries_used()
+            self._tasks = fresh
+            self._loaded = True
             self._full_at = mono
             self._last_seq = max((t.seq for t in fresh.values()), default=0)
             self._mark = began
-            return changed, reshaped
-        # Changed since the last read (with slack for writers that stamped just before
-        # they committed), running, or added since (found by seq, whatever the clocks).
-        stamps = store.task_stamps_since(self._mark - WRITE_SLACK, self._last_seq)
-        need = []
-        for task_id, updated_at, state in stamps:
+            return set(fresh), True
+        full = mono - self._full_at >= FULL_READ_EVERY
+        if full:
+            # Now and then every task's marks (deletions, and writers whose clocks lag more
+            # than WRITE_SLACK): four columns compared, full rows read only where they differ,
+            # so 100,000 tasks cost a fraction of a full read (issue 14).
+            marks = store.task_marks()
+            self._full_at = mono
+        else:
+            # Changed since the last read (with slack for writers that stamped just before
+            # they committed), running, or added since (found by seq, whatever the clocks).
+            marks = store.task_marks(self._mark - WRITE_SLACK, self._last_seq)
+        need = set(named)
+        for task_id, updated_at, state, lease in marks:
             known = old.get(task_id)
-            # Running rows are re-read always: a lease renewal does not touch updated_at.
-            if known is None or known.updated_at != updated_at or state == "running":
-                need.append(task_id)
-        fetched = store.tasks_by_ids(need)
+            # A running row whose lease moved is re-read: a renewal does not touch updated_at.
+            if (
+                known is None
+                or known.updated_at != updated_at
+                or known.state.value != state
+                or known.lease_expires_at != lease
+            ):
+                need.add(task_id)
         reshaped = False
+        if full:
+            present = {m[0] for m in marks}
+            for gone in [i for i in old if i not in present]:
+                del old[gone]
+                self._reasons.pop(gone, None)
+                self._tries.pop(gone, None)
+                reshaped = True
+        fetched = store.tasks_by_ids(sorted(need))
         for t in fetched:
             reshaped = reshaped or t.id not in old
             old[t.id] = t
             self._last_seq = max(self._last_seq, t.seq)
-        attempts = store.last_attempts_of([t.id for t in fetched])
-        for t in fetched:
-            if t.id in attempts:
-                self._reasons[t.id] = attempts[t.id].reason
-        self._tries.update(store.tries_used([t.id for t in fetched]))
+        ids = [t.id for t in fetched]
+        attempts = store.last_attempts_of(ids)
+        tries = store.tries_used(ids)
+        for i in ids:
+            self._reasons[i] = attempts[i].reason if i in attempts else None
+            self._tries[i] = tries.get(i, 0)
         self._mark = began
-        return {t.id for t in fetched}, reshaped
+        return set(ids), reshaped
 
-    def _recent_events(self) -> list[Event]:
-        """The newest `event_limit` events: only those appended since the last read are read."""
-        if self._full_at != self._events_full_at or not self._events:
-            self._events = self.store.recent_events(self.event_limit)
-            self._events_full_at = self._full_at
+    def _recent_events(self) -> tuple[list[Event], set[str]]:
+        """The newest `event_limit` events (only those appended since the last read are
+        read), and the tasks the new ones name."""
+        mono = time.monotonic()
+        last = self._events[-1].id if self._events else None
+        if last is None or mono - self._events_at >= FULL_READ_EVERY:
+            self._events = self.store.recent_events(self.event_limit)  # now and then, afresh
+            self._events_at = mono
+            newer = [e for e in self._events if last is not None and e.id > last]
         else:
-            newer = self.store.events(since=self._events[-1].id, limit=self.event_limit)
+            newer = self.store.events(since=last, limit=self.event_limit)
             if len(newer) >= self.event_limit:
                 self._events = self.store.recent_events(self.event_limit)
             elif newer:
                 self._events = (self._events + newer)[-self.event_limit :]
-        return list(self._events)
+        return list(self._events), {e.task_id for e in newer if e.task_id}
 
     def data_version(self) -> int:
         """SQLite's counter of commits by other connections (cheap change detection)."""
@@ -304,20 +325,22 @@ class SnapshotReader:
         store = self.store
         with store.read():
             version = store.data_version()
-            changed, reshaped = self._load_tasks()
+            events, named = self._recent_events()
+            changed, reshaped = self._load_tasks(named)
             agents = store.agents()
             sup = store.supervisor()
             known = store.hosts() if self.local_host is not None else []
-            events = self._recent_events()
             suggestions = store.suggestions()
             done_times = store.completions_since(
                 now - max(THROUGHPUT_WINDOW, SPARK_BUCKETS * SPARK_SECONDS)
             )
             holds = held(store)
         rows = self._task_rows(now, changed, reshaped)
-        counts = dict.fromkeys((s.value for s in TaskState), 0)
-        for state, n in Counter(self._states.values()).items():
-            counts[state] = n
+        if self._moved or not self._counts:  # counted again only when a task changed state
+            self._counts = dict.fromkeys((s.value for s in TaskState), 0)
+            for state, n in Counter(self._states.values()).items():
+                self._counts[state] = n
+        counts = dict(self._counts)
         hosts = tuple((h.name, h.stopped_at is None and h.beats(now, BEAT_WITHIN)) for h in known)
         gone = {name for name, alive in hosts if not alive}
         agent_rows = []
@@ -408,6 +431,7 @@ class SnapshotReader:
             if states.get(i) != state:
                 states[i] = state
                 moved = True
+        self._moved = moved
         rebuild = changed | self._ticking
         if moved:
             rebuild |= {i for i, st in states.items() if st == "pending"}
@@ -420,7 +444,17 @@ class SnapshotReader:
                 ticking.add(i)
             else:
                 ticking.discard(i)
-        return [rows[i] for i in self._order]
+        if reshaped or len(self._listed) != len(self._order):
+            self._place = {i: n for n, i in enumerate(self._order)}
+            self._listed = [rows[i] for i in self._order]
+            return list(self._listed)
+        # The last list, copied (one C call) with the rebuilt rows put in: walking 100,000
+        # ids in Python on each read held the GIL the dashboard's loop needs (issue 14).
+        listed = self._listed
+        place = self._place
+        for i in rebuild:
+            listed[place[i]] = rows[i]
+        return list(listed)
 
     def _task_row(self, t: Task, now: float) -> TaskRow:
         if t.state is TaskState.RUNNING and t.started_at is not None:

@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from overseer.tui.screens.main import MainScreen
 from overseer.tui.snapshot import Snapshot
 from overseer.tui.widgets.format import age_label
-from overseer.tui.widgets.tables import AgentTable, KeyedTable
+from overseer.tui.widgets.tables import AgentTable, KeyedTable, QueueTable
 from tests.tui.pilot import dashboard
 
 
@@ -115,3 +115,40 @@ async def test_heartbeats_written_each_second_change_no_cell(tmp_path: Path) -> 
         table.show(beats(12.0).agents, beats(12.0), table.pal)  # late: its age counts
         busy = {a.name for a in snap.agents if a.state == "busy"}
         assert {(r.value, c.value) for r, c in table.changed_cells} == {(n, "beat") for n in busy}
+
+
+async def test_running_clocks_within_the_second_render_no_task_row(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Issue 14: hundreds of running rows re-rendered at every commit took the loop's time;
+    a row whose shown text is the same (its clocks within the second) is not rendered."""
+    async with dashboard(tmp_path) as (app, pilot):
+        screen, table = app.screen, app.screen.query_one(QueueTable)
+        assert isinstance(screen, MainScreen) and screen.snap is not None
+        snap = screen.snap
+        running = {r.id for r in snap.tasks if r.state == "running"}
+        assert running
+
+        def later(dt: float) -> Snapshot:
+            tasks = [
+                replace(r, duration=(r.duration or 0) + dt, lease_left=(r.lease_left or 0) - dt)
+                if r.id in running
+                else r
+                for r in snap.tasks
+            ]
+            return replace(snap, tasks=tasks)
+
+        table.show(later(0.1).tasks, later(0.1), table.pal)
+        await pilot.pause()
+        rendered: list[str] = []
+        render = QueueTable.render_row
+        monkeypatch.setattr(
+            QueueTable,
+            "render_row",
+            lambda self, row, s: (rendered.append(row.id), render(self, row, s))[1],
+        )
+        shown = dict(table.cells)
+        table.show(later(0.2).tasks, later(0.2), table.pal)
+        assert rendered == [] and table.cells == shown
+        table.show(later(1.3).tasks, later(1.3), table.pal)  # a second on: the clocks move
+        assert set(rendered) == running and table.cells != shown

@@ -77,3 +77,19 @@ def test_table_orders_rows_by_item_and_shows_goals_in_units() -> None:
     assert "12.3 ms" in lines[2] and "<= 50.0 ms" in lines[2]
     assert "3,000/s" in lines[3] and ">= 2,000/s" in lines[3]
     assert "SKIP" in lines[4]
+
+
+def test_the_dashboard_on_postgresql_at_smoke_scale(tmp_path: Path) -> None:
+    """Issue 14's dashboard figures: measured on a throwaway server, or skipped saying why."""
+    out = tmp_path / "pg.json"
+    assert main(["--scale", "smoke", "--only", "dashboard-pg", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    rows = doc["results"]
+    assert rows and {r["item"] for r in rows} == {"7"}
+    if rows[0]["status"] == "SKIP":
+        assert rows[0]["note"]
+        return
+    names = [r["name"] for r in rows]
+    assert "dashboard on PostgreSQL: store change -> repaint p95" in names
+    details = doc["details"]["dashboard-pg"]
+    assert details["hosts"] == 2 and details["agents"] == 4 and details["not_seen"] == 0

@@ -129,3 +129,75 @@ def test_rows_of_untouched_tasks_are_the_same_objects(tmp_path: Path) -> None:
     same = [a is b for a, b in zip(first, second, strict=True)]
     assert same.count(False) == 1 and not same[7]
     assert second[7].state == "blocked"
+
+
+def recorded(live: SnapshotReader) -> tuple[list[str], list[str]]:
+    """The ids of the full task rows the reader reads from now on, and its reads of all tasks."""
+    rows: list[str] = []
+    whole: list[str] = []
+    by_ids, every = live.store.tasks_by_ids, live.store.tasks
+    live.store.tasks_by_ids = lambda ids: (rows.extend(ids), by_ids(ids))[1]  # type: ignore[method-assign]
+    live.store.tasks = lambda *a: (whole.append("all"), every(*a))[1]  # type: ignore[method-assign]
+    return rows, whole
+
+
+def test_a_quiet_store_costs_no_task_rows_running_tasks_and_the_periodic_check_included(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: at 100,000 tasks a full read took 10 s on PostgreSQL, and every read
+    re-read every running task; now only rows whose marks moved are read."""
+    store = backend()
+    if backend.name == "postgresql":
+        monkeypatch.setenv(STORE_ENV, str(backend.location))
+    store.upsert_tasks([{"id": f"t{i}", "command": "true"} for i in range(20)])
+    claims = [queue.claim(store, f"w{i}", lease_s=60) for i in range(3)]
+    live = reader(backend.state_dir / "state.db", Clock())
+    live.read()
+    rows, whole = recorded(live)
+    live.read()
+    live._full_at = float("-inf")  # the periodic check of every task's marks
+    live.read()
+    assert rows == [] and whole == []
+    first = claims[0]
+    assert first is not None
+    queue.renew(store, first.task.id, first.attempt.number, "w0", lease_s=600)
+    snap = live.read()
+    assert rows == [first.task.id]  # the renewed lease, alone
+    lease = next(r.lease_left for r in snap.tasks if r.id == first.task.id)
+    assert lease is not None and lease > 1_000_000  # the fake clock is far behind the lease
+    assert whole == []
+    live.close()
+    store.close()
+
+
+def test_a_change_stamped_by_a_lagging_clock_shows_at_the_periodic_check(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = Store(db)
+    store.upsert_tasks([{"id": f"t{i}", "command": "true"} for i in range(5)])
+    live = reader(db, Clock())
+    live.read()
+    with store.tx() as c:  # another host, its clock a minute behind
+        c.execute("UPDATE tasks SET command='make', updated_at=updated_at - 60 WHERE id='t3'")
+    assert next(r.command for r in live.read().tasks if r.id == "t3") == "true"  # missed
+    live._full_at = float("-inf")
+    assert next(r.command for r in live.read().tasks if r.id == "t3") == "make"
+    live.close()
+    store.close()
+
+
+def test_a_superseded_attempt_marked_stale_shows_at_the_next_read(tmp_path: Path) -> None:
+    """A late result marks an old attempt stale and writes an event, but no task row: the
+    event names the task, so the reader re-reads its tries at once (not 30 s later)."""
+    db = tmp_path / "state.db"
+    store = Store(db)
+    store.upsert_tasks([{"id": "a", "command": "true"}])
+    claim = queue.claim(store, "w0", lease_s=60)
+    assert claim is not None
+    live = reader(db, Clock())
+    assert live.read().tasks[0].tries == 1
+    with store.tx() as c:  # what a returning host's late result does (the task moved on)
+        c.execute("UPDATE attempts SET outcome='stale' WHERE task_id='a'")
+        store.add_event(c, "attempt.stale", "a attempt 1 result ignored", task_id="a")
+    assert live.read().tasks[0].tries == 0
+    live.close()
+    store.close()

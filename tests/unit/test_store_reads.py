@@ -52,3 +52,32 @@ def test_completions_since_counts_only_attempts_that_ended_ok(backend: Backend) 
     done = store.completions_since(0.0)
     assert len(done) == 1
     assert store.completions_since(done[0] + 1) == []
+
+
+def test_task_marks_of_every_task_and_of_those_changed_running_or_added(backend: Backend) -> None:
+    store = backend()
+    store.upsert_tasks([{"id": i, "command": "true"} for i in ("a", "b", "c")], now=100.0)
+    claim = queue.claim(store, "w", 30, now=200.0)
+    assert claim is not None and claim.task.id == "a"
+    every = sorted(store.task_marks())
+    assert every == [("a", 200.0, "running", 230.0), ("b", 100.0, "ready", None)] + [
+        ("c", 100.0, "ready", None)
+    ]
+    # Since 150: the running task; after seq 2: the third; nothing else.
+    assert sorted(store.task_marks(150.0, 2)) == [every[0], every[2]]
+    assert store.task_marks(300.0, 3) == [every[0]]
+
+
+def test_an_agent_whose_row_did_not_change_is_not_decoded_again(backend: Backend) -> None:
+    """On PostgreSQL a dashboard reads 500 agents at every commit (issue 14): unchanged rows
+    give the same objects; SQLite decodes them afresh (equal, not the same)."""
+    store, writer = backend(), backend()
+    for name in ("w-1", "w-2"):
+        writer.upsert_agent(name, "shell", now=1.0)
+    first = store.agents()
+    writer.update_agent("w-2", last_line="hello", signals={"hook": True})
+    second = store.agents()
+    assert first[0] == second[0] and first[1] != second[1]
+    assert second[1].last_line == "hello" and second[1].signals == {"hook": True}
+    if backend.name == "postgresql":
+        assert second[0] is first[0] and second[1] is not first[1]

@@ -68,6 +68,8 @@ class MainScreen(Screen[None]):
         self.screens: dict[str, str | None] = {}
         self.stop = threading.Event()
         self.wake = threading.Event()  # the store's files changed, or the screen goes away
+        self.applied = threading.Event()  # the last snapshot read is on screen
+        self.applied.set()
         self.detail_reader: SnapshotReader | None = None
         self.detail_lock = threading.Lock()
         self.focus_order = ["agents", "queue", "suggestions", "detail-box", "events"]
@@ -163,8 +165,15 @@ class MainScreen(Screen[None]):
                 version = reader.data_version()
                 now = time.monotonic()
                 if told or version != last_version or now - last_read >= REFRESH_IDLE:
+                    # Read once the last snapshot is on screen: commits coming faster than
+                    # the screen applies them (ten hosts' sweeps) queued stale snapshots
+                    # ahead of the newest, and their reads took the loop's CPU (issue 14).
+                    while not self.applied.wait(0.25):
+                        if self.stop.is_set():
+                            return
                     snap = reader.read()
                     last_version, last_read = snap.data_version, now
+                    self.applied.clear()
                     self.post_message(SnapshotReady(snap))
                 if not self.services.live:
                     return
@@ -207,7 +216,13 @@ class MainScreen(Screen[None]):
         return watcher
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        snap = message.snapshot
+        try:
+            self.show_snapshot(message.snapshot)
+        finally:
+            self.applied.set()  # the reader may read the next one
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        """Bring every panel in line with one snapshot."""
         self.snap = snap
         pal = self.pal
         with self.app.batch_update():

@@ -496,6 +496,15 @@ class AgentTable(KeyedTable[AgentRow]):
         )
 
 
+def clocks(row: TaskRow) -> tuple[str, str, str]:
+    """A task row's lease countdown, duration and retry countdown as shown."""
+    return (
+        countdown(row.lease_left) if row.state == "running" else "",
+        duration(row.duration) if row.duration is not None else "",
+        countdown(row.retry_left) if row.retry_left and row.retry_left > 0 else "",
+    )
+
+
 class QueueTable(KeyedTable[TaskRow]):
     """Tasks: state, attempt/max, claim, lease countdown, exit code, duration, retry, why."""
 
@@ -563,6 +572,7 @@ class QueueTable(KeyedTable[TaskRow]):
 
     def render_row(self, row: TaskRow, snap: Snapshot) -> tuple[Any, ...]:
         pal = self.pal
+        lease, took, retry = clocks(row)
         if row.state == "pending":
             note = Text(clip("waits for " + row.waits_for, 80), style=pal["dim"])
         elif row.blocked_reason:
@@ -580,9 +590,27 @@ class QueueTable(KeyedTable[TaskRow]):
             state_text(row.state, pal, TASK_SYMBOLS),
             f"{row.tries}/{row.max_attempts}",
             row.claimed_by or "-",
-            countdown(row.lease_left) if row.state == "running" else "",
+            lease,
             code,
-            duration(row.duration) if row.duration is not None else "",
-            countdown(row.retry_left) if row.retry_left and row.retry_left > 0 else "",
+            took,
+            retry,
             note,
         )
+
+    # Everything a row shows but its clocks (lease, duration, retry countdown).
+    STEADY = operator.attrgetter(
+        "id",
+        "state",
+        "tries",
+        "max_attempts",
+        "claimed_by",
+        "exit_code",
+        "blocked_reason",
+        "reason",
+        "waits_for",
+    )
+
+    def shows_same(self, new: TaskRow, old: TaskRow, snap: Snapshot) -> bool:
+        """Running rows change only their clocks at most snapshots, and those show seconds:
+        hundreds of them re-rendered at every commit took the loop's time (issue 14)."""
+        return self.STEADY(new) == self.STEADY(old) and clocks(new) == clocks(old)
