@@ -18,7 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import CLEANUP, REPO, Goal, Result, Row, Scale, child_env, stop_process
+from bench.common import (
+    CLEANUP,
+    REPO,
+    Goal,
+    Result,
+    Row,
+    Scale,
+    child_env,
+    stop_process,
+    with_pg_database,
+)
 from overseer.state import queue
 from overseer.state.backend import is_url
 from overseer.state.models import AttemptOutcome
@@ -126,24 +136,16 @@ def multi(scale: Scale, tmp: Path, location: Path | str | None = None) -> dict[s
 
 def on_postgresql(scale: Scale, tmp: Path) -> dict[str, Any]:
     """`multi` on a throwaway PostgreSQL server ({"error": why} when none can run here)."""
-    try:
-        from tests.pgserver import PgServer, PgUnavailable
-    except ImportError as exc:  # psycopg or psutil missing
-        return {"error": str(exc)}
-    try:
-        server = PgServer.start()
-    except PgUnavailable as exc:
-        return {"error": str(exc)}
-    try:
-        server.create_database("claims")
-        out = multi(scale, tmp, server.url("claims"))
+
+    def measure(url: str, server: Any) -> dict[str, Any]:
+        out = multi(scale, tmp, url)
         # The figure depends on these (the throwaway server trades durability for speed).
         shown = server.psql("SHOW fsync; SHOW synchronous_commit; SHOW full_page_writes;")
         fsync, sync, fpw = shown.split()
         out["server"] = f"fsync={fsync}, synchronous_commit={sync}, full_page_writes={fpw}"
         return out
-    finally:
-        server.stop()
+
+    return with_pg_database("claims", measure)
 
 
 def run(scale: Scale, tmp: Path) -> Result:

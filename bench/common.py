@@ -605,3 +605,21 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def with_pg_database(name: str, measure: Callable[[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """Run `measure(url, server)` on a database `name` of a throwaway PostgreSQL server
+    (tests/pgserver.py), stopped after; {"error": why} when none can run here."""
+    try:
+        from tests.pgserver import PgServer, PgUnavailable
+    except ImportError as exc:  # psycopg or psutil missing
+        return {"error": str(exc)}
+    try:
+        server = PgServer.start()
+    except PgUnavailable as exc:
+        return {"error": str(exc)}
+    try:
+        server.create_database(name)
+        return measure(server.url(name), server)
+    finally:
+        server.stop()

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import SCALES, Goal, Result, Row, Scale
+from bench.common import SCALES, Goal, Result, Row, Scale, with_pg_database
 from bench.dashboard import Fleet, available, measure
 from overseer.state.backend import STORE_ENV
 from overseer.state.hosts import ENV as HOST_ENV
@@ -49,18 +49,10 @@ def environment(**values: str) -> Iterator[None]:
 
 def measure_pg(scale: Scale, tmp: Path) -> dict[str, Any]:
     """The dashboard's figures on a throwaway server ({"error": why} when none can run)."""
-    try:
-        from tests.pgserver import PgServer, PgUnavailable
-    except ImportError as exc:  # psycopg or psutil missing
-        return {"error": str(exc)}
-    try:
-        server = PgServer.start()
-    except PgUnavailable as exc:
-        return {"error": str(exc)}
-    try:
-        server.create_database("dashboard")
+
+    def on(url: str, server: Any) -> dict[str, Any]:
         hosts = tuple(f"h{i}" for i in range(scale.pgdash_hosts))
-        fleet = Fleet(server.url("dashboard"), hosts)
+        fleet = Fleet(url, hosts)
         with contextlib.suppress(AttributeError):
             asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
         with environment(**{STORE_ENV: fleet.url, HOST_ENV: hosts[0]}):
@@ -74,8 +66,8 @@ def measure_pg(scale: Scale, tmp: Path) -> dict[str, Any]:
                     period=BEAT_PERIOD,
                 )
             )
-    finally:
-        server.stop()
+
+    return with_pg_database("dashboard", on)
 
 
 def run(scale: Scale, tmp: Path) -> Result:

@@ -16,9 +16,9 @@ import pytest
 from overseer.agents.tmux import TmuxServer
 from tests.backends import backend
 from tests.helpers import wait_until
-from tests.pgserver import pg_database, pg_server
+from tests.pgserver import pg_database, pg_server, pg_store_url
 
-__all__ = ["backend", "pg_database", "pg_server", "wait_until"]
+__all__ = ["backend", "pg_database", "pg_server", "pg_store_url", "wait_until"]
 
 # Tests behave the same inside and outside a tmux session.
 os.environ.pop("TMUX", None)

@@ -362,3 +362,18 @@ def pg_database(pg_server: PgServer) -> Iterator[str]:
         yield dsn
     finally:
         pg_server.drop_database(name)
+
+
+@pytest.fixture
+def pg_store_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database with Overseer's schema, as a store URL (socket), dropped after."""
+    from overseer.state.store import open_store
+
+    name = f"t_{secrets.token_hex(6)}"
+    pg_server.create_database(name)
+    url = pg_server.url(name)
+    open_store(url, init=True).close()
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(name)

@@ -8,7 +8,6 @@ what it still ran of an attempt another host took over."""
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 import subprocess
 import time
@@ -18,25 +17,11 @@ from pathlib import Path
 import pytest
 
 from overseer.state.models import AttemptOutcome, TaskState
-from overseer.state.store import Store, open_store
+from overseer.state.store import Store
 from tests.helpers import wait_until
-from tests.pgserver import PgServer
 from tests.project import Project
 
 LEASE = "3"  # seconds: a crashed host's tasks go to the others about this long after
-
-
-@pytest.fixture
-def shared_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh database with Overseer's schema, for several projects to share."""
-    name = f"t_{secrets.token_hex(6)}"
-    pg_server.create_database(name)
-    url = pg_server.url(name)
-    open_store(url, init=True).close()
-    try:
-        yield url
-    finally:
-        pg_server.drop_database(name)
 
 
 @pytest.fixture
@@ -79,12 +64,12 @@ def running_on(store: Store, host: str, since: float = 0.0) -> list[str]:
 
 
 def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
-    hosts: dict[str, Project], shared_url: str, tmp_path: Path
+    hosts: dict[str, Project], pg_store_url: str, tmp_path: Path
 ) -> None:
     effects = tmp_path / "effects"
     for name, proj in hosts.items():
         reach = {"hosts": {"b": {"ssh": "me@10.0.0.9"}}} if name == "a" else {}
-        proj.write(config(effects, 12), store=shared_url, **reach)
+        proj.write(config(effects, 12), store=pg_store_url, **reach)
     procs = {name: proj.start("--host-id", name, "--lease", LEASE) for name, proj in hosts.items()}
     store = hosts["a"].store
     # Agents are host/agent, one set per host, in the one database.
@@ -159,7 +144,7 @@ def test_three_hosts_share_one_queue_and_a_crashed_host_loses_its_tasks_once(
 
 
 def test_a_supervisor_back_after_a_takeover_stops_what_it_still_ran(
-    hosts: dict[str, Project], shared_url: str, tmp_path: Path
+    hosts: dict[str, Project], pg_store_url: str, tmp_path: Path
 ) -> None:
     effects = tmp_path / "effects"
     body = (
@@ -167,12 +152,12 @@ def test_a_supervisor_back_after_a_takeover_stops_what_it_still_ran(
         f"  - {{id: long, run: 'sleep 12; echo long >> {effects}', hosts: [a, b]}}\n"
     )
     a, b = hosts["a"], hosts["b"]
-    b.write(body, store=shared_url)
+    b.write(body, store=pg_store_url)
     proc_b = b.start("--host-id", "b", "--lease", LEASE)
     store = b.store
     wait_until(lambda: running_on(store, "b") == ["long"], timeout=30)
     b.kill9(proc_b)  # the supervisor alone: its tmux and the attempt live on
-    a.write(body, store=shared_url)
+    a.write(body, store=pg_store_url)
     proc_a = a.start("--host-id", "a", "--lease", LEASE)
     wait_until(
         lambda: store.attempts("long")[0].outcome == AttemptOutcome.LOST,
@@ -194,7 +179,7 @@ def test_a_supervisor_back_after_a_takeover_stops_what_it_still_ran(
 
 
 def test_a_supervisor_back_within_its_lease_keeps_its_attempt(
-    hosts: dict[str, Project], shared_url: str, tmp_path: Path
+    hosts: dict[str, Project], pg_store_url: str, tmp_path: Path
 ) -> None:
     effects = tmp_path / "effects"
     release = tmp_path / "release"
@@ -204,7 +189,7 @@ def test_a_supervisor_back_within_its_lease_keeps_its_attempt(
     )
     a, b = hosts["a"], hosts["b"]
     for proj in (a, b):
-        proj.write(body, store=shared_url)
+        proj.write(body, store=pg_store_url)
     proc_b = b.start("--host-id", "b")
     store = b.store
     wait_until(lambda: running_on(store, "b") == ["job"], timeout=30)

@@ -18,8 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from overseer.state import latency, queue
 from overseer.state.models import AttemptOutcome
 from tests.backends import Backend
-from tests.helpers import wait_until
-from tests.integration.test_serve import Server, start_serve
+from tests.integration.test_serve import Server, serving
 from tests.project import Project
 
 TASKS = """
@@ -82,14 +81,9 @@ async def scrape(url: str, token: str) -> dict[str, dict[str, float]]:
 def served(project: Project) -> Iterator[Server]:
     project.write(TASKS)
     assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
-    proc, err = start_serve(project, "--listen", "127.0.0.1:0")
-    found = wait_until(
-        lambda: proc.poll() is not None or re.search(r"serving on (http://\S+)", err.read_text()),
-        timeout=30,
-        message="serve did not start",
-    )
-    assert proc.poll() is None and not isinstance(found, bool), err.read_text()
-    yield Server(project, proc, found.group(1))
+    served, err = serving(project)
+    yield served
+    proc = served.proc
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, err.read_text()
 

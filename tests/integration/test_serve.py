@@ -60,10 +60,9 @@ def start_serve(project: Project, *args: str) -> tuple[subprocess.Popen[str], Pa
     return proc, err
 
 
-@pytest.fixture
-def server(project: Project) -> Iterator[Server]:
-    project.write(TASKS)
-    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
+def serving(project: Project) -> tuple[Server, Path]:
+    """`overseer serve` on a free loopback port, once it says where it listens (and the
+    file its stderr goes to)."""
     proc, err = start_serve(project, "--listen", "127.0.0.1:0")
     found = wait_until(
         lambda: proc.poll() is not None or re.search(r"serving on (http://\S+)", err.read_text()),
@@ -72,7 +71,16 @@ def server(project: Project) -> Iterator[Server]:
     )
     assert proc.poll() is None, err.read_text()
     assert not isinstance(found, bool)
-    yield Server(project, proc, found.group(1))
+    return Server(project, proc, found.group(1)), err
+
+
+@pytest.fixture
+def server(project: Project) -> Iterator[Server]:
+    project.write(TASKS)
+    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
+    served, err = serving(project)
+    yield served
+    proc = served.proc
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, err.read_text()
 
@@ -103,7 +111,8 @@ def test_a_non_loopback_address_needs_allow_remote(project: Project) -> None:
     assert r.returncode == 2 and "--allow-remote" in r.stderr and "Traceback" not in r.stderr
     assert project.cli("serve", "--listen", "nowhere").returncode == 2
     proc, err = start_serve(project, "--listen", "0.0.0.0:0", "--allow-remote")
-    wait_until(lambda: "serving on" in err.read_text(), timeout=30, message="not serving")
+    # The warning says "serving on 0.0.0.0" before it serves: wait for the address it bound.
+    wait_until(lambda: "serving on http://" in err.read_text(), timeout=30, message="not serving")
     assert "warning" in err.read_text() and "other machines" in err.read_text()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0

@@ -4,9 +4,7 @@ polling, no files to watch), and nothing read while nothing changes."""
 from __future__ import annotations
 
 import os
-import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +17,15 @@ from overseer.state.store import Store, open_store
 from overseer.tui.screens import main
 from overseer.tui.snapshot import SnapshotReader
 from tests.helpers import wait_until
-from tests.pgserver import PgServer
 from tests.tui.fixtures import NOW, make_app, shows_a_write_without_polling
 from tests.tui.test_snapshots import snap
 
 
-@pytest.fixture
-def pg_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh database with Overseer's schema."""
-    name = f"t_{secrets.token_hex(6)}"
-    pg_server.create_database(name)
-    url = pg_server.url(name)
-    open_store(url, init=True).close()
-    try:
-        yield url
-    finally:
-        pg_server.drop_database(name)
-
-
-def test_a_listener_hears_each_committed_write_and_nothing_else(pg_url: str) -> None:
+def test_a_listener_hears_each_committed_write_and_nothing_else(pg_store_url: str) -> None:
     heard = threading.Event()
-    listener = ChangeListener(pg_url, heard.set)
+    listener = ChangeListener(pg_store_url, heard.set)
     listener.start()
-    writer: Store = open_store(pg_url)
+    writer: Store = open_store(pg_store_url)
     try:
         assert not heard.wait(0.5)  # a quiet database says nothing
         with writer.tx():
@@ -57,16 +41,16 @@ def test_a_listener_hears_each_committed_write_and_nothing_else(pg_url: str) -> 
 
 
 async def test_a_write_wakes_the_dashboard_on_postgresql_without_polling(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No timed re-read and no poll within the test: only the notification can wake the reader.
     monkeypatch.setattr(main, "REFRESH_IDLE", 3600.0)
     monkeypatch.setattr(main, "POLL", 3600.0)
-    monkeypatch.setenv(STORE_ENV, pg_url)
+    monkeypatch.setenv(STORE_ENV, pg_store_url)
     app = make_app(tmp_path, live=True)
 
     def write() -> None:
-        store = open_store(pg_url)
+        store = open_store(pg_store_url)
         store.upsert_tasks([{"id": "brand-new", "command": "true"}])
         store.close()
 
@@ -98,11 +82,11 @@ def several_hosts(url: str) -> None:
 
 
 def test_the_dashboard_shows_every_host_and_greys_a_silent_ones_agents(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(STORE_ENV, pg_url)
+    monkeypatch.setenv(STORE_ENV, pg_store_url)
     monkeypatch.setenv(HOST_ENV, "a")
-    several_hosts(pg_url)
+    several_hosts(pg_store_url)
     sampled: list[int | None] = []
     reader = SnapshotReader(
         tmp_path / "state.db",
@@ -125,11 +109,11 @@ def test_the_dashboard_shows_every_host_and_greys_a_silent_ones_agents(
 def test_several_hosts_snapshot(
     snap_compare: Any,
     tmp_path: Path,
-    pg_url: str,
+    pg_store_url: str,
     monkeypatch: pytest.MonkeyPatch,
     size: tuple[int, int],
 ) -> None:
-    monkeypatch.setenv(STORE_ENV, pg_url)
+    monkeypatch.setenv(STORE_ENV, pg_store_url)
     monkeypatch.setenv(HOST_ENV, "a")
-    several_hosts(pg_url)
+    several_hosts(pg_store_url)
     snap(snap_compare, make_app(tmp_path, "empty"), size)
