@@ -174,14 +174,19 @@ def test_a_failing_fleet_trips_the_breaker_which_survives_a_restart_until_resume
     assert kinds(project).count("breaker.open") == 1
 
 
-def test_failures_on_one_agent_do_not_trip_the_breaker(project: Project) -> None:
-    breaker_config(project, agents=1, tasks=12)
-    project.start()
+def all_failed(project: Project) -> None:
+    """Wait until every (failing) task has run out of tries."""
     wait_until(
         lambda: all(t.state == TaskState.FAILED for t in project.store.tasks()),
         timeout=90,
         message="the failing tasks did not all run",
     )
+
+
+def test_failures_on_one_agent_do_not_trip_the_breaker(project: Project) -> None:
+    breaker_config(project, agents=1, tasks=12)
+    project.start()
+    all_failed(project)
     sweeps_pass(project, 1.5)
     assert "breaker.open" not in kinds(project)
     assert status(project)["breaker"]["open"] is False  # type: ignore[index]
@@ -191,11 +196,7 @@ def test_failures_on_one_agent_do_not_trip_the_breaker(project: Project) -> None
 def test_breaker_off_lets_a_failing_fleet_run_everything(project: Project) -> None:
     breaker_config(project, agents=3, tasks=12, breaker=False)
     project.start()
-    wait_until(
-        lambda: all(t.state == TaskState.FAILED for t in project.store.tasks()),
-        timeout=90,
-        message="the failing tasks did not all run",
-    )
+    all_failed(project)
     sweeps_pass(project, 1.5)
     assert "breaker.open" not in kinds(project)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from overseer.state import latency, queue
 from overseer.state.models import AttemptOutcome
 from tests.backends import Backend
-from tests.integration.test_serve import Server, serving
+from tests.integration.test_serve import Server, served_after_a_run
 from tests.project import Project
 
 TASKS = """
@@ -79,13 +78,7 @@ async def scrape(url: str, token: str) -> dict[str, dict[str, float]]:
 
 @pytest.fixture
 def served(project: Project) -> Iterator[Server]:
-    project.write(TASKS)
-    assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
-    served, err = serving(project)
-    yield served
-    proc = served.proc
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, err.read_text()
+    yield from served_after_a_run(project, TASKS)
 
 
 async def test_metrics_serve_both_histograms_and_they_move_with_real_exits(

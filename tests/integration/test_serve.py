@@ -74,15 +74,19 @@ def serving(project: Project) -> tuple[Server, Path]:
     return Server(project, proc, found.group(1)), err
 
 
-@pytest.fixture
-def server(project: Project) -> Iterator[Server]:
-    project.write(TASKS)
+def served_after_a_run(project: Project, tasks: str) -> Iterator[Server]:
+    """Run `tasks` to their end (some fail), serve the project, and stop serve cleanly after."""
+    project.write(tasks)
     assert project.cli("run", "--until-done", "--timeout", "60").returncode == 1
     served, err = serving(project)
     yield served
-    proc = served.proc
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0, err.read_text()
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=30) == 0, err.read_text()
+
+
+@pytest.fixture
+def server(project: Project) -> Iterator[Server]:
+    yield from served_after_a_run(project, TASKS)
 
 
 def test_token_cli_prints_the_token_once_and_keeps_only_its_hash(project: Project) -> None:
